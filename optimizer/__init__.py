@@ -1,0 +1,1 @@
+"""Optimization of classification systems: proposers, search, selection, the loop, the CLI."""

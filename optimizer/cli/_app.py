@@ -1,0 +1,73 @@
+"""The typer application and the error boundary every command shares.
+
+Only the CLI configures logging. A :class:`CotclipError` becomes one line on stderr
+and exit code 2; click usage errors also become one line and exit 2.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from typing import Any
+
+import click
+import typer
+from rich.console import Console
+
+from cotclip.systems.errors import CotclipError
+
+__all__ = ["app", "main", "emit_json", "console", "err_console"]
+
+app = typer.Typer(
+    name="cotclip",
+    help="Build and optimize attribute-question classification systems for frozen CLIP-style encoders.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+
+@app.callback()
+def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progress details to stderr.")) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def emit_json(payload: Any) -> None:
+    """Print one JSON document on stdout (what every ``--json`` flag does)."""
+    sys.stdout.write(json.dumps(payload, indent=2, ensure_ascii=False, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def _fail(message: str) -> int:
+    sys.stderr.write(f"error: {' '.join(message.split())}\n")
+    return 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console-script entry point; returns the exit code (also used by tests)."""
+    from cotclip.optimizer.cli import _commands  # noqa: F401  (registers every command)
+
+    try:
+        result = app(args=argv, prog_name="cotclip", standalone_mode=False)
+        return int(result or 0)
+    except CotclipError as exc:
+        return _fail(exc.message)
+    except click.exceptions.NoArgsIsHelpError:
+        return 0
+    except click.UsageError as exc:
+        hint = f"; see `{exc.ctx.command_path} --help`" if exc.ctx else ""
+        return _fail(f"{exc.format_message()}{hint}")
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.exceptions.Abort:
+        return _fail("aborted")
+    except KeyboardInterrupt:
+        _fail("interrupted; finished results are kept")
+        return 130

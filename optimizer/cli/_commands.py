@@ -1,0 +1,4 @@
+"""Imports every command module so that each registers itself on ``app``.
+
+Add one import line per command module; keep this file free of logic.
+"""

@@ -1,0 +1,1 @@
+"""LLM instructions as editable Markdown files, loaded at run time."""

@@ -1,0 +1,1 @@
+"""Scoring: encoders, the embedding cache, datasets and splits, the scorer, baselines."""

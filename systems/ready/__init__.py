@@ -1,0 +1,1 @@
+"""Ready-made systems shipped with cotclip (JSON files in this folder)."""
