@@ -1,0 +1,1 @@
+"""The optimization loop behind ``cotclip optimize``: propose, evaluate, diagnose, move, stop, report."""
