@@ -1,0 +1,113 @@
+"""``report.md`` and its PNG plots (matplotlib, Agg backend: no display needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from cotclip.optimizer.loop.result import RunSummary, HeldOutScore  # noqa: E402
+from cotclip.optimizer.loop.runs import VersionRecord  # noqa: E402
+from cotclip.optimizer.loop.stopping import STOP_REASONS  # noqa: E402
+
+__all__ = ["plot_val_history", "plot_confusion", "render_report", "write_report"]
+
+
+def plot_val_history(versions: list[VersionRecord], path: Path) -> Path:
+    """Val accuracy of every version (dots by move) and the best so far (line)."""
+    figure, axes = plt.subplots(figsize=(7, 3.5), dpi=100)
+    numbers = [v.number for v in versions]
+    best_so_far, best = [], float("-inf")
+    for version in versions:
+        best = max(best, version.val_accuracy)
+        best_so_far.append(best)
+    for move in sorted({v.move for v in versions}):
+        chosen = [v for v in versions if v.move == move]
+        axes.scatter([v.number for v in chosen], [v.val_accuracy for v in chosen], s=14, label=move)
+    axes.step(numbers, best_so_far, where="post", color="black", linewidth=1.2, label="best so far")
+    axes.set_xlabel("version")
+    axes.set_ylabel("val accuracy")
+    axes.set_ylim(0, 1)
+    axes.legend(fontsize=7, loc="lower right")
+    axes.grid(alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)
+    return path
+
+
+def plot_confusion(score: HeldOutScore, path: Path) -> Path:
+    """Confusion matrix heat map (rows = true class, columns = predicted)."""
+    size = max(4.0, 0.35 * len(score.classes) + 2)
+    figure, axes = plt.subplots(figsize=(size, size), dpi=100)
+    image = axes.imshow(score.confusion, cmap="Blues")
+    if len(score.classes) <= 40:
+        ticks = range(len(score.classes))
+        axes.set_xticks(ticks, score.classes, rotation=90, fontsize=7)
+        axes.set_yticks(ticks, score.classes, fontsize=7)
+    axes.set_xlabel("predicted")
+    axes.set_ylabel("true")
+    axes.set_title(f"{score.label} on test: {score.accuracy:.1%}")
+    figure.colorbar(image, ax=axes, fraction=0.046)
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)
+    return path
+
+
+def _row(score: HeldOutScore | None, note: str = "") -> str:
+    if score is None:
+        return ""
+    version = score.version or "-"
+    return f"| {score.label} | {version} | {score.accuracy:.1%} | {score.ci[0]:.1%} - {score.ci[1]:.1%} | {score.n} |{note}\n"
+
+
+def render_report(summary: RunSummary, versions: list[VersionRecord], extra_rows: list[HeldOutScore] = ()) -> str:
+    """The markdown text of ``report.md``."""
+    explanation = STOP_REASONS.get(summary.stopped_because, summary.stopped_because)
+    lines = [
+        f"# cotclip optimize: {Path(summary.run_dir).name}\n\n",
+        f"Stopped because: **{summary.stopped_because}** ({explanation}) after {summary.versions} versions, "
+        f"{summary.evaluations} val evaluations, {summary.wall_s:.1f} s.\n\n",
+        f"Best version {summary.best_version}: val {summary.best_val_accuracy:.1%}.\n\n",
+        "## Test accuracy (95% bootstrap interval)\n\n| system | version | accuracy | 95% CI | n |\n|---|---|---|---|---|\n",
+        _row(summary.best),
+        _row(summary.initial),
+        _row(summary.user_system),
+        _row(summary.baseline),
+        *[_row(score) for score in extra_rows],
+    ]
+    if summary.baseline is None and summary.baseline_note:
+        lines.append(f"\nClass-name baseline unavailable: {summary.baseline_note}\n")
+    lines.append("\n## Per-class test accuracy of the best system\n\n| class | accuracy |\n|---|---|\n")
+    lines += [f"| {name} | {value:.1%} |\n" for name, value in summary.best.per_class.items()]
+    lines.append("\n## Plots\n\n![val accuracy over versions](plots/val_accuracy.png)\n\n")
+    lines.append("![confusion of the best system on test](plots/confusion_test.png)\n")
+    lines.append(
+        f"\n## Cost\n\nEncoder calls: {summary.encoder_calls} for {summary.unique_inputs} unique inputs; "
+        f"LLM: {summary.llm.get('calls', 0)} calls, "
+        f"{summary.llm.get('prompt_tokens', 0) + summary.llm.get('completion_tokens', 0)} tokens, "
+        f"${summary.llm.get('usd', 0.0):.4f}; loop overhead {summary.loop_overhead_s_per_evaluation * 1e3:.2f} ms "
+        "per evaluation (excluding LLM time).\n"
+    )
+    lines.append("\n## Versions\n\n| version | round | move | parent | val |\n|---|---|---|---|---|\n")
+    lines += [f"| {v.version_id} | {v.round} | {v.move} | {v.parent or '-'} | {v.val_accuracy:.1%} |\n" for v in versions]
+    return "".join(lines)
+
+
+def write_report(
+    run_path: Path, summary: RunSummary, versions: list[VersionRecord], extra_rows: list[HeldOutScore] = ()
+) -> Path:
+    """Write ``plots/*.png`` and ``report.md`` (atomically) into ``run_path``; returns the report path."""
+    from cotclip.optimizer.loop.runs import atomic_write_text
+
+    plots = run_path / "plots"
+    plots.mkdir(exist_ok=True)
+    plot_val_history(versions, plots / "val_accuracy.png")
+    plot_confusion(summary.best, plots / "confusion_test.png")
+    target = run_path / "report.md"
+    atomic_write_text(target, render_report(summary, versions, list(extra_rows)))
+    return target

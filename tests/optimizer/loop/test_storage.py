@@ -1,0 +1,182 @@
+"""Run-dir storage, config, stopping rules, bootstrap CI, lock checks and the report."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cotclip.optimizer.loop._base import lock_violations
+from cotclip.optimizer.loop.config import RunConfig, load_run_config
+from cotclip.optimizer.loop.report import render_report, write_report
+from cotclip.optimizer.loop.result import RunSummary, HeldOutScore, bootstrap_ci
+from cotclip.optimizer.loop.runs import RunDir, VersionRecord
+from cotclip.optimizer.loop.stopping import Budgets, Convergence, Spent, budget_spent, stale_rounds
+from cotclip.systems.errors import InputError, RunDirError
+from cotclip.systems.model import System
+
+
+def tiny_system(**changes) -> System:
+    data = {
+        "name": "tiny",
+        "classes": ["a", "b"],
+        "groups": [{"name": "color", "prompt": "it is {}", "options": ["red", "blue"]}],
+        "rules": {"a": {"color": 0}, "b": {"color": 1}},
+    }
+    data.update(changes)
+    return System.from_data(data)
+
+
+def record(number: int, accuracy: float, parent: str | None = None) -> VersionRecord:
+    return VersionRecord(
+        number=number, system=tiny_system(), val_accuracy=accuracy, val_n=10, move="propose",
+        parent=parent, round=0, started_at="t0", finished_at="t1",
+    )
+
+
+def test_versions_round_trip_and_never_overwrite(tmp_path):
+    run = RunDir.create(tmp_path / "r")
+    run.save_version(record(1, 0.5))
+    run.save_version(record(2, 0.7, parent="0001"))
+    loaded = run.load_versions()
+    assert [v.version_id for v in loaded] == ["0001", "0002"]
+    assert loaded[1].parent == "0001" and loaded[1].val_accuracy == 0.7
+    with pytest.raises(RunDirError):
+        run.save_version(record(2, 0.9))
+    run.release_lock()
+
+
+def test_corrupt_version_is_a_one_line_run_dir_error(tmp_path):
+    run = RunDir.create(tmp_path / "r")
+    run.save_version(record(1, 0.5))
+    (run.versions_dir / "0002.json").write_text('{"version": "0002", "sys')
+    with pytest.raises(RunDirError, match="0002.json is corrupt"):
+        run.load_versions()
+    bad = record(3, 0.5).to_dict()
+    bad["system"]["rules"]["a"]["color"] = 7
+    (run.versions_dir / "0002.json").write_text(json.dumps(bad))
+    with pytest.raises(RunDirError, match="corrupt.*out of range"):
+        run.load_versions()
+
+
+def test_create_refuses_an_existing_run_and_open_needs_one(tmp_path):
+    run = RunDir.create(tmp_path / "r")
+    run.write_text("run.yaml", "data: x\n")
+    run.release_lock()
+    with pytest.raises(RunDirError, match="already holds a run"):
+        RunDir.create(tmp_path / "r")
+    with pytest.raises(RunDirError, match="does not exist"):
+        RunDir.open_existing(tmp_path / "missing")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(RunDirError, match="not a run dir"):
+        RunDir.open_existing(tmp_path / "empty")
+
+
+def test_lock_held_by_a_live_process_refuses_and_a_dead_one_is_stale(tmp_path):
+    path = tmp_path / "r"
+    path.mkdir()
+    (path / "run.yaml").write_text("data: x\n")
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        (path / ".lock").write_text(json.dumps({"pid": sleeper.pid}))
+        with pytest.raises(RunDirError, match=f"in use by process {sleeper.pid}"):
+            RunDir.open_existing(path)
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    run = RunDir.open_existing(path)  # the holder is dead now: stale lock replaced
+    assert json.loads((path / ".lock").read_text())["pid"] == os.getpid()
+    run.release_lock()
+    assert not (path / ".lock").exists()
+
+
+def test_atomic_writes_leave_no_temporaries_and_torn_log_lines_are_skipped(tmp_path):
+    run = RunDir.create(tmp_path / "r")
+    run.write_json("best.json", {"x": 1})
+    run.append_jsonl("log.jsonl", {"a": 1})
+    with open(run.path / "log.jsonl", "a") as handle:
+        handle.write('{"a": 2')  # what kill -9 mid-write leaves
+    assert list(run.read_jsonl("log.jsonl")) == [{"a": 1}]
+    assert not list(run.path.glob(".*.tmp"))
+    assert run.read_json("best.json") == {"x": 1}
+
+
+def test_run_config_round_trips_through_yaml_and_rejects_bad_values(tmp_path):
+    config = RunConfig(data="synthetic:pokemon-like", model="synthetic", name="n1", moves=["fit_rules"])
+    path = tmp_path / "run.yaml"
+    path.write_text(config.to_yaml())
+    assert load_run_config(path) == config
+    assert load_run_config(path, patience=7).patience == 7
+    with pytest.raises(InputError, match="unknown move 'teleport'"):
+        load_run_config({"data": "d", "model": "m", "moves": ["teleport"]})
+    with pytest.raises(InputError, match="fractions"):
+        load_run_config({"data": "d", "model": "m", "fractions": [0.5, 0.5, 0.0]})
+    with pytest.raises(InputError, match="patince: Extra inputs"):
+        load_run_config({"data": "d", "model": "m", "patince": 3})
+    with pytest.raises(InputError, match="empty list"):
+        load_run_config({"data": "d", "model": "m", "classes": []})
+
+
+def test_stale_rounds_and_budgets():
+    assert stale_rounds([0.5, 0.6, 0.6, 0.601], 0.005) == 2
+    assert stale_rounds([0.5, 0.503, 0.506], 0.005) == 0  # small gains accumulate
+    assert Convergence(0.005, 2).converged([0.5, 0.6, 0.6, 0.6])
+    assert not Convergence(0.005, 3).converged([0.5, 0.6, 0.6, 0.6])
+    budgets = Budgets(max_evaluations=10, max_usd=1.0)
+    assert budget_spent(budgets, Spent(evaluations=9)) is None
+    assert budget_spent(budgets, Spent(evaluations=10)) == "max_evaluations"
+    assert budget_spent(budgets, Spent(usd=1.5)) == "max_usd"
+    assert budgets.evaluations_left(Spent(evaluations=4)) == 6
+
+
+def test_bootstrap_ci_brackets_the_mean_and_narrows_with_n():
+    rng = np.random.default_rng(1)
+    small = rng.random(40) < 0.7
+    large = rng.random(4000) < 0.7
+    low, high = bootstrap_ci(small, seed=0)
+    assert low < small.mean() < high
+    assert 0.1 < high - low < 0.4
+    low_l, high_l = bootstrap_ci(large, seed=0)
+    assert high_l - low_l < (high - low) / 5
+    assert bootstrap_ci(np.ones(10)) == (1.0, 1.0)
+
+
+def test_lock_violations_catch_changed_locked_rules_and_groups():
+    locked = tiny_system(locks={"groups": [], "rules": [["a", "color"]]})
+    same = locked.evolve(rules={"a": {"color": 0}, "b": {"color": 0}})
+    assert lock_violations(locked, same) == []
+    changed = locked.evolve(rules={"a": {"color": 1}, "b": {"color": 1}})
+    assert "locked rule ('a', 'color') changed from 'red' to 'blue'" in lock_violations(locked, changed)
+    group_locked = tiny_system(locks={"groups": ["color"], "rules": []})
+    reworded = group_locked.evolve(groups=[{"name": "color", "prompt": "colour: {}", "options": ["red", "blue"]}])
+    assert any("locked group 'color'" in p for p in lock_violations(group_locked, reworded))
+    unlocked = group_locked.evolve(locks={"groups": [], "rules": []})
+    assert "locks were removed" in lock_violations(group_locked, unlocked)
+
+
+def test_report_has_table_plots_and_per_class(tmp_path):
+    classes = ["a", "b"]
+    truth = np.array([0, 0, 1, 1])
+    best = HeldOutScore.from_predictions("best", classes, truth, np.array([0, 0, 1, 0]), version="0002")
+    base = HeldOutScore.from_predictions("class-name baseline", classes, truth, np.array([1, 0, 1, 0]))
+    assert best.confusion == [[2, 0], [1, 1]] and best.per_class == {"a": 1.0, "b": 0.5}
+    summary = RunSummary(
+        run_dir=str(tmp_path), stopped_because="converged", versions=2, evaluations=2, best_version="0002",
+        best_val_accuracy=0.7, best=best, baseline=base, baseline_note=None, initial=None, user_system=None,
+        encoder_calls=10, unique_inputs=10, llm={"calls": 0}, wall_s=1.0, loop_overhead_s_per_evaluation=0.001,
+        sessions=1,
+    )
+    versions = [record(1, 0.5), record(2, 0.7, parent="0001")]
+    report = write_report(tmp_path, summary, versions)
+    text = report.read_text()
+    assert "| best | 0002 | 75.0% |" in text and "class-name baseline" in text and "converged" in text
+    assert (tmp_path / "plots" / "val_accuracy.png").stat().st_size > 1000
+    assert (tmp_path / "plots" / "confusion_test.png").stat().st_size > 1000
+    assert summary.to_cli_json()["best"]["test_accuracy"] == 0.75
+    assert json.loads(json.dumps(summary.to_dict()))["baseline"]["accuracy"] == 0.5
+    assert render_report(summary, versions).count("| 0001 | 0 |") == 1
