@@ -1,0 +1,224 @@
+"""``Classifier``: use a classification system on new images.
+
+Load a compiled ``.npz`` (:mod:`cotclip.scoring.compiled`) or compile a
+:class:`~cotclip.systems.model.System` on the fly, then ``predict`` labels,
+``predict_proba`` class probabilities or ``explain`` one image::
+
+    clf = Classifier.load("pokemon.npz", encoder="hf:./my-clip")
+    clf.predict(["a.png", "b.jpg"])            # -> ["Absol", "Dratini"]
+
+``images`` may be image file paths, :class:`~cotclip.scoring.encoders._base.ImageRef` s,
+or an ``[N, d]`` array of L2-normalised image embeddings from the same encoder.
+
+``predict_proba`` is a softmax over the class scores. With ``log_prob_sum`` the scores
+are log-likelihoods under independent group answers, so this is the naive-Bayes
+posterior with a uniform class prior; with ``prob_sum`` (the seed's sum of matched
+probabilities, in ``[0, sum of weights]``) it is a monotone normalisation. Either way
+its argmax is ``predict``'s label (ties -> the first class in system order).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence, Union
+
+import numpy as np
+
+from cotclip.scoring.compiled import CompiledClassifier, compile_system, read_compiled
+from cotclip.scoring.encoders._base import Encoder, ImageRef
+from cotclip.systems.errors import DataError, EncoderError, InputError
+from cotclip.systems.model import System
+
+__all__ = ["Classifier", "GroupAnswer", "ClassVote", "Explanation", "image_refs_from_paths"]
+
+Images = Union[Sequence[Union[str, Path, ImageRef]], np.ndarray]
+Crop = tuple[float, float, float, float]
+
+
+@dataclass(frozen=True)
+class GroupAnswer:
+    """The encoder's answer to one group's question for one image."""
+
+    group: str
+    option: str
+    option_index: int
+    probabilities: dict[str, float]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON form."""
+        return {"group": self.group, "option": self.option, "option_index": self.option_index,
+                "probabilities": dict(self.probabilities)}
+
+
+@dataclass(frozen=True)
+class ClassVote:
+    """One top class: its score, probability and the rules that contributed."""
+
+    class_name: str
+    score: float
+    probability: float
+    agreeing_groups: list[str]
+    votes: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON form (``votes``: group -> probability of the class's rule option)."""
+        return {"class": self.class_name, "score": self.score, "probability": self.probability,
+                "agreeing_groups": list(self.agreeing_groups), "votes": dict(self.votes)}
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Why one image got its label: per-group answers and the top classes' votes."""
+
+    label: str
+    answers: list[GroupAnswer]
+    top_classes: list[ClassVote]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON form."""
+        return {"label": self.label, "answers": [a.to_dict() for a in self.answers],
+                "top_classes": [v.to_dict() for v in self.top_classes]}
+
+
+def _file_ref(path: Path, crop: Crop | None) -> ImageRef:
+    try:
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError as exc:
+        raise DataError(f"cannot read image {path} ({exc.strerror}); check the path") from None
+
+    def open_pixels() -> object:
+        from PIL import Image
+
+        with Image.open(path) as image:
+            rgb = image.convert("RGB")
+        if crop is None:
+            return rgb
+        width, height = rgb.size
+        left, top, right, bottom = crop
+        return rgb.crop((round(left * width), round(top * height), round(right * width), round(bottom * height)))
+
+    return ImageRef(uid=f"sha256:{digest}", source=str(path), crop=crop, open_pixels=open_pixels)
+
+
+def image_refs_from_paths(paths: Sequence[str | Path], crop: Crop | None = None) -> list[ImageRef]:
+    """Content-addressed refs for image files, cropped (fractions left, top, right, bottom) if asked."""
+    return [_file_ref(Path(p), crop) for p in paths]
+
+
+class Classifier:
+    """A compiled system plus the image encoder it was compiled for."""
+
+    def __init__(self, compiled: CompiledClassifier, encoder: Encoder | None = None) -> None:
+        if encoder is not None and encoder.identity != compiled.encoder_identity:
+            raise EncoderError(
+                f"this classifier was compiled for encoder {compiled.encoder_identity!r} but got {encoder.identity!r}; "
+                "use the same --model or re-export the system with `cotclip export --format npz --model ...`"
+            )
+        self.compiled = compiled
+        self.encoder = encoder
+
+    @classmethod
+    def load(cls, source: str | Path | System, encoder: Encoder | str | None = None) -> "Classifier":
+        """From a compiled ``.npz`` path or a :class:`System` (then ``encoder`` is required).
+
+        ``encoder`` may be an :class:`Encoder` or a model spec string; for an ``.npz``
+        it defaults to the spec stored in the file. A mismatching encoder identity
+        raises :class:`EncoderError`.
+        """
+        spec = encoder if isinstance(encoder, str) else ""
+        if isinstance(source, System):
+            if encoder is None:
+                raise InputError("compiling a system needs an encoder; pass encoder=<Encoder or model spec>")
+            encoder_obj = _resolve_encoder(encoder)
+            return cls(compile_system(source, encoder_obj, encoder_spec=spec), encoder_obj)
+        compiled = read_compiled(source)
+        if encoder is None and compiled.encoder_spec:
+            encoder = compiled.encoder_spec
+        return cls(compiled, _resolve_encoder(encoder) if encoder is not None else None)
+
+    @property
+    def classes(self) -> list[str]:
+        """Class names in system order."""
+        return list(self.compiled.class_names)
+
+    @property
+    def system(self) -> System:
+        """The system this classifier scores."""
+        return self.compiled.system
+
+    def embed(self, images: Images) -> tuple[np.ndarray, list[int], list[tuple[int, str]]]:
+        """Image embeddings ``[n_ok, d]``, the positions embedded, and ``(position, reason)`` failures."""
+        if isinstance(images, np.ndarray):
+            return np.asarray(images, dtype=np.float32), list(range(len(images))), []
+        if self.encoder is None:
+            raise InputError("this classifier has no image encoder; pass encoder=... to Classifier.load")
+        refs = [img if isinstance(img, ImageRef) else _file_ref(Path(img), None) for img in images]
+        encoding = self.encoder.encode_images(refs)
+        return encoding.embeddings, list(encoding.ok_positions), list(encoding.failures)
+
+    def _embed_all(self, images: Images) -> np.ndarray:
+        embeddings, _, failures = self.embed(images)
+        if failures:
+            names = [str(images[p]) if not isinstance(images[p], ImageRef) else images[p].source for p, _ in failures]
+            raise DataError(f"{len(failures)} image(s) could not be read, first: {names[0]} ({failures[0][1]}); remove or fix them")
+        return embeddings
+
+    def class_scores(self, images: Images, temperature: float | None = None) -> np.ndarray:
+        """Raw ``[N, C]`` class scores (the scorer's formula)."""
+        return self.compiled.class_scores(self._embed_all(images), temperature)
+
+    def predict(self, images: Images) -> list[str]:
+        """The best class per image."""
+        scores = self.class_scores(images)
+        return [self.compiled.class_names[i] for i in np.argmax(scores, axis=1)]
+
+    def predict_proba(self, images: Images) -> np.ndarray:
+        """``[N, C]`` softmax of the class scores (see the module docstring)."""
+        return _softmax_rows(self.class_scores(images))
+
+    def explain(self, image: str | Path | ImageRef | np.ndarray, top_k: int = 3) -> Explanation:
+        """Per-group answers for one image and, for the ``top_k`` classes, which rules voted."""
+        batch = np.asarray(image, dtype=np.float32).reshape(1, -1) if isinstance(image, np.ndarray) else [image]
+        embedding = self._embed_all(batch)
+        compiled = self.compiled
+        probabilities = [p[0] for p in compiled.group_probabilities(embedding)]
+        answers = []
+        for g, name in enumerate(compiled.group_names):
+            texts = compiled.option_texts[compiled.group_slice(g)]
+            best = int(np.argmax(probabilities[g]))
+            answers.append(GroupAnswer(name, texts[best], best, {t: float(p) for t, p in zip(texts, probabilities[g])}))
+        scores = compiled.class_scores(embedding)[0]
+        proba = _softmax_rows(scores[None, :])[0]
+        order = sorted(range(len(scores)), key=lambda c: (-scores[c], c))[:top_k]
+        return Explanation(
+            label=compiled.class_names[order[0]],
+            answers=answers,
+            top_classes=[self._votes(c, float(scores[c]), float(proba[c]), answers, probabilities) for c in order],
+        )
+
+    def _votes(self, c: int, score: float, probability: float, answers: list[GroupAnswer], probabilities: list[np.ndarray]) -> ClassVote:
+        votes, agreeing = {}, []
+        for g, name in enumerate(self.compiled.group_names):
+            rule = int(self.compiled.rules[c, g])
+            if rule < 0:
+                continue
+            votes[name] = float(probabilities[g][rule])
+            if answers[g].option_index == rule:
+                agreeing.append(name)
+        return ClassVote(self.compiled.class_names[c], score, probability, agreeing, votes)
+
+
+def _softmax_rows(scores: np.ndarray) -> np.ndarray:
+    shifted = scores - scores.max(axis=1, keepdims=True)
+    exp = np.exp(shifted)
+    return exp / exp.sum(axis=1, keepdims=True)
+
+
+def _resolve_encoder(encoder: Encoder | str) -> Encoder:
+    if isinstance(encoder, str):
+        from cotclip.scoring.registry import load_encoder
+
+        return load_encoder(encoder)
+    return encoder

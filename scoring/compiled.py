@@ -1,0 +1,272 @@
+"""The compiled classifier: a system with its text side precomputed, stored as ``.npz``.
+
+A compiled classifier needs only the *image* encoder at inference: every prompt
+(options under all their templates, and the class-name prompts when the name prior
+is on) is embedded once at compile time. The file is a plain ``numpy.savez`` archive
+of numeric and unicode arrays, read back with ``np.load(..., allow_pickle=False)``,
+so an untrusted file is parsed, never executed.
+
+Arrays (``Q`` = total options, ``G`` groups, ``C`` classes, ``d`` embedding width):
+
+=====================  ==================  ==============================================
+``format``             str                 :data:`COMPILED_FORMAT`
+``encoder_identity``   str                 the encoder the text side was embedded with
+``encoder_spec``       str                 how to load that encoder again ("" if unknown)
+``class_names``        str ``[C]``         system order (ties resolve to the first)
+``group_names``        str ``[G]``
+``group_offsets``      int64 ``[G+1]``     group ``g`` owns options ``offsets[g]:offsets[g+1]``
+``option_texts``       str ``[Q]``         the option wordings (for explanations)
+``option_embeddings``  float32 ``[Q,d]``   normalised mean of the option's template embeddings
+``rules``              int64 ``[C,G]``     option index within the group, ``-1`` = no rule
+``group_weights``      float32 ``[G]``
+``temperature``        float64 scalar      softmax temperature on cosines
+``aggregation``        str                 ``prob_sum`` or ``log_prob_sum``
+``name_prior_weight``  float64 scalar
+``name_embeddings``    float32 ``[C,d]``   class-name prompts (``[0,d]`` when the weight is 0)
+``system_json``        str                 the canonical system the file was built from
+=====================  ==================  ==============================================
+
+Scores follow :func:`cotclip.scoring.scorer.class_scores` exactly (a test pins it).
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cotclip.scoring.encoders._base import Encoder, l2_normalize
+from cotclip.systems.errors import InputError
+from cotclip.systems.model import System
+
+__all__ = ["COMPILED_FORMAT", "CompiledClassifier", "compile_system", "write_compiled", "read_compiled"]
+
+COMPILED_FORMAT = "cotclip.compiled/1"
+_LOG_FLOOR = 1e-12
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    exp = np.exp(shifted)
+    return exp / exp.sum(axis=-1, keepdims=True)
+
+
+@dataclass(frozen=True, eq=False)
+class CompiledClassifier:
+    """A system whose prompts are already embedded; scores image embeddings with numpy only."""
+
+    encoder_identity: str
+    encoder_spec: str
+    class_names: list[str]
+    group_names: list[str]
+    group_offsets: np.ndarray
+    option_texts: list[str]
+    option_embeddings: np.ndarray
+    rules: np.ndarray
+    group_weights: np.ndarray
+    temperature: float
+    aggregation: str
+    name_prior_weight: float
+    name_embeddings: np.ndarray
+    system_json: str
+
+    @property
+    def system(self) -> System:
+        """The system this classifier was compiled from."""
+        return System.from_data(json.loads(self.system_json))
+
+    @property
+    def dim(self) -> int:
+        """Embedding width the image encoder must produce."""
+        return int(self.option_embeddings.shape[1])
+
+    def group_slice(self, group_index: int) -> slice:
+        """The columns of ``option_embeddings`` that belong to one group."""
+        return slice(int(self.group_offsets[group_index]), int(self.group_offsets[group_index + 1]))
+
+    def group_probabilities(self, image_embeddings: np.ndarray, temperature: float | None = None) -> list[np.ndarray]:
+        """One ``[N, k_g]`` softmax over each group's option cosines divided by the temperature."""
+        temp = self.temperature if temperature is None else temperature
+        cosines = np.asarray(image_embeddings, dtype=np.float32) @ self.option_embeddings.T
+        return [_softmax(cosines[:, self.group_slice(g)].astype(np.float64) / temp) for g in range(len(self.group_names))]
+
+    def rule_matrix(self) -> np.ndarray:
+        """``[Q, C]``: the group weight where class ``c``'s rule picks option ``q``, else 0."""
+        matrix = np.zeros((self.option_embeddings.shape[0], len(self.class_names)))
+        for c in range(len(self.class_names)):
+            for g in range(len(self.group_names)):
+                if self.rules[c, g] >= 0:
+                    matrix[self.group_offsets[g] + self.rules[c, g], c] = self.group_weights[g]
+        return matrix
+
+    def class_scores(self, image_embeddings: np.ndarray, temperature: float | None = None) -> np.ndarray:
+        """``[N, C]`` class scores of L2-normalised image embeddings (see the scorer's formula)."""
+        image_embeddings = np.asarray(image_embeddings, dtype=np.float32)
+        if image_embeddings.ndim != 2 or image_embeddings.shape[1] != self.dim:
+            raise InputError(
+                f"image embeddings have shape {image_embeddings.shape} but this classifier needs [N, {self.dim}]; "
+                "embed the images with the encoder it was compiled for"
+            )
+        probabilities = np.concatenate(self.group_probabilities(image_embeddings, temperature), axis=1)
+        if self.aggregation == "log_prob_sum":
+            probabilities = np.log(np.maximum(probabilities, _LOG_FLOOR))
+        scores = probabilities @ self.rule_matrix()
+        if self.name_prior_weight > 0:
+            temp = self.temperature if temperature is None else temperature
+            name_logits = (image_embeddings @ self.name_embeddings.T).astype(np.float64) / temp
+            scores = scores + self.name_prior_weight * _softmax(name_logits)
+        return scores
+
+    def predict_indices(self, image_embeddings: np.ndarray, temperature: float | None = None) -> np.ndarray:
+        """Index of the best class per image (ties resolve to the first class in system order)."""
+        return np.argmax(self.class_scores(image_embeddings, temperature), axis=1)
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """The arrays written to the ``.npz`` file (see the module docstring)."""
+        return {
+            "format": np.array(COMPILED_FORMAT),
+            "encoder_identity": np.array(self.encoder_identity),
+            "encoder_spec": np.array(self.encoder_spec),
+            "class_names": np.array(self.class_names, dtype=str),
+            "group_names": np.array(self.group_names, dtype=str),
+            "group_offsets": np.asarray(self.group_offsets, dtype=np.int64),
+            "option_texts": np.array(self.option_texts, dtype=str),
+            "option_embeddings": np.asarray(self.option_embeddings, dtype=np.float32),
+            "rules": np.asarray(self.rules, dtype=np.int64),
+            "group_weights": np.asarray(self.group_weights, dtype=np.float32),
+            "temperature": np.array(self.temperature, dtype=np.float64),
+            "aggregation": np.array(self.aggregation),
+            "name_prior_weight": np.array(self.name_prior_weight, dtype=np.float64),
+            "name_embeddings": np.asarray(self.name_embeddings, dtype=np.float32),
+            "system_json": np.array(self.system_json),
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """Summary of the classifier (no arrays): identity, sizes and scoring knobs."""
+        return {
+            "format": COMPILED_FORMAT,
+            "encoder_identity": self.encoder_identity,
+            "encoder_spec": self.encoder_spec,
+            "classes": list(self.class_names),
+            "groups": list(self.group_names),
+            "n_options": int(self.option_embeddings.shape[0]),
+            "dim": self.dim,
+            "temperature": self.temperature,
+            "aggregation": self.aggregation,
+            "name_prior_weight": self.name_prior_weight,
+        }
+
+
+def _option_embeddings(system: System, encoder: Encoder) -> tuple[np.ndarray, list[str]]:
+    texts = system.prompt_texts()
+    table = dict(zip(texts, l2_normalize(encoder.encode_texts(texts))))
+    rows, wordings = [], []
+    for group in system.groups:
+        for index, option in enumerate(group.options):
+            rows.append(np.mean([table[text] for text in group.option_texts(index)], axis=0))
+            wordings.append(option)
+    return l2_normalize(np.stack(rows)), wordings
+
+
+def compile_system(system: System, encoder: Encoder, encoder_spec: str = "") -> CompiledClassifier:
+    """Embed every prompt of ``system`` with ``encoder`` and pack it for inference."""
+    option_embeddings, option_texts = _option_embeddings(system, encoder)
+    sizes = [len(g.options) for g in system.groups]
+    offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    rules = np.array(
+        [[-1 if system.rule(c, g.name) is None else system.rule(c, g.name) for g in system.groups] for c in system.classes],
+        dtype=np.int64,
+    ).reshape(len(system.classes), len(system.groups))
+    scoring = system.scoring
+    if scoring.name_prior_weight > 0:
+        names = [scoring.name_template.replace("{}", c, 1) for c in system.classes]
+        name_embeddings = l2_normalize(encoder.encode_texts(names))
+    else:
+        name_embeddings = np.zeros((0, option_embeddings.shape[1]), dtype=np.float32)
+    return CompiledClassifier(
+        encoder_identity=encoder.identity,
+        encoder_spec=encoder_spec,
+        class_names=list(system.classes),
+        group_names=system.group_names,
+        group_offsets=offsets,
+        option_texts=option_texts,
+        option_embeddings=option_embeddings,
+        rules=rules,
+        group_weights=np.array([g.weight for g in system.groups], dtype=np.float32),
+        temperature=float(scoring.temperature),
+        aggregation=scoring.aggregation,
+        name_prior_weight=float(scoring.name_prior_weight),
+        name_embeddings=name_embeddings,
+        system_json=system.to_json(),
+    )
+
+
+def write_compiled(compiled: CompiledClassifier, path: str | Path) -> Path:
+    """Write ``compiled`` to ``path`` atomically (a temporary file renamed into place)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    with open(partial, "wb") as handle:
+        np.savez(handle, **compiled.to_arrays())
+    partial.replace(path)
+    return path
+
+
+_STRINGS = ("encoder_identity", "encoder_spec", "aggregation", "system_json")
+_ARRAYS = ("group_offsets", "option_embeddings", "rules", "group_weights", "name_embeddings")
+
+
+def _load_arrays(path: Path) -> dict[str, np.ndarray]:
+    if not path.is_file():
+        raise InputError(f"compiled classifier {path} does not exist; build one with `cotclip export ... --format npz`")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            return {name: archive[name] for name in archive.files}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        raise InputError(f"{path} is not a readable .npz compiled classifier ({exc}); re-export it") from None
+
+
+def read_compiled(path: str | Path) -> CompiledClassifier:
+    """Parse a compiled classifier file (never unpickles); raises InputError if malformed."""
+    path = Path(path)
+    arrays = _load_arrays(path)
+    found = str(arrays["format"]) if "format" in arrays else "none"
+    if found != COMPILED_FORMAT:
+        raise InputError(f"{path} has format {found!r}, expected {COMPILED_FORMAT!r}; re-export it with this cotclip")
+    missing = [k for k in (*_STRINGS, *_ARRAYS, "class_names", "group_names", "option_texts", "temperature", "name_prior_weight") if k not in arrays]
+    if missing:
+        raise InputError(f"{path} lacks array(s) {', '.join(missing)}; re-export it with `cotclip export --format npz`")
+    compiled = CompiledClassifier(
+        **{k: str(arrays[k]) for k in _STRINGS},
+        **{k: arrays[k] for k in _ARRAYS},
+        class_names=[str(c) for c in arrays["class_names"]],
+        group_names=[str(g) for g in arrays["group_names"]],
+        option_texts=[str(o) for o in arrays["option_texts"]],
+        temperature=float(arrays["temperature"]),
+        name_prior_weight=float(arrays["name_prior_weight"]),
+    )
+    _check_shapes(compiled, path)
+    return compiled
+
+
+def _check_shapes(compiled: CompiledClassifier, path: Path) -> None:
+    n_options, n_classes, n_groups = compiled.option_embeddings.shape[0], len(compiled.class_names), len(compiled.group_names)
+    problems = []
+    if compiled.option_embeddings.ndim != 2 or len(compiled.option_texts) != n_options:
+        problems.append("option_embeddings/option_texts disagree")
+    if compiled.group_offsets.shape != (n_groups + 1,) or int(compiled.group_offsets[-1]) != n_options:
+        problems.append("group_offsets do not cover the options")
+    if compiled.rules.shape != (n_classes, n_groups) or compiled.group_weights.shape != (n_groups,):
+        problems.append("rules/group_weights have the wrong shape")
+    elif np.any(compiled.rules >= np.diff(compiled.group_offsets)[None, :]) or np.any(compiled.rules < -1):
+        problems.append("a rule index is out of range")
+    if compiled.name_prior_weight > 0 and compiled.name_embeddings.shape != (n_classes, compiled.dim):
+        problems.append("name_embeddings do not match the classes")
+    if compiled.aggregation not in ("prob_sum", "log_prob_sum") or not compiled.temperature > 0:
+        problems.append("aggregation/temperature invalid")
+    if problems:
+        raise InputError(f"{path} is inconsistent ({'; '.join(problems)}); re-export it with `cotclip export --format npz`")
