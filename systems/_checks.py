@@ -23,6 +23,8 @@ def _template_errors(where: str, template: str) -> list[str]:
 
 def _group_errors(system: "SystemFields") -> list[str]:
     errors: list[str] = []
+    if not system.groups:
+        errors.append("the system has no groups; add at least one group with a prompt and options")
     seen_groups: set[str] = set()
     for group in system.groups:
         if not group.name.strip():

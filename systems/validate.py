@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,25 +47,63 @@ def _location(loc: tuple[Any, ...], data: Any) -> str:
     return "".join(parts)
 
 
-def format_pydantic_error(exc: ValidationError, data: Any) -> list[str]:
-    """One line per type error, e.g. ``groups[0]('color').options: Input should be a valid list``."""
+_FIX_HINTS = {
+    "missing": "; add it",
+    "extra_forbidden": "; remove it or correct the field name",
+}
+
+
+def format_pydantic_error(
+    exc: ValidationError, data: Any, skip: frozenset[tuple[Any, ...]] = frozenset()
+) -> list[str]:
+    """One line per type error, e.g. ``groups[0]('color').options: Input should be a valid list``.
+
+    Errors located at a path in ``skip`` are left out (already reported more precisely).
+    """
     lines = []
     for err in exc.errors():
+        if tuple(err["loc"]) in skip:
+            continue
         where = _location(tuple(err["loc"]), data) or "system"
         got = err.get("input")
         got_text = f" (got {type(got).__name__} {got!r:.60})" if err["type"] != "missing" else ""
-        lines.append(f"{where}: {err['msg']}{got_text}")
+        lines.append(f"{where}: {err['msg']}{got_text}{_FIX_HINTS.get(err['type'], '')}")
     return lines
+
+
+def _rule_index_type_errors(data: dict[str, Any]) -> dict[tuple[Any, ...], str]:
+    """Rule values that are not integers or null (pydantic alone would coerce ``"1"``, ``true``, ``1.0``)."""
+    rules = data.get("rules")
+    errors: dict[tuple[Any, ...], str] = {}
+    if not isinstance(rules, dict):
+        return errors
+    for class_name, rule in rules.items():
+        for group_name, index in rule.items() if isinstance(rule, dict) else ():
+            if index is not None and (isinstance(index, bool) or not isinstance(index, numbers.Integral)):
+                errors[("rules", class_name, group_name)] = (
+                    f"rule {class_name!r}/{group_name!r} = {index!r} is a {type(index).__name__}, "
+                    "not an option index; write an integer option index (0 = first option) or null"
+                )
+    return errors
 
 
 def validate_data(data: Any) -> ValidationReport:
     """Type-check then semantically check canonical system data; never raises on bad data."""
     if not isinstance(data, dict):
-        return ValidationReport(errors=[f"a system must be a mapping at the top level, got {type(data).__name__}"])
+        return ValidationReport(
+            errors=[
+                f"a system must be a mapping at the top level, got {type(data).__name__}; "
+                "write an object with classes, groups and rules (or the seed format)"
+            ]
+        )
+    index_errors = _rule_index_type_errors(data)
     try:
         fields = SystemFields.model_validate(data)
     except ValidationError as exc:
-        return ValidationReport(errors=format_pydantic_error(exc, data))
+        skip = frozenset(index_errors)
+        return ValidationReport(errors=list(index_errors.values()) + format_pydantic_error(exc, data, skip))
+    if index_errors:
+        return ValidationReport(errors=list(index_errors.values()))
     errors = semantic_errors(fields)
     warnings = [] if errors else semantic_warnings(fields)
     return ValidationReport(errors=errors, warnings=warnings)

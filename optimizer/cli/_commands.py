@@ -2,3 +2,4 @@
 
 Add one import line per command module; keep this file free of logic.
 """
+from cotclip.optimizer.cli import systems_cmds  # noqa: F401

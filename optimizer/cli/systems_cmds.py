@@ -1,0 +1,99 @@
+"""``cotclip validate``, ``cotclip export`` and ``cotclip import``: system files in and out.
+
+A SYSTEM argument is anything :func:`cotclip.systems.io.load_system` accepts: a canonical
+JSON/YAML file, a seed-format file, or ``ready:<name>``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+
+import typer
+from rich.markup import escape
+
+from cotclip.optimizer.cli._app import app, console, emit_json, err_console
+from cotclip.systems.errors import InputError
+from cotclip.systems.io import SYSTEM_DUMPERS, load_system, save_system, validate_system_source
+from cotclip.systems.model import System
+from cotclip.systems.ready_systems import READY_PREFIX
+from cotclip.systems.validate import ValidationReport
+
+__all__ = ["EXPORT_WRITERS", "validate_command", "export_command", "import_command"]
+
+ExportWriter = Callable[[System, Path], Path]
+
+#: ``--format`` name -> writer(system, out_path); later formats register here.
+EXPORT_WRITERS: dict[str, ExportWriter] = {fmt: partial(save_system, fmt=fmt) for fmt in SYSTEM_DUMPERS}
+
+_SYSTEM_HELP = "System file (canonical JSON/YAML or the seed article's format) or ready:<name>."
+
+
+def _print_report(source: str, report: ValidationReport) -> None:
+    for message in report.errors:
+        err_console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True, highlight=False)
+    for message in report.warnings:
+        err_console.print(f"[yellow]warning:[/] {escape(message)}", soft_wrap=True, highlight=False)
+    if report.valid:
+        summary = f"{source}: valid" + (f", {len(report.warnings)} warning(s)" if report.warnings else "")
+        console.print(escape(summary), soft_wrap=True, highlight=False)
+
+
+@app.command("validate")
+def validate_command(
+    system: str = typer.Argument(..., help=_SYSTEM_HELP),
+    as_json: bool = typer.Option(False, "--json", help='Print {"valid", "errors", "warnings"} as JSON.'),
+) -> None:
+    """Check a system: errors (exit 2) make it unusable, warnings (exit 0) point at weaknesses."""
+    report = validate_system_source(system)
+    if as_json:
+        emit_json(report.to_dict())
+    else:
+        _print_report(system, report)
+    if not report.valid:
+        raise typer.Exit(2)
+
+
+def _is_same_file(system: str, out: Path) -> bool:
+    if system.startswith(READY_PREFIX):
+        return False
+    source = Path(system)
+    if source.exists() and out.exists():
+        return os.path.samefile(source, out)
+    return source.resolve() == out.resolve()
+
+
+def _write(system_spec: str, out: Path, fmt: str) -> System:
+    if fmt not in EXPORT_WRITERS:
+        raise InputError(f"unknown export format {fmt!r}; use --format with one of: {', '.join(EXPORT_WRITERS)}")
+    if _is_same_file(system_spec, out):
+        raise InputError(f"--out {out} is the input file itself; write to a different path")
+    system = load_system(system_spec)
+    EXPORT_WRITERS[fmt](system, out)
+    console.print(
+        escape(f"wrote {out} ({fmt}: {len(system.classes)} classes, {len(system.groups)} groups)"),
+        soft_wrap=True,
+        highlight=False,
+    )
+    return system
+
+
+@app.command("export")
+def export_command(
+    system: str = typer.Argument(..., help=_SYSTEM_HELP),
+    fmt: str = typer.Option(..., "--format", "-f", help=f"Output format: {', '.join(EXPORT_WRITERS)}."),
+    out: Path = typer.Option(..., "--out", "-o", help="File to write (written atomically; never the input file)."),
+) -> None:
+    """Write a system in another format, e.g. the seed article's (seed-json)."""
+    _write(system, out, fmt)
+
+
+@app.command("import")
+def import_command(
+    path: str = typer.Argument(..., help=_SYSTEM_HELP),
+    out: Path = typer.Option(..., "--out", "-o", help="Canonical JSON file to write (never the input file)."),
+) -> None:
+    """Convert a system in any accepted format (seed format included) to canonical JSON."""
+    _write(path, out, "json")
