@@ -1,0 +1,30 @@
+"""``--data synthetic:<preset|world.yaml>``: the labelled images of a planted-attribute world.
+
+Images carry no pixels: each :class:`ImageRef` is ``synthetic:<world-hash>:<row>`` with
+``row`` set, and only the synthetic encoder of the same world can embed it. Splits and
+the embedding cache treat these refs like any others.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cotclip.scoring.data._base import Dataset
+from cotclip.scoring.encoders._base import ImageRef
+from cotclip.scoring.synthetic.world import World, load_world
+
+__all__ = ["load_dataset", "dataset_of_world"]
+
+
+def dataset_of_world(world: World, spec: str) -> Dataset:
+    """The dataset of ``world``; ``spec`` is what ``synthetic:<spec>`` re-loads it from."""
+    images = [
+        ImageRef(uid=world.image_uid(row), source=f"synthetic:{spec}#{row}", row=row) for row in range(world.n_images)
+    ]
+    return Dataset(source=f"synthetic:{spec}", identity=f"synthetic:{world.hash}", images=images, labels=list(world.labels))
+
+
+def load_dataset(rest: str, **_: Any) -> Dataset:
+    """The dataset for ``synthetic:<rest>``; options such as ``crop`` do not apply and are ignored."""
+    spec = rest.strip()
+    return dataset_of_world(load_world(spec), spec)
