@@ -1,0 +1,277 @@
+"""``hf:<hub-id-or-local-dir>``: transformers CLIP-family models as frozen encoders.
+
+Supported models: anything ``AutoModel`` loads that has ``get_image_features`` and
+``get_text_features`` (``CLIPModel``, ``SiglipModel``, ...), preprocessed by the
+folder's own processor; and jina-clip style models that bring ``encode_image`` /
+``encode_text`` as remote code (only with ``trust_remote_code=True``, because that
+code runs on this machine).
+
+Offline by default: a hub id is looked up in the local Hugging Face cache only
+(``local_files_only``), so a missing model fails at once with one line instead of
+retrying the network. ``allow_download=True`` opts in to downloading, unless the
+environment says ``HF_HUB_OFFLINE=1``.
+
+Identity = model class + model id/folder + revision (hub commit) or a sha256 of the
+folder's files + a hash of the image processor's configuration (resize, crop, mean,
+std, backend class), so any change to weights or preprocessing changes the cache key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence
+
+import numpy as np
+from PIL import Image
+
+from cotclip.scoring.encoders._base import ImageEncoding, ImageRef, l2_normalize
+from cotclip.systems.errors import EncoderError
+
+__all__ = ["HFEncoder", "load_encoder", "folder_fingerprint", "resolve_model_folder", "hub_offline", "UNREADABLE_IMAGE_ERRORS"]
+
+LONG_JOB = 256
+"""Calls with more inputs than this show a progress bar (when stderr is a terminal)."""
+
+UNREADABLE_IMAGE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError)
+
+
+def hub_offline() -> bool:
+    """Whether the environment forbids Hugging Face downloads (``HF_HUB_OFFLINE``)."""
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def folder_fingerprint(folder: Path) -> str:
+    """sha256 over the relative names and bytes of every non-hidden file under ``folder``."""
+    digest = hashlib.sha256()
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts))
+    for path in files:
+        digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
+        with path.open("rb") as handle:
+            digest.update(hashlib.file_digest(handle, "sha256").digest())
+    return digest.hexdigest()
+
+
+def _download_snapshot(repo_id: str, revision: str | None, cache_dir: str | None) -> Path:
+    from huggingface_hub import HfApi, snapshot_download
+
+    files = HfApi().list_repo_files(repo_id, revision=revision)
+    weights = ["*.safetensors"] if any(name.endswith(".safetensors") for name in files) else ["*.bin"]
+    patterns = ["*.json", "*.txt", "*.model", "*.py", "*.tiktoken", *weights]
+    return Path(snapshot_download(repo_id, revision=revision, cache_dir=cache_dir, allow_patterns=patterns))
+
+
+def resolve_model_folder(
+    rest: str, *, revision: str | None = None, allow_download: bool = False, hub_cache_dir: str | None = None
+) -> tuple[Path, str]:
+    """The local folder holding model ``rest`` and its version label (hub commit or content hash).
+
+    Raises EncoderError with a one-line fix when the model is not available offline.
+    """
+    if not rest.strip():
+        raise EncoderError("empty model spec 'hf:'; pass hf:<hub-id> or hf:<folder saved with save_pretrained>")
+    candidate = Path(rest).expanduser()
+    if candidate.is_dir():
+        return candidate.resolve(), f"sha256:{folder_fingerprint(candidate)[:32]}"
+    if candidate.exists() or rest.startswith((".", "/", "~")) or rest.count("/") > 1:
+        raise EncoderError(f"model folder {rest!r} does not exist or is not a folder; pass a folder saved with save_pretrained")
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+
+    try:
+        if allow_download and not hub_offline():
+            folder = _download_snapshot(rest, revision, hub_cache_dir)
+        else:
+            folder = Path(snapshot_download(rest, revision=revision, cache_dir=hub_cache_dir, local_files_only=True))
+    except LocalEntryNotFoundError:
+        why = "HF_HUB_OFFLINE=1 is set" if hub_offline() else "downloads are off"
+        raise EncoderError(
+            f"model {rest!r} is not in the local Hugging Face cache and {why}; pass a local folder "
+            "(hf:<dir>), or allow downloads (allow_download=True / --allow-download) on a machine with network"
+        ) from None
+    except (HfHubHTTPError, OSError, ValueError) as exc:
+        raise EncoderError(f"cannot fetch model {rest!r} from the hub: {str(exc).splitlines()[0]}; check the id and network") from None
+    return folder, f"rev:{folder.name}"
+
+
+class _Backend:
+    """How one model family turns PIL images and strings into raw feature rows."""
+
+    def __init__(self, model: Any, image_fn: Callable[[list], Any], text_fn: Callable[[list[str]], Any], pre: str) -> None:
+        self.model, self.image_fn, self.text_fn, self.preprocessing = model, image_fn, text_fn, pre
+
+
+def _as_numpy(output: Any) -> np.ndarray:
+    import torch
+
+    if not isinstance(output, (torch.Tensor, np.ndarray)):
+        output = getattr(output, "pooler_output", None)
+        if output is None:
+            raise EncoderError("the model's feature method returned no tensor; use a CLIP-family model")
+    if isinstance(output, torch.Tensor):
+        output = output.detach().float().cpu().numpy()
+    return np.asarray(output, dtype=np.float32)
+
+
+def _feature_backend(model: Any, folder: Path, device: str, trust: bool) -> _Backend:
+    from transformers import AutoImageProcessor, AutoProcessor, AutoTokenizer
+
+    try:
+        processor = AutoProcessor.from_pretrained(folder, local_files_only=True, trust_remote_code=trust)
+    except (OSError, ValueError, TypeError, KeyError):
+        processor = None  # documented fallback below: repos that ship no processor config
+    image_processor = getattr(processor, "image_processor", None)
+    tokenizer = getattr(processor, "tokenizer", None)
+    try:
+        image_processor = image_processor or AutoImageProcessor.from_pretrained(folder, local_files_only=True)
+        tokenizer = tokenizer or AutoTokenizer.from_pretrained(folder, local_files_only=True)
+    except (OSError, ValueError, KeyError) as exc:
+        raise EncoderError(f"{folder} has no usable image processor/tokenizer ({str(exc).splitlines()[0]}); save the processor next to the model") from None
+    settings = {k: v for k, v in image_processor.to_dict().items() if not k.startswith("_") and k != "processor_class"}
+    pre = json.dumps([type(image_processor).__name__, type(tokenizer).__name__, settings], sort_keys=True, default=str)
+    text_config = getattr(model.config, "text_config", model.config)
+    max_length = getattr(text_config, "max_position_embeddings", None)
+    padding = "max_length" if str(getattr(model.config, "model_type", "")).startswith("siglip") else True
+
+    def images(pixels: list) -> Any:
+        batch = image_processor(images=pixels, return_tensors="pt")
+        return model.get_image_features(pixel_values=batch["pixel_values"].to(device=device, dtype=model.dtype))
+
+    def texts(strings: list[str]) -> Any:
+        tokens = tokenizer(strings, padding=padding, truncation=True, max_length=max_length, return_tensors="pt")
+        inputs = {k: v.to(device) for k, v in tokens.items() if k in ("input_ids", "attention_mask")}
+        return model.get_text_features(**inputs)
+
+    return _Backend(model, images, texts, hashlib.sha256(pre.encode()).hexdigest()[:16])
+
+
+def _load_backend(folder: Path, device: str, trust: bool) -> _Backend:
+    import torch
+    from transformers import AutoModel
+
+    config_path = folder / "config.json"
+    if not config_path.is_file():
+        raise EncoderError(f"{folder} has no config.json; point hf: at a folder saved with save_pretrained or a hub id")
+    if "auto_map" in json.loads(config_path.read_text(encoding="utf-8")) and not trust:
+        raise EncoderError(f"{folder} needs its own Python code to load; pass trust_remote_code=True (--trust-remote-code) only if you trust it")
+    try:
+        model = AutoModel.from_pretrained(folder, local_files_only=True, trust_remote_code=trust, dtype=torch.float32)
+    except (OSError, ValueError, KeyError, RuntimeError) as exc:
+        raise EncoderError(f"cannot load the model in {folder}: {str(exc).splitlines()[0]}; check that it is a CLIP-style model") from None
+    model = model.to(device).eval()
+    if hasattr(model, "get_image_features") and hasattr(model, "get_text_features"):
+        return _feature_backend(model, folder, device, trust)
+    if hasattr(model, "encode_image") and hasattr(model, "encode_text"):
+        return _Backend(model, model.encode_image, model.encode_text, "remote-code")
+    raise EncoderError(
+        f"{type(model).__name__} in {folder} has neither get_image_features/get_text_features nor "
+        "encode_image/encode_text; use a CLIP-family model"
+    )
+
+
+class HFEncoder:
+    """A transformers model behind the Encoder protocol (float32, no grad, L2-normalised rows)."""
+
+    def __init__(self, backend: _Backend, name: str, version: str, *, batch_size: int = 32, progress: bool = True) -> None:
+        self._backend = backend
+        self._batch_size = batch_size
+        self._progress = progress
+        self._identity = f"hf:{type(backend.model).__name__}:{name}@{version}:pre={backend.preprocessing}"
+        self._dim = int(self.encode_texts(["a photo"]).shape[1])
+
+    @property
+    def identity(self) -> str:
+        """Model class, id or folder name, revision or content hash, preprocessing hash."""
+        return self._identity
+
+    @property
+    def dim(self) -> int:
+        """Embedding width."""
+        return self._dim
+
+    def _batches(self, count: int, what: str) -> Iterator[range]:
+        starts = range(0, count, self._batch_size)
+        show = self._progress and count > LONG_JOB and sys.stderr.isatty()
+        if not show:
+            yield from (range(s, min(s + self._batch_size, count)) for s in starts)
+            return
+        from rich.console import Console
+        from rich.progress import Progress
+
+        with Progress(console=Console(stderr=True), transient=True) as bar:
+            task = bar.add_task(f"encoding {count} {what}", total=count)
+            for start in starts:
+                batch = range(start, min(start + self._batch_size, count))
+                yield batch
+                bar.advance(task, len(batch))
+
+    def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
+        """L2-normalised ``float32 [len(texts), dim]`` in input order."""
+        import torch
+
+        texts = [str(t) for t in texts]
+        rows = []
+        with torch.no_grad():
+            for batch in self._batches(len(texts), "texts"):
+                rows.append(_as_numpy(self._backend.text_fn([texts[i] for i in batch])))
+        if not rows:
+            return np.zeros((0, getattr(self, "_dim", 0)), dtype=np.float32)
+        return l2_normalize(np.concatenate(rows))
+
+    def encode_images(self, images: Sequence[ImageRef]) -> ImageEncoding:
+        """Embeddings of the readable images; unreadable ones become ``failures``."""
+        import torch
+
+        rows, ok, failures = [], [], []
+        with torch.no_grad():
+            for batch in self._batches(len(images), "images"):
+                pixels = []
+                for position in batch:
+                    ref = images[position]
+                    if ref.open_pixels is None:
+                        raise EncoderError(f"{ref.source} carries no pixels (id-only image); hf: encoders need image files")
+                    try:
+                        pixels.append(ref.open_pixels())
+                        ok.append(position)
+                    except UNREADABLE_IMAGE_ERRORS as exc:
+                        failures.append((position, f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'unreadable'}"))
+                if pixels:
+                    rows.append(_as_numpy(self._backend.image_fn(pixels)))
+        embeddings = l2_normalize(np.concatenate(rows)) if rows else np.zeros((0, self._dim), dtype=np.float32)
+        return ImageEncoding(embeddings=embeddings, ok_positions=ok, failures=failures)
+
+
+def _device(device: str | None) -> str:
+    import torch
+
+    if device in (None, "", "auto"):
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise EncoderError(f"unknown device {device!r} ({exc}); use cpu, cuda or cuda:<n>") from None
+    return str(device)
+
+
+def load_encoder(
+    rest: str,
+    *,
+    device: str | None = None,
+    batch_size: int = 32,
+    progress: bool = True,
+    allow_download: bool = False,
+    trust_remote_code: bool = False,
+    revision: str | None = None,
+    hub_cache_dir: str | None = None,
+    **_: Any,
+) -> HFEncoder:
+    """The model ``hf:<rest>`` (hub id or folder); unknown options are ignored."""
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise EncoderError(f"batch size must be a positive integer, got {batch_size!r}; pass e.g. --batch-size 32")
+    folder, version = resolve_model_folder(rest, revision=revision, allow_download=allow_download, hub_cache_dir=hub_cache_dir)
+    backend = _load_backend(folder, _device(device), trust_remote_code)
+    name = f"dir:{folder.name}" if version.startswith("sha256:") else rest
+    return HFEncoder(backend, name, version, batch_size=batch_size, progress=progress)
