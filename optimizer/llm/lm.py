@@ -1,0 +1,236 @@
+"""Calling any LLM through DSPy: LM specs, retries with backoff, timeouts and a response cache.
+
+An :class:`LLMClient` sends one DSPy signature call and returns the model's *raw*
+answer text (parsing and repair happen in :mod:`cotclip.optimizer.proposers.repair`).
+Nothing here touches DSPy's global settings: the LM is passed explicitly, DSPy's own
+(global, pickle-based) cache is off, and responses are cached as JSON files in a
+directory the caller chooses, keyed by the full request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from cotclip.optimizer.llm.usage import CallUsage, price_of_call
+from cotclip.systems.errors import InputError, LLMServerError
+
+__all__ = ["LOCAL_MODEL", "LMConfig", "Completion", "ResponseCache", "LLMClient", "build_lm", "register_local_model"]
+
+logger = logging.getLogger(__name__)
+
+#: The litellm model name under which the bundled SmolLM2 server is addressed.
+LOCAL_MODEL = "openai/smollm2-135m-instruct"
+
+
+@dataclass(frozen=True)
+class LMConfig:
+    """How to reach a model. ``model`` is any DSPy/litellm LM string, e.g. ``openai/gpt-4o-mini``."""
+
+    model: str
+    api_base: str | None = None
+    api_key: str | None = None
+    temperature: float = 0.7
+    max_tokens: int = 1500
+    timeout_s: float = 120.0
+    retries: int = 2
+    backoff_s: float = 1.0
+    cache_dir: Path | None = None
+
+    def __post_init__(self) -> None:
+        if "/" not in self.model or self.model.endswith("/"):
+            raise InputError(
+                f"LM spec {self.model!r} is not a provider/model string; use e.g. openai/gpt-4o-mini, "
+                "ollama_chat/llama3, `local` or `simulated`"
+            )
+        if self.retries < 0 or self.timeout_s <= 0 or self.max_tokens <= 0:
+            raise InputError("LM retries must be >= 0 and timeout/max tokens > 0; fix the LM options")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every field except the API key (never logged)."""
+        return {
+            "model": self.model, "api_base": self.api_base, "temperature": self.temperature,
+            "max_tokens": self.max_tokens, "timeout_s": self.timeout_s, "retries": self.retries,
+            "backoff_s": self.backoff_s, "cache_dir": str(self.cache_dir) if self.cache_dir else None,
+        }
+
+
+@dataclass(frozen=True)
+class Completion:
+    """One answer: its raw text and what the call cost."""
+
+    text: str
+    usage: CallUsage
+    request_key: str = field(default="")
+
+
+def register_local_model(model: str = LOCAL_MODEL) -> None:
+    """Tell litellm that the local llama-server model is free and honours JSON schemas."""
+    import litellm
+
+    litellm.register_model({model: {
+        "litellm_provider": "openai", "mode": "chat", "supports_response_schema": True,
+        "max_input_tokens": 8192, "max_output_tokens": 2048, "input_cost_per_token": 0.0,
+        "output_cost_per_token": 0.0, "cache_creation_input_token_cost": 0.0, "cache_read_input_token_cost": 0.0,
+    }})
+
+
+def build_lm(config: LMConfig):
+    """A ``dspy.LM`` routed through litellm, with DSPy's cache and retries off (we own both)."""
+    import dspy
+
+    if config.model == LOCAL_MODEL:
+        register_local_model()
+    try:
+        return dspy.LM(
+            config.model, engine="litellm", api_base=config.api_base, api_key=config.api_key,
+            temperature=config.temperature, max_tokens=config.max_tokens, cache=False, num_retries=0,
+            timeout=config.timeout_s,
+        )
+    except (ValueError, TypeError) as exc:
+        raise InputError(f"cannot use LM {config.model!r}: {exc}; check the --lm spec") from None
+
+
+class ResponseCache:
+    """Answers stored as JSON files under ``directory``, one per full request (atomic writes)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = Path(directory)
+
+    def _path(self, key: str) -> Path:
+        return self.directory / key[:2] / f"{key}.json"
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        """The stored entry for ``key``, or ``None`` (unreadable entries count as absent)."""
+        try:
+            return json.loads(self._path(key).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+
+    def put(self, key: str, entry: dict[str, Any]) -> None:
+        """Store ``entry`` atomically (a reader never sees half a file)."""
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            json.dump(entry, stream, ensure_ascii=False)
+        os.replace(temporary, path)
+
+
+def request_key(material: dict[str, Any]) -> str:
+    """sha256 of the canonical JSON of everything that determines an answer."""
+    return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _retryable(exc: Exception) -> bool:
+    from dspy.utils import exceptions as dspy_errors
+
+    kinds = (dspy_errors.LMTransportError, dspy_errors.LMTimeoutError, dspy_errors.LMServerError,
+             dspy_errors.LMRateLimitError, ConnectionError, TimeoutError)
+    return isinstance(exc, kinds)
+
+
+def _one_line(exc: Exception, limit: int = 160) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _raw_text(lm) -> str:
+    """The text of the most recent answer in ``lm``'s history."""
+    output = lm.history[-1]["outputs"][0] if lm.history and lm.history[-1].get("outputs") else ""
+    return (output.get("text") or "") if isinstance(output, dict) else str(output or "")
+
+
+class LLMClient:
+    """Sends DSPy signature calls to one LM and returns raw answers, with retries and a cache.
+
+    ``lm`` defaults to :func:`build_lm` of ``config``; tests pass a ``dspy.utils.DummyLM``.
+    ``sleep`` is injectable so that backoff can be tested without waiting.
+    """
+
+    def __init__(self, config: LMConfig, lm=None, *, sleep: Callable[[float], None] = time.sleep) -> None:
+        from dspy.adapters.json_adapter import JSONAdapter
+
+        self.config = config
+        self.lm = lm if lm is not None else build_lm(config)
+        self.cache = ResponseCache(config.cache_dir) if config.cache_dir else None
+        self._adapter = JSONAdapter()
+        self._sleep = sleep
+
+    def _request_material(self, signature, inputs: dict[str, Any], lm_kwargs: dict[str, Any]) -> dict[str, Any]:
+        messages = self._adapter.format(signature, [], inputs)
+        schemas = {name: _schema_of(f.annotation) for name, f in signature.output_fields.items()}
+        return {"model": self.config.model, "api_base": self.config.api_base, "messages": messages,
+                "output_schema": schemas, "lm_kwargs": lm_kwargs,
+                "max_tokens": self.config.max_tokens}
+
+    def complete(self, signature, inputs: dict[str, Any], *, temperature: float | None = None,
+                 seed: int | None = None) -> Completion:
+        """The raw answer to ``signature`` on ``inputs``; raises :class:`LLMServerError` when unreachable."""
+        lm_kwargs: dict[str, Any] = {"temperature": self.config.temperature if temperature is None else temperature}
+        if seed is not None:
+            lm_kwargs["seed"] = seed
+        key = request_key(self._request_material(signature, inputs, lm_kwargs))
+        if self.cache is not None and (entry := self.cache.get(key)) is not None:
+            usage = CallUsage(self.config.model, entry.get("prompt_tokens", 0), entry.get("completion_tokens", 0),
+                              0.0, 0.0, cached=True)
+            return Completion(entry["text"], usage, key)
+        completion = self._call_with_retries(signature, inputs, lm_kwargs, key)
+        if self.cache is not None:
+            self.cache.put(key, {"text": completion.text, "prompt_tokens": completion.usage.prompt_tokens,
+                                 "completion_tokens": completion.usage.completion_tokens})
+        return completion
+
+    def _call_with_retries(self, signature, inputs, lm_kwargs, key: str) -> Completion:
+        attempts = self.config.retries + 1
+        for attempt in range(attempts):
+            try:
+                return self._call_once(signature, inputs, dict(lm_kwargs), key)
+            except Exception as exc:
+                if not _retryable(exc):
+                    raise self._server_error(exc, "the request was refused") from None
+                if attempt == attempts - 1:
+                    raise self._server_error(exc, f"failed {attempts} time(s)") from None
+                delay = self.config.backoff_s * 2**attempt
+                logger.warning("LLM call failed (%s); retrying in %.1fs", _one_line(exc), delay)
+                self._sleep(delay)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _server_error(self, exc: Exception, what: str) -> LLMServerError:
+        where = f" at {self.config.api_base}" if self.config.api_base else ""
+        return LLMServerError(
+            f"LLM {self.config.model}{where} {what}: {_one_line(exc)}; check that the server is up and "
+            "reachable (and the API key), or raise --timeout/--retries"
+        )
+
+    def _call_once(self, signature, inputs, lm_kwargs, key: str) -> Completion:
+        from dspy.utils.exceptions import AdapterParseError
+
+        started = time.perf_counter()
+        before = self.lm.history[-1].get("uuid") if self.lm.history else None
+        try:
+            self._adapter(self.lm, lm_kwargs, signature, [], inputs)
+        except AdapterParseError:
+            pass  # the raw text is repaired by the caller, which records what it fixed
+        latency = time.perf_counter() - started
+        if not self.lm.history or self.lm.history[-1].get("uuid") == before:
+            raise LLMServerError(f"LLM {self.config.model} returned no answer; check the LM spec")
+        entry = self.lm.history[-1]
+        usage = dict(entry.get("usage") or {})
+        prompt_tokens = int(usage.get("prompt_tokens") or 0)
+        completion_tokens = int(usage.get("completion_tokens") or 0)
+        usd = price_of_call(self.config.model, prompt_tokens, completion_tokens) if prompt_tokens else 0.0
+        return Completion(_raw_text(self.lm),
+                          CallUsage(self.config.model, prompt_tokens, completion_tokens, usd, latency), key)
+
+
+def _schema_of(annotation: Any) -> Any:
+    schema = getattr(annotation, "model_json_schema", None)
+    return schema() if callable(schema) else repr(annotation)

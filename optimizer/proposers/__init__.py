@@ -1,0 +1,1 @@
+"""Proposers: where systems come from (an LLM, or a simulation on synthetic worlds)."""
