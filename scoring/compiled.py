@@ -46,7 +46,7 @@ from cotclip.systems.model import System
 __all__ = ["COMPILED_FORMAT", "CompiledClassifier", "compile_system", "write_compiled", "read_compiled"]
 
 COMPILED_FORMAT = "cotclip.compiled/1"
-_LOG_FLOOR = 1e-12
+_LOG_FLOOR = 1e-12  # the scorer's floor under log(probability)
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
@@ -117,8 +117,10 @@ class CompiledClassifier:
         scores = probabilities @ self.rule_matrix()
         if self.name_prior_weight > 0:
             temp = self.temperature if temperature is None else temperature
-            name_logits = (image_embeddings @ self.name_embeddings.T).astype(np.float64) / temp
-            scores = scores + self.name_prior_weight * _softmax(name_logits)
+            prior = _softmax((image_embeddings @ self.name_embeddings.T).astype(np.float64) / temp)
+            if self.aggregation == "log_prob_sum":
+                prior = np.log(np.maximum(prior, _LOG_FLOOR))
+            scores = scores + self.name_prior_weight * prior
         return scores
 
     def predict_indices(self, image_embeddings: np.ndarray, temperature: float | None = None) -> np.ndarray:

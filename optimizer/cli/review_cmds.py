@@ -1,0 +1,206 @@
+"""``cotclip review``, ``cotclip predict`` and the run-dir/npz side of ``cotclip export``.
+
+``review`` serves the local review page of a run (127.0.0.1 only) or, with
+``--apply edits.yaml``, applies reviewer edits from the terminal; both write a new
+version of the run. ``predict`` labels image files with a system or a compiled
+``.npz`` classifier. :func:`export_any` extends ``cotclip export`` to run dirs
+(``runs/<name>`` = its best version, or ``--version N``) and the ``npz`` format.
+"""
+
+from __future__ import annotations
+
+import logging
+import webbrowser
+from pathlib import Path
+
+import typer
+import yaml
+from rich.markup import escape
+
+from cotclip.optimizer.cli._app import app, console, emit_json, err_console
+from cotclip.optimizer.review.edits import apply_edits, parse_edits
+from cotclip.optimizer.review.session import ReviewSession, load_version
+from cotclip.systems.errors import InputError
+from cotclip.systems.io import load_system
+from cotclip.systems.model import System
+
+__all__ = ["review_command", "predict_command", "export_any", "load_system_or_run", "is_run_dir"]
+
+logger = logging.getLogger(__name__)
+
+_EDITS_HELP = (
+    "Apply the edits in this YAML file instead of serving the page: "
+    "`edits:` a list of {op: set_rule|set_option|set_template|lock_rule|unlock_rule|lock_group|unlock_group, ...} "
+    "and optional `notes:` (schema in cotclip.optimizer.review.edits)."
+)
+
+
+def is_run_dir(path: str | Path) -> bool:
+    """Whether ``path`` is a run directory (has ``versions/`` or ``run.yaml``)."""
+    path = Path(path)
+    return path.is_dir() and ((path / "versions").is_dir() or (path / "run.yaml").is_file())
+
+
+def load_system_or_run(spec: str, version: int | None = None) -> tuple[System, Path | None]:
+    """A system from a file/``ready:`` spec, or from a run dir (best version or ``version``)."""
+    if is_run_dir(spec):
+        return load_version(Path(spec), version).system, Path(spec)
+    if version is not None:
+        raise InputError(f"--version applies to run dirs only and {spec} is not one; drop --version")
+    return load_system(spec), None
+
+
+def _read_edits(path: Path) -> object:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InputError(f"cannot read edits file {path} ({exc.strerror}); check the path") from None
+    except yaml.YAMLError as exc:
+        raise InputError(f"{path} is not valid YAML ({type(exc).__name__}); see `cotclip review --help`") from None
+
+
+def _session(run: Path, version: int | None, cache_dir: str | None) -> ReviewSession:
+    from cotclip.optimizer.review.rundata import load_review_data
+
+    record = load_version(run, version)
+    return ReviewSession(run, record, load_review_data(run, record.system, cache_dir=cache_dir))
+
+
+def _apply(run: Path, version: int | None, edits_path: Path, cache_dir: str | None, as_json: bool) -> None:
+    payload = _read_edits(edits_path)
+    record = load_version(run, version)
+    apply_edits(record.system, parse_edits(payload, source=str(edits_path)))  # fail fast, before any encoding
+    result = _session(run, version, cache_dir).save(payload)
+    if as_json:
+        emit_json(result)
+    else:
+        console.print(escape(f"saved version {result['version']} ({result['path']}): val accuracy {result['val_accuracy']:.4f}"),
+                      soft_wrap=True, highlight=False)
+
+
+def _serve(run: Path, version: int | None, port: int, open_browser: bool, cache_dir: str | None) -> None:
+    from cotclip.optimizer.review.server import make_server
+
+    server = make_server(_session(run, version, cache_dir), port)
+    console.print(escape(f"reviewing {run} at {server.url} (Ctrl-C to stop)"), soft_wrap=True, highlight=False)
+    if open_browser:
+        webbrowser.open(server.url)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        err_console.print("stopped")
+    finally:
+        server.httpd.server_close()
+
+
+@app.command("review")
+def review_command(
+    run: Path = typer.Argument(..., help="Run directory, e.g. runs/<name>."),
+    version: int | None = typer.Option(None, "--version", help="Version number to review (default: the best)."),
+    port: int = typer.Option(8765, "--port", help="Port on 127.0.0.1 (0 = any free port)."),
+    no_browser: bool = typer.Option(False, "--no-browser", help="Do not open a browser tab."),
+    apply: Path | None = typer.Option(None, "--apply", help=_EDITS_HELP),
+    cache_dir: str | None = typer.Option(None, "--cache-dir", help="Embedding cache folder (default: the run's)."),
+    as_json: bool = typer.Option(False, "--json", help="With --apply: print the new version as JSON."),
+) -> None:
+    """Review a run's rules against the evidence; edits and locks are saved as a new version."""
+    if not is_run_dir(run):
+        raise InputError(f"{run} is not a run dir (no versions/ or run.yaml); pass runs/<name> made by `cotclip optimize`")
+    if apply is not None:
+        _apply(run, version, apply, cache_dir, as_json)
+    else:
+        _serve(run, version, port, not no_browser, cache_dir)
+
+
+def _parse_crop(crop: str | None) -> tuple[float, float, float, float] | None:
+    if crop is None:
+        return None
+    from cotclip.scoring.data.local import check_crop
+
+    return check_crop(crop.split(","))
+
+
+def _classifier(system: str | None, compiled: Path | None, model: str | None):
+    from cotclip.scoring.classifier import Classifier
+
+    if (system is None) == (compiled is None):
+        raise InputError("give exactly one of --system SYSTEM or --compiled FILE.npz")
+    if compiled is not None:
+        return Classifier.load(compiled, encoder=model)
+    if model is None:
+        raise InputError("--system needs --model to embed its prompts; add --model hf:<dir> (or use --compiled)")
+    loaded, _ = load_system_or_run(system)
+    return Classifier.load(loaded, encoder=model)
+
+
+@app.command("predict")
+def predict_command(
+    images: list[Path] = typer.Argument(..., help="Image files to label."),
+    system: str | None = typer.Option(None, "--system", help="System file, ready:<name> or run dir."),
+    compiled: Path | None = typer.Option(None, "--compiled", help="Compiled classifier (.npz from `cotclip export --format npz`)."),
+    model: str | None = typer.Option(None, "--model", help="Encoder spec; default for --compiled: the one stored in the file."),
+    crop: str | None = typer.Option(None, "--crop", help="Crop box left,top,right,bottom as fractions, e.g. 0.08,0.11,0.92,0.55."),
+    as_json: bool = typer.Option(False, "--json", help="Print [{path, label, scores: top-3}] as JSON."),
+) -> None:
+    """Label image files; unreadable files are reported and skipped."""
+    from cotclip.scoring.classifier import image_refs_from_paths
+
+    classifier = _classifier(system, compiled, model)
+    refs = image_refs_from_paths(images, crop=_parse_crop(crop))
+    embeddings, ok_positions, failures = classifier.embed(refs)
+    for position, reason in failures:
+        logger.warning("skipped unreadable image %s: %s", refs[position].source, reason)
+    proba = classifier.predict_proba(embeddings) if len(ok_positions) else []
+    results = []
+    for row, position in enumerate(ok_positions):
+        order = sorted(range(len(classifier.classes)), key=lambda c: (-proba[row][c], c))[:3]
+        results.append({"path": str(images[position]), "label": classifier.classes[order[0]],
+                        "scores": [{"class": classifier.classes[c], "probability": float(proba[row][c])} for c in order]})
+    results += [{"path": str(images[p]), "label": None, "error": reason} for p, reason in failures]
+    if as_json:
+        emit_json(results)
+    else:
+        for item in results:
+            text = f"{item['path']}\t{item['label']}" if item["label"] is not None else f"{item['path']}\tunreadable: {item['error']}"
+            console.print(escape(text), soft_wrap=True, highlight=False)
+    if failures and not ok_positions:
+        raise typer.Exit(2)
+
+
+def export_any(
+    spec: str, fmt: str, out: Path, *, model: str | None = None, version: int | None = None, cache_dir: str | None = None
+) -> System:
+    """``cotclip export`` for a system or run dir in any format, ``npz`` included.
+
+    ``npz`` embeds the prompts with ``--model`` (default for a run dir: the run's encoder,
+    through its embedding cache). Other formats go through the system writers.
+    """
+    from cotclip.optimizer.cli.systems_cmds import EXPORT_WRITERS
+
+    system, run_path = load_system_or_run(spec, version)
+    if fmt == "npz":
+        from cotclip.scoring.compiled import compile_system, write_compiled
+
+        encoder, encoder_spec = _export_encoder(model, run_path, cache_dir)
+        write_compiled(compile_system(system, encoder, encoder_spec=encoder_spec), out)
+    elif fmt in EXPORT_WRITERS:
+        EXPORT_WRITERS[fmt](system, out)
+    else:
+        raise InputError(f"unknown export format {fmt!r}; use --format with one of: {', '.join([*EXPORT_WRITERS, 'npz'])}")
+    return system
+
+
+def _export_encoder(model: str | None, run_path: Path | None, cache_dir: str | None):
+    from cotclip.scoring.cache import CachedEncoder, EmbeddingCache
+    from cotclip.scoring.registry import load_encoder
+
+    if model is not None:
+        return CachedEncoder(load_encoder(model), EmbeddingCache(cache_dir)), model
+    if run_path is None:
+        raise InputError("--format npz needs --model to embed the prompts, e.g. --model hf:<dir>")
+    from cotclip.optimizer.review.rundata import run_config, run_encoder
+    from cotclip.scoring.registry import load_dataset
+
+    config = run_config(run_path)
+    dataset = load_dataset(config.data, crop=config.crop) if config.model.startswith("synthetic") else None
+    return run_encoder(config, dataset, cache_dir), config.model
