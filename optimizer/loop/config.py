@@ -53,7 +53,7 @@ class RunConfig(BaseModel):
     beam: int = Field(default=2, ge=1, description="Best versions expanded per round.")
     revisions_per_round: int = Field(default=2, ge=0)
     fit_min_images: int = Field(default=2, ge=1)
-    fit_min_margin: float = Field(default=0.0, ge=0.0)
+    fit_min_evidence: float = Field(default=1.0, ge=0.0, description="Paired t-statistic a rule change needs.")
     search_budget: int = Field(default=30, ge=1, description="Val evaluations per knob-search/selection call.")
     min_delta: float = Field(default=0.005, ge=0.0)
     patience: int = Field(default=3, ge=1)

@@ -1,0 +1,134 @@
+"""Load, split and encode a run's data once; hand out train/val to moves and test to the report only.
+
+Every image of the chosen classes is encoded once (through the on-disk cache), and
+every prompt string once per process (``PromptEmbedder`` memo) and once per cache
+(on disk). Batches sent to the real encoder are logged to ``encoder_calls.jsonl``
+*before* the call, so the count survives ``kill -9`` and adds up over resumed sessions.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+
+from cotclip.optimizer.loop.config import RunConfig
+from cotclip.optimizer.loop.runs import RunDir
+from cotclip.scoring.cache import CachedEncoder, EmbeddingCache
+from cotclip.scoring.data._base import Dataset
+from cotclip.scoring.embedding import embed_dataset
+from cotclip.scoring.encoders._base import Encoder, ImageEncoding, ImageRef
+from cotclip.scoring.registry import load_dataset, load_encoder
+from cotclip.scoring.scorer import ImageSet, PromptEmbedder
+from cotclip.scoring.splits import Splits, split_dataset
+from cotclip.systems.errors import DataError, InputError
+
+__all__ = ["CallLogEncoder", "RunData", "prepare_data", "ENCODER_LOG"]
+
+ENCODER_LOG = "encoder_calls.jsonl"
+
+
+class CallLogEncoder:
+    """An encoder that appends ``{"session", "kind", "n"}`` to the run's log before each real call."""
+
+    def __init__(self, inner: Encoder, run: RunDir, session: str) -> None:
+        self.inner = inner
+        self.run = run
+        self.session = session
+
+    @property
+    def identity(self) -> str:
+        """The inner encoder's identity (the cache keys stay the same)."""
+        return self.inner.identity
+
+    @property
+    def dim(self) -> int:
+        """The inner encoder's width."""
+        return self.inner.dim
+
+    def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
+        """Log, then delegate."""
+        if texts:
+            self.run.append_jsonl(ENCODER_LOG, {"session": self.session, "kind": "text", "n": len(texts)})
+        return self.inner.encode_texts(texts)
+
+    def encode_images(self, images: Sequence[ImageRef]) -> ImageEncoding:
+        """Log, then delegate."""
+        if images:
+            self.run.append_jsonl(ENCODER_LOG, {"session": self.session, "kind": "image", "n": len(images)})
+        return self.inner.encode_images(images)
+
+
+@dataclass(frozen=True)
+class RunData:
+    """A run's encoded data. ``train``/``val`` go to moves; ``test`` only to the final report."""
+
+    dataset: Dataset
+    classes: list[str]
+    splits: Splits
+    encoder: CachedEncoder
+    train: ImageSet
+    val: ImageSet
+    test: ImageSet
+    session: str
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+    def describe(self) -> dict[str, Any]:
+        """Sizes for environment.json and the report."""
+        return {
+            "data_identity": self.dataset.identity,
+            "encoder_identity": self.encoder.identity,
+            "classes": len(self.classes),
+            "train": len(self.train.labels),
+            "val": len(self.val.labels),
+            "test": len(self.test.labels),
+            "skipped": [list(item) for item in self.skipped],
+        }
+
+
+def _chosen_positions(dataset: Dataset, config: RunConfig) -> tuple[list[str], list[int]]:
+    classes = list(config.classes) if config.classes is not None else dataset.class_names
+    if not classes:
+        raise InputError(f"no classes: {config.data} has no labelled images and no --classes were given")
+    if len(classes) != len(set(classes)):
+        raise InputError("--classes lists a class twice; give each class once")
+    counts = Counter(dataset.labels)
+    empty = [name for name in classes if counts[name] == 0]
+    if empty:
+        raise DataError(f"class {empty[0]!r} has no images in {config.data}; add images or drop it from --classes")
+    wanted = set(classes)
+    return classes, [i for i, label in enumerate(dataset.labels) if label in wanted]
+
+
+def _image_set(embedded: Any, row_of: dict[int, int], positions: list[int], embedder: PromptEmbedder) -> ImageSet:
+    rows = [row_of[p] for p in positions if p in row_of]
+    return ImageSet(embedded.embeddings[rows], [embedded.labels[r] for r in rows], embedder)
+
+
+def prepare_data(config: RunConfig, run: RunDir, *, progress: bool = False) -> RunData:
+    """Load the dataset and encoder, split deterministically, encode everything once."""
+    dataset = load_dataset(config.data, crop=config.crop)
+    classes, positions = _chosen_positions(dataset, config)
+    chosen = dataset.subset(positions) if len(positions) != len(dataset) else dataset
+    splits = split_dataset(chosen.labels, fractions=config.fractions, seed=config.seed)
+    session = uuid.uuid4().hex[:12]
+    inner = load_encoder(config.model, dataset=chosen)
+    encoder = CachedEncoder(CallLogEncoder(inner, run, session), EmbeddingCache(config.cache_dir))
+    embedded = embed_dataset(chosen, encoder, progress=progress)
+    row_of = {position: row for row, position in enumerate(embedded.positions)}
+    embedder = PromptEmbedder(encoder)
+    train, val, test = (_image_set(embedded, row_of, list(part), embedder) for part in (splits.train, splits.val, splits.test))
+    for name, part in (("train", train), ("val", val)):
+        missing = sorted(set(classes) - set(part.labels))
+        if missing:
+            raise DataError(f"class {missing[0]!r} has no readable {name} image; add images or change --fractions")
+    return RunData(chosen, classes, splits, encoder, train, val, test, session, list(embedded.skipped))
+
+
+def encoder_calls(run: RunDir) -> tuple[int, int]:
+    """Inputs sent to the encoder over all sessions of the run, and the number of sessions."""
+    records = list(run.read_jsonl(ENCODER_LOG))
+    return sum(int(r.get("n", 0)) for r in records), len({r.get("session") for r in records})

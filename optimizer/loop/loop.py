@@ -1,0 +1,288 @@
+"""The orchestration of ``cotclip optimize``: propose, evaluate on val, diagnose on train, move, stop.
+
+State lives in the run dir, not in memory: every evaluated candidate is a version
+file, and ``progress.json`` records finished rounds, which (parent, move) pairs were
+expanded, spent budgets and LLM usage. Resuming rebuilds the state from those files;
+a round cut short by ``kill -9`` is re-run, and candidates whose fingerprint is
+already recorded are reused instead of evaluated again.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable
+
+from cotclip.optimizer.loop._base import Move, MoveContext, MoveResult, lock_violations
+from cotclip.optimizer.loop.config import RunConfig
+from cotclip.optimizer.loop.data import RunData
+from cotclip.optimizer.loop.runs import RunDir, VersionRecord, utc_now
+from cotclip.optimizer.loop.stopping import Budgets, Convergence, Spent, budget_spent
+from cotclip.optimizer.proposers._base import ProposalTask, ScoredVersion
+from cotclip.scoring.diagnostics import Diagnostics, diagnose
+from cotclip.scoring.scorer import accuracy
+from cotclip.systems.errors import BudgetExhaustedError, InputError, ProposerError
+from cotclip.systems.model import Provenance, System
+
+__all__ = ["OptimizationLoop", "history_for_proposer"]
+
+PROGRESS = "progress.json"
+PROPOSER_LOG = "proposer_log.jsonl"
+
+
+def history_for_proposer(versions: list[VersionRecord], best: int = 5, worst: int = 3) -> list[ScoredVersion]:
+    """A short score history for the LLM: the best versions first, then the worst (OPRO style)."""
+    ranked = sorted(versions, key=lambda v: (-v.val_accuracy, v.number))
+    chosen = ranked[:best] + [v for v in ranked[best:][-worst:]]
+    return [ScoredVersion(system=v.system, val_accuracy=v.val_accuracy, move=v.move) for v in chosen]
+
+
+class OptimizationLoop:
+    """One run of the loop over prepared data (see module docstring)."""
+
+    def __init__(
+        self,
+        config: RunConfig,
+        run: RunDir,
+        data: RunData,
+        proposer: Any | None,
+        moves: list[Move],
+        *,
+        on_version: Callable[[VersionRecord, float], None] | None = None,
+    ) -> None:
+        self.config = config
+        self.run = run
+        self.data = data
+        self.proposer = proposer
+        self.moves = moves
+        self.on_version = on_version
+        self.versions = run.load_versions()
+        self.by_fingerprint = {v.system.fingerprint(): v for v in self.versions}
+        self.progress = run.read_json(PROGRESS, default=None) or self._fresh_progress()
+        self.budgets = Budgets(config.max_evaluations, config.max_llm_calls, config.max_usd, config.max_wall_s)
+        self.convergence = Convergence(config.min_delta, config.patience)
+        self._started = time.perf_counter()
+        self._llm_before = dict(self.progress["llm"])
+        self._diagnostics: dict[str, Diagnostics] = {}
+        self._loop_seconds = 0.0
+
+    @staticmethod
+    def _fresh_progress() -> dict[str, Any]:
+        return {
+            "rounds_done": -1,
+            "round_bests": [],
+            "expanded": [],
+            "search_evaluations": 0,
+            "wall_s": 0.0,
+            "llm": {"calls": 0, "prompt_tokens": 0, "completion_tokens": 0, "usd": 0.0, "latency_s": 0.0},
+            "sessions": 0,
+            "stopped_because": None,
+            "rejected": [],
+        }
+
+    # ----- accounting ----------------------------------------------------------------
+    def llm_usage(self) -> dict[str, Any]:
+        """LLM usage over every session of this run."""
+        if self.proposer is None:
+            return dict(self._llm_before)
+        now = self.proposer.usage
+        usd_now = getattr(now, "usd", 0.0)
+        total = dict(self._llm_before)
+        for key in ("calls", "prompt_tokens", "completion_tokens", "latency_s"):
+            total[key] = total.get(key, 0) + getattr(now, key, 0)
+        total["usd"] = None if usd_now is None or total.get("usd") is None else total["usd"] + usd_now
+        return total
+
+    def spent(self) -> Spent:
+        """Budgets used so far over all sessions."""
+        llm = self.llm_usage()
+        return Spent(
+            evaluations=len(self.versions) + self.progress["search_evaluations"],
+            llm_calls=int(llm["calls"]),
+            usd=float(llm["usd"] or 0.0),
+            wall_s=self.progress["wall_s"] + time.perf_counter() - self._started,
+        )
+
+    def _save_progress(self) -> None:
+        snapshot = dict(self.progress)
+        snapshot["llm"] = self.llm_usage()
+        snapshot["wall_s"] = self.spent().wall_s
+        self.run.write_json(PROGRESS, snapshot)
+
+    # ----- evaluation and recording --------------------------------------------------
+    def best(self) -> VersionRecord:
+        """The best version on val (ties: the earliest)."""
+        return max(self.versions, key=lambda v: (v.val_accuracy, -v.number))
+
+    def _record(self, system: System, move: str, parent: VersionRecord | None, round_: int, details: dict) -> VersionRecord | None:
+        fingerprint = system.fingerprint()
+        if fingerprint in self.by_fingerprint:
+            return None
+        if budget_spent(self.budgets, self.spent()) == "max_evaluations":
+            raise BudgetExhaustedError("evaluation budget spent")
+        started = utc_now()
+        number = len(self.versions) + 1
+        named = system.model_copy(
+            update={
+                "name": f"{self.config.name}-v{number:04d}",
+                "provenance": Provenance(
+                    parent=parent.version_id if parent else None, method=move, details=details, created_at=started
+                ),
+            }
+        )
+        value = accuracy(named, self.data.val, temperature=self.config.temperature)
+        record = VersionRecord(
+            number, named, float(value), len(self.data.val.labels), move,
+            parent.version_id if parent else None, round_, started, utc_now(), details,
+        )
+        self.run.save_version(record)
+        self.versions.append(record)
+        self.by_fingerprint[fingerprint] = record
+        self._save_progress()
+        if self.on_version is not None:
+            self.on_version(record, self.best().val_accuracy)
+        return record
+
+    def _log_proposer(self, move: str, parent: str | None, produced: int, errors: list[str], usage_before: dict) -> None:
+        after = self.llm_usage()
+        self.run.append_jsonl(
+            PROPOSER_LOG,
+            {
+                "at": utc_now(), "move": move, "parent": parent, "candidates": produced, "errors": errors,
+                "calls": after["calls"] - usage_before["calls"],
+                "tokens": after["prompt_tokens"] + after["completion_tokens"]
+                - usage_before["prompt_tokens"] - usage_before["completion_tokens"],
+            },
+        )
+
+    # ----- round 0: proposals --------------------------------------------------------
+    def _check_classes(self, system: System, what: str) -> None:
+        if list(system.classes) != list(self.data.classes) and set(system.classes) != set(self.data.classes):
+            missing = sorted(set(self.data.classes) - set(system.classes))
+            extra = sorted(set(system.classes) - set(self.data.classes))
+            raise InputError(
+                f"{what} classes do not match the data (missing {missing[:3]}, extra {extra[:3]}); "
+                "fix the system or pass --classes"
+            )
+
+    def _proposals(self, task: ProposalTask) -> list[System]:
+        if self.proposer is None:
+            return []
+        before = self.llm_usage()
+        try:
+            systems = list(self.proposer.propose(task))
+        except ProposerError as exc:
+            self._log_proposer("propose", None, 0, [exc.message], before)
+            if self.config.init is None:
+                raise
+            return []
+        self._log_proposer("propose", None, len(systems), [], before)
+        return systems
+
+    def initial_round(self, task: ProposalTask, user_system: System | None) -> None:
+        """Evaluate the user system (if any) and the proposer's K candidates; round 0."""
+        if user_system is not None:
+            self._check_classes(user_system, "the --init system's")
+            self._record(user_system, "init", None, 0, {})
+        proposals = self._proposals(task)
+        if not proposals and user_system is None:
+            raise ProposerError(
+                f"the proposer ({self.config.lm}) returned no valid system; try another --lm or start from --init SYSTEM"
+            )
+        for system in proposals:
+            self._check_classes(system, "a proposed system's")
+            self._record(system, "propose", None, 0, {})
+        self.progress["rounds_done"] = 0
+        self.progress["round_bests"] = [self.best().val_accuracy]
+        self._save_progress()
+
+    # ----- later rounds: moves -------------------------------------------------------
+    def _diagnose(self, version: VersionRecord) -> Diagnostics:
+        key = version.version_id
+        if key not in self._diagnostics:
+            self._diagnostics[key] = diagnose(version.system, self.data.train, temperature=self.config.temperature)
+        return self._diagnostics[key]
+
+    def _open_moves(self, version: VersionRecord) -> list[Move]:
+        done = {tuple(pair) for pair in self.progress["expanded"]}
+        return [m for m in self.moves if m.name == "llm_revise" or (version.version_id, m.name) not in done]
+
+    def _parents(self) -> list[tuple[VersionRecord, list[Move]]]:
+        ranked = sorted(self.versions, key=lambda v: (-v.val_accuracy, v.number))
+        chosen = []
+        for version in ranked:
+            moves = self._open_moves(version)
+            if moves:
+                chosen.append((version, moves))
+            if len(chosen) == self.config.beam:
+                break
+        return chosen
+
+    def _apply(self, move: Move, parent: VersionRecord, round_: int) -> int:
+        budgets_left = self.budgets.evaluations_left(self.spent())
+        context = MoveContext(
+            train=self.data.train,
+            val=self.data.val,
+            diagnostics=self._diagnose(parent),
+            history=history_for_proposer(self.versions),
+            seed=self.config.seed * 1000 + round_,
+            evaluation_budget=budgets_left,
+        )
+        before = self.llm_usage()
+        result: MoveResult = move.propose(parent.system, context)
+        self.progress["search_evaluations"] += result.evaluations
+        if move.name == "llm_revise":
+            self._log_proposer(move.name, parent.version_id, len(result.candidates), result.errors, before)
+        recorded = 0
+        for candidate in result.candidates:
+            problems = lock_violations(parent.system, candidate)
+            if problems:
+                self.progress["rejected"].append({"move": move.name, "parent": parent.version_id, "why": problems})
+                continue
+            recorded += self._record(candidate, move.name, parent, round_, dict(result.details)) is not None
+        self.progress["expanded"].append([parent.version_id, move.name])
+        self._save_progress()
+        return recorded
+
+    def one_round(self, round_: int) -> int:
+        """Apply every open move to the best ``beam`` versions; returns how many new versions."""
+        produced = 0
+        for parent, moves in self._parents():
+            for move in moves:
+                produced += self._apply(move, parent, round_)
+        self.progress["rounds_done"] = round_
+        self.progress["round_bests"].append(self.best().val_accuracy)
+        self._save_progress()
+        return produced
+
+    def _stop_reason(self, produced: int) -> str | None:
+        reason = budget_spent(self.budgets, self.spent())
+        if reason:
+            return reason
+        if self.convergence.converged(self.progress["round_bests"]):
+            return "converged"
+        if produced == 0 and not self._parents():
+            return "exhausted"
+        return None
+
+    def optimize(self, task: ProposalTask, user_system: System | None) -> str:
+        """Run (or continue) the loop until it stops; returns ``stopped_because``."""
+        self.progress["sessions"] += 1
+        loop_started = time.perf_counter()
+        llm_latency_before = self.llm_usage()["latency_s"]
+        try:
+            if self.progress["rounds_done"] < 0:
+                self.initial_round(task, user_system)
+            reason = self._stop_reason(produced=1)
+            while reason is None:
+                produced = self.one_round(self.progress["rounds_done"] + 1)
+                reason = self._stop_reason(produced)
+        except BudgetExhaustedError as exc:
+            reason = "max_evaluations" if "evaluation" in exc.message else budget_spent(self.budgets, self.spent()) or "max_llm_calls"
+        self._loop_seconds = time.perf_counter() - loop_started - (self.llm_usage()["latency_s"] - llm_latency_before)
+        self.progress["stopped_because"] = reason
+        self._save_progress()
+        return reason
+
+    def overhead_per_evaluation(self, evaluations_this_session: int) -> float:
+        """Seconds of loop time per evaluation in this session, LLM latency excluded."""
+        return self._loop_seconds / max(1, evaluations_this_session)
