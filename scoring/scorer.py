@@ -1,0 +1,326 @@
+"""The scorer: how a frozen encoder answers a classification system's questions.
+
+For image ``x`` (L2-normalised embedding) and a system with groups ``g`` (options
+``o_g1..o_gk``), classes ``c`` and rules ``r(c, g)``:
+
+1. ``cos(x, o)``: cosine of the image with the option's text embedding, the embedding of
+   ``template`` with ``{}`` replaced by the option. With template variants
+   (``extra_prompts``) the option's embedding is the L2-normalised mean of its templates'
+   embeddings.
+2. ``p_g(o|x) = softmax over the options of g of cos(x, o) / T``; ``T`` is
+   ``system.scoring.temperature`` (the seed's literal 1.0; CLIP's usual 0.01) unless a
+   ``temperature`` argument overrides it. Softmaxes subtract the group maximum first.
+3. Class scores, ``w_g`` being the group weight:
+
+   * ``prob_sum`` (the seed): ``S(c) = sum_g w_g * p_g(r(c,g)|x)``;
+   * ``log_prob_sum``: ``S(c) = sum_g w_g * log(max(p_g(r(c,g)|x), 1e-12))``; the floor
+     keeps one confidently wrong group from vetoing a class outright;
+   * a null rule (``r(c,g)`` is ``None``) adds nothing to ``S(c)``;
+   * name prior, when ``name_prior_weight`` ``lam > 0``: with
+     ``n(c|x) = softmax over classes of cos(x, name_template with {} = c) / T``,
+     ``S(c) += lam * n(c|x)`` for ``prob_sum`` and ``S(c) += lam * log(max(n(c|x), 1e-12))``
+     for ``log_prob_sum``.
+
+4. The prediction is ``argmax_c S(c)``; ties go to the first class in system order.
+
+Speed: an :class:`ImageSet` keeps one cosine matrix of its images against every prompt
+string embedded so far (stored prompt-major, ``[prompts, N]``) and a compiled form of each
+system it has scored (gather rows, group boundaries, rule matrix), keyed by
+``System.fingerprint()``. Re-scoring a system is a row gather, a per-group softmax and one
+``(N x Q) @ (Q x U)`` product over the ``U`` distinct rule signatures (classes with
+identical rules share a column, so their scores tie exactly). Systems are immutable:
+derive changed ones with ``System.evolve`` rather than mutating nested lists in place.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from cotclip.scoring.encoders._base import Encoder, l2_normalize
+from cotclip.systems.errors import DataError
+from cotclip.systems.model import System
+
+__all__ = [
+    "LOG_FLOOR",
+    "PromptEmbedder",
+    "ImageSet",
+    "option_similarities",
+    "group_probabilities",
+    "class_scores",
+    "predict",
+    "accuracy",
+]
+
+LOG_FLOOR = 1e-12
+_LOG_FLOOR_VALUE = float(np.log(LOG_FLOOR))
+
+
+class PromptEmbedder:
+    """Text -> L2-normalised embedding row, memoised per string for one encoder."""
+
+    def __init__(self, encoder: Encoder) -> None:
+        self.encoder = encoder
+        self._rows: dict[str, np.ndarray] = {}
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """``float32 [len(texts), d]``; only strings never seen before reach the encoder, in one batch."""
+        unseen = list(dict.fromkeys(t for t in texts if t not in self._rows))
+        if unseen:
+            encoded = l2_normalize(self.encoder.encode_texts(unseen))
+            self._rows.update(zip(unseen, encoded))
+        if not texts:
+            return np.zeros((0, self.encoder.dim), dtype=np.float32)
+        return np.stack([self._rows[t] for t in texts])
+
+
+@dataclass(frozen=True)
+class _CompiledSystem:
+    """A system's scoring structures against one :class:`ImageSet`'s prompt rows."""
+
+    template_rows: np.ndarray  # rows of the ImageSet cosine matrix, options' templates in order
+    option_starts: np.ndarray | None  # reduceat starts over template_rows; None = one template each
+    option_scale: np.ndarray | None  # [Q, 1] 1 / norm of the summed template embeddings
+    group_starts: np.ndarray  # [G] first option of each group
+    group_of_option: np.ndarray  # [Q]
+    rule_matrix: np.ndarray  # [Q, U] group weight where a signature picks the option
+    class_columns: np.ndarray  # [C] signature column of each class
+    name_rows: np.ndarray | None  # [C] rows of the class-name prompts (name prior on)
+    temperature: float
+    log_scores: bool
+    name_prior_weight: float
+
+
+class ImageSet:
+    """Labelled image embeddings with memoised prompt cosines and compiled systems.
+
+    ``embeddings`` are L2-normalised on entry. ``labels[i]`` is image ``i``'s class name.
+    ``max_compiled`` bounds how many compiled systems are kept (least recently used go).
+    """
+
+    def __init__(
+        self, embeddings: np.ndarray, labels: Sequence[str], prompts: PromptEmbedder, *, max_compiled: int = 256
+    ) -> None:
+        embeddings = np.asarray(embeddings)
+        if embeddings.ndim != 2 or embeddings.shape[0] != len(labels):
+            raise ValueError(f"embeddings {embeddings.shape} do not match {len(labels)} labels")
+        self.embeddings = l2_normalize(embeddings)
+        self.embeddings.flags.writeable = False
+        self.labels = list(labels)
+        self.prompts = prompts
+        self.compile_count = 0
+        self._max_compiled = max_compiled
+        self._row_of: dict[str, int] = {}
+        self._cosines = np.zeros((16, len(self.labels)), dtype=np.float32)
+        self._compiled: OrderedDict[str, _CompiledSystem] = OrderedDict()
+        self._by_object: dict[int, tuple[weakref.ref, _CompiledSystem]] = {}
+        self._label_indices: dict[tuple[str, ...], np.ndarray] = {}
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def subset(self, positions: Sequence[int]) -> "ImageSet":
+        """The images at ``positions``, sharing this set's prompt embedder."""
+        index = np.asarray(positions, dtype=np.intp)
+        return ImageSet(self.embeddings[index], [self.labels[i] for i in index], self.prompts)
+
+    # ----- cosines ---------------------------------------------------------------------
+    def prompt_rows(self, texts: Sequence[str]) -> np.ndarray:
+        """Row of each text in the prompt-major cosine matrix, embedding unseen texts in one batch."""
+        unseen = list(dict.fromkeys(t for t in texts if t not in self._row_of))
+        if unseen:
+            new = self.prompts.embed(unseen) @ self.embeddings.T
+            start = len(self._row_of)
+            if start + len(unseen) > self._cosines.shape[0]:
+                grown = np.zeros((max(2 * self._cosines.shape[0], start + len(unseen)), len(self)), np.float32)
+                grown[:start] = self._cosines[:start]
+                self._cosines = grown
+            self._cosines[start : start + len(unseen)] = new
+            self._row_of.update((t, start + i) for i, t in enumerate(unseen))
+        return np.fromiter((self._row_of[t] for t in texts), dtype=np.intp, count=len(texts))
+
+    def similarities(self, texts: Sequence[str]) -> np.ndarray:
+        """``[N, len(texts)]`` cosines of every image with every text (memoised per text)."""
+        rows = self.prompt_rows(texts)  # may grow the matrix: index it afterwards
+        return self._cosines[rows].T
+
+    def averaged_similarities(self, text_lists: Sequence[Sequence[str]]) -> np.ndarray:
+        """``[N, L]`` cosines with the L2-normalised mean embedding of each list of texts."""
+        if not text_lists:
+            return np.zeros((len(self), 0), dtype=np.float32)
+        flat = [t for texts in text_lists for t in texts]
+        starts = np.cumsum([0] + [len(texts) for texts in text_lists[:-1]])
+        rows = self.prompt_rows(flat)
+        summed = np.add.reduceat(self._cosines[rows], starts, axis=0)
+        return (summed * _inverse_mean_norms(self.prompts, text_lists)).T
+
+    def label_indices(self, classes: Sequence[str]) -> np.ndarray:
+        """Index of each image's label in ``classes``; DataError naming labels that are not classes."""
+        key = tuple(classes)
+        cached = self._label_indices.get(key)
+        if cached is None:
+            position = {name: i for i, name in enumerate(key)}
+            unknown = sorted({label for label in self.labels if label not in position})
+            if unknown:
+                count = sum(1 for label in self.labels if label not in position)
+                shown = ", ".join(repr(u) for u in unknown[:5]) + (", ..." if len(unknown) > 5 else "")
+                raise DataError(
+                    f"{count} image(s) have labels that are not classes of the system: {shown}; "
+                    "add those classes to the system or pass --ignore-unknown to drop the images"
+                )
+            cached = np.fromiter((position[label] for label in self.labels), dtype=np.intp, count=len(self))
+            self._label_indices[key] = cached
+        return cached
+
+    # ----- compiled systems --------------------------------------------------------------
+    def compiled(self, system: System) -> _CompiledSystem:
+        """The compiled form of ``system`` (built once per fingerprint, then reused)."""
+        entry = self._by_object.get(id(system))
+        if entry is not None and entry[0]() is system:
+            return entry[1]
+        fingerprint = system.fingerprint()
+        compiled = self._compiled.get(fingerprint)
+        if compiled is None:
+            compiled = _compile(system, self)
+            self.compile_count += 1
+            self._compiled[fingerprint] = compiled
+            if len(self._compiled) > self._max_compiled:
+                self._compiled.popitem(last=False)
+        else:
+            self._compiled.move_to_end(fingerprint)
+        # Fast path for the same object: fingerprint() costs more than a whole evaluation.
+        self._by_object[id(system)] = (weakref.ref(system), compiled)
+        weakref.finalize(system, self._by_object.pop, id(system), None)
+        return compiled
+
+    def cosine_rows(self, rows: np.ndarray) -> np.ndarray:
+        """``[len(rows), N]`` rows of the prompt-major cosine matrix (a copy)."""
+        return np.take(self._cosines, rows, axis=0)
+
+
+def _inverse_mean_norms(prompts: PromptEmbedder, text_lists: Sequence[Sequence[str]]) -> np.ndarray:
+    """``[L, 1]``: 1 / ||sum of each list's embeddings|| (so sum of cosines -> cosine of the mean)."""
+    sums = np.stack([prompts.embed(list(texts)).sum(axis=0) for texts in text_lists])
+    return (1.0 / np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-12)).astype(np.float32)
+
+
+def _rule_structures(system: System) -> tuple[np.ndarray, np.ndarray]:
+    """``[Q, U]`` weighted rule matrix over distinct signatures and each class's column."""
+    offsets = np.cumsum([0] + [len(g.options) for g in system.groups])
+    signatures: dict[tuple[int | None, ...], int] = {}
+    class_columns = np.array([signatures.setdefault(system.signature(c), len(signatures)) for c in system.classes])
+    matrix = np.zeros((int(offsets[-1]), len(signatures)), dtype=np.float32)
+    for signature, column in signatures.items():
+        for g, option in enumerate(signature):
+            if option is not None:
+                matrix[offsets[g] + option, column] = system.groups[g].weight
+    return matrix, class_columns.astype(np.intp)
+
+
+def _compile(system: System, images: ImageSet) -> _CompiledSystem:
+    texts = [[group.option_texts(i) for i in range(len(group.options))] for group in system.groups]
+    option_lists = [option for group in texts for option in group]
+    sizes = [len(group.options) for group in system.groups]
+    multi = any(len(option) > 1 for option in option_lists)
+    template_rows = images.prompt_rows([t for option in option_lists for t in option])
+    rule_matrix, class_columns = _rule_structures(system)
+    scoring = system.scoring
+    name_rows = None
+    if scoring.name_prior_weight > 0:
+        name_rows = images.prompt_rows([scoring.name_template.replace("{}", c, 1) for c in system.classes])
+    return _CompiledSystem(
+        template_rows=template_rows,
+        option_starts=np.cumsum([0] + [len(o) for o in option_lists[:-1]]) if multi else None,
+        option_scale=_inverse_mean_norms(images.prompts, option_lists) if multi else None,
+        group_starts=np.cumsum([0] + sizes[:-1]).astype(np.intp),
+        group_of_option=np.repeat(np.arange(len(sizes)), sizes),
+        rule_matrix=rule_matrix,
+        class_columns=class_columns,
+        name_rows=name_rows,
+        temperature=float(scoring.temperature),
+        log_scores=scoring.aggregation == "log_prob_sum",
+        name_prior_weight=float(scoring.name_prior_weight),
+    )
+
+
+# ----- the formula, prompt-major ([Q, N]) ----------------------------------------------------
+def _option_cosines(compiled: _CompiledSystem, images: ImageSet) -> np.ndarray:
+    cosines = images.cosine_rows(compiled.template_rows)
+    if compiled.option_starts is None:
+        return cosines
+    return np.add.reduceat(cosines, compiled.option_starts, axis=0) * compiled.option_scale
+
+
+def _grouped_softmax(logits: np.ndarray, starts: np.ndarray, group_of: np.ndarray, log: bool) -> np.ndarray:
+    """Softmax (or floored log-softmax) over each run of rows starting at ``starts``; in place."""
+    logits -= np.take(np.maximum.reduceat(logits, starts, axis=0), group_of, axis=0)
+    if log:
+        sums = np.add.reduceat(np.exp(logits), starts, axis=0)
+        logits -= np.take(np.log(sums), group_of, axis=0)
+        return np.maximum(logits, _LOG_FLOOR_VALUE, out=logits)
+    np.exp(logits, out=logits)
+    logits /= np.take(np.add.reduceat(logits, starts, axis=0), group_of, axis=0)
+    return logits
+
+
+def _temperature(compiled: _CompiledSystem, temperature: float | None) -> float:
+    value = compiled.temperature if temperature is None else float(temperature)
+    if not value > 0:
+        raise ValueError(f"temperature must be > 0, got {value}")
+    return value
+
+
+def _probabilities(compiled: _CompiledSystem, images: ImageSet, temperature: float | None, log: bool) -> np.ndarray:
+    logits = _option_cosines(compiled, images)
+    logits *= np.float32(1.0 / _temperature(compiled, temperature))
+    return _grouped_softmax(logits, compiled.group_starts, compiled.group_of_option, log)
+
+
+def _class_scores(system: System, images: ImageSet, temperature: float | None) -> np.ndarray:
+    compiled = images.compiled(system)
+    probabilities = _probabilities(compiled, images, temperature, compiled.log_scores)
+    scores = probabilities.T @ compiled.rule_matrix
+    if compiled.rule_matrix.shape[1] != len(compiled.class_columns):
+        scores = np.take(scores, compiled.class_columns, axis=1)
+    if compiled.name_rows is not None:
+        names = images.cosine_rows(compiled.name_rows)
+        names *= np.float32(1.0 / _temperature(compiled, temperature))
+        prior = _grouped_softmax(names, np.zeros(1, np.intp), np.zeros(len(names), np.intp), compiled.log_scores)
+        scores += np.float32(compiled.name_prior_weight) * prior.T
+    return scores
+
+
+# ----- public API ------------------------------------------------------------------------
+def option_similarities(system: System, images: ImageSet) -> np.ndarray:
+    """``[N, Q]`` cosine of every image with every option (groups in order, options in order)."""
+    return _option_cosines(images.compiled(system), images).T
+
+
+def group_probabilities(system: System, images: ImageSet, temperature: float | None = None) -> list[np.ndarray]:
+    """One ``[N, k_g]`` softmax over each group's option cosines divided by the temperature."""
+    compiled = images.compiled(system)
+    probabilities = _probabilities(compiled, images, temperature, log=False).T
+    bounds = [*compiled.group_starts.tolist(), probabilities.shape[1]]
+    return [probabilities[:, bounds[g] : bounds[g + 1]] for g in range(len(bounds) - 1)]
+
+
+def class_scores(system: System, images: ImageSet, temperature: float | None = None) -> np.ndarray:
+    """``[N, C]`` class scores by the module's formula (columns in system class order)."""
+    return _class_scores(system, images, temperature)
+
+
+def predict(system: System, images: ImageSet, temperature: float | None = None) -> np.ndarray:
+    """``[N]`` index of the best class per image; ties go to the first class in system order."""
+    return np.argmax(_class_scores(system, images, temperature), axis=1)
+
+
+def accuracy(system: System, images: ImageSet, temperature: float | None = None) -> float:
+    """Share of images whose predicted class is their label (DataError for labels not in the system)."""
+    if len(images) == 0:
+        raise DataError("no images to evaluate on; check the data spec and the split")
+    truth = images.label_indices(system.classes)
+    return float(np.count_nonzero(predict(system, images, temperature) == truth)) / len(images)
