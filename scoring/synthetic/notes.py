@@ -3,7 +3,7 @@
 They stand in for the domain context a user can hand an LLM proposer ("Skugli is a
 crimson lizard with large wings ..."). ``omit_rate`` drops each attribute clause with that
 probability; ``error_rate`` replaces a kept clause's value with a wrong value of the same
-group. The wording uses any surface form the encoder knows, not always the best one.
+group. The wording uses any surface form the encoder knows (not always the best one), keeping\nthe article where the canonical form has one.
 """
 
 from __future__ import annotations
@@ -24,6 +24,16 @@ def _check_rate(name: str, rate: float) -> None:
         raise InputError(f"{name} must be between 0 and 1 (got {rate}); pass a probability such as 0.2")
 
 
+_ARTICLES = ("a ", "an ", "the ")
+
+
+def _grammatical_forms(forms: tuple[str, ...]) -> tuple[str, ...]:
+    """Forms that read well in a sentence: no bare noun where the canonical form has an article."""
+    if not forms[0].startswith(_ARTICLES):
+        return forms
+    return tuple(form for form in forms if form.startswith(_ARTICLES))
+
+
 def field_notes(world: "World", omit_rate: float = 0.0, error_rate: float = 0.0, seed: int = 0) -> dict[str, str]:
     """``{class: note}`` in class order; deterministic for the same world and arguments."""
     _check_rate("omit rate", omit_rate)
@@ -39,7 +49,7 @@ def field_notes(world: "World", omit_rate: float = 0.0, error_rate: float = 0.0,
                 continue
             if wrong < error_rate:
                 value_index = (value_index + 1 + int(pick_wrong) % (len(group.values) - 1)) % len(group.values)
-            forms = group.surface_forms[value_index]
+            forms = _grammatical_forms(group.surface_forms[value_index])
             clauses.append(group.note_clause.format(forms[int(pick_form * len(forms))]))
         body = "; ".join(clauses) if clauses else "no reliable description"
         notes[class_name] = f"{class_name}: {body}."

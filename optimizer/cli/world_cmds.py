@@ -1,0 +1,110 @@
+"""``cotclip world describe|oracle|notes``: the synthetic planted-attribute world (a SIMULATION).
+
+A WORLD argument is a preset (``pokemon-like``, ``large``) or a world YAML file; a
+leading ``synthetic:`` is accepted so the same string works for ``--data``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from cotclip.optimizer.cli._app import app, console, emit_json
+from cotclip.scoring.synthetic.world import World, load_world
+from cotclip.systems.errors import InputError
+from cotclip.systems.io import SYSTEM_DUMPERS, save_system
+
+__all__ = ["world_app", "describe_command", "oracle_command", "notes_command"]
+
+world_app = typer.Typer(
+    name="world",
+    help="The synthetic planted-attribute world (a simulation): describe it, write its oracle, print field notes.",
+    no_args_is_help=True,
+)
+app.add_typer(world_app, name="world")
+
+_WORLD_HELP = "A preset (pokemon-like, large) or a world .yaml file (synthetic: prefix optional)."
+
+
+def _load(spec: str) -> World:
+    return load_world(spec.strip().removeprefix("synthetic:"))
+
+
+def _print(text: str) -> None:
+    console.print(escape(text), soft_wrap=True, highlight=False)
+
+
+def _print_structure(world: World) -> None:
+    cfg = world.config
+    _print(
+        f"synthetic world {world.name} ({world.hash}): {len(world.classes)} classes, {world.n_images} images, "
+        f"dim {cfg.dim}, noise {cfg.noise}, name_alignment {cfg.name_alignment}"
+    )
+    groups = Table("group", "values", "visibility", "prompt", title="groups")
+    for group in world.groups:
+        groups.add_row(group.name, str(len(group.values)), f"{group.visibility:.2f}", escape(group.prompt))
+    console.print(groups)
+    classes = Table("class", *(g.name for g in world.groups), title="true attributes")
+    for class_name in world.classes:
+        classes.add_row(escape(class_name), *(escape(world.true_value(class_name, g.name)) for g in world.groups))
+    console.print(classes)
+    if world.confusable_pairs:
+        _print("confusable pairs: " + ", ".join(f"{a} / {b}" for a, b in world.confusable_pairs))
+
+
+@world_app.command("describe")
+def describe_command(
+    world: str = typer.Argument(..., help=_WORLD_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print the description and accuracies as JSON."),
+    temperature: float | None = typer.Option(None, "--temperature", help="Scoring temperature (default: the oracle's)."),
+    split_seed: int = typer.Option(0, "--split-seed", help="Seed of the train/val/test split."),
+) -> None:
+    """Print classes, groups, visibilities and the name-baseline and oracle accuracies per split."""
+    if temperature is not None and temperature <= 0:
+        raise InputError(f"--temperature must be positive (got {temperature}); try 0.05")
+    built = _load(world)
+    from cotclip.scoring.synthetic.report import describe_world  # the scorer is loaded only when needed
+
+    report = describe_world(built, temperature=temperature, split_seed=split_seed)
+    if as_json:
+        emit_json(report.to_dict())
+        return
+    _print_structure(built)
+    table = Table("split", "images", "name baseline", "oracle", title=f"accuracy (temperature {report.temperature:g})")
+    for row in report.accuracies:
+        table.add_row(row.split, str(row.n), f"{row.name_baseline:.1%}", f"{row.oracle:.1%}")
+    console.print(table)
+
+
+@world_app.command("oracle")
+def oracle_command(
+    world: str = typer.Argument(..., help=_WORLD_HELP),
+    out: Path = typer.Option(..., "--out", "-o", help="File to write the oracle system to."),
+    fmt: str = typer.Option("json", "--format", "-f", help=f"Output format: {', '.join(SYSTEM_DUMPERS)}."),
+) -> None:
+    """Write the world's oracle system (true groups, best phrasings, true rules)."""
+    if fmt not in SYSTEM_DUMPERS:
+        raise InputError(f"unknown format {fmt!r}; use --format with one of: {', '.join(SYSTEM_DUMPERS)}")
+    system = _load(world).oracle_system()
+    save_system(system, out, fmt=fmt)
+    _print(f"wrote {out} ({fmt}: oracle with {len(system.classes)} classes, {len(system.groups)} groups)")
+
+
+@world_app.command("notes")
+def notes_command(
+    world: str = typer.Argument(..., help=_WORLD_HELP),
+    omit_rate: float = typer.Option(0.0, "--omit-rate", help="Probability of leaving out each attribute clause."),
+    error_rate: float = typer.Option(0.0, "--error-rate", help="Probability of a wrong value in a kept clause."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the omissions and errors."),
+    as_json: bool = typer.Option(False, "--json", help="Print {class: note} as JSON."),
+) -> None:
+    """Print per-class field notes built from the true attributes, with omissions and errors."""
+    notes = _load(world).field_notes(omit_rate=omit_rate, error_rate=error_rate, seed=seed)
+    if as_json:
+        emit_json(notes)
+        return
+    for note in notes.values():
+        _print(note)
