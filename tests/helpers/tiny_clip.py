@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-__all__ = ["build_tiny_clip", "byte_level_alphabet"]
+__all__ = ["build_tiny_clip", "build_image_folder", "byte_level_alphabet"]
 
 _IMAGE_SIZE = 32
 
@@ -77,3 +77,18 @@ def build_tiny_clip(
     model.save_pretrained(directory)
     CLIPProcessor(image_processor=image_processor, tokenizer=tokenizer).save_pretrained(directory)
     return directory
+
+
+def build_image_folder(root: Path | str, classes: tuple[str, ...] = ("cat", "dog"), per_class: int = 3, size: int = 24) -> Path:
+    """Write ``per_class`` distinct random PNG images into ``root/<class>/`` for each class; return ``root``."""
+    import numpy as np
+    from PIL import Image
+
+    root = Path(root)
+    for class_index, name in enumerate(classes):
+        (root / name).mkdir(parents=True, exist_ok=True)
+        for image_index in range(per_class):
+            rng = np.random.default_rng(1000 * class_index + image_index)
+            pixels = rng.integers(0, 256, size=(size, size + 8, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(root / name / f"{name}_{image_index}.png")
+    return root
