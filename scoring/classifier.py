@@ -19,7 +19,6 @@ its argmax is ``predict``'s label (ties -> the first class in system order).
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence, Union
@@ -27,6 +26,7 @@ from typing import Any, Sequence, Union
 import numpy as np
 
 from cotclip.scoring.compiled import CompiledClassifier, compile_system, read_compiled
+from cotclip.scoring.data.local import check_crop, file_ref
 from cotclip.scoring.encoders._base import Encoder, ImageRef
 from cotclip.systems.errors import DataError, EncoderError, InputError
 from cotclip.systems.model import System
@@ -82,29 +82,10 @@ class Explanation:
                 "top_classes": [v.to_dict() for v in self.top_classes]}
 
 
-def _file_ref(path: Path, crop: Crop | None) -> ImageRef:
-    try:
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError as exc:
-        raise DataError(f"cannot read image {path} ({exc.strerror}); check the path") from None
-
-    def open_pixels() -> object:
-        from PIL import Image
-
-        with Image.open(path) as image:
-            rgb = image.convert("RGB")
-        if crop is None:
-            return rgb
-        width, height = rgb.size
-        left, top, right, bottom = crop
-        return rgb.crop((round(left * width), round(top * height), round(right * width), round(bottom * height)))
-
-    return ImageRef(uid=f"sha256:{digest}", source=str(path), crop=crop, open_pixels=open_pixels)
-
-
 def image_refs_from_paths(paths: Sequence[str | Path], crop: Crop | None = None) -> list[ImageRef]:
     """Content-addressed refs for image files, cropped (fractions left, top, right, bottom) if asked."""
-    return [_file_ref(Path(p), crop) for p in paths]
+    box = check_crop(crop)
+    return [file_ref(Path(p), box) for p in paths]
 
 
 class Classifier:
@@ -154,7 +135,7 @@ class Classifier:
             return np.asarray(images, dtype=np.float32), list(range(len(images))), []
         if self.encoder is None:
             raise InputError("this classifier has no image encoder; pass encoder=... to Classifier.load")
-        refs = [img if isinstance(img, ImageRef) else _file_ref(Path(img), None) for img in images]
+        refs = [img if isinstance(img, ImageRef) else file_ref(Path(img), None) for img in images]
         encoding = self.encoder.encode_images(refs)
         return encoding.embeddings, list(encoding.ok_positions), list(encoding.failures)
 

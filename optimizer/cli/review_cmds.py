@@ -145,8 +145,9 @@ def predict_command(
     """Label image files; unreadable files are reported and skipped."""
     from cotclip.scoring.classifier import image_refs_from_paths
 
+    crop_box = _parse_crop(crop)
     classifier = _classifier(system, compiled, model)
-    refs = image_refs_from_paths(images, crop=_parse_crop(crop))
+    refs = image_refs_from_paths(images, crop=crop_box)
     embeddings, ok_positions, failures = classifier.embed(refs)
     for position, reason in failures:
         logger.warning("skipped unreadable image %s: %s", refs[position].source, reason)
@@ -162,7 +163,7 @@ def predict_command(
     else:
         for item in results:
             text = f"{item['path']}\t{item['label']}" if item["label"] is not None else f"{item['path']}\tunreadable: {item['error']}"
-            console.print(escape(text), soft_wrap=True, highlight=False)
+            typer.echo(text)
     if failures and not ok_positions:
         raise typer.Exit(2)
 
