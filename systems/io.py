@@ -60,11 +60,13 @@ def _yaml_duplicate_key(text: str) -> str | None:
     while pending:
         node = pending.pop()
         if isinstance(node, yaml.MappingNode):
-            keys = [(k.tag, k.value) for k, _ in node.value if isinstance(k, yaml.ScalarNode)]
-            repeated = next((value for i, (tag, value) in enumerate(keys) if (tag, value) in keys[:i]), None)
-            if repeated is not None:
-                return f"{repeated!r} (line {node.start_mark.line + 1})"
-            pending += [v for _, v in node.value]
+            seen: set[tuple[str, str]] = set()
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode):
+                    if (key.tag, key.value) in seen:
+                        return f"{key.value!r} (line {key.start_mark.line + 1})"
+                    seen.add((key.tag, key.value))
+                pending.append(value)
         elif isinstance(node, yaml.SequenceNode):
             pending += node.value
     return None

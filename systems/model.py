@@ -123,6 +123,9 @@ class System(SystemFields):
         errors = semantic_errors(self)
         if errors:
             raise SystemValidationError(errors)
+        # Every rule explicit (a missing group becomes null), so equal meaning means equal systems.
+        explicit = {c: {g.name: self.rules[c].get(g.name) for g in self.groups} for c in self.classes}
+        object.__setattr__(self, "rules", explicit)  # the model is frozen; this runs once, during validation
         return self
 
     @classmethod
