@@ -1,0 +1,139 @@
+"""The embedding cache: keys, hits, corrupt files, failures, and two processes at once."""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pytest
+
+from cotclip.scoring.cache import CachedEncoder, CacheStats, EmbeddingCache, cache_key, default_cache_dir
+from cotclip.scoring.encoders._base import ImageEncoding, ImageRef, l2_normalize
+from cotclip.systems.errors import CacheError
+
+
+class HashEncoder:
+    """Deterministic toy encoder (rows from a hash of the input) that counts what it is sent."""
+
+    identity = "toy-hash-encoder/v1"
+    dim = 4
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    @staticmethod
+    def _row(token: str) -> np.ndarray:
+        seed = int.from_bytes(token.encode()[:8].ljust(8, b"\0"), "little") + len(token)
+        return np.random.default_rng(seed).normal(size=4)
+
+    def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
+        self.sent.extend(texts)
+        return l2_normalize(np.array([self._row(t) for t in texts]).reshape(len(texts), 4))
+
+    def encode_images(self, images: Sequence[ImageRef]) -> ImageEncoding:
+        self.sent.extend(ref.uid for ref in images)
+        ok = [i for i, ref in enumerate(images) if not ref.uid.startswith("bad")]
+        rows = l2_normalize(np.array([self._row(images[i].uid + str(images[i].crop)) for i in ok]).reshape(len(ok), 4))
+        return ImageEncoding(rows, ok, [(i, "broken file") for i, ref in enumerate(images) if ref.uid.startswith("bad")])
+
+
+def test_second_run_is_served_from_disk_without_encoder_calls(tmp_path: Path) -> None:
+    texts = ["a cat", "a dog", "a cat"]
+    first = CachedEncoder(HashEncoder(), EmbeddingCache(tmp_path))
+    rows = first.encode_texts(texts)
+    assert first.stats == CacheStats(hits=0, misses=2, encoder_calls=2)
+    inner = HashEncoder()
+    second = CachedEncoder(inner, EmbeddingCache(tmp_path))
+    np.testing.assert_array_equal(second.encode_texts(texts), rows)
+    assert inner.sent == [] and second.stats.to_dict() == {"hits": 2, "misses": 0, "encoder_calls": 0}
+
+
+def test_only_unseen_inputs_reach_the_encoder(tmp_path: Path) -> None:
+    inner = HashEncoder()
+    cached = CachedEncoder(inner, EmbeddingCache(tmp_path))
+    cached.encode_texts(["a", "b"])
+    cached.encode_texts(["b", "c", "c"])
+    assert inner.sent == ["a", "b", "c"] and cached.stats.encoder_calls == 3
+
+
+def test_crop_is_part_of_the_image_key(tmp_path: Path) -> None:
+    cached = CachedEncoder(HashEncoder(), EmbeddingCache(tmp_path))
+    plain, cropped = ImageRef("sha256:1", "x.png"), ImageRef("sha256:1", "x.png", crop=(0, 0, 0.5, 0.5))
+    rows = cached.encode_images([plain, cropped, plain]).embeddings
+    assert cached.stats.encoder_calls == 2 and not np.allclose(rows[0], rows[1])
+    np.testing.assert_array_equal(rows[0], rows[2])
+    assert cache_key("e", "image", uid="u", crop=None) != cache_key("e", "image", uid="u", crop=[0, 0, 0.5, 0.5])
+    assert cache_key("e", "text", text="u") != cache_key("f", "text", text="u")
+
+
+def test_failures_pass_through_and_are_not_stored(tmp_path: Path) -> None:
+    inner = HashEncoder()
+    cached = CachedEncoder(inner, EmbeddingCache(tmp_path))
+    refs = [ImageRef("sha256:1", "a.png"), ImageRef("bad:2", "b.png"), ImageRef("sha256:3", "c.png")]
+    encoding = cached.encode_images(refs)
+    assert encoding.ok_positions == [0, 2] and encoding.failures == [(1, "broken file")]
+    again = cached.encode_images(refs)
+    assert again.failures == [(1, "broken file")] and inner.sent.count("bad:2") == 1
+    np.testing.assert_array_equal(again.embeddings, encoding.embeddings)
+
+
+def test_corrupt_files_are_ignored_with_a_warning_and_rewritten(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    CachedEncoder(HashEncoder(), EmbeddingCache(tmp_path)).encode_texts(["a cat", "a dog"])
+    files = sorted(tmp_path.rglob("*.npy"))
+    files[0].write_bytes(b"\x93NUMPY garbage")
+    np.save(files[1], np.zeros(7, dtype=np.float32))
+    inner = HashEncoder()
+    with caplog.at_level(logging.WARNING, logger="cotclip.scoring.cache"):
+        rows = CachedEncoder(inner, EmbeddingCache(tmp_path)).encode_texts(["a cat", "a dog"])
+    assert sorted(inner.sent) == ["a cat", "a dog"]
+    assert caplog.text.count("ignoring corrupt cache file") == 2
+    np.testing.assert_allclose(np.linalg.norm(rows, axis=1), 1.0, atol=1e-6)
+    third = CachedEncoder(HashEncoder(), EmbeddingCache(tmp_path))
+    third.encode_texts(["a cat", "a dog"])
+    assert third.stats.encoder_calls == 0
+
+
+def test_layout_is_sharded_with_no_leftover_temporaries(tmp_path: Path) -> None:
+    CachedEncoder(HashEncoder(), EmbeddingCache(tmp_path)).encode_texts([f"t{i}" for i in range(20)])
+    files = list(tmp_path.rglob("*.npy"))
+    assert len(files) == 20 and not list(tmp_path.rglob(".tmp-*"))
+    assert all(f.parent.name == f.stem[:2] for f in files)
+    assert (files[0].parent.parent / "identity.txt").read_text().strip() == HashEncoder.identity
+
+
+def test_default_directory_and_unusable_directory(tmp_path: Path) -> None:
+    assert default_cache_dir().parts[-2:] == ("cotclip", "embeddings")
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(CacheError, match="--cache-dir"):
+        EmbeddingCache(blocker / "sub")
+
+
+def _hammer(directory: str, offset: int, queue: "multiprocessing.Queue[list[str]]") -> None:
+    inner = HashEncoder()
+    cached = CachedEncoder(inner, EmbeddingCache(directory))
+    for round_ in range(5):
+        cached.encode_texts([f"shared-{i}" for i in range(40)] + [f"own-{offset}-{round_}-{i}" for i in range(10)])
+    queue.put(inner.sent)
+
+
+def test_two_processes_share_the_cache_safely(tmp_path: Path) -> None:
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    workers = [context.Process(target=_hammer, args=(str(tmp_path), n, queue)) for n in (1, 2)]
+    for worker in workers:
+        worker.start()
+    sent = [queue.get(timeout=60) for _ in workers]
+    for worker in workers:
+        worker.join(timeout=60)
+        assert worker.exitcode == 0
+    assert len(list(tmp_path.rglob("*.npy"))) == 40 + 2 * 5 * 10 and not list(tmp_path.rglob(".tmp-*"))
+    assert all(len(s) == len(set(s)) for s in sent)
+    inner = HashEncoder()
+    reader = CachedEncoder(inner, EmbeddingCache(tmp_path))
+    rows = reader.encode_texts([f"shared-{i}" for i in range(40)])
+    assert inner.sent == []
+    np.testing.assert_allclose(rows, HashEncoder().encode_texts([f"shared-{i}" for i in range(40)]), atol=0)
