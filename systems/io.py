@@ -131,7 +131,8 @@ def _read_path(path: Path) -> str:
     except UnicodeDecodeError:
         raise InputError(f"{path} is not UTF-8 text; save the system as UTF-8 JSON or YAML") from None
     except OSError as exc:
-        raise InputError(f"cannot read system file {path}: {exc.strerror}; check the path and its permissions") from None
+        message = f"cannot read system file {path}: {exc.strerror}; check the path and its permissions"
+        raise InputError(message) from None
 
 
 def read_system_data(path_or_text: str | os.PathLike[str], source: str | None = None) -> tuple[Any, str]:

@@ -114,7 +114,11 @@ class SystemFields(_Frozen):
 
 
 class System(SystemFields):
-    """A valid classification system; construction raises on any semantic error."""
+    """A valid classification system; construction raises on any semantic error.
+
+    After validation ``rules`` holds every (class, group) pair: a group a class had no rule
+    for becomes an explicit null, so two systems that mean the same compare equal.
+    """
 
     @model_validator(mode="after")
     def _semantic_checks(self) -> "System":

@@ -84,13 +84,15 @@ def _structure_errors(groups: Any, rules: Any, block: Any, names: tuple[str, str
     else:
         for name, spec in groups.items():
             if not isinstance(spec, dict):
-                errors.append(f"{groups_key}[{name!r}] must be an object with prompt and options, got {type(spec).__name__}")
+                kind = type(spec).__name__
+                errors.append(f"{groups_key}[{name!r}] must be an object with prompt and options, got {kind}")
     if not isinstance(rules, dict):
         errors.append(f"{rules_key} must map class names to {{group: option index}}, got {type(rules).__name__}")
     else:
         for name, rule in rules.items():
             if not isinstance(rule, dict):
-                errors.append(f"{rules_key}[{name!r}] must map group names to option indices, got {type(rule).__name__}")
+                kind = type(rule).__name__
+                errors.append(f"{rules_key}[{name!r}] must map group names to option indices, got {kind}")
     if not isinstance(block, dict):
         errors.append(f"{EXTRA_BLOCK_KEY!r} must be an object with {', '.join(_BLOCK_FIELDS)}")
     else:

@@ -26,7 +26,10 @@ from cotclip.systems.io import validate_system_source, write_text_atomic
 
 def test_detects_each_format(tiny_data: dict[str, Any], tmp_path: Path) -> None:
     system = System.from_data(tiny_data)
-    seed = {"classification_cot": {"g": {"prompt": "{}", "options": ["a", "b"]}}, "x_rules": {"p": {"g": 0}, "q": {"g": 1}}}
+    seed = {
+        "classification_cot": {"g": {"prompt": "{}", "options": ["a", "b"]}},
+        "x_rules": {"p": {"g": 0}, "q": {"g": 1}},
+    }
     files = {
         "c.json": (system.to_json(), "json"),
         "c.yaml": (dump_system(system, "yaml"), "yaml"),

@@ -12,12 +12,15 @@ from cotclip.systems import System, dump_system, load_system
 from cotclip.systems.seed_format import LAYOUT_KEY
 
 # Words that YAML or JSON would misread if written unquoted, plus non-ASCII.
-_TRICKY = ["null", "yes", "No", "1.5", "0x1F", "~", "- dash", "a: b", "#hash", " padded ", "é ’ δ", "[x]", "'q'", '"d"']
+_TRICKY = ["null", "yes", "No", "1.5", "0x1F", "~", "- dash", "a: b", "#hash", " padded ", "é ’ δ", "[x]", "'q'"]
 
 
 def _word(rng: random.Random, taken: set[str]) -> str:
     while True:
-        word = rng.choice(_TRICKY) if rng.random() < 0.3 else "".join(rng.choices("abcdefghij xyzδ", k=rng.randint(1, 8)))
+        if rng.random() < 0.3:
+            word = rng.choice(_TRICKY)
+        else:
+            word = "".join(rng.choices("abcdefghij xyzδ\"", k=rng.randint(1, 8)))
         if word.strip() and word.strip().lower() not in taken:
             taken.add(word.strip().lower())
             return word
@@ -46,8 +49,11 @@ def _random_system(rng: random.Random) -> System:
     }
     data: dict[str, Any] = {"name": _word(rng, set()), "classes": classes, "groups": groups, "rules": rules}
     if rng.random() < 0.5:
-        data["scoring"] = {"temperature": rng.choice([0.01, 1.0, 0.07]), "aggregation": rng.choice(["prob_sum", "log_prob_sum"]),
-                           "name_prior_weight": rng.choice([0.0, 0.3])}  # fmt: skip
+        data["scoring"] = {
+            "temperature": rng.choice([0.01, 1.0, 0.07]),
+            "aggregation": rng.choice(["prob_sum", "log_prob_sum"]),
+            "name_prior_weight": rng.choice([0.0, 0.3]),
+        }
     if rng.random() < 0.5:
         data["locks"] = {"groups": [groups[0]["name"]], "rules": [[classes[0], groups[-1]["name"]]]}
         data["notes"] = [_word(rng, set())]

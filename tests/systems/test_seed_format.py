@@ -14,7 +14,10 @@ from cotclip.systems.seed_format import IMPORT_METHOD, LAYOUT_KEY, is_seed_data,
 ARTICLE_STYLE = {
     "classification_cot": {
         "dominant_color": {"prompt": "This Pokémon’s body is mainly {} in color.", "options": ["white", "gray"]},
-        "background_scene": {"prompt": "The background looks like {}.", "options": ["outer space", "a rocky battlefield"]},
+        "background_scene": {
+            "prompt": "The background looks like {}.",
+            "options": ["outer space", "a rocky battlefield"],
+        },
     },
     "pokemon_rules": {
         "Absol": {"dominant_color": 0, "background_scene": 1},
@@ -72,7 +75,10 @@ def test_explicit_nulls_extra_keys_orders_and_wrapper_survive() -> None:
     layout = system.provenance.details[LAYOUT_KEY]
     assert layout["wrapper"] == "pokemon_system"
     assert layout["extra"] == {"version": 3}
-    assert layout["groups"]["dominant_color"] == {"keys": ["options", "prompt", "comment"], "extra": {"comment": "from the article"}}
+    assert layout["groups"]["dominant_color"] == {
+        "keys": ["options", "prompt", "comment"],
+        "extra": {"comment": "from the article"},
+    }
 
 
 def test_weights_and_extra_prompts_are_read_from_groups() -> None:
@@ -129,7 +135,7 @@ def test_seed_text_is_detected_by_load_system() -> None:
         ({"classification_cot": {}, "classification_groups": {}, "x_rules": {}}, "exactly one groups dict"),
         ({"classification_cot": {}}, "exactly one rules dict (a key ending in _rules) (found none)"),
         ({"classification_cot": {}, "a_rules": {}, "b_rules": {}}, "(found 'a_rules', 'b_rules')"),
-        ({"classification_cot": [], "x_rules": {}}, "classification_cot must map group names to {prompt, options}, got list"),
+        ({"classification_cot": [], "x_rules": {}}, "classification_cot must map group names to {prompt, options}"),
         ({"classification_cot": {"g": "red"}, "x_rules": {}}, "classification_cot['g'] must be an object"),
         ({"classification_cot": {}, "x_rules": {"a": 0}}, "x_rules['a'] must map group names to option indices"),
         ({"classification_cot": {}, "x_rules": {}, "cotclip": {"colour": 1}}, "'cotclip' has unknown key 'colour'"),

@@ -35,15 +35,22 @@ def _pop(path: tuple[Any, ...]) -> Mutation:
     return mutate
 
 
-# (mutation of the tiny system, text every reported error list must contain)
+# case -> (mutation of the tiny system, text that one of the reported errors must contain)
 INVALID_CASES = {
-    "template without {}": (_set(("groups", 0, "prompt"), "an animal."), "group 'body': prompt 'an animal.' must contain exactly one {}"),
-    "template with two {}": (_set(("groups", 1, "prompt"), "{} and {}"), "group 'ears': prompt '{} and {}' must contain exactly one {} placeholder (found 2)"),
+    "template without {}": (
+        _set(("groups", 0, "prompt"), "an animal."),
+        "group 'body': prompt 'an animal.' must contain exactly one {}",
+    ),
+    "template with two {}": (
+        _set(("groups", 1, "prompt"), "{} and {}"),
+        "group 'ears': prompt '{} and {}' must contain exactly one {} placeholder (found 2)",
+    ),
     "extra template without {}": (_set(("groups", 0, "extra_prompts"), ["fur!"]), "group 'body': prompt 'fur!'"),
     "empty option": (_set(("groups", 1, "options", 2), "  "), "group 'ears': option 2 is empty"),
     "duplicate option": (_set(("groups", 1, "options", 2), "Pointed"), "group 'ears': option 2 'Pointed' duplicates"),
     "no options": (_set(("groups", 0, "options"), []), "group 'body' has no options"),
-    "index out of range": (_set(("rules", "dog", "ears"), 3), "rule 'dog'/'ears' = 3 is out of range; use 0..2 or null"),
+    "no groups": (_set(("groups",), []), "the system has no groups"),
+    "index out of range": (_set(("rules", "dog", "ears"), 3), "rule 'dog'/'ears' = 3 is out of range; use 0..2"),
     "negative index": (_set(("rules", "cat", "body"), -1), "rule 'cat'/'body' = -1 is out of range"),
     "unknown group in rule": (_set(("rules", "owl", "wings"), 0), "rule 'owl' names unknown group 'wings'"),
     "class with no rule": (_pop(("rules", "dog")), "class 'dog' has no rule"),
@@ -51,13 +58,22 @@ INVALID_CASES = {
     "index as string": (_set(("rules", "cat", "ears"), "1"), "rule 'cat'/'ears' = '1' is a str, not an option index"),
     "index as bool": (_set(("rules", "cat", "ears"), True), "rule 'cat'/'ears' = True is a bool"),
     "index as float": (_set(("rules", "cat", "ears"), 1.5), "rule 'cat'/'ears' = 1.5 is a float"),
-    "options not a list": (_set(("groups", 0, "options"), "fur"), "groups[0]('body').options: Input should be a valid list"),
-    "option not a string": (_set(("groups", 1, "options", 0), 7), "groups[1]('ears').options[0]: Input should be a valid string"),
+    "options not a list": (
+        _set(("groups", 0, "options"), "fur"),
+        "groups[0]('body').options: Input should be a valid list",
+    ),
+    "option not a string": (
+        _set(("groups", 1, "options", 0), 7),
+        "groups[1]('ears').options[0]: Input should be a valid string",
+    ),
     "classes not a list": (_set(("classes",), "cat"), "classes: Input should be a valid list"),
     "rule not a mapping": (_set(("rules", "cat"), [0, 1]), "rules.cat: Input should be a valid dictionary"),
     "missing groups": (_pop(("groups",)), "groups: Field required; add it"),
     "unknown field": (_set(("colour",), 1), "colour: Extra inputs are not permitted"),
-    "negative weight": (_set(("groups", 0, "weight"), -1), "groups[0]('body').weight: Input should be greater than or equal to 0"),
+    "negative weight": (
+        _set(("groups", 0, "weight"), -1),
+        "groups[0]('body').weight: Input should be greater than or equal to 0",
+    ),
 }
 
 
@@ -72,7 +88,9 @@ def _error_lines(err: str) -> list[str]:
 
 
 @pytest.mark.parametrize("case", list(INVALID_CASES))
-def test_validate_reports_each_error_with_exit_2(case: str, tiny_data: dict[str, Any], cli: Any, tmp_path: Path) -> None:
+def test_validate_reports_each_error_with_exit_2(
+    case: str, tiny_data: dict[str, Any], cli: Any, tmp_path: Path
+) -> None:
     mutate, expected = INVALID_CASES[case]
     mutate(tiny_data)
     path = _write(tmp_path, tiny_data)
@@ -92,7 +110,9 @@ def test_validate_reports_each_error_with_exit_2(case: str, tiny_data: dict[str,
 
 
 @pytest.mark.parametrize("case", ["template without {}", "index out of range", "class with no rule", "index as bool"])
-def test_loading_an_invalid_system_is_one_error_line(case: str, tiny_data: dict[str, Any], cli: Any, tmp_path: Path) -> None:
+def test_loading_an_invalid_system_is_one_error_line(
+    case: str, tiny_data: dict[str, Any], cli: Any, tmp_path: Path
+) -> None:
     mutate, expected = INVALID_CASES[case]
     mutate(tiny_data)
     path = _write(tmp_path, tiny_data)
@@ -126,7 +146,9 @@ def test_validate_lists_every_error_of_a_broken_system(tiny_data: dict[str, Any]
         ("classes: []\nclasses: []\n", ".yaml", "key 'classes' (line 2) appears twice"),
     ],
 )
-def test_unparsable_files_are_reported_not_raised(text: str, suffix: str, expected: str, cli: Any, tmp_path: Path) -> None:
+def test_unparsable_files_are_reported_not_raised(
+    text: str, suffix: str, expected: str, cli: Any, tmp_path: Path
+) -> None:
     path = tmp_path / f"system{suffix}"
     path.write_text(text, encoding="utf-8")
     code, out, err = cli("validate", str(path))
@@ -198,7 +220,9 @@ def test_export_seed_json_round_trips_the_shipped_seed_file(cli: Any, tmp_path: 
 
 
 @pytest.mark.parametrize("fmt", ["json", "yaml", "seed-json"])
-def test_export_then_import_gives_the_same_system(fmt: str, tiny_data: dict[str, Any], cli: Any, tmp_path: Path) -> None:
+def test_export_then_import_gives_the_same_system(
+    fmt: str, tiny_data: dict[str, Any], cli: Any, tmp_path: Path
+) -> None:
     source = _write(tmp_path, tiny_data)
     exported, imported = tmp_path / f"exported.{fmt}", tmp_path / "imported.json"
     assert cli("export", str(source), "--format", fmt, "--out", str(exported))[0] == 0
