@@ -18,7 +18,7 @@ from cotclip.systems.errors import InputError
 
 __all__ = ["RunConfig", "MOVE_NAMES", "load_run_config", "default_run_name"]
 
-MOVE_NAMES = ("fit_rules", "llm_revise", "knob_search", "select_groups")
+MOVE_NAMES = ("fit_rules", "refine_rules", "llm_revise", "knob_search", "select_groups")
 
 
 def default_run_name() -> str:
@@ -40,7 +40,7 @@ class RunConfig(BaseModel):
     lm: str = Field(default="simulated", description="`simulated`, `local` (SmolLM2) or a DSPy LM string.")
     api_base: str | None = None
     domain: str | None = None
-    notes: str | None = Field(default=None, description="Per-class notes file for the proposer.")
+    notes: str | dict[str, str] | None = Field(default=None, description="Per-class notes: a YAML/JSON file or a mapping.")
     n_proposals: int = Field(default=4, ge=1)
     max_groups: int = Field(default=6, ge=1)
     max_options: int = Field(default=12, ge=2)
@@ -49,7 +49,7 @@ class RunConfig(BaseModel):
     crop: tuple[float, float, float, float] | None = None
     cache_dir: str | None = None
     temperature: float | None = Field(default=None, gt=0.0, description="Overrides every system's temperature.")
-    moves: list[str] = Field(default_factory=lambda: ["fit_rules", "llm_revise"])
+    moves: list[str] = Field(default_factory=lambda: ["fit_rules", "refine_rules", "llm_revise"])
     beam: int = Field(default=2, ge=1, description="Best versions expanded per round.")
     revisions_per_round: int = Field(default=2, ge=0)
     fit_min_images: int = Field(default=2, ge=1)

@@ -26,7 +26,7 @@ from cotclip.scoring.scorer import ImageSet, PromptEmbedder
 from cotclip.scoring.splits import Splits, split_dataset
 from cotclip.systems.errors import DataError, InputError
 
-__all__ = ["CallLogEncoder", "RunData", "prepare_data", "ENCODER_LOG"]
+__all__ = ["CallLogEncoder", "Inputs", "RunData", "load_inputs", "encode_inputs", "encoder_calls", "ENCODER_LOG"]
 
 ENCODER_LOG = "encoder_calls.jsonl"
 
@@ -108,27 +108,41 @@ def _image_set(embedded: Any, row_of: dict[int, int], positions: list[int], embe
     return ImageSet(embedded.embeddings[rows], [embedded.labels[r] for r in rows], embedder)
 
 
-def prepare_data(config: RunConfig, run: RunDir, *, progress: bool = False) -> RunData:
-    """Load the dataset and encoder, split deterministically, encode everything once."""
+@dataclass(frozen=True)
+class Inputs:
+    """What a run reads before it touches its run dir: data, classes, split, encoder (not yet encoding)."""
+
+    dataset: Dataset
+    classes: list[str]
+    splits: Splits
+    encoder: Encoder
+
+
+def load_inputs(config: RunConfig) -> Inputs:
+    """Load the dataset and encoder and split deterministically; every bad input fails here, before any file is written."""
     dataset = load_dataset(config.data, crop=config.crop)
     classes, positions = _chosen_positions(dataset, config)
     chosen = dataset.subset(positions) if len(positions) != len(dataset) else dataset
     splits = split_dataset(chosen.labels, fractions=config.fractions, seed=config.seed)
+    return Inputs(chosen, classes, splits, load_encoder(config.model, dataset=chosen))
+
+
+def encode_inputs(inputs: Inputs, config: RunConfig, run: RunDir, *, progress: bool = False) -> RunData:
+    """Encode every image once through the cache (calls logged in the run) and build the three image sets."""
     session = uuid.uuid4().hex[:12]
-    inner = load_encoder(config.model, dataset=chosen)
-    encoder = CachedEncoder(CallLogEncoder(inner, run, session), EmbeddingCache(config.cache_dir))
-    embedded = embed_dataset(chosen, encoder, progress=progress)
+    encoder = CachedEncoder(CallLogEncoder(inputs.encoder, run, session), EmbeddingCache(config.cache_dir))
+    embedded = embed_dataset(inputs.dataset, encoder, progress=progress)
     row_of = {position: row for row, position in enumerate(embedded.positions)}
     embedder = PromptEmbedder(encoder)
-    train, val, test = (_image_set(embedded, row_of, list(part), embedder) for part in (splits.train, splits.val, splits.test))
+    parts = (inputs.splits.train, inputs.splits.val, inputs.splits.test)
+    train, val, test = (_image_set(embedded, row_of, list(part), embedder) for part in parts)
     for name, part in (("train", train), ("val", val)):
-        missing = sorted(set(classes) - set(part.labels))
+        missing = sorted(set(inputs.classes) - set(part.labels))
         if missing:
             raise DataError(f"class {missing[0]!r} has no readable {name} image; add images or change --fractions")
-    return RunData(chosen, classes, splits, encoder, train, val, test, session, list(embedded.skipped))
+    return RunData(inputs.dataset, inputs.classes, inputs.splits, encoder, train, val, test, session, list(embedded.skipped))
 
 
-def encoder_calls(run: RunDir) -> tuple[int, int]:
-    """Inputs sent to the encoder over all sessions of the run, and the number of sessions."""
-    records = list(run.read_jsonl(ENCODER_LOG))
-    return sum(int(r.get("n", 0)) for r in records), len({r.get("session") for r in records})
+def encoder_calls(run: RunDir) -> int:
+    """Inputs sent to the real encoder over all sessions of the run (from ``encoder_calls.jsonl``)."""
+    return sum(int(record.get("n", 0)) for record in run.read_jsonl(ENCODER_LOG))

@@ -64,6 +64,7 @@ class OptimizationLoop:
         self._llm_before = dict(self.progress["llm"])
         self._diagnostics: dict[str, Diagnostics] = {}
         self._loop_seconds = 0.0
+        self._records_logged = 0
 
     @staticmethod
     def _fresh_progress() -> dict[str, Any]:
@@ -143,6 +144,10 @@ class OptimizationLoop:
         return record
 
     def _log_proposer(self, move: str, parent: str | None, produced: int, errors: list[str], usage_before: dict) -> None:
+        records = list(getattr(self.proposer, "records", []))
+        for answer in records[self._records_logged :]:
+            self.run.append_jsonl(PROPOSER_LOG, {"move": move, "parent": parent, "answer": answer})
+        self._records_logged = len(records)
         after = self.llm_usage()
         self.run.append_jsonl(
             PROPOSER_LOG,

@@ -1,6 +1,8 @@
 """The moves the loop applies to its best versions (see :mod:`._base` for the contract).
 
 * :class:`FitRulesMove` (``fit_rules``): data-driven rule fitting on train.
+* :class:`~cotclip.optimizer.loop.refine.RefineRulesMove` (``refine_rules``): coordinate
+  ascent of the rules on train accuracy.
 * :class:`LLMRevisionMove` (``llm_revise``): the proposer revises the system from its
   diagnostics and the score history.
 * :class:`FunctionMove` (``knob_search``, ``select_groups``): wraps a search/selection
@@ -16,11 +18,12 @@ import numpy as np
 
 from cotclip.optimizer.loop._base import Move, MoveContext, MoveResult, SearchFunction
 from cotclip.optimizer.loop.config import RunConfig
+from cotclip.optimizer.loop.refine import RefineRulesMove
 from cotclip.scoring.scorer import group_probabilities
 from cotclip.systems.errors import BudgetExhaustedError, InputError, ProposerError
 from cotclip.systems.model import System
 
-__all__ = ["FitRulesMove", "LLMRevisionMove", "FunctionMove", "SEARCH_FUNCTIONS", "build_moves"]
+__all__ = ["FitRulesMove", "LLMRevisionMove", "FunctionMove", "SEARCH_FUNCTIONS", "check_moves", "build_moves"]
 
 SEARCH_FUNCTIONS = {
     "knob_search": ("cotclip.optimizer.search", "search_knobs"),
@@ -144,6 +147,15 @@ def _search_function(move_name: str) -> SearchFunction:
         ) from None
 
 
+def check_moves(config: RunConfig) -> None:
+    """Raise InputError when a configured move cannot run (checked before a run dir is created)."""
+    if "llm_revise" in config.moves and config.lm == "none":
+        raise InputError("move 'llm_revise' needs a proposer; pass --lm or remove it from --moves")
+    for name in config.moves:
+        if name in SEARCH_FUNCTIONS:
+            _search_function(name)
+
+
 def build_moves(config: RunConfig, proposer: Any | None) -> list[Move]:
     """The moves named in ``config.moves``, in that order (InputError when one is unavailable)."""
     moves: list[Move] = []
@@ -152,6 +164,8 @@ def build_moves(config: RunConfig, proposer: Any | None) -> list[Move]:
             moves.append(
                 FitRulesMove(min_images=config.fit_min_images, min_evidence=config.fit_min_evidence, temperature=config.temperature)
             )
+        elif name == "refine_rules":
+            moves.append(RefineRulesMove(temperature=config.temperature))
         elif name == "llm_revise":
             if proposer is None:
                 raise InputError("move 'llm_revise' needs a proposer; pass --lm or remove it from --moves")

@@ -1,0 +1,162 @@
+"""``cotclip optimize`` (the main job) and ``cotclip demo`` (an offline end-to-end run)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from cotclip.optimizer.cli._app import app, console, emit_json, err_console
+from cotclip.optimizer.loop.config import RunConfig, default_run_name, load_run_config
+from cotclip.optimizer.loop.result import RunSummary
+from cotclip.optimizer.loop.runs import VersionRecord
+from cotclip.optimizer.loop.session import optimize
+from cotclip.systems.errors import InputError
+
+__all__ = ["optimize_command", "demo_command"]
+
+
+def _floats(text: str | None, count: int, flag: str) -> tuple[float, ...] | None:
+    if text is None:
+        return None
+    try:
+        values = tuple(float(part) for part in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) != count:
+        raise InputError(f"{flag} needs {count} comma-separated numbers, got {text!r}")
+    return values
+
+
+def _classes(text: str | None) -> list[str] | None:
+    if text is None:
+        return None
+    path = Path(text)
+    if path.is_file():
+        names = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()]
+    else:
+        names = [part.strip() for part in text.split(",")]
+    names = [name for name in names if name]
+    if not names:
+        raise InputError(f"--classes {text!r} names no class; pass a,b,c or a file with one class per line")
+    return names
+
+
+def _printer(as_json: bool):
+    if as_json:
+        return None
+
+    def show(record: VersionRecord, best: float) -> None:
+        parent = f" <- {record.parent}" if record.parent else ""
+        err_console.print(
+            f"[dim]v{record.version_id}[/] {record.move:<13}{parent:<8} val {record.val_accuracy:6.1%}  best {best:6.1%}"
+        )
+
+    return show
+
+
+def _print_summary(summary: RunSummary, extra_rows: bool = False) -> None:
+    def line(label: str, score: Any) -> None:
+        if score is not None:
+            console.print(f"  {label:<22} {score.accuracy:6.1%}  [dim](95% CI {score.ci[0]:.1%} - {score.ci[1]:.1%})[/]")
+
+    console.print(f"stopped: [bold]{summary.stopped_because}[/] after {summary.versions} versions, {summary.evaluations} evaluations")
+    console.print("test accuracy:")
+    line("class-name baseline", summary.baseline)
+    line("initial proposal", summary.initial)
+    line("--init system", summary.user_system)
+    line(f"best (v{summary.best_version})", summary.best)
+    for other in summary.extra.get("other_systems", []) if extra_rows else []:
+        console.print(f"  {other['label']:<22} {other['accuracy']:6.1%}  [dim](95% CI {other['ci'][0]:.1%} - {other['ci'][1]:.1%})[/]")
+    console.print(f"report: {Path(summary.run_dir) / 'report.md'}")
+
+
+@app.command("optimize")
+def optimize_command(
+    data: str | None = typer.Option(None, "--data", help="Dataset spec (folder, manifest, hf:, precomputed:, synthetic:)."),
+    model: str | None = typer.Option(None, "--model", help="Encoder spec (hf:, precomputed:, open_clip:, synthetic)."),
+    classes: str | None = typer.Option(None, "--classes", help="a,b,c or a file with one class per line (default: all labels)."),
+    init: str | None = typer.Option(None, "--init", help="Start also from this system file (seed or canonical format)."),
+    lm: str | None = typer.Option(None, "--lm", help="Proposer: simulated, local (SmolLM2), none, or a DSPy LM string."),
+    api_base: str | None = typer.Option(None, "--api-base", help="OpenAI-compatible endpoint for --lm."),
+    domain: str | None = typer.Option(None, "--domain", help="One line about the images, for the proposer."),
+    notes: str | None = typer.Option(None, "--notes", help="YAML/JSON mapping class -> note, for the proposer."),
+    proposals: int | None = typer.Option(None, "-k", "--proposals", help="Initial proposals (K)."),
+    moves: str | None = typer.Option(None, "--moves", help="Comma list: fit_rules,refine_rules,llm_revise,knob_search,select_groups."),
+    fractions: str | None = typer.Option(None, "--fractions", help="train,val,test fractions, e.g. 0.6,0.2,0.2."),
+    seed: int | None = typer.Option(None, "--seed", help="Split and loop seed."),
+    crop: str | None = typer.Option(None, "--crop", help="Crop box left,top,right,bottom as fractions."),
+    cache_dir: str | None = typer.Option(None, "--cache-dir", help="Embedding cache folder."),
+    temperature: float | None = typer.Option(None, "--temperature", help="Override every system's softmax temperature."),
+    min_delta: float | None = typer.Option(None, "--min-delta", help="Smallest val gain that counts as progress."),
+    patience: int | None = typer.Option(None, "--patience", help="Rounds without progress before stopping."),
+    max_evaluations: int | None = typer.Option(None, "--max-evaluations", help="Val evaluation budget."),
+    max_llm_calls: int | None = typer.Option(None, "--max-llm-calls", help="LLM call budget."),
+    max_usd: float | None = typer.Option(None, "--max-usd", help="LLM dollar budget."),
+    max_wall_s: float | None = typer.Option(None, "--max-wall-s", help="Wall-time budget in seconds."),
+    runs_dir: str | None = typer.Option(None, "--runs-dir", help="Parent folder of run dirs (default: runs)."),
+    name: str | None = typer.Option(None, "--name", help="Run name (default: a timestamp)."),
+    config: Path | None = typer.Option(None, "--config", help="A run.yaml to start from (flags override it)."),
+    resume: Path | None = typer.Option(None, "--resume", help="Continue the run in this run dir."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON on stdout."),
+) -> None:
+    """Optimize a classification system for a frozen encoder: propose, evaluate, fit, revise, stop, report."""
+    budgets = {"min_delta": min_delta, "patience": patience, "max_evaluations": max_evaluations,
+               "max_llm_calls": max_llm_calls, "max_usd": max_usd, "max_wall_s": max_wall_s}
+    settings = {
+        "data": data, "model": model, "classes": _classes(classes), "init": init, "lm": lm, "api_base": api_base,
+        "domain": domain, "notes": notes, "n_proposals": proposals, "seed": seed, "cache_dir": cache_dir,
+        "moves": [m.strip() for m in moves.split(",") if m.strip()] if moves else None,
+        "fractions": _floats(fractions, 3, "--fractions"), "crop": _floats(crop, 4, "--crop"),
+        "temperature": temperature, "runs_dir": runs_dir, "name": name, **budgets,
+    }
+    show = _printer(as_json)
+    if resume is not None:
+        if config is not None:
+            raise InputError("--resume reads the run's own run.yaml; drop --config")
+        overrides = {key: value for key, value in settings.items() if value is not None}
+        summary = optimize(resume=resume, overrides=overrides, on_version=show, progress=not as_json)
+    else:
+        if config is None and (data is None or model is None):
+            raise InputError("pass --data and --model (or --config run.yaml, or --resume RUN_DIR)")
+        run_config = load_run_config(config if config is not None else {}, **settings)
+        summary = optimize(run_config, on_version=show, progress=not as_json)
+    if as_json:
+        emit_json(summary.to_cli_json())
+    else:
+        _print_summary(summary)
+
+
+def _demo_config(world: str, lm: str, runs_dir: str, cache_dir: str | None) -> RunConfig:
+    from cotclip.scoring.synthetic.world import load_world
+
+    notes = load_world(world).field_notes(omit_rate=0.2, error_rate=0.1, seed=0)
+    local = lm != "simulated"
+    return RunConfig(
+        name=f"demo-{default_run_name()}", runs_dir=runs_dir, data=f"synthetic:{world}", model="synthetic", lm=lm,
+        notes=notes, domain="creatures from a fantasy card game", cache_dir=cache_dir,
+        n_proposals=2 if local else 4, revisions_per_round=1 if local else 2, patience=3,
+        max_llm_calls=16 if local else None, max_wall_s=300.0 if local else None, max_evaluations=200,
+    )
+
+
+@app.command("demo")
+def demo_command(
+    lm: str = typer.Option("local", "--lm", help="local (SmolLM2 via llama-server) or simulated."),
+    world: str = typer.Option("pokemon-like", "--world", help="Synthetic world preset or world.yaml."),
+    runs_dir: str = typer.Option("runs", "--runs-dir", help="Parent folder of the demo's run dir."),
+    cache_dir: str | None = typer.Option(None, "--cache-dir", help="Embedding cache folder."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON on stdout."),
+) -> None:
+    """Offline end-to-end run on a synthetic (simulated) world: baseline, first proposal, best and oracle on test."""
+    from cotclip.scoring.synthetic.world import load_world
+
+    config = _demo_config(world, lm, runs_dir, cache_dir)
+    oracle = load_world(world).oracle_system()
+    summary = optimize(config, on_version=_printer(as_json), progress=not as_json,
+                       extra_systems=lambda inputs: {"oracle (simulation only)": oracle})
+    if as_json:
+        emit_json({**summary.to_cli_json(), "oracle_test_accuracy": summary.extra["other_systems"][0]["accuracy"]})
+    else:
+        _print_summary(summary, extra_rows=True)

@@ -1,0 +1,43 @@
+"""Turn ``RunConfig.lm`` into a proposer: ``simulated``, ``local`` (SmolLM2 via llama-server) or a DSPy LM string.
+
+LLM answers are cached in the run dir (``llm_cache/``), so a resumed run replays the
+answers it already paid for instead of asking again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from cotclip.optimizer.loop.config import RunConfig
+from cotclip.optimizer.loop.data import Inputs
+from cotclip.optimizer.loop.runs import RunDir
+
+__all__ = ["build_proposer"]
+
+
+def _budget(config: RunConfig) -> Any:
+    from cotclip.optimizer.llm.usage import Budget
+
+    return Budget(max_calls=config.max_llm_calls, max_usd=config.max_usd)
+
+
+def build_proposer(config: RunConfig, inputs: Inputs, run: RunDir, stack: contextlib.ExitStack) -> Any:
+    """The proposer for ``config.lm``; a local server is stopped when ``stack`` closes."""
+    if config.lm == "none":
+        return None
+    if config.lm == "simulated":
+        from cotclip.optimizer.proposers.simulated import simulated_proposer_for
+
+        return simulated_proposer_for(inputs.dataset, seed=config.seed)
+    from cotclip.optimizer.llm.lm import LOCAL_MODEL, LLMClient, LMConfig
+    from cotclip.optimizer.proposers.llm import LLMProposer
+
+    if config.lm == "local":
+        from cotclip.optimizer.llm.server import LocalLLMServer
+
+        server = stack.enter_context(LocalLLMServer())
+        lm_config = LMConfig(model=LOCAL_MODEL, api_base=server.api_base, cache_dir=run.path / "llm_cache")
+    else:
+        lm_config = LMConfig(model=config.lm, api_base=config.api_base, cache_dir=run.path / "llm_cache")
+    return LLMProposer(LLMClient(lm_config), budget=_budget(config))
