@@ -5,3 +5,4 @@ Add one import line per command module; keep this file free of logic.
 from cotclip.optimizer.cli import review_cmds  # noqa: F401
 from cotclip.optimizer.cli import systems_cmds  # noqa: F401
 from cotclip.optimizer.cli import world_cmds  # noqa: F401
+from cotclip.optimizer.cli import optimize_cmds  # noqa: F401
