@@ -49,8 +49,8 @@ _BLOCK_FIELDS = ("name", "scoring", "provenance", "locks", "notes")
 
 def _unwrap(data: Any) -> tuple[dict[str, Any], str | None] | None:
     """The seed dict and the key of its one-entry wrapper (None when unwrapped)."""
-    if not isinstance(data, dict):
-        return None
+    if not isinstance(data, dict) or "format" in data or isinstance(data.get("groups"), list):
+        return None  # canonical data, even if it also carries a seed key by mistake
     if any(key in data for key in GROUPS_KEYS):
         return data, None
     if len(data) == 1:
@@ -65,10 +65,11 @@ def is_seed_data(data: Any) -> bool:
     return _unwrap(data) is not None
 
 
-def _single_key(seed: dict[str, Any], keys: list[str], what: str, fix: str) -> str:
+def _single_key(keys: list[str], what: str, fix: str, source: str | None) -> str:
     if len(keys) != 1:
         found = ", ".join(repr(k) for k in keys) or "none"
-        raise SystemValidationError([f"a seed-format system needs exactly one {what} (found {found}); {fix}"])
+        message = f"a seed-format system needs exactly one {what} (found {found}); {fix}"
+        raise SystemValidationError([message], source=source)
     return keys[0]
 
 
@@ -156,14 +157,13 @@ def seed_to_canonical(data: Any, source: str | None = None) -> dict[str, Any]:
             source=source,
         )
     seed, wrapper = unwrapped
-    try:
-        groups_key = _single_key(seed, [k for k in seed if k in GROUPS_KEYS], "groups dict", "keep one of them")
-        rules_key = _single_key(
-            seed, [k for k in seed if k.endswith(RULES_SUFFIX)], f"rules dict (a key ending in {RULES_SUFFIX})",
-            "add one such as pokemon_rules, or rename the extra ones",
-        )
-    except SystemValidationError as exc:
-        raise SystemValidationError(exc.errors, source=source) from None
+    groups_key = _single_key([k for k in seed if k in GROUPS_KEYS], "groups dict", "keep one of them", source)
+    rules_key = _single_key(
+        [k for k in seed if isinstance(k, str) and k.endswith(RULES_SUFFIX)],
+        f"rules dict (a key ending in {RULES_SUFFIX})",
+        "add one such as pokemon_rules, or rename the extra ones",
+        source,
+    )
     groups, rules, block = seed[groups_key], seed[rules_key], seed.get(EXTRA_BLOCK_KEY, {})
     errors = _structure_errors(groups, rules, block, (groups_key, rules_key))
     if errors:

@@ -162,3 +162,5 @@ def test_detection() -> None:
     assert is_seed_data({"pokemon_system": ARTICLE_STYLE})
     assert not is_seed_data({"classes": [], "groups": [], "rules": {}})
     assert not is_seed_data({"a": {"b": 1}}) and not is_seed_data([ARTICLE_STYLE])
+    assert not is_seed_data({"format": "cotclip.system/1", **ARTICLE_STYLE})
+    assert not is_seed_data({"groups": [], **ARTICLE_STYLE})

@@ -275,3 +275,10 @@ def test_export_unknown_format_is_a_usage_error(cli: Any, tmp_path: Path) -> Non
 def test_unknown_ready_system_lists_the_names(cli: Any) -> None:
     code, _, err = cli("validate", "ready:nope")
     assert code == 2 and "no ready system 'nope'" in err and "ready:pokemon_seed" in err
+
+
+def test_seed_yaml_with_wrong_key_types_is_reported(cli: Any, tmp_path: Path) -> None:
+    path = tmp_path / "seed.yaml"
+    path.write_text('classification_cot:\n  g: {prompt: "{}", options: [a, b]}\n1: x\nk_rules:\n  2: {g: 1}\n', "utf-8")
+    code, out, err = cli("validate", str(path))
+    assert code == 2 and "classes[0]: Input should be a valid string (got int 2)" in err and "Traceback" not in out + err
