@@ -1,0 +1,160 @@
+"""Scorer throughput on cached embeddings, side by side with the article's per-image loop.
+
+Run: ``.venv/bin/python benchmarks/bench_scorer.py`` (add ``--quick`` for a smoke run).
+
+Sizes: the seed's (N=117 images, Q=51 options in 5 groups of 9/12/12/10/8, C=16 classes)
+and a large one (N=10,000, Q=200 in 10 groups of 20, C=1,000), embeddings of width 512.
+Text and image embeddings are random unit vectors: the scorer's cost does not depend
+on their values. "Cached" means the images are embedded and the prompt cosines are
+memoised in the :class:`ImageSet`, which is the situation of an optimizer re-scoring
+candidate systems. Rows:
+
+* ``same system``: ``accuracy(system, images)`` on the same object again;
+* ``equal copy``: a new but identical System object each time (fingerprint look-up);
+* ``new system``: a system never seen before (compile + score, prompts already cosined);
+* ``naive loop``: the article's ``classify_pokemon`` per image, per group, per class in
+  Python over the same cached embeddings (timed on a subsample at the large size, then
+  scaled to all N images).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from typing import Callable
+
+import numpy as np
+
+from cotclip.scoring.scorer import ImageSet, PromptEmbedder, accuracy
+from cotclip.systems.model import System
+
+DIM = 512
+
+
+class TableEncoder:
+    """Looks texts up in a fixed table of random unit vectors."""
+
+    identity = "bench:table"
+    dim = DIM
+
+    def __init__(self, table: dict[str, np.ndarray]) -> None:
+        self.table = table
+
+    def encode_texts(self, texts):
+        return np.stack([self.table[t] for t in texts])
+
+    def encode_images(self, images):  # pragma: no cover - images arrive as embeddings
+        raise NotImplementedError
+
+
+def unit_rows(rng: np.random.Generator, n: int) -> np.ndarray:
+    rows = rng.standard_normal((n, DIM)).astype(np.float32)
+    return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+
+def make_system(rng: np.random.Generator, sizes: list[int], n_classes: int, tag: str = "") -> System:
+    groups = [
+        {"name": f"g{g}", "prompt": f"question {g}{tag}: {{}}.", "options": [f"o{g}-{i}" for i in range(k)]}
+        for g, k in enumerate(sizes)
+    ]
+    classes = [f"class {c}" for c in range(n_classes)]
+    rules = {c: {f"g{g}": int(rng.integers(k)) for g, k in enumerate(sizes)} for c in classes}
+    return System.from_data({"classes": classes, "groups": groups, "rules": rules})
+
+
+def naive_accuracy(system: System, image_embeddings: np.ndarray, labels: list[str], table: dict) -> float:
+    """The article's pseudocode, literally: per image, per group, per class."""
+    correct = 0
+    temperature = system.scoring.temperature
+    for image, label in zip(image_embeddings, labels):
+        probabilities = {}
+        for group in system.groups:
+            sims = [float(np.dot(image, table[group.prompt.replace("{}", o, 1)])) for o in group.options]
+            top = max(sims)
+            exps = [math.exp((s - top) / temperature) for s in sims]
+            total = sum(exps)
+            probabilities[group.name] = [e / total for e in exps]
+        scores = {}
+        for class_name in system.classes:
+            score = 0.0
+            for group_name, target in system.rules[class_name].items():
+                score += probabilities[group_name][target]
+            scores[class_name] = score
+        correct += max(scores, key=scores.get) == label
+    return correct / len(labels)
+
+
+def best_seconds(run: Callable[[], object], repeat: int, inner: int) -> float:
+    """Best of ``repeat`` timings of ``inner`` calls, per call."""
+    best = math.inf
+    for _ in range(repeat):
+        start = time.perf_counter()
+        for _ in range(inner):
+            run()
+        best = min(best, (time.perf_counter() - start) / inner)
+    return best
+
+
+def bench_size(name: str, n_images: int, sizes: list[int], n_classes: int, naive_images: int, quick: bool) -> dict:
+    rng = np.random.default_rng(0)
+    system = make_system(rng, sizes, n_classes)
+    texts = system.prompt_texts()
+    new_systems = [make_system(rng, sizes, n_classes) for _ in range(3 if quick else 20)]
+    table = dict(zip(texts, unit_rows(rng, len(texts))))
+    embeddings = unit_rows(rng, n_images)
+    labels = [system.classes[i % n_classes] for i in range(n_images)]
+    images = ImageSet(embeddings, labels, PromptEmbedder(TableEncoder(table)))
+    start = time.perf_counter()
+    reference = accuracy(system, images)
+    first = time.perf_counter() - start
+    inner = 1 if n_images > 1000 else (50 if quick else 500)
+    repeat = 3 if quick else 7
+    same = best_seconds(lambda: accuracy(system, images), repeat, inner)
+    copies = iter([System.from_data(system.to_dict()) for _ in range(repeat * inner)])  # each object used once
+    equal = best_seconds(lambda: accuracy(next(copies), images), repeat, inner)
+    system_iter = iter(new_systems)
+    fresh = best_seconds(lambda: accuracy(next(system_iter), images), len(new_systems), 1)
+    subsample = min(naive_images, n_images)
+    start = time.perf_counter()
+    naive_value = naive_accuracy(system, embeddings[:subsample], labels[:subsample], table)
+    naive = (time.perf_counter() - start) / subsample * n_images
+    if subsample == n_images:
+        assert abs(naive_value - reference) < 1e-9, (naive_value, reference)
+    shape = f"N={n_images}, Q={sum(sizes)}, C={n_classes}"
+    return {"name": name, "shape": shape, "first": first, "same": same, "equal": equal, "fresh": fresh,
+            "naive": naive, "naive_subsample": subsample}
+
+
+def report(rows: list[dict]) -> None:
+    print(f"{'size':<7}{'shape':<28}{'first eval':>12}{'same system':>13}{'equal copy':>12}{'new system':>12}"
+          f"{'naive loop':>13}{'speed-up':>10}")
+    for r in rows:
+        print(f"{r['name']:<7}{r['shape']:<28}{r['first'] * 1e3:>10.2f}ms{r['same'] * 1e3:>11.3f}ms"
+              f"{r['equal'] * 1e3:>10.3f}ms{r['fresh'] * 1e3:>10.3f}ms{r['naive'] * 1e3:>11.1f}ms"
+              f"{r['naive'] / r['same']:>9.0f}x")
+    seed, large = rows
+    print()
+    print(f"targets: seed size >= 10,000 evals/s: {1 / seed['same']:,.0f}/s (equal copy {1 / seed['equal']:,.0f}/s)"
+          f" -> {'met' if 1 / seed['same'] >= 10_000 else 'NOT met'}")
+    print(f"         large <= 25 ms/eval: {large['same'] * 1e3:.1f} ms -> {'met' if large['same'] <= 0.025 else 'NOT met'}")
+    best_ratio = max(r["naive"] / r["same"] for r in rows)
+    print(f"         >= 1000x naive loop: seed {seed['naive'] / seed['same']:.0f}x, large {large['naive'] / large['same']:.0f}x"
+          f" (naive large timed on {large['naive_subsample']} images, scaled) -> {'met' if best_ratio >= 1000 else 'NOT met'}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions and a smaller naive subsample")
+    args = parser.parse_args(argv)
+    rows = [
+        bench_size("seed", 117, [9, 12, 12, 10, 8], 16, 117, args.quick),
+        bench_size("large", 10_000, [20] * 10, 1_000, 20 if args.quick else 200, args.quick),
+    ]
+    report(rows)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

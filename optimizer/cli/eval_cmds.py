@@ -1,0 +1,188 @@
+"""``cotclip evaluate`` (a system on a split, beside the class-name baseline) and ``cotclip baseline``."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from typing import Annotated, Optional, Sequence
+
+import typer
+from rich.table import Table
+
+from cotclip.optimizer.cli._app import app, console, emit_json
+from cotclip.optimizer.cli._options import (
+    CacheDir,
+    CropBox,
+    DataSpec,
+    Fractions,
+    IgnoreUnknown,
+    JsonFlag,
+    ModelSpec,
+    Seed,
+    SplitName,
+    SystemSpec,
+    Temperature,
+    check_split,
+    check_temperature,
+    parse_crop,
+    parse_fractions,
+)
+from cotclip.scoring.baselines import BASELINE_METHODS, DEFAULT_NAME_TEMPLATES
+from cotclip.scoring.evaluation import (
+    BaselineResult,
+    ClassificationSummary,
+    PreparedImages,
+    drop_unknown_labels,
+    evaluate_baseline,
+    evaluate_system,
+    prepare_images,
+)
+from cotclip.scoring.scorer import ImageSet
+from cotclip.systems.errors import InputError
+from cotclip.systems.io import load_system
+from cotclip.systems.model import System
+
+__all__ = ["evaluate_command", "baseline_command"]
+
+Templates = Annotated[
+    Optional[list[str]],
+    typer.Option("--template", help="Class-name template with one {} (repeat to average several; default 'a photo of {}')."),
+]
+
+
+def _prepare(data: str, model: str, split: str, seed: int, fractions: str, crop: str | None, cache_dir) -> PreparedImages:
+    return prepare_images(
+        data,
+        model,
+        split=check_split(split),
+        seed=seed,
+        fractions=parse_fractions(fractions),
+        crop=parse_crop(crop),
+        cache_dir=cache_dir,
+    )
+
+
+def _known_images(images: ImageSet, classes: Sequence[str], ignore_unknown: bool) -> tuple[ImageSet, int]:
+    """Drop unknown labels when asked; otherwise let the scorer's DataError name them."""
+    if not ignore_unknown:
+        images.label_indices(classes)
+        return images, 0
+    return drop_unknown_labels(images, classes)
+
+
+def _templates(templates: list[str] | None) -> tuple[str, ...]:
+    chosen = tuple(templates) if templates else DEFAULT_NAME_TEMPLATES
+    for template in chosen:
+        if template.count("{}") != 1:
+            raise InputError(f"--template {template!r} must contain exactly one {{}} for the class name")
+    return chosen
+
+
+def _cache_stats(prepared: PreparedImages) -> dict[str, int]:
+    stats = prepared.encoder.stats.to_dict()
+    return {"hits": stats["hits"], "misses": stats["misses"]}
+
+
+def _print_summary(summary: ClassificationSummary, counts: Counter, title: str) -> None:
+    console.print(f"[bold]{title}[/]")
+    table = Table()
+    table.add_column("class")
+    table.add_column("images", justify="right")
+    table.add_column("accuracy", justify="right")
+    for name, value in summary.per_class.items():
+        table.add_row(name, str(counts.get(name, 0)), "-" if value is None else f"{value:.1%}")
+    console.print(table)
+    if summary.confusions:
+        confused = Table(title="most confused (true -> predicted)", title_justify="left")
+        for column in ("true", "predicted", "images"):
+            confused.add_column(column, justify="right" if column == "images" else "left")
+        for true, predicted, count in summary.confusions:
+            confused.add_row(true, predicted, str(count))
+        console.print(confused)
+
+
+def _print_skipped(skipped: dict[str, int]) -> None:
+    if skipped.get("unreadable"):
+        console.print(f"[yellow]skipped {skipped['unreadable']} unreadable image(s)[/]")
+    if skipped.get("unknown_label"):
+        console.print(f"[yellow]dropped {skipped['unknown_label']} image(s) with labels outside the system (--ignore-unknown)[/]")
+
+
+@app.command("evaluate")
+def evaluate_command(
+    system: SystemSpec,
+    data: DataSpec,
+    model: ModelSpec,
+    split: SplitName = "test",
+    seed: Seed = 0,
+    fractions: Fractions = "0.6,0.2,0.2",
+    temperature: Temperature = None,
+    crop: CropBox = None,
+    cache_dir: CacheDir = None,
+    ignore_unknown: IgnoreUnknown = False,
+    template: Templates = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Accuracy of a system on a split, per class, its top confusions and the class-name baseline."""
+    check_temperature(temperature)
+    templates = _templates(template)
+    loaded = load_system(system)
+    prepared = _prepare(data, model, split, seed, fractions, crop, cache_dir)
+    images, dropped = _known_images(prepared.images, loaded.classes, ignore_unknown)
+    skipped = {"unreadable": len(prepared.skipped), "unknown_label": dropped}
+    result = evaluate_system(loaded, images, temperature=temperature, baseline_templates=templates, skipped=skipped)
+    result = dataclasses.replace(result, cache=_cache_stats(prepared))  # texts are embedded during scoring
+    if as_json:
+        emit_json(result.to_dict())
+        return
+    summary = ClassificationSummary(result.accuracy, result.n, result.per_class, result.confusions)
+    _print_summary(summary, Counter(images.labels), f"{loaded.name} on {split} ({result.n} images)")
+    _print_skipped(result.skipped)
+    console.print(f"accuracy: [bold]{result.accuracy:.1%}[/]")
+    baseline = "n/a" if result.baseline_accuracy is None else f"{result.baseline_accuracy:.1%}"
+    console.print(f"class-name baseline: {baseline} [dim]({result.baseline_note})[/]")
+    console.print(f"[dim]embedding cache: {result.cache['hits']} hits, {result.cache['misses']} misses[/]")
+
+
+def _baseline_classes(system: System | None, prepared: PreparedImages) -> list[str]:
+    return list(system.classes) if system is not None else prepared.dataset.class_names
+
+
+@app.command("baseline")
+def baseline_command(
+    data: DataSpec,
+    model: ModelSpec,
+    method: Annotated[str, typer.Option("--method", help="name, descriptors (needs --system) or waffle.")] = "name",
+    system: Annotated[Optional[str], typer.Option("--system", help="System whose classes (and rule options) to use.")] = None,
+    split: SplitName = "test",
+    seed: Seed = 0,
+    fractions: Fractions = "0.6,0.2,0.2",
+    crop: CropBox = None,
+    cache_dir: CacheDir = None,
+    template: Templates = None,
+    waffle_seed: Annotated[int, typer.Option("--waffle-seed", help="Seed of the random waffle descriptors.")] = 0,
+    waffle_count: Annotated[int, typer.Option("--waffle-count", help="Random descriptors per class.")] = 16,
+    ignore_unknown: IgnoreUnknown = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Zero-shot accuracy of a baseline: class names, DCLIP-style descriptors or WaffleCLIP random words."""
+    if method not in BASELINE_METHODS:
+        raise InputError(f"--method {method!r} is not a baseline; use one of {', '.join(BASELINE_METHODS)}")
+    if method == "descriptors" and system is None:
+        raise InputError("--method descriptors describes classes by their rule options; pass --system S")
+    templates = _templates(template)
+    loaded = load_system(system) if system is not None else None
+    prepared = _prepare(data, model, split, seed, fractions, crop, cache_dir)
+    classes = _baseline_classes(loaded, prepared)
+    images, dropped = _known_images(prepared.images, classes, ignore_unknown)
+    summary = evaluate_baseline(
+        method, classes, images, system=loaded, templates=templates, seed=waffle_seed, n_descriptors=waffle_count
+    )
+    skipped = {"unreadable": len(prepared.skipped), "unknown_label": dropped}
+    result = BaselineResult(method, summary, cache=_cache_stats(prepared), skipped=skipped)
+    if as_json:
+        emit_json(result.to_dict())
+        return
+    _print_summary(summary, Counter(images.labels), f"{method} baseline on {split} ({summary.n} images)")
+    _print_skipped(skipped)
+    console.print(f"{method} baseline accuracy: [bold]{summary.accuracy:.1%}[/]")
