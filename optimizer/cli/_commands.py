@@ -6,3 +6,4 @@ from cotclip.optimizer.cli import review_cmds  # noqa: F401
 from cotclip.optimizer.cli import systems_cmds  # noqa: F401
 from cotclip.optimizer.cli import world_cmds  # noqa: F401
 from cotclip.optimizer.cli import optimize_cmds  # noqa: F401
+from cotclip.optimizer.cli import eval_cmds  # noqa: F401
