@@ -83,3 +83,18 @@ def test_a_changed_world_file_is_noticed(tmp_path):
     path.write_text("seed: 1\nclasses: 3\nimages_per_class: 5\ngroups: [{name: color, values: 3, visibility: 1.0}]\n")
     with pytest.raises(EncoderError, match="changed since the dataset was loaded"):
         load_encoder("synthetic", dataset=data)
+
+
+def test_the_embedding_cache_and_splits_treat_synthetic_refs_like_any_others(tmp_path, dataset, pokemon_world):
+    from cotclip.scoring.cache import CachedEncoder, EmbeddingCache
+    from cotclip.scoring.embedding import embed_dataset
+    from cotclip.scoring.splits import select
+
+    positions = select(split_dataset(dataset.labels, seed=0), "test")
+    first = CachedEncoder(load_encoder("synthetic", dataset=dataset), EmbeddingCache(tmp_path))
+    embedded = embed_dataset(dataset, first, positions=positions, progress=False)
+    assert np.array_equal(embedded.embeddings, pokemon_world.image_embeddings[positions])
+    assert embedded.labels == [pokemon_world.labels[i] for i in positions]
+    again = CachedEncoder(load_encoder("synthetic:pokemon-like"), EmbeddingCache(tmp_path))
+    assert np.array_equal(embed_dataset(dataset, again, positions=positions, progress=False).embeddings, embedded.embeddings)
+    assert again.stats.encoder_calls == 0 and again.stats.hits == len(positions)
