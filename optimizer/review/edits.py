@@ -129,9 +129,9 @@ def _check_class(data: dict[str, Any], name: str, where: str) -> None:
         raise EditError(f"{where}: unknown class {name!r}; use one of the system's classes")
 
 
-def _in_range(index: int, size: int, what: str, where: str) -> None:
+def _in_range(index: int, size: int, what: str, group: str, where: str) -> None:
     if not 0 <= index < size:
-        raise EditError(f"{where}: {what} {index} is out of range; use 0..{size - 1}")
+        raise EditError(f"{where}: {what} {index} of group {group!r} is out of range; use 0..{size - 1}")
 
 
 def _apply_one(data: dict[str, Any], edit: _Edit, where: str) -> None:
@@ -139,15 +139,15 @@ def _apply_one(data: dict[str, Any], edit: _Edit, where: str) -> None:
     if isinstance(edit, SetRule):
         _check_class(data, edit.class_name, where)
         if edit.option is not None:
-            _in_range(edit.option, len(group["options"]), f"option of group {edit.group!r}", where)
+            _in_range(edit.option, len(group["options"]), "option", edit.group, where)
         data["rules"][edit.class_name][edit.group] = edit.option
     elif isinstance(edit, SetOption):
-        _in_range(edit.index, len(group["options"]), f"option index of group {edit.group!r}", where)
+        _in_range(edit.index, len(group["options"]), "option", edit.group, where)
         if not edit.text.strip():
             raise EditError(f"{where}: option text is empty; write the option or keep the old wording")
         group["options"][edit.index] = edit.text.strip()
     elif isinstance(edit, SetTemplate):
-        _in_range(edit.index, 1 + len(group["extra_prompts"]), f"template index of group {edit.group!r}", where)
+        _in_range(edit.index, 1 + len(group["extra_prompts"]), "template", edit.group, where)
         if edit.template.count("{}") != 1:
             raise EditError(f"{where}: template {edit.template!r} must contain exactly one {{}} placeholder")
         if edit.index == 0:

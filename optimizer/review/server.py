@@ -129,7 +129,7 @@ class ReviewServer:
 
     def start(self) -> "ReviewServer":
         """Serve from a background thread (tests); stop with :meth:`stop`."""
-        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
         return self
 
