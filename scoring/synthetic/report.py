@@ -1,8 +1,8 @@
 """What ``cotclip world describe`` reports: a world's structure and its two reference accuracies.
 
 The accuracies go through the ordinary scorer on the ordinary splits, exactly as
-``cotclip evaluate`` computes them: the class-name baseline (argmax of the cosine with
-``a photo of {class}``) and the oracle system, on train, val, test and all images.
+``cotclip evaluate`` computes them: the class-name baseline (``a photo of {class}``)
+and the oracle system, on train, val, test and all images.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from cotclip.scoring.baselines import name_baseline_scores
 from cotclip.scoring.scorer import ImageSet, PromptEmbedder, accuracy
 from cotclip.scoring.splits import select, split_dataset
 from cotclip.scoring.synthetic.encoder import SyntheticEncoder
@@ -65,7 +66,7 @@ def describe_world(world: World, temperature: float | None = None, split_seed: i
     for split in SPLIT_NAMES:
         positions = select(splits, split)
         images = ImageSet(world.image_embeddings[positions], [world.labels[i] for i in positions], prompts)
-        names = images.similarities([oracle.scoring.name_template.replace("{}", c) for c in world.classes])
+        names = name_baseline_scores(world.classes, images, templates=(oracle.scoring.name_template,))
         name_accuracy = float(np.mean(np.argmax(names, axis=1) == images.label_indices(world.classes)))
         accuracies.append(
             SplitAccuracy(split, len(positions), name_accuracy, float(accuracy(oracle, images, temperature=temperature)))

@@ -87,3 +87,20 @@ def test_bad_world_files_exit_2_with_one_line(tmp_path, capsys, world_text, mess
 def test_bad_arguments_exit_2_with_one_line(capsys, argv, message):
     assert main(argv) == 2
     assert message in _one_line_error(capsys)
+
+
+def test_evaluate_treats_the_world_like_real_data(tmp_path, capsys):
+    oracle = tmp_path / "oracle.json"
+    assert main(["world", "oracle", "pokemon-like", "--out", str(oracle)]) == 0
+    argv = ["evaluate", "--system", str(oracle), "--data", "synthetic:pokemon-like", "--model", "synthetic",
+            "--json", "--cache-dir", str(tmp_path / "cache")]
+    capsys.readouterr()
+    assert main(argv) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert first["n"] == 32
+    assert first["accuracy"] == pytest.approx(27 / 32)  # the describe report's test split
+    assert first["baseline_accuracy"] == pytest.approx(10 / 32)
+    assert first["confusions"][0]["true"] == "Nawou" and first["confusions"][0]["predicted"] == "Podrouwox"  # a planted pair
+    assert main(argv) == 0
+    second = json.loads(capsys.readouterr().out)
+    assert second["accuracy"] == first["accuracy"] and second["cache"]["misses"] == 0
