@@ -1,0 +1,217 @@
+"""Multi-objective Optuna search over a system's scoring knobs (see ``_base`` for the contract).
+
+Storage and several workers
+---------------------------
+``storage=None`` with a ``run_dir`` keeps the study in a journal file,
+``<run_dir>/search.journal`` (append-only, fast, resumable: calling again with the
+same arguments continues until the study holds ``n_trials`` complete trials).
+Without a run dir the study lives in memory. Any Optuna RDB URL
+(``sqlite:///study.db``, ``postgresql://user@host/db``) or a ``*.journal`` file path
+shares one study between worker processes or machines: start the same call (same
+system, val set, space and ``study_name``) in each worker::
+
+    knob_search(system, val, n_trials=400, storage="sqlite:///runs/x/search.db", study_name="x")
+
+Every worker stops once the study holds ``n_trials`` complete trials, and each
+returns the front over *all* workers' trials. A journal file works for processes
+on one machine (file locks); use an RDB server across machines.
+
+Logging: Optuna logs each trial at INFO level through its own ``optuna`` logger.
+This library never changes that (its verbosity is global state); the CLI decides,
+e.g. ``optuna.logging.set_verbosity(optuna.logging.WARNING)`` unless ``--verbose``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Sequence
+
+import optuna
+
+from cotclip.optimizer.search._base import Knobs, ParetoPoint, SearchResult, SearchSpace, SearchTiming
+from cotclip.optimizer.search.evaluator import KnobEvaluator
+from cotclip.scoring.scorer import ImageSet
+from cotclip.systems.errors import InputError
+from cotclip.systems.model import System
+
+__all__ = ["knob_search", "open_storage", "JOURNAL_NAME"]
+
+logger = logging.getLogger(__name__)
+JOURNAL_NAME = "search.journal"
+_RDB_SCHEMES = ("sqlite", "postgresql", "mysql", "oracle", "mssql")
+
+
+def open_storage(storage: str | None, run_dir: str | Path | None) -> tuple[optuna.storages.BaseStorage, str]:
+    """The Optuna storage for a spec, and how to name it in reports.
+
+    ``None`` -> ``<run_dir>/search.journal`` (or memory without a run dir); an RDB URL
+    -> :class:`optuna.storages.RDBStorage`; any other string -> a journal file path.
+    """
+    from optuna.storages.journal import JournalFileBackend, JournalStorage
+
+    if storage is None and run_dir is None:
+        return optuna.storages.InMemoryStorage(), "memory"
+    if storage is None:
+        path = Path(run_dir) / JOURNAL_NAME
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return JournalStorage(JournalFileBackend(str(path))), str(path)
+    scheme = storage.split("://", 1)[0].split("+", 1)[0] if "://" in storage else ""
+    if scheme in _RDB_SCHEMES:
+        try:
+            return optuna.storages.RDBStorage(storage), storage
+        except Exception as exc:  # SQLAlchemy raises many types for bad URLs / unreachable servers
+            raise InputError(f"cannot open search storage {storage!r} ({type(exc).__name__}); check the URL") from None
+    if "://" in storage:
+        raise InputError(f"unsupported storage {storage!r}; use sqlite:///file.db, postgresql://..., or a .journal path")
+    path = Path(storage)
+    if path.is_dir():
+        raise InputError(f"storage {storage!r} is a directory; give a journal file path such as {path / JOURNAL_NAME}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return JournalStorage(JournalFileBackend(str(path))), str(path)
+
+
+def _suggest(trial: optuna.Trial, evaluator: KnobEvaluator, start: Knobs) -> Knobs:
+    space, system = evaluator.space, evaluator.system
+    temperature = trial.suggest_float("temperature", *space.temperature, log=True)
+    aggregation = trial.suggest_categorical("aggregation", list(space.aggregations))
+    prior = start.name_prior_weight
+    if space.search_name_prior and evaluator.name_cosines is not None:
+        prior = 0.0
+        if trial.suggest_categorical("name_prior", [False, True]):
+            prior = trial.suggest_float("name_prior_weight", *space.name_prior_weight, log=True)
+    weights, templates = dict(start.weights), dict(start.templates)
+    for group in system.groups:
+        if group.name in system.locks.groups:
+            continue
+        on = trial.suggest_categorical(f"on:{group.name}", [True, False]) if space.allow_removing_groups else True
+        weights[group.name] = trial.suggest_float(f"weight:{group.name}", *space.weight, log=True) if on else 0.0
+        variants = evaluator.variants(group.name)
+        chosen = [v for i, v in enumerate(variants) if trial.suggest_categorical(f"template:{group.name}:{i}", [False, True])]
+        templates[group.name] = tuple(chosen)
+    return Knobs(temperature, aggregation, prior, weights, templates)
+
+
+def _start_params(evaluator: KnobEvaluator, start: Knobs) -> dict:
+    space = evaluator.space
+    clip = lambda value, bounds: min(max(value, bounds[0]), bounds[1])  # noqa: E731
+    params: dict = {"temperature": clip(start.temperature, space.temperature), "aggregation": start.aggregation}
+    if space.search_name_prior and evaluator.name_cosines is not None:
+        params["name_prior"] = start.name_prior_weight > 0
+        if start.name_prior_weight > 0:
+            params["name_prior_weight"] = clip(start.name_prior_weight, space.name_prior_weight)
+    for group in evaluator.system.groups:
+        if group.name in evaluator.system.locks.groups:
+            continue
+        params[f"on:{group.name}"] = group.weight > 0
+        if group.weight > 0:
+            params[f"weight:{group.name}"] = clip(group.weight, space.weight)
+        for i, variant in enumerate(evaluator.variants(group.name)):
+            params[f"template:{group.name}:{i}"] = variant in group.extra_prompts
+    return params
+
+
+def _check_start(system: System, space: SearchSpace) -> None:
+    if system.scoring.aggregation not in space.aggregations:
+        raise InputError(f"the system's aggregation {system.scoring.aggregation!r} is not in the search space; add it")
+    if not system.groups:
+        raise InputError("the system has no groups to search over; add at least one group")
+
+
+def _front(study: optuna.Study, evaluator: KnobEvaluator) -> list[ParetoPoint]:
+    seen: dict[tuple[float, int], ParetoPoint] = {}
+    for trial in sorted(study.best_trials, key=lambda t: t.number):
+        accuracy, prompts = trial.values[0], int(trial.values[1])
+        if (accuracy, prompts) in seen:
+            continue
+        knobs = _knobs_of_trial(trial)
+        system = evaluator.to_system(knobs, details={"trial": trial.number, "val_accuracy": accuracy})
+        seen[(accuracy, prompts)] = ParetoPoint(trial.number, accuracy, prompts, knobs, system)
+    return sorted(seen.values(), key=lambda p: (p.prompts, -p.accuracy))
+
+
+def _knobs_of_trial(trial: optuna.trial.FrozenTrial) -> Knobs:
+    data = trial.user_attrs["knobs"]
+    return Knobs(data["temperature"], data["aggregation"], data["name_prior_weight"], data["weights"],
+                 {g: tuple(t) for g, t in data["templates"].items()})
+
+
+def _open_study(
+    system: System, storage: str | None, run_dir: str | Path | None, study_name: str | None, seed: int
+) -> tuple[optuna.Study, str]:
+    backend, shown = open_storage(storage, run_dir)
+    name = study_name or f"knobs-{system.fingerprint()[:12]}"
+    sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=20)
+    study = optuna.create_study(
+        storage=backend, study_name=name, directions=["maximize", "minimize"], sampler=sampler, load_if_exists=True
+    )
+    owner = study.user_attrs.get("system_fingerprint")
+    if owner is None:
+        study.set_user_attr("system_fingerprint", system.fingerprint())
+    elif owner != system.fingerprint():
+        raise InputError(f"study {name!r} in {shown} belongs to another system; pass a new study_name or storage")
+    return study, shown
+
+
+def _complete(study: optuna.Study) -> int:
+    return len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)))
+
+
+def knob_search(
+    system: System,
+    val: ImageSet,
+    *,
+    n_trials: int = 200,
+    space: SearchSpace | None = None,
+    storage: str | None = None,
+    run_dir: str | Path | None = None,
+    study_name: str | None = None,
+    seed: int = 0,
+    timeout_s: float | None = None,
+) -> SearchResult:
+    """Search ``system``'s knobs on ``val``; return the best system and the Pareto front.
+
+    ``n_trials`` is the total of complete trials the study should hold (all workers
+    together; a resumed study only runs what is missing). ``timeout_s`` bounds this
+    process's wall time. See the module docstring for ``storage``/``run_dir``.
+    """
+    if n_trials < 1:
+        raise InputError(f"n_trials must be >= 1 (got {n_trials})")
+    space = space or SearchSpace()
+    _check_start(system, space)
+    evaluator = KnobEvaluator(system, val, space)
+    start = Knobs.of(system)
+    start_eval = evaluator.evaluate(start)
+    study, shown = _open_study(system, storage, run_dir, study_name, seed)
+    if _complete(study) == 0 and not study.get_trials(deepcopy=False):
+        study.enqueue_trial(_start_params(evaluator, start), skip_if_exists=True)
+    scoring_s, own_trials = 0.0, 0
+
+    def objective(trial: optuna.Trial) -> Sequence[float]:
+        nonlocal scoring_s, own_trials
+        knobs = _suggest(trial, evaluator, start)
+        if not knobs.active_groups():
+            raise optuna.TrialPruned("every group is off; a system needs at least one group")
+        began = time.perf_counter()
+        result = evaluator.evaluate(knobs)
+        scoring_s += time.perf_counter() - began
+        trial.set_user_attr("knobs", knobs.to_dict())
+        own_trials += 1
+        return result.accuracy, result.prompts
+
+    done_before = _complete(study)
+    stop = optuna.study.MaxTrialsCallback(n_trials, states=(optuna.trial.TrialState.COMPLETE,))
+    began = time.perf_counter()
+    if done_before < n_trials:
+        study.optimize(objective, n_trials=n_trials - done_before, timeout=timeout_s, callbacks=[stop])
+    wall_s = time.perf_counter() - began
+    front = _front(study, evaluator)
+    best = max(front, key=lambda p: (p.accuracy, -p.prompts, -p.trial))
+    logger.info("knob search: %d trials, best val accuracy %.4f with %d prompts", _complete(study), best.accuracy,
+                best.prompts)
+    return SearchResult(
+        study_name=study.study_name, storage=shown, start_accuracy=start_eval.accuracy,
+        start_prompts=start_eval.prompts, best=best, front=tuple(front), n_trials=_complete(study),
+        timing=SearchTiming(trials=own_trials, wall_s=wall_s, scoring_s=scoring_s), notes=tuple(evaluator.notes),
+    )
