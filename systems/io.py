@@ -117,7 +117,10 @@ def parse_system_text(text: str, source: str, suffix: str = "") -> tuple[Any, st
 
 
 def _looks_like_text(value: str) -> bool:
-    return "\n" in value or value.lstrip().startswith(("{", "["))
+    """Literal JSON/YAML text rather than a path (an existing file always counts as a path)."""
+    if "\n" in value:
+        return True
+    return value.lstrip().startswith(("{", "[")) and not os.path.exists(value)
 
 
 def _read_path(path: Path) -> str:

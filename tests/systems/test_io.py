@@ -115,3 +115,12 @@ def test_failed_write_leaves_no_partial_file(tmp_path: Path, monkeypatch: pytest
 def test_save_to_a_directory_is_refused(tiny_data: dict[str, Any], tmp_path: Path) -> None:
     with pytest.raises(InputError, match="is a directory; give a file path"):
         save_system(System.from_data(tiny_data), tmp_path)
+
+
+def test_a_file_whose_name_looks_like_json_is_read_as_a_file(
+    tiny_data: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("[draft].json").write_text(json.dumps(tiny_data), encoding="utf-8")
+    assert load_system("[draft].json") == System.from_data(tiny_data)
+    assert read_system_data("[draft].json")[1] == "json"
