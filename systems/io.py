@@ -150,7 +150,7 @@ def read_system_data(path_or_text: str | os.PathLike[str], source: str | None = 
         text, file_name = ready_system_text(path_or_text[len(READY_PREFIX) :])
         label, suffix = source or path_or_text, Path(file_name).suffix
     elif isinstance(path_or_text, str) and _looks_like_text(path_or_text):
-        text, label = path_or_text, source or "<system text>"
+        text, label = path_or_text, source or "<system data>"
     else:
         path = Path(path_or_text)
         text, label, suffix = _read_path(path), source or str(path), path.suffix
