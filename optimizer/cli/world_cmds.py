@@ -106,5 +106,5 @@ def notes_command(
     if as_json:
         emit_json(notes)
         return
-    for note in notes.values():
-        _print(note)
+    for class_name, note in notes.items():
+        _print(f"{class_name}: {note}")

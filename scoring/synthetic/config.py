@@ -178,7 +178,9 @@ def _one_line(exc: ValidationError) -> str:
 def parse_world_config(data: Any, source: str) -> WorldConfig:
     """Validate raw data as a :class:`WorldConfig`; raises DataError naming ``source``."""
     if not isinstance(data, dict):
-        raise DataError(f"world {source}: expected a mapping of settings (seed, dim, classes, groups, ...); got {type(data).__name__}")
+        raise DataError(
+            f"world {source}: expected a mapping of settings (seed, dim, classes, groups, ...); got {type(data).__name__}"
+        )
     try:
         return WorldConfig.model_validate(data)
     except ValidationError as exc:

@@ -49,7 +49,10 @@ class SyntheticEncoder:
             )
         row = ref.row if ref.row is not None else int(ref.uid[len(self._uid_prefix):])
         if not 0 <= row < self.world.n_images:
-            raise EncoderError(f"image {ref.source!r} has row {row}, outside world {self.world.name}'s {self.world.n_images} images")
+            raise EncoderError(
+                f"image {ref.source!r} has row {row}, outside world {self.world.name}'s {self.world.n_images} images; "
+                "load the dataset again"
+            )
         return row
 
     def encode_images(self, images: Sequence[ImageRef]) -> ImageEncoding:

@@ -3,7 +3,8 @@
 They stand in for the domain context a user can hand an LLM proposer ("Skugli is a
 crimson lizard with large wings ..."). ``omit_rate`` drops each attribute clause with that
 probability; ``error_rate`` replaces a kept clause's value with a wrong value of the same
-group. The wording uses any surface form the encoder knows (not always the best one), keeping\nthe article where the canonical form has one.
+group. The wording uses any surface form the encoder knows (not always the best one),
+keeping the article where the canonical form has one.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ def _grammatical_forms(forms: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def field_notes(world: "World", omit_rate: float = 0.0, error_rate: float = 0.0, seed: int = 0) -> dict[str, str]:
-    """``{class: note}`` in class order; deterministic for the same world and arguments."""
+    """``{class: note}`` in class order (the note does not repeat the class name); deterministic."""
     _check_rate("omit rate", omit_rate)
     _check_rate("error rate", error_rate)
     rng = seeded_rng(world.config.seed, f"notes|{seed}|{omit_rate!r}|{error_rate!r}")
@@ -52,5 +53,5 @@ def field_notes(world: "World", omit_rate: float = 0.0, error_rate: float = 0.0,
             forms = _grammatical_forms(group.surface_forms[value_index])
             clauses.append(group.note_clause.format(forms[int(pick_form * len(forms))]))
         body = "; ".join(clauses) if clauses else "no reliable description"
-        notes[class_name] = f"{class_name}: {body}."
+        notes[class_name] = f"{body[0].upper()}{body[1:]}."
     return notes

@@ -100,7 +100,13 @@ def _assign_signatures(rng: np.random.Generator, n_classes: int, sizes: list[int
 
 
 class World:
-    """A built world: classes, groups, true attributes, images and the text model."""
+    """A built world: classes, groups, true attributes, images and the text model.
+
+    ``classes`` and ``groups`` are in config order; ``signatures[c, g]`` is class ``c``'s
+    true value index in group ``g``; image ``i`` shows ``labels[i]``
+    (``label_indices[i]`` in ``classes``), ``images_per_class`` consecutive images per class.
+    Geometry (concept vectors, image embeddings, the text model) is computed on first use.
+    """
 
     def __init__(self, config: WorldConfig, name: str = "world"):
         self.config = config
@@ -108,6 +114,7 @@ class World:
         self.hash = world_hash(config)
         rng = seeded_rng(config.seed, "structure")
         self.groups = [self._build_group(rng, index) for index in range(len(config.groups))]
+        self._group_position = {group.name: position for position, group in enumerate(self.groups)}
         known = frozenset(normalize_text(f) for v in VOCABULARIES.values() for row in v.values for f in row)
         names = config.classes if isinstance(config.classes, list) else fantasy_names(config.classes, rng, known)
         self.classes: list[str] = list(names)
@@ -135,9 +142,8 @@ class World:
     # ----- the hidden truth -------------------------------------------------------------
     def group(self, name: str) -> WorldGroup:
         """The group called ``name`` (DataError naming the known groups if absent)."""
-        for group in self.groups:
-            if group.name == name:
-                return group
+        if name in self._group_position:
+            return self.groups[self._group_position[name]]
         raise DataError(f"world {self.name} has no group {name!r}; its groups are {', '.join(g.name for g in self.groups)}")
 
     def class_index(self, class_name: str) -> int:
@@ -148,8 +154,8 @@ class World:
 
     def true_index(self, class_name: str, group_name: str) -> int:
         """Index of the class's true value within ``group(group_name).values``."""
-        group_position = self.groups.index(self.group(group_name))
-        return int(self.signatures[self.class_index(class_name), group_position])
+        self.group(group_name)  # raises for an unknown group
+        return int(self.signatures[self.class_index(class_name), self._group_position[group_name]])
 
     def true_value(self, class_name: str, group_name: str) -> str:
         """The class's true value (canonical phrase) in ``group_name``."""
