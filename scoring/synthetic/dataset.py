@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from cotclip.scoring.data._base import Dataset
+from cotclip.scoring.data._base import Crop, Dataset
 from cotclip.scoring.encoders._base import ImageRef
 from cotclip.scoring.synthetic.world import World, load_world
+from cotclip.systems.errors import DataError
 
 __all__ = ["load_dataset", "dataset_of_world"]
 
@@ -24,7 +25,9 @@ def dataset_of_world(world: World, spec: str) -> Dataset:
     return Dataset(source=f"synthetic:{spec}", identity=f"synthetic:{world.hash}", images=images, labels=list(world.labels))
 
 
-def load_dataset(rest: str, **_: Any) -> Dataset:
-    """The dataset for ``synthetic:<rest>``; options such as ``crop`` do not apply and are ignored."""
+def load_dataset(rest: str, *, crop: Crop | None = None, **_: Any) -> Dataset:
+    """The dataset for ``synthetic:<rest>``; column options do not apply and are ignored, a crop is refused."""
     spec = rest.strip()
+    if crop is not None:
+        raise DataError(f"synthetic:{spec} images have no pixels to crop; drop --crop for synthetic data")
     return dataset_of_world(load_world(spec), spec)

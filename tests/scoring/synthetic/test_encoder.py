@@ -74,6 +74,8 @@ def test_plain_synthetic_without_a_synthetic_dataset_says_how_to_fix_it(dataset)
         load_encoder("synthetic:nope")
     with pytest.raises(DataError, match="unknown synthetic world 'nope'"):
         load_dataset("synthetic:nope")
+    with pytest.raises(DataError, match="no pixels to crop; drop --crop"):
+        load_dataset("synthetic:pokemon-like", crop=(0.1, 0.1, 0.9, 0.9))
 
 
 def test_a_changed_world_file_is_noticed(tmp_path):
