@@ -122,3 +122,23 @@ def test_run_dir_resolves_to_its_best_or_a_given_version(run_dir: Path, broken_s
     assert load_system_or_run(str(run_dir))[0] == broken_system
     with pytest.raises(InputError, match="run dirs only"):
         load_system_or_run(str(tmp_path / "s.json"), version=1)
+
+
+def test_review_command_serves_the_run_until_interrupted(run_dir: Path):
+    import signal
+    import subprocess
+    import sys
+    import urllib.request
+
+    command = [sys.executable, "-m", "cotclip.optimizer", "review", str(run_dir), "--port", "0", "--no-browser"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = process.stdout.readline()
+        url = line.split(" at ")[1].split()[0]
+        assert url.startswith("http://127.0.0.1:")
+        with urllib.request.urlopen(url + "api/state", timeout=10) as response:
+            assert json.loads(response.read())["version"] == "0001"
+    finally:
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=10)
+    assert process.returncode == 0 and "Traceback" not in err
