@@ -77,11 +77,19 @@ def world_hash(config: WorldConfig) -> str:
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]
 
 
-def _assign_signatures(rng: np.random.Generator, n_classes: int, sizes: list[int], confusable_fraction: float) -> np.ndarray:
-    """Distinct value indices per class; the first classes come in pairs differing in one group."""
+def _assign_signatures(
+    rng: np.random.Generator, n_classes: int, sizes: list[int], confusable_fraction: float
+) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """Distinct value indices per class, and the pairs of classes that differ in one group only.
+
+    Classes ``2k`` and ``2k + 1`` are planted as a pair for the first
+    ``round(confusable_fraction * n_classes / 2)`` values of ``k``; when every one-group
+    variation of a class is taken (tiny worlds), its partner is drawn freely instead.
+    """
     n_pairs = int(round(confusable_fraction * n_classes / 2))
     taken: set[tuple[int, ...]] = set()
     rows: list[tuple[int, ...]] = []
+    pairs: list[tuple[int, int]] = []
     attempts = 0
     while len(rows) < n_classes:
         attempts += 1
@@ -93,10 +101,12 @@ def _assign_signatures(rng: np.random.Generator, n_classes: int, sizes: list[int
         else:
             candidate = [int(rng.integers(size)) for size in sizes]
         if tuple(candidate) not in taken:
+            if partner:
+                pairs.append((len(rows) - 1, len(rows)))
             taken.add(tuple(candidate))
             rows.append(tuple(candidate))
             attempts = 0
-    return np.array(rows, dtype=np.int64).reshape(n_classes, len(sizes))
+    return np.array(rows, dtype=np.int64).reshape(n_classes, len(sizes)), pairs
 
 
 class World:
@@ -120,9 +130,8 @@ class World:
         self.classes: list[str] = list(names)
         self._class_index = {name: i for i, name in enumerate(self.classes)}
         sizes = [len(group.values) for group in self.groups]
-        self.signatures = _assign_signatures(rng, len(self.classes), sizes, config.confusable_fraction)
-        n_pairs = int(round(config.confusable_fraction * len(self.classes) / 2))
-        self.confusable_pairs = [(self.classes[2 * i], self.classes[2 * i + 1]) for i in range(n_pairs)]
+        self.signatures, pairs = _assign_signatures(rng, len(self.classes), sizes, config.confusable_fraction)
+        self.confusable_pairs = [(self.classes[a], self.classes[b]) for a, b in pairs]
         self.label_indices = np.repeat(np.arange(len(self.classes)), config.images_per_class)
         self.labels = [self.classes[i] for i in self.label_indices]
 

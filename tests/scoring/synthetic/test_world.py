@@ -137,3 +137,15 @@ def test_to_dict_lists_the_hidden_truth(pokemon_world):
     first = pokemon_world.classes[0]
     assert data["classes"][first]["color"] == pokemon_world.true_value(first, "color")
     json.dumps(data)
+
+
+def test_a_world_with_exactly_enough_signatures_still_builds_with_true_pairs():
+    config = parse_world_config(
+        {"classes": 4, "images_per_class": 3, "confusable_fraction": 1.0,
+         "groups": [{"name": "color", "values": 2, "visibility": 1.0}, {"name": "size", "values": 2, "visibility": 1.0}]},
+        "tiny",
+    )
+    world = World(config, "tiny")
+    assert len({tuple(row) for row in world.signatures.tolist()}) == 4
+    for first, second in world.confusable_pairs:
+        assert sum(world.true_value(first, g.name) != world.true_value(second, g.name) for g in world.groups) == 1
