@@ -62,7 +62,7 @@ def bench(spec: str, repeat: int) -> list[tuple[str, str, float, str]]:
     unknown = [f"This creature is rather {i}-ish zqx." for i in range(len(known))]
 
     def cold_text_seconds(texts: list[str]) -> float:
-        # A fresh world per run, so no template offset is remembered from an earlier run.
+        """Best time to embed ``texts`` with a fresh world (no template offset remembered)."""
         best = float("inf")
         for _ in range(repeat):
             encoder = SyntheticEncoder(_fresh_world(spec))
