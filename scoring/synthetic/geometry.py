@@ -24,7 +24,8 @@ __all__ = [
     "image_embeddings",
 ]
 
-# Bump whenever the numbers any function here produces could change: it enters the
+# Bump whenever the numbers of a world could change (this module, the text model in
+# text.py, the vocabularies in vocab.py, the structure drawn in world.py): it enters the
 # world hash and therefore the encoder identity and the embedding-cache keys.
 GEOMETRY_VERSION = "synthetic-geometry/1"
 
