@@ -1,9 +1,13 @@
 """A content-addressed, on-disk embedding cache and the encoder wrapper that uses it.
 
-Layout: ``<directory>/v1/<sha256(identity)[:16]>/<key[:2]>/<key>.npy``, one float32
-row per file, where ``key = sha256(json({"encoder", "kind", ...}))`` names the encoder
+Layout: ``<directory>/v1/<sha256(identity)[:16]>/<key[:2]>/<key>.row``, one row per
+file, where ``key = sha256(json({"encoder", "kind", ...}))`` names the encoder
 identity, the kind (``image``/``text``) and either the image uid plus crop or the text.
 Each identity folder also holds ``identity.txt`` for people looking at the folder.
+A ``.row`` file is ``b"CCR1"``, the width as little-endian uint32, the float32 values,
+and a 16-byte BLAKE2b digest of key + everything before it. This reads about three
+times faster than one ``.npy`` per row (``benchmarks/bench_cache.py``) and the digest
+catches truncated, foreign and bit-rotten files.
 
 Concurrency: every write goes to a temporary file in the target folder and is moved
 into place with ``os.replace``, which is atomic; two processes writing the same key
@@ -18,6 +22,7 @@ import hashlib
 import json
 import logging
 import os
+import struct
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +37,8 @@ __all__ = ["EmbeddingCache", "CachedEncoder", "CacheStats", "default_cache_dir",
 
 logger = logging.getLogger(__name__)
 _LAYOUT = "v1"
+_MAGIC = b"CCR1"
+_DIGEST_SIZE = 16
 
 
 def default_cache_dir() -> Path:
@@ -68,6 +75,25 @@ class CacheStats:
         return {"hits": self.hits, "misses": self.misses, "encoder_calls": self.encoder_calls}
 
 
+def _encode_row(key: str, row: np.ndarray) -> bytes:
+    body = _MAGIC + struct.pack("<I", row.shape[0]) + row.astype("<f4").tobytes()
+    return body + hashlib.blake2b(key.encode("ascii") + body, digest_size=_DIGEST_SIZE).digest()
+
+
+def _decode_row(key: str, data: bytes, dim: int) -> tuple[np.ndarray | None, str]:
+    if len(data) != 8 + 4 * dim + _DIGEST_SIZE or data[:4] != _MAGIC:
+        return None, f"{len(data)} bytes, expected a {dim}-wide row"
+    body, digest = data[:-_DIGEST_SIZE], data[-_DIGEST_SIZE:]
+    if struct.unpack("<I", body[4:8])[0] != dim:
+        return None, "width does not match the encoder"
+    if hashlib.blake2b(key.encode("ascii") + body, digest_size=_DIGEST_SIZE).digest() != digest:
+        return None, "checksum mismatch"
+    row = np.frombuffer(body, dtype="<f4", offset=8).astype(np.float32)
+    if not np.all(np.isfinite(row)):
+        return None, "non-finite values"
+    return row, ""
+
+
 class EmbeddingCache:
     """Rows keyed by :func:`cache_key`, on disk under ``directory`` and in memory."""
 
@@ -78,28 +104,35 @@ class EmbeddingCache:
         except OSError as exc:
             raise CacheError(f"cannot create the embedding cache folder {self.directory} ({exc.strerror}); pass --cache-dir with a writable folder") from None
         self._memory: dict[str, np.ndarray] = {}
+        self._identity_dirs: dict[str, str] = {}
 
-    def _identity_dir(self, identity: str) -> Path:
-        return self.directory / _LAYOUT / hashlib.sha256(identity.encode("utf-8")).hexdigest()[:16]
+    def _identity_dir(self, identity: str) -> str:
+        folder = self._identity_dirs.get(identity)
+        if folder is None:
+            name = hashlib.sha256(identity.encode("utf-8")).hexdigest()[:16]
+            folder = self._identity_dirs[identity] = os.path.join(self.directory, _LAYOUT, name)
+        return folder
 
-    def _path(self, identity: str, key: str) -> Path:
-        return self._identity_dir(identity) / key[:2] / f"{key}.npy"
+    def _path(self, identity: str, key: str) -> str:
+        return f"{self._identity_dir(identity)}{os.sep}{key[:2]}{os.sep}{key}.row"
 
     def get(self, identity: str, key: str, dim: int) -> np.ndarray | None:
-        """The cached ``float32 [dim]`` row or None; unreadable files are logged and treated as absent."""
+        """The cached ``float32 [dim]`` row or None; unusable files are logged and treated as absent."""
         row = self._memory.get(key)
         if row is not None:
             return row
         path = self._path(identity, key)
         try:
-            row = np.load(path, allow_pickle=False)
+            with open(path, "rb") as stream:
+                data = stream.read()
         except FileNotFoundError:
             return None
-        except (OSError, ValueError, EOFError) as exc:
-            logger.warning("ignoring corrupt cache file %s (%s); it will be rewritten", path, exc)
+        except OSError as exc:
+            logger.warning("ignoring unreadable cache file %s (%s); it will be rewritten", path, exc.strerror)
             return None
-        if row.dtype != np.float32 or row.shape != (dim,) or not np.all(np.isfinite(row)):
-            logger.warning("ignoring corrupt cache file %s (dtype %s, shape %s); it will be rewritten", path, row.dtype, row.shape)
+        row, problem = _decode_row(key, data, dim)
+        if row is None:
+            logger.warning("ignoring corrupt cache file %s (%s); it will be rewritten", path, problem)
             return None
         self._memory[key] = row
         return row
@@ -107,15 +140,15 @@ class EmbeddingCache:
     def put(self, identity: str, key: str, row: np.ndarray) -> np.ndarray:
         """Store one row atomically (temporary file in the same folder, then ``os.replace``); return it."""
         row = np.ascontiguousarray(row, dtype=np.float32)
-        path = self._path(identity, key)
+        path = Path(self._path(identity, key))
         try:
             if not path.parent.is_dir():
                 path.parent.mkdir(parents=True, exist_ok=True)
                 self._write_identity_note(identity)
-            handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".npy")
+            handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".row")
             try:
                 with os.fdopen(handle, "wb") as stream:
-                    np.save(stream, row, allow_pickle=False)
+                    stream.write(_encode_row(key, row))
                 os.replace(temporary, path)
             except BaseException:
                 Path(temporary).unlink(missing_ok=True)
@@ -126,7 +159,7 @@ class EmbeddingCache:
         return row
 
     def _write_identity_note(self, identity: str) -> None:
-        note = self._identity_dir(identity) / "identity.txt"
+        note = Path(self._identity_dir(identity)) / "identity.txt"
         if not note.exists():
             handle, temporary = tempfile.mkstemp(dir=note.parent, prefix=".tmp-")
             with os.fdopen(handle, "w", encoding="utf-8") as stream:

@@ -82,23 +82,38 @@ def test_failures_pass_through_and_are_not_stored(tmp_path: Path) -> None:
 
 def test_corrupt_files_are_ignored_with_a_warning_and_rewritten(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     CachedEncoder(HashEncoder(), EmbeddingCache(tmp_path)).encode_texts(["a cat", "a dog"])
-    files = sorted(tmp_path.rglob("*.npy"))
-    files[0].write_bytes(b"\x93NUMPY garbage")
-    np.save(files[1], np.zeros(7, dtype=np.float32))
+    files = sorted(tmp_path.rglob("*.row"))
+    files[0].write_bytes(files[0].read_bytes()[:-5])
+    flipped = bytearray(files[1].read_bytes())
+    flipped[12] ^= 0xFF
+    files[1].write_bytes(bytes(flipped))
     inner = HashEncoder()
     with caplog.at_level(logging.WARNING, logger="cotclip.scoring.cache"):
         rows = CachedEncoder(inner, EmbeddingCache(tmp_path)).encode_texts(["a cat", "a dog"])
     assert sorted(inner.sent) == ["a cat", "a dog"]
-    assert caplog.text.count("ignoring corrupt cache file") == 2
+    assert caplog.text.count("ignoring corrupt cache file") == 2 and "checksum mismatch" in caplog.text
     np.testing.assert_allclose(np.linalg.norm(rows, axis=1), 1.0, atol=1e-6)
     third = CachedEncoder(HashEncoder(), EmbeddingCache(tmp_path))
     third.encode_texts(["a cat", "a dog"])
     assert third.stats.encoder_calls == 0
 
 
+def test_a_row_file_under_another_key_is_rejected(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    cache = EmbeddingCache(tmp_path)
+    cache.put("enc", "a" * 64, np.ones(4, dtype=np.float32) / 2)
+    moved = tmp_path.rglob("a*.row").__next__()
+    target = moved.parent.parent / "bb" / ("b" * 64 + ".row")
+    target.parent.mkdir()
+    target.write_bytes(moved.read_bytes())
+    with caplog.at_level(logging.WARNING, logger="cotclip.scoring.cache"):
+        assert EmbeddingCache(tmp_path).get("enc", "b" * 64, 4) is None
+        assert EmbeddingCache(tmp_path).get("enc", "a" * 64, 8) is None
+    assert "checksum mismatch" in caplog.text and "expected a 8-wide row" in caplog.text
+
+
 def test_layout_is_sharded_with_no_leftover_temporaries(tmp_path: Path) -> None:
     CachedEncoder(HashEncoder(), EmbeddingCache(tmp_path)).encode_texts([f"t{i}" for i in range(20)])
-    files = list(tmp_path.rglob("*.npy"))
+    files = list(tmp_path.rglob("*.row"))
     assert len(files) == 20 and not list(tmp_path.rglob(".tmp-*"))
     assert all(f.parent.name == f.stem[:2] for f in files)
     assert (files[0].parent.parent / "identity.txt").read_text().strip() == HashEncoder.identity
@@ -130,7 +145,7 @@ def test_two_processes_share_the_cache_safely(tmp_path: Path) -> None:
     for worker in workers:
         worker.join(timeout=60)
         assert worker.exitcode == 0
-    assert len(list(tmp_path.rglob("*.npy"))) == 40 + 2 * 5 * 10 and not list(tmp_path.rglob(".tmp-*"))
+    assert len(list(tmp_path.rglob("*.row"))) == 40 + 2 * 5 * 10 and not list(tmp_path.rglob(".tmp-*"))
     assert all(len(s) == len(set(s)) for s in sent)
     inner = HashEncoder()
     reader = CachedEncoder(inner, EmbeddingCache(tmp_path))
