@@ -37,16 +37,26 @@ class _Scoreboard:
         self.scores = scores.astype(np.float64)
         self.truth = truth
         self.rows = np.arange(len(truth))
-        self._refresh()
-
-    def _refresh(self) -> None:
-        others = self.scores.copy()
-        others[self.rows, self.truth] = -np.inf
-        order = np.argsort(-others, axis=1)[:, :2]
-        self.top_index = order[:, 0]
-        self.top = others[self.rows, order[:, 0]]
-        self.second = others[self.rows, order[:, 1]] if others.shape[1] > 1 else np.full(len(self.rows), -np.inf)
         self.own = self.scores[self.rows, self.truth]
+        self.top_index = np.zeros(len(truth), dtype=np.intp)
+        self.second_index = np.zeros(len(truth), dtype=np.intp)
+        self._refresh(self.rows)
+
+    def _refresh(self, rows: np.ndarray) -> None:
+        """Recompute the two best competitor classes (not the true one) of ``rows``."""
+        others = self.scores[rows].copy()
+        others[np.arange(len(rows)), self.truth[rows]] = -np.inf
+        if others.shape[1] > 2:
+            top_two = np.argpartition(-others, 1, axis=1)[:, :2]
+        else:
+            top_two = np.tile(np.arange(others.shape[1]), (len(rows), 1))[:, :2]
+        values = np.take_along_axis(others, top_two, axis=1)
+        swap = values[:, 1] > values[:, 0]
+        top_two[swap] = top_two[swap][:, ::-1]
+        self.top_index[rows] = top_two[:, 0]
+        self.second_index[rows] = top_two[:, 1] if others.shape[1] > 1 else top_two[:, 0]
+        self.top = self.scores[self.rows, self.top_index]
+        self.second = self.scores[self.rows, self.second_index] if self.scores.shape[1] > 1 else np.full(len(self.rows), -np.inf)
 
     def correct_with(self, class_index: int, columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Correct images and class margin for each candidate column ``[N, K]`` replacing ``class_index``."""
@@ -59,9 +69,12 @@ class _Scoreboard:
         return correct, margin
 
     def set_column(self, class_index: int, column: np.ndarray) -> None:
-        """Commit a change."""
+        """Commit a change; only images whose top-two competitors may change are recomputed."""
         self.scores[:, class_index] = column
-        self._refresh()
+        self.own = self.scores[self.rows, self.truth]
+        touched = (self.top_index == class_index) | (self.second_index == class_index) | (column > self.second)
+        touched &= self.truth != class_index
+        self._refresh(self.rows[touched])
 
 
 class RefineRulesMove:

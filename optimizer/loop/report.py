@@ -41,7 +41,7 @@ def plot_val_history(versions: list[VersionRecord], path: Path) -> Path:
 
 def plot_confusion(score: HeldOutScore, path: Path) -> Path:
     """Confusion matrix heat map (rows = true class, columns = predicted)."""
-    size = max(4.0, 0.35 * len(score.classes) + 2)
+    size = min(12.0, max(4.0, 0.35 * len(score.classes) + 2))
     figure, axes = plt.subplots(figsize=(size, size), dpi=100)
     image = axes.imshow(score.confusion, cmap="Blues")
     if len(score.classes) <= 40:
