@@ -11,7 +11,6 @@ import logging
 import sys
 from typing import Any
 
-import click
 import typer
 from rich.console import Console
 
@@ -59,15 +58,22 @@ def main(argv: list[str] | None = None) -> int:
         return int(result or 0)
     except CotclipError as exc:
         return _fail(exc.message)
-    except click.exceptions.NoArgsIsHelpError:
-        return 0
-    except click.UsageError as exc:
-        hint = f"; see `{exc.ctx.command_path} --help`" if exc.ctx else ""
-        return _fail(f"{exc.format_message()}{hint}")
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         return exc.exit_code
-    except click.exceptions.Abort:
+    except typer.Abort:
         return _fail("aborted")
+    except typer.TyperException as exc:
+        return _usage_error(exc)
     except KeyboardInterrupt:
         _fail("interrupted; finished results are kept")
         return 130
+
+
+def _usage_error(exc: typer.TyperException) -> int:
+    """Typer bundles its own click: its usage errors derive from ``typer.TyperException``."""
+    if type(exc).__name__ == "NoArgsIsHelpError":
+        sys.stdout.write(exc.format_message() + "\n")
+        return 0
+    ctx = getattr(exc, "ctx", None)
+    hint = f"; see `{ctx.command_path} --help`" if ctx is not None else ""
+    return _fail(f"{exc.format_message().rstrip('.')}{hint}")
