@@ -119,32 +119,37 @@ def _check_start(system: System, space: SearchSpace) -> None:
         raise InputError("the system has no groups to search over; add at least one group")
 
 
-def _front(study: optuna.Study, evaluator: KnobEvaluator) -> list[ParetoPoint]:
+def _front(study: optuna.Study, evaluator: KnobEvaluator, start: Knobs) -> list[ParetoPoint]:
     seen: dict[tuple[float, int], ParetoPoint] = {}
     for trial in sorted(study.best_trials, key=lambda t: t.number):
         accuracy, prompts = trial.values[0], int(trial.values[1])
         if (accuracy, prompts) in seen:
             continue
-        knobs = _knobs_of_trial(trial)
+        knobs = _suggest(optuna.trial.FixedTrial(trial.params, trial.number), evaluator, start)
         system = evaluator.to_system(knobs, details={"trial": trial.number, "val_accuracy": accuracy})
         seen[(accuracy, prompts)] = ParetoPoint(trial.number, accuracy, prompts, knobs, system)
     return sorted(seen.values(), key=lambda p: (p.prompts, -p.accuracy))
 
 
-def _knobs_of_trial(trial: optuna.trial.FrozenTrial) -> Knobs:
-    data = trial.user_attrs["knobs"]
-    return Knobs(data["temperature"], data["aggregation"], data["name_prior_weight"], data["weights"],
-                 {g: tuple(t) for g, t in data["templates"].items()})
+def _sampler(name: str, seed: int) -> optuna.samplers.BaseSampler:
+    if name == "tpe":
+        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=20)
+    if name == "nsga2":
+        return optuna.samplers.NSGAIISampler(seed=seed, population_size=20)
+    if name == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    raise InputError(f"unknown sampler {name!r}; use 'tpe', 'nsga2' or 'random'")
 
 
 def _open_study(
-    system: System, storage: str | None, run_dir: str | Path | None, study_name: str | None, seed: int
+    system: System, storage: str | None, run_dir: str | Path | None, study_name: str | None, seed: int, sampler: str
 ) -> tuple[optuna.Study, str]:
+    sampler_object = _sampler(sampler, seed)
     backend, shown = open_storage(storage, run_dir)
     name = study_name or f"knobs-{system.fingerprint()[:12]}"
-    sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=20)
     study = optuna.create_study(
-        storage=backend, study_name=name, directions=["maximize", "minimize"], sampler=sampler, load_if_exists=True
+        storage=backend, study_name=name, directions=["maximize", "minimize"], sampler=sampler_object,
+        load_if_exists=True,
     )
     owner = study.user_attrs.get("system_fingerprint")
     if owner is None:
@@ -169,12 +174,15 @@ def knob_search(
     study_name: str | None = None,
     seed: int = 0,
     timeout_s: float | None = None,
+    sampler: str = "tpe",
 ) -> SearchResult:
     """Search ``system``'s knobs on ``val``; return the best system and the Pareto front.
 
     ``n_trials`` is the total of complete trials the study should hold (all workers
     together; a resumed study only runs what is missing). ``timeout_s`` bounds this
-    process's wall time. See the module docstring for ``storage``/``run_dir``.
+    process's wall time. ``sampler``: ``tpe`` (multi-objective TPE, the default: fewest
+    trials to a good front), ``nsga2`` (cheaper per trial) or ``random``. See the module
+    docstring for ``storage``/``run_dir``.
     """
     if n_trials < 1:
         raise InputError(f"n_trials must be >= 1 (got {n_trials})")
@@ -183,7 +191,7 @@ def knob_search(
     evaluator = KnobEvaluator(system, val, space)
     start = Knobs.of(system)
     start_eval = evaluator.evaluate(start)
-    study, shown = _open_study(system, storage, run_dir, study_name, seed)
+    study, shown = _open_study(system, storage, run_dir, study_name, seed, sampler)
     if _complete(study) == 0 and not study.get_trials(deepcopy=False):
         study.enqueue_trial(_start_params(evaluator, start), skip_if_exists=True)
     scoring_s, own_trials = 0.0, 0
@@ -196,17 +204,18 @@ def knob_search(
         began = time.perf_counter()
         result = evaluator.evaluate(knobs)
         scoring_s += time.perf_counter() - began
-        trial.set_user_attr("knobs", knobs.to_dict())
         own_trials += 1
         return result.accuracy, result.prompts
 
-    done_before = _complete(study)
     stop = optuna.study.MaxTrialsCallback(n_trials, states=(optuna.trial.TrialState.COMPLETE,))
     began = time.perf_counter()
-    if done_before < n_trials:
-        study.optimize(objective, n_trials=n_trials - done_before, timeout=timeout_s, callbacks=[stop])
+    while _complete(study) < n_trials:  # pruned trials (every group off) do not count
+        left = None if timeout_s is None else timeout_s - (time.perf_counter() - began)
+        if left is not None and left <= 0:
+            break
+        study.optimize(objective, n_trials=n_trials - _complete(study), timeout=left, callbacks=[stop])
     wall_s = time.perf_counter() - began
-    front = _front(study, evaluator)
+    front = _front(study, evaluator, start)
     best = max(front, key=lambda p: (p.accuracy, -p.prompts, -p.trial))
     logger.info("knob search: %d trials, best val accuracy %.4f with %d prompts", _complete(study), best.accuracy,
                 best.prompts)

@@ -9,6 +9,7 @@ from cotclip.optimizer.selection._base import (
     system_of,
 )
 from cotclip.optimizer.selection.all_groups import AllGroupsSelector
+from cotclip.optimizer.selection.functions import select_groups
 from cotclip.optimizer.selection.greedy_accuracy import ValAccuracySelector
 from cotclip.optimizer.selection.greedy_information import InformationGainSelector
 from cotclip.optimizer.selection.information import JointAnswers, conditional_dependence, set_information
@@ -26,4 +27,5 @@ __all__ = [
     "JointAnswers",
     "conditional_dependence",
     "set_information",
+    "select_groups",
 ]

@@ -115,8 +115,11 @@ def conditional_dependence(
     total = 0.0
     for c in range(n_classes):
         rows = labels == c
+        if prior[c] == 0 or (not rows.any() and smoothing == 0):
+            continue
         joint = np.einsum("na,nb->ab", first[rows].astype(np.float64), second[rows].astype(np.float64))
         joint = (joint + smoothing / (k * m)) / (rows.sum() + smoothing)
         outer = joint.sum(axis=1, keepdims=True) * joint.sum(axis=0, keepdims=True)
-        total += prior[c] * float(np.sum(joint * np.log2(joint / outer)))
+        cells = joint > 0  # 0 log 0 = 0; a positive cell has positive marginals
+        total += prior[c] * float(np.sum(joint[cells] * np.log2(joint[cells] / outer[cells])))
     return total

@@ -1,0 +1,92 @@
+"""The three selectors on the pokemon-like world: contract, budgets, locks, determinism."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from cotclip.optimizer.selection import (
+    AllGroupsSelector,
+    InformationGainSelector,
+    Selector,
+    ValAccuracySelector,
+    candidate_questions,
+    system_of,
+)
+from cotclip.scoring.scorer import accuracy
+
+SELECTORS = [InformationGainSelector(), ValAccuracySelector(), AllGroupsSelector()]
+
+
+def _same_option_texts(parent, child):
+    for group in child.groups:
+        before = parent.group(group.name)
+        for class_name in parent.classes:
+            old, new = parent.rule(class_name, group.name), child.rule(class_name, group.name)
+            assert (old is None and new is None) or before.options[old] == group.options[new]
+
+
+@pytest.mark.parametrize("selector", SELECTORS, ids=lambda s: s.name)
+def test_selection_keeps_classes_knobs_and_rule_texts(pokemon, selector):
+    system, train, val, _ = pokemon
+    assert isinstance(selector, Selector)
+    selection = selector.select(system, train, val, budget=30)
+    assert selection.system.classes == system.classes
+    assert selection.system.scoring == system.scoring
+    _same_option_texts(system, selection.system)
+    assert selection.prompts == sum(len(g.options) for g in selection.system.groups)
+    assert selection.full_prompts == sum(len(g.options) for g in system.groups)
+    json.dumps(selection.to_dict())
+
+
+@pytest.mark.parametrize("selector", SELECTORS[:2], ids=lambda s: s.name)
+def test_budget_bounds_the_prompts_and_is_deterministic(pokemon, selector):
+    system, train, val, _ = pokemon
+    first = selector.select(system, train, val, budget=20)
+    assert first.prompts <= 20
+    assert "budget" in first.stopped_because or "raises" in first.stopped_because
+    assert selector.select(system, train, val, budget=20).questions == first.questions
+
+
+def test_information_gain_first_pick_is_the_most_informative_per_prompt(pokemon):
+    system, train, val, _ = pokemon
+    selection = InformationGainSelector(per_prompt=False, prune_options=False).select(system, train, val)
+    gains = [step.details["gain_bits"] for step in selection.steps]
+    assert gains[0] == max(gains)  # conditional gains shrink as the set grows here
+    assert selection.steps[0].details["redundancy_bits"] == 0.0
+
+
+def test_min_gain_stops_the_information_gain_selector(pokemon):
+    system, train, val, _ = pokemon
+    everything = InformationGainSelector(min_gain=0.0, redundancy=0.0).select(system, train, val)
+    strict = InformationGainSelector(min_gain=0.3, redundancy=0.0).select(system, train, val)
+    assert len(strict.questions) < len(everything.questions)
+    assert "bits" in strict.stopped_because
+
+
+def test_locked_groups_are_always_kept_whole(pokemon):
+    system, train, val, _ = pokemon
+    locked_name = system.groups[-1].name
+    locked = system.evolve(locks={"groups": [locked_name], "rules": []})
+    for selector in SELECTORS[:2]:
+        selection = selector.select(locked, train, val, budget=15)
+        assert locked.group(locked_name) in selection.system.groups
+
+
+def test_pruned_question_drops_only_unused_options(pokemon):
+    system, _, _, _ = pokemon
+    pruned = [q for q in candidate_questions(system) if q.pruned]
+    assert pruned, "the oracle has options no class uses"
+    question = pruned[0]
+    assert question.cost < len(system.group(question.name).options)
+    child = system_of(system, [question], "test")
+    _same_option_texts(system, child)
+
+
+def test_val_accuracy_selector_never_ends_below_its_first_pick(pokemon):
+    system, train, val, _ = pokemon
+    selection = ValAccuracySelector().select(system, train, val)
+    assert selection.evaluations > 0
+    assert accuracy(selection.system, val) == pytest.approx(selection.steps[-1].score)
+    assert [s.score for s in selection.steps] == sorted(s.score for s in selection.steps)
