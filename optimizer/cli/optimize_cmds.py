@@ -56,6 +56,16 @@ def _printer(as_json: bool):
     return show
 
 
+def _quiet_optuna() -> None:
+    """Optuna logs every trial at INFO; the loop reports versions itself (``-v`` keeps Optuna's lines)."""
+    import logging
+
+    if logging.getLogger().getEffectiveLevel() > logging.INFO:
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
 def _print_summary(summary: RunSummary, extra_rows: bool = False) -> None:
     def line(label: str, score: Any) -> None:
         if score is not None:
@@ -112,6 +122,7 @@ def optimize_command(
         "temperature": temperature, "runs_dir": runs_dir, "name": name, **budgets,
     }
     show = _printer(as_json)
+    _quiet_optuna()
     if resume is not None:
         if config is not None:
             raise InputError("--resume reads the run's own run.yaml; drop --config")
@@ -153,6 +164,7 @@ def demo_command(
     from cotclip.scoring.synthetic.world import load_world
 
     config = _demo_config(world, lm, runs_dir, cache_dir)
+    _quiet_optuna()
     oracle = load_world(world).oracle_system()
     summary = optimize(config, on_version=_printer(as_json), progress=not as_json,
                        extra_systems=lambda inputs: {"oracle (simulation only)": oracle})

@@ -20,7 +20,7 @@ from cotclip.optimizer.loop.stopping import Budgets, Convergence, Spent, budget_
 from cotclip.optimizer.proposers._base import ProposalTask, ScoredVersion
 from cotclip.scoring.diagnostics import Diagnostics, diagnose
 from cotclip.scoring.scorer import accuracy
-from cotclip.systems.errors import BudgetExhaustedError, InputError, ProposerError
+from cotclip.systems.errors import BudgetExhaustedError, InputError, ProposerError, SystemValidationError
 from cotclip.systems.model import Provenance, System
 
 __all__ = ["OptimizationLoop", "history_for_proposer"]
@@ -233,7 +233,11 @@ class OptimizationLoop:
             evaluation_budget=budgets_left,
         )
         before = self.llm_usage()
-        result: MoveResult = move.propose(parent.system, context)
+        try:
+            result: MoveResult = move.propose(parent.system, context)
+        except SystemValidationError as exc:  # a move built an invalid system: reject it, keep the run
+            result = MoveResult(candidates=[], errors=[exc.message])
+            self.progress["rejected"].append({"move": move.name, "parent": parent.version_id, "why": [exc.message]})
         self.progress["search_evaluations"] += result.evaluations
         if move.name == "llm_revise":
             self._log_proposer(move.name, parent.version_id, len(result.candidates), result.errors, before)
