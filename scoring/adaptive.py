@@ -33,8 +33,9 @@ full system's :func:`~cotclip.scoring.scorer.predict` (ties -> first class).
 
 **Which group next.** The unasked group that fits in the remaining budget with the
 largest expected information gain under the current belief,
-``I_pi(C; A_g) = H(sum_c pi_c theta_gc) - sum_c pi_c H(theta_gc)`` (bits), divided by
-the group's prompt cost when ``rank="gain_per_prompt"`` (the default).
+``I_pi(C; A_g) = H(sum_c pi_c theta_gc) - sum_c pi_c H(theta_gc)`` (bits; the default
+``rank="gain"``), or that gain divided by the group's prompt cost
+(``rank="gain_per_prompt"``; on the planted worlds it stops less well).
 
 **Stop** when ``max_c pi >= threshold``, when no unasked group fits in the budget, or
 when every group is asked. A group's cost is its number of options: the text
@@ -275,7 +276,7 @@ class AdaptiveCurve:
     full_accuracy: float
     full_prompts: int
     budget: int | None = None
-    rank: str = "gain_per_prompt"
+    rank: str = "gain"
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     def cheapest_matching(self, tolerance: float = 0.0) -> AdaptivePoint | None:
@@ -369,7 +370,7 @@ class AdaptiveClassifier:
 
     def run(
         self, images: ImageSet, *, threshold: float | None = 0.9, budget: int | None = None,
-        rank: Rank = "gain_per_prompt",
+        rank: Rank = "gain",
     ) -> AdaptiveResult:
         """Adaptive predictions for labelled ``images`` (accuracy filled in)."""
         probabilities = group_probabilities(self.system, images, self.temperature)
@@ -382,7 +383,7 @@ class AdaptiveClassifier:
 
     def run_arrays(
         self, probabilities: Sequence[np.ndarray], scores: np.ndarray, full_predictions: np.ndarray | None = None,
-        *, threshold: float | None = 0.9, budget: int | None = None, rank: Rank = "gain_per_prompt",
+        *, threshold: float | None = 0.9, budget: int | None = None, rank: Rank = "gain",
     ) -> AdaptiveResult:
         """Adaptive predictions from per-group soft answers ``[N, k_g]`` and full class scores ``[N, C]``.
 
@@ -445,7 +446,7 @@ class AdaptiveClassifier:
 
     def curve(
         self, images: ImageSet, thresholds: Sequence[float] = DEFAULT_THRESHOLDS, *,
-        budget: int | None = None, rank: Rank = "gain_per_prompt",
+        budget: int | None = None, rank: Rank = "gain",
     ) -> AdaptiveCurve:
         """Accuracy vs mean prompts per image on ``images`` for each stopping threshold."""
         points = []
