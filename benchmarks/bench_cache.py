@@ -43,10 +43,12 @@ class CountingSpy:
         self.identity, self.dim = encoder.identity, encoder.dim
 
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
+        """Count, then forward."""
         self.calls += len(texts)
         return self.encoder.encode_texts(texts)
 
     def encode_images(self, images: Sequence[ImageRef]) -> ImageEncoding:
+        """Count, then forward."""
         self.calls += len(images)
         return self.encoder.encode_images(images)
 

@@ -103,7 +103,8 @@ def _folder_dataset(root: Path, crop: Crop | None) -> Dataset:
         refs.extend(file_ref(p, crop) for p in files)
         labels.extend([class_dir.name] * len(files))
     if empty:
-        raise DataError(f"class folder(s) {', '.join(map(repr, empty[:3]))} in {root} hold no images ({', '.join(sorted(IMAGE_EXTENSIONS))}); add images or remove them")
+        names, extensions = ", ".join(map(repr, empty[:3])), ", ".join(sorted(IMAGE_EXTENSIONS))
+        raise DataError(f"class folder(s) {names} in {root} hold no images ({extensions}); add images or remove them")
     return Dataset(source=str(root), identity=dataset_identity("folder", refs, labels), images=refs, labels=labels)
 
 
@@ -149,7 +150,10 @@ def _manifest_dataset(path: Path, crop: Crop | None, image_column: str, label_co
         files.append(file)
         labels.append(str(label).strip())
     if missing:
-        raise DataError(f"{len(missing)} image(s) listed in {path} do not exist, first: {', '.join(missing[:3])}; fix the paths (relative ones resolve against the manifest's folder)")
+        raise DataError(
+            f"{len(missing)} image(s) listed in {path} do not exist, first: {', '.join(missing[:3])}; "
+            "fix the paths (relative ones resolve against the manifest's folder)"
+        )
     refs = [file_ref(f, crop) for f in files]
     return Dataset(source=str(path), identity=dataset_identity("manifest", refs, labels), images=refs, labels=labels)
 
@@ -179,4 +183,7 @@ def load_dataset(
         return _manifest_dataset(path, box, image_column, label_column)
     if path.is_file():
         raise DataError(f"{rest} is not a .csv/.jsonl manifest; pass a folder of class subfolders, a manifest, hf:<id> or precomputed:<file.npz>")
-    raise DataError(f"data {rest!r} does not exist; pass a folder of class subfolders, a .csv/.jsonl manifest, hf:<id>[:split] or precomputed:<file.npz>")
+    raise DataError(
+        f"data {rest!r} does not exist; pass a folder of class subfolders, a .csv/.jsonl manifest, "
+        "hf:<id>[:split] or precomputed:<file.npz>"
+    )

@@ -129,7 +129,9 @@ def _feature_backend(model: Any, folder: Path, device: str, trust: bool) -> _Bac
         image_processor = image_processor or AutoImageProcessor.from_pretrained(folder, local_files_only=True)
         tokenizer = tokenizer or AutoTokenizer.from_pretrained(folder, local_files_only=True)
     except (OSError, ValueError, KeyError) as exc:
-        raise EncoderError(f"{folder} has no usable image processor/tokenizer ({str(exc).splitlines()[0]}); save the processor next to the model") from None
+        raise EncoderError(
+            f"{folder} has no usable image processor/tokenizer ({str(exc).splitlines()[0]}); save the processor next to the model"
+        ) from None
     settings = {k: v for k, v in image_processor.to_dict().items() if not k.startswith("_") and k != "processor_class"}
     pre = json.dumps([type(image_processor).__name__, type(tokenizer).__name__, settings], sort_keys=True, default=str)
     text_config = getattr(model.config, "text_config", model.config)

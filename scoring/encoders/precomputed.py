@@ -88,7 +88,8 @@ def read_precomputed(spec: str, fail: type[CotclipError] = EncoderError) -> Prec
         texts = _strings(arrays["texts"], "texts", fail, where)
         text_rows = _matrix(arrays["text_embeddings"], "text_embeddings", fail, where)
         if text_rows.shape != (len(texts), images.shape[1]):
-            raise fail(f"{where}: `text_embeddings` is {text_rows.shape}, expected ({len(texts)}, {images.shape[1]}) to match `texts` and `image_embeddings`")
+            expected = (len(texts), images.shape[1])
+            raise fail(f"{where}: `text_embeddings` is {text_rows.shape}, expected {expected} to match `texts` and `image_embeddings`")
         duplicates = [t for t, n in Counter(texts).items() if n > 1]
         if duplicates:
             raise fail(f"{where}: `texts` lists {duplicates[0]!r} more than once; keep one row per text")

@@ -19,3 +19,11 @@ def tiny_clip_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def image_folder(tmp_path: Path) -> Path:
     """``<tmp>/images/{cat,dog}/*.png``: 3 random 32x24 PNGs per class (yours to modify)."""
     return build_image_folder(tmp_path / "images")
+
+
+@pytest.fixture(scope="session")
+def tiny_clip_encoder(tiny_clip_dir: Path):
+    """The tiny CLIP loaded once through ``hf:<dir>`` (encoders are stateless, so sharing is safe)."""
+    from cotclip.scoring.registry import load_encoder
+
+    return load_encoder(f"hf:{tiny_clip_dir}")

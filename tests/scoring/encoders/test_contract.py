@@ -47,7 +47,7 @@ def _broken_png(tmp_path: Path) -> ImageRef:
 def hf_case(request: pytest.FixtureRequest) -> EncoderCase:
     """The tiny random CLIP loaded as users load models: ``hf:<dir>``."""
     tmp_path = request.getfixturevalue("tmp_path")
-    encoder = load_encoder(f"hf:{request.getfixturevalue('tiny_clip_dir')}")
+    encoder = request.getfixturevalue("tiny_clip_encoder")
     folder = request.getfixturevalue("image_folder")
     return EncoderCase(encoder, _image_refs(folder), ["a photo of a cat", "a dog", "ünïcødé ✓"], unreadable=_broken_png(tmp_path))
 
