@@ -43,6 +43,7 @@ class TableEncoder:
         self.table = table
 
     def encode_texts(self, texts):
+        """Rows of the table, in order."""
         return np.stack([self.table[t] for t in texts])
 
     def encode_images(self, images):  # pragma: no cover - images arrive as embeddings
@@ -50,13 +51,15 @@ class TableEncoder:
 
 
 def unit_rows(rng: np.random.Generator, n: int) -> np.ndarray:
+    """``n`` random unit vectors of width DIM."""
     rows = rng.standard_normal((n, DIM)).astype(np.float32)
     return rows / np.linalg.norm(rows, axis=1, keepdims=True)
 
 
-def make_system(rng: np.random.Generator, sizes: list[int], n_classes: int, tag: str = "") -> System:
+def make_system(rng: np.random.Generator, sizes: list[int], n_classes: int) -> System:
+    """A system with groups of ``sizes`` options and random rules (no nulls, weights 1)."""
     groups = [
-        {"name": f"g{g}", "prompt": f"question {g}{tag}: {{}}.", "options": [f"o{g}-{i}" for i in range(k)]}
+        {"name": f"g{g}", "prompt": f"question {g}: {{}}.", "options": [f"o{g}-{i}" for i in range(k)]}
         for g, k in enumerate(sizes)
     ]
     classes = [f"class {c}" for c in range(n_classes)]
@@ -98,6 +101,7 @@ def best_seconds(run: Callable[[], object], repeat: int, inner: int) -> float:
 
 
 def bench_size(name: str, n_images: int, sizes: list[int], n_classes: int, naive_images: int, quick: bool) -> dict:
+    """Time every row of the table for one size (seconds per evaluation)."""
     rng = np.random.default_rng(0)
     system = make_system(rng, sizes, n_classes)
     texts = system.prompt_texts()
@@ -128,6 +132,7 @@ def bench_size(name: str, n_images: int, sizes: list[int], n_classes: int, naive
 
 
 def report(rows: list[dict]) -> None:
+    """Print the table and each target beside its measurement."""
     print(f"{'size':<7}{'shape':<28}{'first eval':>12}{'same system':>13}{'equal copy':>12}{'new system':>12}"
           f"{'naive loop':>13}{'speed-up':>10}")
     for r in rows:
@@ -145,6 +150,7 @@ def report(rows: list[dict]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run both sizes and print the report."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repetitions and a smaller naive subsample")
     args = parser.parse_args(argv)

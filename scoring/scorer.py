@@ -172,6 +172,7 @@ class ImageSet:
                     "add those classes to the system or pass --ignore-unknown to drop the images"
                 )
             cached = np.fromiter((position[label] for label in self.labels), dtype=np.intp, count=len(self))
+            cached.flags.writeable = False
             self._label_indices[key] = cached
         return cached
 
