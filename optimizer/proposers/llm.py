@@ -1,0 +1,197 @@
+"""The LLM proposer: DSPy signatures, repair of every answer, retries with feedback, budgets.
+
+Each candidate is one conversation of at most ``max_attempts`` answers: an answer
+that cannot be repaired into a system is answered with its problem (``feedback``)
+and asked again; after the last attempt the candidate counts as failed. Classes the
+answer forgot are asked for once more (``complete_rules``), then set to null.
+Every answer, with its repairs and usage, is appended to :attr:`LLMProposer.records`.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator
+
+from cotclip.optimizer.llm.lm import LLMClient
+from cotclip.optimizer.llm.usage import Budget, Usage
+from cotclip.optimizer.proposers import _feedback as feedback_text
+from cotclip.optimizer.proposers._base import ProposalTask, ScoredVersion
+from cotclip.optimizer.proposers.repair import (
+    Draft, UnusableAnswerError, add_rules, draft_to_system, parse_answer, read_draft,
+)
+from cotclip.optimizer.proposers.signatures import (
+    answer_model, complete_rules_signature, load_instructions, propose_signature, revise_signature,
+)
+from cotclip.systems.errors import BudgetExhaustedError, ProposerError, SystemValidationError
+from cotclip.systems.model import System
+
+__all__ = ["EMPHASES", "LLMProposer"]
+
+logger = logging.getLogger(__name__)
+
+#: What each of the K candidates is asked to emphasise (cycled), for diversity.
+EMPHASES = (
+    "the most visible colors and the overall body shape",
+    "distinctive body parts and features (horns, wings, tails, ears)",
+    "texture, pattern and the typical background scene",
+    "pose, size and proportions",
+    "questions that separate the most similar classes",
+)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+class LLMProposer:
+    """A :class:`~cotclip.optimizer.proposers._base.Proposer` backed by any DSPy LM."""
+
+    def __init__(self, client: LLMClient, *, budget: Budget | None = None, prompts_dir: Path | None = None,
+                 max_attempts: int = 3, temperature_step: float = 0.15) -> None:
+        self.client = client
+        self.budget = budget or Budget()
+        self.prompts_dir = prompts_dir
+        self.max_attempts = max(1, max_attempts)
+        self.temperature_step = temperature_step
+        self.stopped_because: str | None = None
+        self._usage = Usage()
+        self._records: list[dict[str, Any]] = []
+        self._limits: tuple[int, int] | None = None
+
+    @property
+    def usage(self) -> Usage:
+        """LLM use so far (every call, cached ones included)."""
+        return self._usage
+
+    @property
+    def records(self) -> list[dict[str, Any]]:
+        """One JSON-able line per answer: raw text, repairs, error, usage."""
+        return list(self._records)
+
+    # ----- propose -------------------------------------------------------------------
+    def propose(self, task: ProposalTask) -> list[System]:
+        """Up to ``task.n_candidates`` valid systems (see the Proposer contract)."""
+        systems = list(self.propose_iter(task))
+        if not systems:
+            raise ProposerError(self._no_system_message(task.n_candidates))
+        return systems
+
+    def propose_iter(self, task: ProposalTask) -> Iterator[System]:
+        """Yield each valid candidate as soon as it exists (failed candidates are skipped).
+
+        Stops early, setting :attr:`stopped_because`, when the budget is spent after at
+        least one candidate; raises :class:`BudgetExhaustedError` if none was made.
+        """
+        self._limits = (task.max_groups, task.max_options)
+        instructions = load_instructions("propose", self.prompts_dir)
+        signature = propose_signature(answer_model(list(task.classes), *self._limits), instructions)
+        made = 0
+        for index in range(task.n_candidates):
+            emphasis = EMPHASES[index % len(EMPHASES)]
+            temperature = self.client.config.temperature + self.temperature_step * index
+            inputs = {"classes": list(task.classes), "domain": task.domain or "images of the listed classes",
+                      "notes": "\n".join(f"- {c}: {n}" for c, n in task.notes.items()),
+                      "limits": self._limits_text(), "emphasis": emphasis}
+            meta = {"method": "llm-propose", "candidate": index + 1, "emphasis": emphasis,
+                    "temperature": round(temperature, 3), "seed": index}
+            try:
+                system = self._conversation(signature, inputs, list(task.classes), instructions, meta,
+                                            name=f"candidate_{index + 1:02d}", parent=None)
+            except BudgetExhaustedError as exc:
+                if made == 0:
+                    raise
+                self.stopped_because = exc.message
+                return
+            if system is not None:
+                made += 1
+                yield system
+
+    # ----- revise --------------------------------------------------------------------
+    def revise(self, system: System, diagnostics: Any, history: list[ScoredVersion]) -> System:
+        """One improved system from the diagnostics and the score history; locks are kept."""
+        max_groups, max_options = self._limits or (
+            max(len(system.groups) + 1, 5), max(8, max(len(g.options) for g in system.groups) + 2))
+        self._limits = (max_groups, max_options)
+        instructions = load_instructions("revise", self.prompts_dir)
+        signature = revise_signature(answer_model(list(system.classes), max_groups, max_options), instructions)
+        own = [v.val_accuracy for v in history if v.system.fingerprint() == system.fingerprint()]
+        inputs = {
+            "current_system": feedback_text.compact_json(feedback_text.system_as_answer(system)),
+            "scores": feedback_text.describe_scores(system, diagnostics, own[-1] if own else None),
+            "diagnostics": feedback_text.describe_diagnostics(system, diagnostics),
+            "history": feedback_text.describe_history(history),
+            "limits": self._limits_text(),
+        }
+        meta = {"method": "llm-revise", "temperature": self.client.config.temperature, "seed": len(history)}
+        revised = self._conversation(signature, inputs, list(system.classes), instructions, meta,
+                                     name=f"{system.name}-revised", parent=system.name)
+        if revised is None:
+            raise ProposerError(self._no_system_message(1, what="revision"))
+        return feedback_text.keep_locks(system, revised)
+
+    # ----- one conversation ----------------------------------------------------------
+    def _limits_text(self) -> str:
+        groups, options = self._limits or (5, 8)
+        return f"at most {groups} groups; each group has 2 to {options} options"
+
+    def _conversation(self, signature, inputs, classes, instructions, meta, *, name, parent) -> System | None:
+        """Ask up to ``max_attempts`` times, feeding problems back; the system or None (failed)."""
+        problem = ""
+        for attempt in range(1, self.max_attempts + 1):
+            answer = self._ask(signature, {**inputs, "feedback": problem}, meta, attempt,
+                               seed=meta["seed"] + 1000 * (attempt - 1))
+            try:
+                parsed = parse_answer(answer["text"])
+                draft = read_draft(parsed.data, classes, max_groups=self._limits[0], max_options=self._limits[1])
+                draft = replace(draft, repairs=parsed.repairs + draft.repairs)
+                if draft.missing_classes:
+                    draft = self._complete_rules(draft, meta)
+                provenance = {"parent": parent, "method": meta["method"], "created_at": _now(), "details": {
+                    **{k: v for k, v in meta.items() if k != "method"}, "lm": self.client.config.model,
+                    "prompt": instructions.name, "prompt_sha256": instructions.sha256, "attempts": attempt}}
+                system = draft_to_system(draft, classes, name=name, provenance=provenance)
+            except (UnusableAnswerError, SystemValidationError) as exc:
+                problem = str(exc)
+                answer["record"]["error"] = problem
+                logger.info("answer %d of %s unusable: %s", attempt, name, problem)
+                continue
+            answer["record"]["repairs"] = system.provenance.details["repairs"]
+            answer["record"]["system"] = name
+            return system
+        return None
+
+    def _ask(self, signature, inputs, meta, attempt: int, seed: int) -> dict[str, Any]:
+        """One budgeted call; its log record is appended and returned for later annotation."""
+        self.budget.check(self._usage)
+        completion = self.client.complete(signature, inputs, temperature=meta["temperature"], seed=seed)
+        self._usage = self._usage.add(completion.usage)
+        record = {"kind": meta["method"], "candidate": meta.get("candidate"), "attempt": attempt,
+                  "raw": completion.text, "repairs": [], "error": None, "usage": completion.usage.to_dict(),
+                  "request": completion.request_key}
+        self._records.append(record)
+        return {"text": completion.text, "record": record}
+
+    def _complete_rules(self, draft: Draft, meta: dict[str, Any]) -> Draft:
+        """Ask once for the rules of classes the answer forgot; keep the draft if that fails."""
+        missing = list(draft.missing_classes)
+        instructions = load_instructions("complete_rules", self.prompts_dir)
+        signature = complete_rules_signature(missing, instructions)
+        groups = [{"name": g.name, "options": list(g.options)} for g in draft.groups]
+        answer = self._ask(signature, {"groups": feedback_text.compact_json(groups), "classes": missing},
+                           {**meta, "method": "llm-complete-rules"}, 1, seed=meta["seed"])
+        try:
+            parsed = parse_answer(answer["text"]).data
+        except UnusableAnswerError as exc:
+            answer["record"]["error"] = str(exc)
+            return draft
+        completed = add_rules(draft, parsed)
+        answer["record"]["repairs"] = list(completed.repairs[len(draft.repairs):])
+        return completed
+
+    def _no_system_message(self, wanted: int, what: str = "candidate") -> str:
+        last = next((r["error"] for r in reversed(self._records) if r.get("error")), "no answer")
+        return (f"the LLM {self.client.config.model} gave no valid system for {wanted} {what}(s) in "
+                f"{self.max_attempts} attempt(s) each (last problem: {last}); try a stronger --lm or fewer classes")
