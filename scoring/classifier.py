@@ -10,6 +10,11 @@ Load a compiled ``.npz`` (:mod:`cotclip.scoring.compiled`) or compile a
 ``images`` may be image file paths, :class:`~cotclip.scoring.encoders._base.ImageRef` s,
 or an ``[N, d]`` array of L2-normalised image embeddings from the same encoder.
 
+Adaptive mode (:mod:`cotclip.scoring.adaptive`): ``clf.fit_adaptive(train_images, labels)``
+(or an ``.npz`` exported from a run dir, which carries the model fitted on the run's
+train split) then ``clf.predict_adaptive(images, threshold=0.9, budget=None)`` asks the
+most informative groups first and stops once the class is clear.
+
 ``predict_proba`` is a softmax over the class scores. With ``log_prob_sum`` the scores
 are log-likelihoods under independent group answers, so this is the naive-Bayes
 posterior with a uniform class prior; with ``prob_sum`` (the seed's sum of matched
@@ -19,9 +24,10 @@ its argmax is ``predict``'s label (ties -> the first class in system order).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
-from typing import Any, Sequence, Union
+from typing import TYPE_CHECKING, Any, Sequence, Union
 
 import numpy as np
 
@@ -30,6 +36,9 @@ from cotclip.scoring.data.local import check_crop, file_ref
 from cotclip.scoring.encoders._base import Encoder, ImageRef
 from cotclip.systems.errors import DataError, EncoderError, InputError
 from cotclip.systems.model import System
+
+if TYPE_CHECKING:
+    from cotclip.scoring.adaptive import AdaptiveResult
 
 __all__ = ["Classifier", "GroupAnswer", "ClassVote", "Explanation", "image_refs_from_paths"]
 
@@ -124,7 +133,7 @@ class Classifier:
         """Class names in system order."""
         return list(self.compiled.class_names)
 
-    @property
+    @cached_property
     def system(self) -> System:
         """The system this classifier scores."""
         return self.compiled.system
@@ -158,6 +167,65 @@ class Classifier:
     def predict_proba(self, images: Images) -> np.ndarray:
         """``[N, C]`` softmax of the class scores (see the module docstring)."""
         return _softmax_rows(self.class_scores(images))
+
+    def fit_adaptive(self, images: Images, labels: Sequence[str], *, smoothing: float = 0.5) -> "Classifier":
+        """A copy that can question adaptively, its answer model fitted on labelled (train) images.
+
+        See :mod:`cotclip.scoring.adaptive` for the model; ``smoothing`` is its additive
+        smoothing. Fit on train images only, never on the images you evaluate on.
+        """
+        from cotclip.scoring.adaptive import answer_model_from_probabilities, fit_sharpness
+
+        embeddings = self._embed_all(images)
+        if len(labels) != len(embeddings):
+            raise InputError(f"got {len(labels)} labels for {len(embeddings)} images; pass one label per image")
+        position = {name: i for i, name in enumerate(self.compiled.class_names)}
+        unknown = sorted({label for label in labels if label not in position})
+        if unknown:
+            raise DataError(f"labels {unknown[:3]} are not classes of this classifier; drop those images")
+        truth = np.array([position[label] for label in labels], dtype=np.int64)
+        compiled = self.compiled
+        model = answer_model_from_probabilities(
+            compiled.group_probabilities(embeddings), truth, compiled.class_names, compiled.group_names, smoothing
+        )
+        fitted = replace(
+            compiled,
+            adaptive_theta=np.concatenate(model.theta, axis=1),
+            adaptive_sharpness=fit_sharpness(compiled.class_scores(embeddings), truth),
+            adaptive_smoothing=float(smoothing),
+            adaptive_counts=model.class_counts,
+        )
+        return Classifier(fitted, self.encoder)
+
+    def predict_adaptive(
+        self, images: Images, *, threshold: float | None = 0.9, budget: int | None = None, rank: str | None = None
+    ) -> "AdaptiveResult":
+        """Ask groups one image at a time, most informative first, until ``threshold`` or ``budget`` prompts.
+
+        Returns :class:`~cotclip.scoring.adaptive.AdaptiveResult` (``.labels``, ``.prompts`` per
+        image, ``.asked`` groups). With ``threshold=None`` and no budget every group is asked
+        and the labels equal :meth:`predict`'s. ``rank`` (``gain`` or ``gain_per_prompt``)
+        defaults to the adaptive module's default.
+        """
+        from cotclip.scoring.adaptive import AdaptiveClassifier, AnswerModel
+
+        compiled = self.compiled
+        if not compiled.has_adaptive:
+            raise InputError(
+                "this classifier has no adaptive answer model; call .fit_adaptive(train_images, labels) "
+                "or export the npz from a run dir, which fits it on the run's train split"
+            )
+        embeddings = self._embed_all(images)
+        thetas = tuple(compiled.adaptive_theta[:, compiled.group_slice(g)] for g in range(len(compiled.group_names)))
+        model = AnswerModel(
+            tuple(compiled.class_names), tuple(compiled.group_names), thetas, compiled.adaptive_smoothing, compiled.adaptive_counts
+        )
+        adaptive = AdaptiveClassifier(self.system, model, compiled.adaptive_sharpness)
+        scores = compiled.class_scores(embeddings)
+        return adaptive.run_arrays(
+            compiled.group_probabilities(embeddings), scores, np.argmax(scores, axis=1),
+            threshold=threshold, budget=budget, **({} if rank is None else {"rank": rank}),
+        )
 
     def explain(self, image: str | Path | ImageRef | np.ndarray, top_k: int = 3) -> Explanation:
         """Per-group answers for one image and, for the ``top_k`` classes, which rules voted."""

@@ -24,7 +24,16 @@ Arrays (``Q`` = total options, ``G`` groups, ``C`` classes, ``d`` embedding widt
 ``name_prior_weight``  float64 scalar
 ``name_embeddings``    float32 ``[C,d]``   class-name prompts (``[0,d]`` when the weight is 0)
 ``system_json``        str                 the canonical system the file was built from
+``adaptive_theta``     float64 ``[C,Q]``   optional: per-class answer distributions of each
+                                           group (columns sliced by ``group_offsets``)
+``adaptive_sharpness`` float64 scalar      optional: posterior sharpness ``beta``
+``adaptive_smoothing`` float64 scalar      optional: smoothing the answer model used
+``adaptive_counts``    float64 ``[C]``     optional: train images per class it was fitted on
 =====================  ==================  ==============================================
+
+The ``adaptive_*`` arrays (all or none) hold the answer model of
+:mod:`cotclip.scoring.adaptive`, fitted on labelled train images, so that the classifier
+can question images adaptively; files without them still classify with every group.
 
 Scores follow :func:`cotclip.scoring.scorer.class_scores` exactly (a test pins it).
 """
@@ -73,6 +82,15 @@ class CompiledClassifier:
     name_prior_weight: float
     name_embeddings: np.ndarray
     system_json: str
+    adaptive_theta: np.ndarray | None = None
+    adaptive_sharpness: float | None = None
+    adaptive_smoothing: float | None = None
+    adaptive_counts: np.ndarray | None = None
+
+    @property
+    def has_adaptive(self) -> bool:
+        """Whether an answer model for adaptive questioning is included."""
+        return self.adaptive_theta is not None
 
     @property
     def system(self) -> System:
@@ -145,6 +163,17 @@ class CompiledClassifier:
             "name_prior_weight": np.array(self.name_prior_weight, dtype=np.float64),
             "name_embeddings": np.asarray(self.name_embeddings, dtype=np.float32),
             "system_json": np.array(self.system_json),
+            **self._adaptive_arrays(),
+        }
+
+    def _adaptive_arrays(self) -> dict[str, np.ndarray]:
+        if not self.has_adaptive:
+            return {}
+        return {
+            "adaptive_theta": np.asarray(self.adaptive_theta, dtype=np.float64),
+            "adaptive_sharpness": np.array(self.adaptive_sharpness, dtype=np.float64),
+            "adaptive_smoothing": np.array(self.adaptive_smoothing, dtype=np.float64),
+            "adaptive_counts": np.asarray(self.adaptive_counts, dtype=np.float64),
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -160,6 +189,7 @@ class CompiledClassifier:
             "temperature": self.temperature,
             "aggregation": self.aggregation,
             "name_prior_weight": self.name_prior_weight,
+            "adaptive": self.has_adaptive,
         }
 
 
@@ -250,9 +280,28 @@ def read_compiled(path: str | Path) -> CompiledClassifier:
         option_texts=[str(o) for o in arrays["option_texts"]],
         temperature=float(arrays["temperature"]),
         name_prior_weight=float(arrays["name_prior_weight"]),
+        **_read_adaptive(arrays, path),
     )
     _check_shapes(compiled, path)
     return compiled
+
+
+_ADAPTIVE = ("adaptive_theta", "adaptive_sharpness", "adaptive_smoothing", "adaptive_counts")
+
+
+def _read_adaptive(arrays: dict[str, np.ndarray], path: Path) -> dict[str, Any]:
+    present = [k for k in _ADAPTIVE if k in arrays]
+    if not present:
+        return {}
+    if len(present) != len(_ADAPTIVE):
+        missing = ", ".join(k for k in _ADAPTIVE if k not in arrays)
+        raise InputError(f"{path} has a partial adaptive model (missing {missing}); re-export it")
+    return {
+        "adaptive_theta": arrays["adaptive_theta"],
+        "adaptive_sharpness": float(arrays["adaptive_sharpness"]),
+        "adaptive_smoothing": float(arrays["adaptive_smoothing"]),
+        "adaptive_counts": arrays["adaptive_counts"],
+    }
 
 
 def _check_shapes(compiled: CompiledClassifier, path: Path) -> None:
@@ -270,5 +319,10 @@ def _check_shapes(compiled: CompiledClassifier, path: Path) -> None:
         problems.append("name_embeddings do not match the classes")
     if compiled.aggregation not in ("prob_sum", "log_prob_sum") or not compiled.temperature > 0:
         problems.append("aggregation/temperature invalid")
+    if compiled.has_adaptive and (
+        compiled.adaptive_theta.shape != (n_classes, n_options) or compiled.adaptive_counts.shape != (n_classes,)
+        or not compiled.adaptive_sharpness > 0
+    ):
+        problems.append("the adaptive model does not match the classes/options")
     if problems:
         raise InputError(f"{path} is inconsistent ({'; '.join(problems)}); re-export it with `cotclip export --format npz`")

@@ -20,7 +20,7 @@ from rich.markup import escape
 from cotclip.optimizer.cli._app import app, console, emit_json, err_console
 from cotclip.optimizer.review.edits import apply_edits, parse_edits
 from cotclip.optimizer.review.session import ReviewSession, load_version
-from cotclip.systems.errors import InputError
+from cotclip.systems.errors import DataError, InputError
 from cotclip.systems.io import load_system
 from cotclip.systems.model import System
 
@@ -133,6 +133,24 @@ def _classifier(system: str | None, compiled: Path | None, model: str | None):
     return Classifier.load(loaded, encoder=model)
 
 
+def _labelled_rows(classifier, embeddings, adaptive: bool, threshold: float | None, budget: int | None) -> list[dict]:
+    """One dict per embedded image: label and top-3 probabilities, or the adaptive label and prompts."""
+    if not len(embeddings):
+        return []
+    if adaptive:
+        result = classifier.predict_adaptive(embeddings, threshold=threshold, budget=budget)
+        groups = classifier.compiled.group_names
+        return [{"label": label, "prompts": int(prompts), "asked": [g for g, on in zip(groups, asked) if on]}
+                for label, prompts, asked in zip(result.labels, result.prompts, result.asked)]
+    proba = classifier.predict_proba(embeddings)
+    rows = []
+    for row in proba:
+        order = sorted(range(len(classifier.classes)), key=lambda c: (-row[c], c))[:3]
+        rows.append({"label": classifier.classes[order[0]],
+                     "scores": [{"class": classifier.classes[c], "probability": float(row[c])} for c in order]})
+    return rows
+
+
 @app.command("predict")
 def predict_command(
     images: list[Path] = typer.Argument(..., help="Image files to label."),
@@ -140,6 +158,9 @@ def predict_command(
     compiled: Path | None = typer.Option(None, "--compiled", help="Compiled classifier (.npz from `cotclip export --format npz`)."),
     model: str | None = typer.Option(None, "--model", help="Encoder spec; default for --compiled: the one stored in the file."),
     crop: str | None = typer.Option(None, "--crop", help="Crop box left,top,right,bottom as fractions, e.g. 0.08,0.11,0.92,0.55."),
+    adaptive: bool = typer.Option(False, "--adaptive", help="Ask groups adaptively (needs an npz exported from a run dir)."),
+    threshold: float = typer.Option(0.9, "--threshold", help="With --adaptive: stop once the top class is this likely."),
+    budget: int | None = typer.Option(None, "--budget", help="With --adaptive: at most this many prompts per image."),
     as_json: bool = typer.Option(False, "--json", help="Print [{path, label, scores: top-3}] as JSON."),
 ) -> None:
     """Label image files; unreadable files are reported and skipped."""
@@ -147,25 +168,24 @@ def predict_command(
 
     crop_box = _parse_crop(crop)
     classifier = _classifier(system, compiled, model)
+    if adaptive and not classifier.compiled.has_adaptive:
+        raise InputError("--adaptive needs an answer model fitted on train images; export the npz from a run dir "
+                         "(cotclip export runs/<name> --format npz) or call Classifier.fit_adaptive")
     refs = image_refs_from_paths(images, crop=crop_box)
     embeddings, ok_positions, failures = classifier.embed(refs)
+    if failures and not ok_positions:
+        raise DataError(f"none of the {len(images)} image(s) could be read, first: {refs[failures[0][0]].source} "
+                        f"({failures[0][1]}); check the files")
     for position, reason in failures:
         logger.warning("skipped unreadable image %s: %s", refs[position].source, reason)
-    proba = classifier.predict_proba(embeddings) if len(ok_positions) else []
-    results = []
-    for row, position in enumerate(ok_positions):
-        order = sorted(range(len(classifier.classes)), key=lambda c: (-proba[row][c], c))[:3]
-        results.append({"path": str(images[position]), "label": classifier.classes[order[0]],
-                        "scores": [{"class": classifier.classes[c], "probability": float(proba[row][c])} for c in order]})
+    rows = _labelled_rows(classifier, embeddings, adaptive, threshold, budget)
+    results = [{"path": str(images[p]), **row} for p, row in zip(ok_positions, rows)]
     results += [{"path": str(images[p]), "label": None, "error": reason} for p, reason in failures]
     if as_json:
         emit_json(results)
-    else:
-        for item in results:
-            text = f"{item['path']}\t{item['label']}" if item["label"] is not None else f"{item['path']}\tunreadable: {item['error']}"
-            typer.echo(text)
-    if failures and not ok_positions:
-        raise typer.Exit(2)
+        return
+    for item in results:
+        typer.echo(f"{item['path']}\t{item['label']}" if item["label"] is not None else f"{item['path']}\tunreadable: {item['error']}")
 
 
 def export_any(
@@ -180,15 +200,28 @@ def export_any(
 
     system, run_path = load_system_or_run(spec, version)
     if fmt == "npz":
-        from cotclip.scoring.compiled import compile_system, write_compiled
+        from cotclip.scoring.compiled import write_compiled
 
-        encoder, encoder_spec = _export_encoder(model, run_path, cache_dir)
-        write_compiled(compile_system(system, encoder, encoder_spec=encoder_spec), out)
+        write_compiled(_compiled_for_export(system, run_path, model, cache_dir), out)
     elif fmt in EXPORT_WRITERS:
         EXPORT_WRITERS[fmt](system, out)
     else:
         raise InputError(f"unknown export format {fmt!r}; use --format with one of: {', '.join([*EXPORT_WRITERS, 'npz'])}")
     return system
+
+
+def _compiled_for_export(system: System, run_path: Path | None, model: str | None, cache_dir: str | None):
+    """The compiled classifier; from a run dir it carries the adaptive model fitted on the run's train split."""
+    from cotclip.optimizer.review.rundata import load_review_data
+    from cotclip.scoring.classifier import Classifier
+    from cotclip.scoring.compiled import compile_system
+
+    encoder, encoder_spec = _export_encoder(model, run_path, cache_dir)
+    classifier = Classifier(compile_system(system, encoder, encoder_spec=encoder_spec), encoder)
+    if run_path is None:
+        return classifier.compiled
+    train = load_review_data(run_path, system, cache_dir=cache_dir, encoder=encoder).train
+    return classifier.fit_adaptive(train.embeddings, train.labels).compiled
 
 
 def _export_encoder(model: str | None, run_path: Path | None, cache_dir: str | None):

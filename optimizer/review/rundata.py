@@ -37,11 +37,16 @@ def run_encoder(config: RunConfig, dataset: object | None = None, cache_dir: str
     return CachedEncoder(encoder, EmbeddingCache(cache_dir or config.cache_dir))
 
 
-def load_review_data(run_path: Path, system: System, cache_dir: str | None = None) -> ReviewData:
-    """Train and val image sets of the run, restricted to ``system``'s classes."""
+def load_review_data(
+    run_path: Path, system: System, cache_dir: str | None = None, encoder: Encoder | None = None
+) -> ReviewData:
+    """Train and val image sets of the run, restricted to ``system``'s classes.
+
+    ``encoder`` defaults to the run's own (through the embedding cache).
+    """
     config = run_config(run_path)
     dataset = load_dataset(config.data, crop=config.crop)
-    encoder = run_encoder(config, dataset, cache_dir)
+    encoder = encoder or run_encoder(config, dataset, cache_dir)
     splits = split_dataset(dataset.labels, tuple(config.fractions), seed=config.seed)
     prompts = PromptEmbedder(encoder)
     known = set(system.classes)

@@ -170,3 +170,81 @@ def test_predict_command_errors_are_one_line(tmp_path: Path, capsys, args, messa
     assert code == 2
     assert err.startswith("error:") and message in err and len(err.strip().splitlines()) == 1
     assert "Traceback" not in err
+
+
+def _split(dataset, encoder):
+    embeddings = encoder.encode_images(dataset.images).embeddings
+    train = np.arange(len(dataset.labels)) % 2 == 0
+    labels = np.array(dataset.labels)
+    return embeddings[train], list(labels[train]), embeddings[~train], list(labels[~train])
+
+
+def test_adaptive_mode_matches_the_adaptive_module_and_saves_prompts(world_setup, tmp_path: Path):
+    from cotclip.scoring.adaptive import AdaptiveClassifier
+
+    system, encoder, dataset = world_setup
+    train_x, train_y, test_x, test_y = _split(dataset, encoder)
+    fitted = Classifier.load(system, encoder=encoder).fit_adaptive(train_x, train_y)
+    path = write_compiled(fitted.compiled, tmp_path / "adaptive.npz")
+    classifier = Classifier.load(path, encoder=encoder)
+    assert classifier.compiled.has_adaptive
+    result = classifier.predict_adaptive(test_x, threshold=0.9)
+
+    prompts = PromptEmbedder(encoder)
+    reference = AdaptiveClassifier.fit(system, ImageSet(train_x, train_y, prompts))
+    expected = reference.run(ImageSet(test_x, test_y, prompts), threshold=0.9)
+    assert classifier.compiled.adaptive_sharpness == pytest.approx(reference.sharpness, rel=1e-3)
+    assert result.labels == expected.labels
+    assert result.prompts.tolist() == expected.prompts.tolist()
+    assert result.mean_prompts < result.full_prompts
+
+
+def test_adaptive_mode_without_stopping_asks_everything_and_equals_predict(world_setup):
+    system, encoder, dataset = world_setup
+    train_x, train_y, test_x, _ = _split(dataset, encoder)
+    classifier = Classifier.load(system, encoder=encoder).fit_adaptive(train_x, train_y)
+    result = classifier.predict_adaptive(test_x, threshold=None)
+    assert result.labels == classifier.predict(test_x)
+    assert result.asked.all() and (result.prompts == result.full_prompts).all()
+    assert (classifier.predict_adaptive(test_x, threshold=None, budget=10).prompts <= 10).all()
+
+
+def test_adaptive_mode_needs_a_fitted_answer_model(world_setup):
+    system, encoder, dataset = world_setup
+    classifier = Classifier.load(system, encoder=encoder)
+    with pytest.raises(InputError, match="fit_adaptive"):
+        classifier.predict_adaptive(dataset.images[:3])
+    with pytest.raises(DataError, match="not classes"):
+        classifier.fit_adaptive(dataset.images[:2], ["nobody", "nobody"])
+    with pytest.raises(InputError, match="one label per image"):
+        classifier.fit_adaptive(dataset.images[:2], ["x"])
+
+
+def test_predict_command_adaptive_mode(tiny_clip_dir: Path, image_folder: Path, tmp_path: Path, capsys):
+    files = sorted(image_folder.rglob("*.png"))
+    spec = f"hf:{tiny_clip_dir}"
+    classifier = Classifier.load(_tiny_system(), encoder=spec)
+    plain = write_compiled(classifier.compiled, tmp_path / "plain.npz")
+    fitted = write_compiled(classifier.fit_adaptive(files, [p.parent.name for p in files]).compiled, tmp_path / "a.npz")
+    code = main(["predict", "--compiled", str(fitted), "--adaptive", "--threshold", "0.99", "--json", *map(str, files)])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0 and len(out) == len(files)
+    for item in out:
+        assert item["label"] in ("cat", "dog") and 1 <= len(item["asked"]) <= 2
+        assert item["prompts"] == sum({"color": 3, "size": 2}[g] for g in item["asked"])
+
+    code = main(["predict", "--compiled", str(plain), "--adaptive", str(files[0])])
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert code == 2 and len(errors) == 1 and "--adaptive needs an answer model" in errors[0]
+
+
+def test_predict_command_with_no_readable_image_is_a_one_line_error(tiny_clip_dir: Path, tmp_path: Path, capsys):
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"nope")
+    system_file = tmp_path / "tiny.json"
+    system_file.write_text(_tiny_system().to_json())
+    code = main(["predict", "--system", str(system_file), "--model", f"hf:{tiny_clip_dir}", str(bad)])
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if line.startswith("error:")]  # transformers may draw a load bar first
+    assert code == 2 and len(errors) == 1 and "Traceback" not in err
+    assert errors[0].startswith("error: none of the 1 image(s) could be read") and "broken.png" in errors[0]

@@ -103,6 +103,7 @@ def _rewrite(path: Path, **changes) -> Path:
         ({"group_offsets": np.array([0, 1])}, "group_offsets"),
         ({"aggregation": np.array("max")}, "aggregation"),
         ({"option_embeddings": np.array([None, 1], dtype=object)}, "not a readable"),
+        ({"adaptive_theta": np.full((16, 51), 0.1)}, "partial adaptive model"),
     ],
 )
 def test_malformed_files_are_one_line_input_errors(world_setup, tmp_path: Path, changes, message):

@@ -104,6 +104,8 @@ def test_export_any_from_a_run_dir_writes_every_format(run_dir: Path, tmp_path: 
     dataset = dataset_of_world(world, "pokemon-like")
     classifier = Classifier.load(tmp_path / "c.npz", encoder=encoder)
     assert classifier.compiled.encoder_spec == "synthetic"
+    assert classifier.compiled.has_adaptive  # fitted on the run's train split
+    assert classifier.compiled.adaptive_counts.sum() == 80
     images = ImageSet(encoder.encode_images(dataset.images).embeddings, dataset.labels, PromptEmbedder(encoder))
     assert classifier.predict(dataset.images) == [broken_system.classes[i] for i in predict(broken_system, images)]
 
@@ -116,6 +118,7 @@ def test_export_npz_of_a_system_file_needs_a_model(tmp_path: Path, broken_system
     export_any(str(path), "npz", tmp_path / "c.npz", model="synthetic:pokemon-like", cache_dir=str(tmp_path / "cache"))
     with np.load(tmp_path / "c.npz", allow_pickle=False) as archive:
         assert str(archive["encoder_spec"]) == "synthetic:pokemon-like"
+        assert "adaptive_theta" not in archive.files  # no train data to fit it on
 
 
 def test_run_dir_resolves_to_its_best_or_a_given_version(run_dir: Path, broken_system, tmp_path: Path):
