@@ -4,7 +4,9 @@ Supported models: anything ``AutoModel`` loads that has ``get_image_features`` a
 ``get_text_features`` (``CLIPModel``, ``SiglipModel``, ...), preprocessed by the
 folder's own processor; and jina-clip style models that bring ``encode_image`` /
 ``encode_text`` as remote code (only with ``trust_remote_code=True``, because that
-code runs on this machine).
+code runs on this machine). The processor comes from ``AutoProcessor``; only when that
+yields no image processor or no tokenizer (repositories without a processor config)
+are ``AutoImageProcessor`` and ``AutoTokenizer`` loaded separately.
 
 Offline by default: a hub id is looked up in the local Hugging Face cache only
 (``local_files_only``), so a missing model fails at once with one line instead of

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-__all__ = ["build_tiny_clip", "build_image_folder", "byte_level_alphabet"]
+__all__ = ["build_tiny_clip", "build_tiny_siglip", "build_image_folder", "byte_level_alphabet"]
 
 _IMAGE_SIZE = 32
 
@@ -76,6 +76,30 @@ def build_tiny_clip(
     )
     model.save_pretrained(directory)
     CLIPProcessor(image_processor=image_processor, tokenizer=tokenizer).save_pretrained(directory)
+    return directory
+
+
+def build_tiny_siglip(directory: Path | str, *, seed: int = 0) -> Path:
+    """Save a tiny random ``SiglipModel`` (16-token texts, 32-dim embeddings) with a PIL image processor."""
+    import torch
+    from transformers import CLIPTokenizer, SiglipConfig, SiglipImageProcessorPil, SiglipModel
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    _write_tokenizer_files(directory)
+    tokenizer = CLIPTokenizer(vocab=str(directory / "vocab.json"), merges=str(directory / "merges.txt"))
+    layers = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2}
+    text = {**layers, "vocab_size": len(tokenizer), "max_position_embeddings": 16, "bos_token_id": 0, "eos_token_id": 1, "pad_token_id": 1}
+    config = SiglipConfig(text_config=text, vision_config={**layers, "image_size": _IMAGE_SIZE, "patch_size": 8})
+    generator_state = torch.random.get_rng_state()
+    try:
+        torch.manual_seed(seed)
+        model = SiglipModel(config).eval()
+    finally:
+        torch.random.set_rng_state(generator_state)
+    model.save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    SiglipImageProcessorPil(size={"height": _IMAGE_SIZE, "width": _IMAGE_SIZE}).save_pretrained(directory)
     return directory
 
 

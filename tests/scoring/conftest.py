@@ -6,13 +6,19 @@ from pathlib import Path
 
 import pytest
 
-from helpers.tiny_clip import build_image_folder, build_tiny_clip
+from helpers.tiny_clip import build_image_folder, build_tiny_clip, build_tiny_siglip
 
 
 @pytest.fixture(scope="session")
 def tiny_clip_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny random CLIP saved with save_pretrained; load it as ``hf:<dir>``. Do not modify it."""
     return build_tiny_clip(tmp_path_factory.mktemp("tiny_clip"))
+
+
+@pytest.fixture(scope="session")
+def tiny_siglip_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random SigLIP saved with save_pretrained (texts padded to 16 tokens). Do not modify it."""
+    return build_tiny_siglip(tmp_path_factory.mktemp("tiny_siglip"))
 
 
 @pytest.fixture

@@ -52,6 +52,12 @@ def hf_case(request: pytest.FixtureRequest) -> EncoderCase:
     return EncoderCase(encoder, _image_refs(folder), ["a photo of a cat", "a dog", "ünïcødé ✓"], unreadable=_broken_png(tmp_path))
 
 
+def siglip_case(request: pytest.FixtureRequest) -> EncoderCase:
+    """A tiny random SigLIP through ``hf:<dir>`` (max-length padding, its own image processor)."""
+    case = hf_case(request)
+    return EncoderCase(load_encoder(f"hf:{request.getfixturevalue('tiny_siglip_dir')}"), case.images, case.texts, unreadable=case.unreadable)
+
+
 def cached_hf_case(request: pytest.FixtureRequest) -> EncoderCase:
     """The tiny CLIP behind the on-disk embedding cache."""
     case = hf_case(request)
@@ -78,6 +84,7 @@ def precomputed_case(request: pytest.FixtureRequest) -> EncoderCase:
 
 ENCODER_CASES: dict[str, Callable[[pytest.FixtureRequest], EncoderCase] | str] = {
     "hf": hf_case,
+    "hf-siglip": siglip_case,
     "cached-hf": cached_hf_case,
     "precomputed": precomputed_case,
 }

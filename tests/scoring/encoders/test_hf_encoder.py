@@ -167,3 +167,19 @@ def test_open_clip_without_the_extra_gives_the_install_hint() -> None:
         load_encoder("open_clip:ViT-B-32/laion2b_s34b_b79k")
     with pytest.raises(EncoderError, match="<arch>/<pretrained>"):
         load_encoder("open_clip:ViT-B-32")
+
+
+def test_siglip_pads_to_max_length_and_truncates(tiny_siglip_dir: Path) -> None:
+    encoder = load_encoder(f"hf:{tiny_siglip_dir}")
+    assert encoder.identity.startswith("hf:SiglipModel:") and encoder.dim == 32
+    long_text = "a very long description " * 10
+    rows = encoder.encode_texts(["a cat", long_text, long_text + "with more words at the end"])
+    np.testing.assert_allclose(rows[1], rows[2], atol=1e-6)
+    assert not np.allclose(rows[0], rows[1])
+
+
+def test_folder_without_a_processor_is_a_one_line_error(tiny_clip_dir: Path, tmp_path: Path) -> None:
+    copy = shutil.copytree(tiny_clip_dir, tmp_path / "no_processor")
+    (copy / "processor_config.json").unlink()
+    with pytest.raises(EncoderError, match="no usable image processor/tokenizer.*save the processor next to the model"):
+        load_encoder(f"hf:{copy}")
