@@ -73,6 +73,9 @@ class RunConfig(BaseModel):
 
     @model_validator(mode="after")
     def _check_fractions(self) -> "RunConfig":
+        if self.fractions[1] <= 0:
+            raise ValueError(f"fractions {list(self.fractions)} leave every class without val images; "
+                             "the loop selects on val, use e.g. 0.6,0.2,0.2")
         if any(f <= 0 for f in self.fractions) or abs(sum(self.fractions) - 1.0) > 1e-6:
             raise ValueError(f"fractions {list(self.fractions)} must be three positive numbers summing to 1")
         if self.classes is not None and not self.classes:
