@@ -232,9 +232,7 @@ def _export_encoder(model: str | None, run_path: Path | None, cache_dir: str | N
         return CachedEncoder(load_encoder(model), EmbeddingCache(cache_dir)), model
     if run_path is None:
         raise InputError("--format npz needs --model to embed the prompts, e.g. --model hf:<dir>")
-    from cotclip.optimizer.review.rundata import run_config, run_encoder
-    from cotclip.scoring.registry import load_dataset
+    from cotclip.optimizer.review.rundata import cached_run_encoder, run_inputs
 
-    config = run_config(run_path)
-    dataset = load_dataset(config.data, crop=config.crop) if config.model.startswith("synthetic") else None
-    return run_encoder(config, dataset, cache_dir), config.model
+    config, inputs = run_inputs(run_path)
+    return cached_run_encoder(config, inputs, cache_dir), config.model

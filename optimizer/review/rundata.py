@@ -1,8 +1,9 @@
 """Rebuild a run's train and val images from its ``run.yaml`` (never its test split).
 
-The review needs the same data, encoder and split the run used: the dataset and
-model specs, crop, split fractions and seed come from ``run.yaml``; embeddings come
-from the embedding cache, so reviewing a finished run encodes nothing new.
+The review needs the same data, classes, encoder and split the run used, so it goes
+through the loop's own :func:`~cotclip.optimizer.loop.data.load_inputs`. Embeddings
+come from the embedding cache, so reviewing a finished run encodes nothing new; the
+run's ``encoder_calls.jsonl`` is left alone (a review is not part of the run's budget).
 """
 
 from __future__ import annotations
@@ -10,17 +11,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from cotclip.optimizer.loop.config import RunConfig, load_run_config
+from cotclip.optimizer.loop.data import Inputs, load_inputs
 from cotclip.optimizer.review.session import ReviewData
 from cotclip.scoring.cache import CachedEncoder, EmbeddingCache
 from cotclip.scoring.embedding import embed_dataset
 from cotclip.scoring.encoders._base import Encoder
-from cotclip.scoring.registry import load_dataset, load_encoder
 from cotclip.scoring.scorer import ImageSet, PromptEmbedder
-from cotclip.scoring.splits import split_dataset
 from cotclip.systems.errors import RunDirError
 from cotclip.systems.model import System
 
-__all__ = ["run_config", "run_encoder", "load_review_data"]
+__all__ = ["run_config", "run_inputs", "cached_run_encoder", "load_review_data"]
 
 
 def run_config(run_path: Path) -> RunConfig:
@@ -31,10 +31,15 @@ def run_config(run_path: Path) -> RunConfig:
     return load_run_config(config_path)
 
 
-def run_encoder(config: RunConfig, dataset: object | None = None, cache_dir: str | None = None) -> Encoder:
-    """The run's encoder behind the embedding cache."""
-    encoder = load_encoder(config.model, dataset=dataset)
-    return CachedEncoder(encoder, EmbeddingCache(cache_dir or config.cache_dir))
+def run_inputs(run_path: Path) -> tuple[RunConfig, Inputs]:
+    """The run's config and its data, classes, split and (uncached) encoder, exactly as the loop builds them."""
+    config = run_config(run_path)
+    return config, load_inputs(config)
+
+
+def cached_run_encoder(config: RunConfig, inputs: Inputs, cache_dir: str | None = None) -> Encoder:
+    """The run's encoder behind the embedding cache (``cache_dir`` overrides the run's)."""
+    return CachedEncoder(inputs.encoder, EmbeddingCache(cache_dir or config.cache_dir))
 
 
 def load_review_data(
@@ -42,20 +47,18 @@ def load_review_data(
 ) -> ReviewData:
     """Train and val image sets of the run, restricted to ``system``'s classes.
 
-    ``encoder`` defaults to the run's own (through the embedding cache).
+    ``encoder`` defaults to the run's own, through the embedding cache.
     """
-    config = run_config(run_path)
-    dataset = load_dataset(config.data, crop=config.crop)
-    encoder = encoder or run_encoder(config, dataset, cache_dir)
-    splits = split_dataset(dataset.labels, tuple(config.fractions), seed=config.seed)
+    config, inputs = run_inputs(run_path)
+    encoder = encoder or cached_run_encoder(config, inputs, cache_dir)
     prompts = PromptEmbedder(encoder)
-    known = set(system.classes)
+    dataset, known = inputs.dataset, set(system.classes)
 
     def image_set(positions: list[int]) -> tuple[ImageSet, list[int]]:
         kept = [p for p in positions if dataset.labels[p] in known]
         embedded = embed_dataset(dataset, encoder, positions=kept, progress=False)
         return ImageSet(embedded.embeddings, list(embedded.labels), prompts), list(embedded.positions)
 
-    train, train_positions = image_set(list(splits.train))
-    val, _ = image_set(list(splits.val))
+    train, train_positions = image_set(list(inputs.splits.train))
+    val, _ = image_set(list(inputs.splits.val))
     return ReviewData(train=train, val=val, train_refs=[dataset.images[p] for p in train_positions])
