@@ -76,7 +76,7 @@ class LLMProposer:
         """Up to ``task.n_candidates`` valid systems (see the Proposer contract)."""
         systems = list(self.propose_iter(task))
         if not systems:
-            raise ProposerError(self._no_system_message(task.n_candidates))
+            raise ProposerError(self.failure_message(task.n_candidates))
         return systems
 
     def propose_iter(self, task: ProposalTask) -> Iterator[System]:
@@ -129,7 +129,7 @@ class LLMProposer:
         revised = self._conversation(signature, inputs, list(system.classes), instructions, meta,
                                      name=f"{system.name}-revised", parent=system.name)
         if revised is None:
-            raise ProposerError(self._no_system_message(1, what="revision"))
+            raise ProposerError(self.failure_message(1, what="revision"))
         return feedback_text.keep_locks(system, revised)
 
     # ----- one conversation ----------------------------------------------------------
@@ -191,7 +191,8 @@ class LLMProposer:
         answer["record"]["repairs"] = list(completed.repairs[len(draft.repairs):])
         return completed
 
-    def _no_system_message(self, wanted: int, what: str = "candidate") -> str:
+    def failure_message(self, wanted: int, what: str = "candidate") -> str:
+        """One line saying that no valid system came out, with the last problem seen."""
         last = next((r["error"] for r in reversed(self._records) if r.get("error")), "no answer")
         return (f"the LLM {self.client.config.model} gave no valid system for {wanted} {what}(s) in "
                 f"{self.max_attempts} attempt(s) each (last problem: {last}); try a stronger --lm or fewer classes")
