@@ -74,3 +74,23 @@ def test_crop_changes_embedding_and_cache_key(tiny_clip_dir: Path, image_folder:
     plain = embed_dataset(load_dataset(str(image_folder)), cached, progress=False).embeddings
     cropped = embed_dataset(load_dataset(str(image_folder), crop=(0.1, 0.1, 0.6, 0.9)), cached, progress=False).embeddings
     assert spy.images == 12 and not np.allclose(plain, cropped, atol=1e-4)
+
+
+def test_progress_bars_on_a_terminal_do_not_change_results(
+    tiny_clip_dir: Path, image_folder: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sys
+
+    from cotclip.scoring import embedding
+    from cotclip.scoring.encoders import hf
+
+    dataset = load_dataset(str(image_folder))
+    quiet = embed_dataset(dataset, load_encoder(f"hf:{tiny_clip_dir}"), progress=False).embeddings
+    monkeypatch.setattr(embedding, "CHUNK_SIZE", 4)
+    monkeypatch.setattr(hf, "LONG_JOB", 2)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    encoder = load_encoder(f"hf:{tiny_clip_dir}", batch_size=2)
+    np.testing.assert_allclose(embed_dataset(dataset, encoder, progress=True).embeddings, quiet, atol=1e-5)
+    np.testing.assert_allclose(encoder.encode_texts(["a", "b", "c"]), load_encoder(f"hf:{tiny_clip_dir}").encode_texts(["a", "b", "c"]), atol=1e-5)
+    err = capsys.readouterr().err
+    assert "embedding 6 images" in err and "encoding 4 images" in err
