@@ -128,8 +128,10 @@ def _feature_backend(model: Any, folder: Path, device: str, trust: bool) -> _Bac
     image_processor = getattr(processor, "image_processor", None)
     tokenizer = getattr(processor, "tokenizer", None)
     try:
-        image_processor = image_processor or AutoImageProcessor.from_pretrained(folder, local_files_only=True)
-        tokenizer = tokenizer or AutoTokenizer.from_pretrained(folder, local_files_only=True)
+        if image_processor is None:
+            image_processor = AutoImageProcessor.from_pretrained(folder, local_files_only=True)
+        if tokenizer is None:
+            tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
     except (OSError, ValueError, KeyError) as exc:
         raise EncoderError(
             f"{folder} has no usable image processor/tokenizer ({str(exc).splitlines()[0]}); save the processor next to the model"
@@ -159,17 +161,21 @@ def _load_backend(folder: Path, device: str, trust: bool) -> _Backend:
     config_path = folder / "config.json"
     if not config_path.is_file():
         raise EncoderError(f"{folder} has no config.json; point hf: at a folder saved with save_pretrained or a hub id")
-    if "auto_map" in json.loads(config_path.read_text(encoding="utf-8")) and not trust:
+    try:
+        config = json.loads(config_path.read_text(encoding="utf-8"))
+    except (ValueError, OSError) as exc:
+        raise EncoderError(f"{config_path} is not readable JSON ({exc}); re-save the model with save_pretrained") from None
+    if isinstance(config, dict) and "auto_map" in config and not trust:
         raise EncoderError(f"{folder} needs its own Python code to load; pass trust_remote_code=True (--trust-remote-code) only if you trust it")
     try:
         model = AutoModel.from_pretrained(folder, local_files_only=True, trust_remote_code=trust, dtype=torch.float32)
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
         raise EncoderError(f"cannot load the model in {folder}: {str(exc).splitlines()[0]}; check that it is a CLIP-style model") from None
     model = model.to(device).eval()
+    if hasattr(model, "encode_image") and hasattr(model, "encode_text"):  # the model's own preprocessing wins
+        return _Backend(model, model.encode_image, model.encode_text, "remote-code")
     if hasattr(model, "get_image_features") and hasattr(model, "get_text_features"):
         return _feature_backend(model, folder, device, trust)
-    if hasattr(model, "encode_image") and hasattr(model, "encode_text"):
-        return _Backend(model, model.encode_image, model.encode_text, "remote-code")
     raise EncoderError(
         f"{type(model).__name__} in {folder} has neither get_image_features/get_text_features nor "
         "encode_image/encode_text; use a CLIP-family model"

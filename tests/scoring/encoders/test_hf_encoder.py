@@ -118,12 +118,15 @@ def test_hub_id_resolves_to_the_cached_snapshot(tiny_clip_dir: Path, tmp_path: P
 
 @pytest.mark.parametrize(
     ("spec", "expected"),
-    [("hf:", "empty model spec"), ("hf:./no/such/folder", "does not exist"), ("hf:{empty}", "no config.json")],
+    [("hf:", "empty model spec"), ("hf:./no/such/folder", "does not exist"), ("hf:{empty}", "no config.json"),
+     ("hf:{garbled}", "not readable JSON")],
 )
 def test_bad_specs_are_one_line_errors(spec: str, expected: str, tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
+    (tmp_path / "garbled").mkdir()
+    (tmp_path / "garbled" / "config.json").write_text("{not json")
     with pytest.raises(EncoderError, match=expected):
-        load_encoder(spec.format(empty=tmp_path / "empty"))
+        load_encoder(spec.format(empty=tmp_path / "empty", garbled=tmp_path / "garbled"))
 
 
 def test_bad_batch_size_and_device(tiny_clip_dir: Path) -> None:
