@@ -55,6 +55,7 @@ def load_review_data(
     dataset, known = inputs.dataset, set(system.classes)
 
     def image_set(positions: list[int]) -> tuple[ImageSet, list[int]]:
+        """The embedded images at ``positions`` and the positions that could be read."""
         kept = [p for p in positions if dataset.labels[p] in known]
         embedded = embed_dataset(dataset, encoder, positions=kept, progress=False)
         return ImageSet(embedded.embeddings, list(embedded.labels), prompts), list(embedded.positions)

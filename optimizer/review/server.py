@@ -55,6 +55,7 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "cotclip-review"
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        """Requests go to this module's logger (shown with ``--verbose``), not to stderr."""
         logger.info("%s %s", self.address_string(), format % args)
 
     def _send(self, status: int, body: bytes, content_type: str) -> None:
@@ -75,6 +76,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(HTTPStatus.BAD_REQUEST, {"error": exc.message})
 
     def do_GET(self) -> None:  # noqa: N802 - stdlib name
+        """The page, the state or thumbnails."""
         url = urlparse(self.path)
         if url.path in ("/", "/index.html"):
             self._send(HTTPStatus.OK, page_html(), "text/html; charset=utf-8")
@@ -97,6 +99,7 @@ class _Handler(BaseHTTPRequestHandler):
             raise InputError(f"request body is not valid JSON ({exc})") from None
 
     def do_POST(self) -> None:  # noqa: N802 - stdlib name
+        """Preview or save edits."""
         actions = {"/api/preview": self.session.preview, "/api/save": self.session.save}
         action = actions.get(urlparse(self.path).path)
         if action is None:

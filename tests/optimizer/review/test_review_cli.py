@@ -134,6 +134,7 @@ def test_run_dir_resolves_to_its_best_or_a_given_version(run_dir: Path, broken_s
         load_system_or_run(str(tmp_path / "s.json"), version=1)
 
 
+@pytest.mark.slow
 def test_review_command_serves_the_run_until_interrupted(run_dir: Path):
     import signal
     import subprocess
