@@ -58,6 +58,7 @@ __all__ = [
 
 LOG_FLOOR = 1e-12
 _LOG_FLOOR_VALUE = float(np.log(LOG_FLOOR))
+_EXP_SAFE = 40.0  # float32 exp(x) is a normal, finite number for |x| <= 87; sums of e^40 stay finite
 
 
 class PromptEmbedder:
@@ -79,16 +80,35 @@ class PromptEmbedder:
 
 
 @dataclass(frozen=True)
+class _Groups:
+    """Consecutive row ranges that each get their own softmax."""
+
+    bounds: tuple[tuple[int, int], ...]  # [start, stop) of each group
+    of_row: np.ndarray  # [Q] group of each row
+    indicator: np.ndarray  # [G, Q] float32, 1 where the row belongs to the group
+
+    @classmethod
+    def of_sizes(cls, sizes: Sequence[int]) -> "_Groups":
+        """Groups of ``sizes`` consecutive rows."""
+        stops = np.cumsum(sizes).tolist()
+        bounds = tuple(zip([0, *stops[:-1]], stops))
+        of_row = np.repeat(np.arange(len(sizes)), sizes)
+        indicator = (of_row[None, :] == np.arange(len(sizes))[:, None]).astype(np.float32)
+        return cls(bounds, of_row, indicator)
+
+
+@dataclass(frozen=True)
 class _CompiledSystem:
     """A system's scoring structures against one :class:`ImageSet`'s prompt rows."""
 
     template_rows: np.ndarray  # rows of the ImageSet cosine matrix, options' templates in order
     option_starts: np.ndarray | None  # reduceat starts over template_rows; None = one template each
     option_scale: np.ndarray | None  # [Q, 1] 1 / norm of the summed template embeddings
-    group_bounds: tuple[tuple[int, int], ...]  # [start, stop) option range of each group
+    groups: _Groups  # option rows of each group
     rule_matrix: np.ndarray  # [Q, U] group weight where a signature picks the option
     class_columns: np.ndarray  # [C] signature column of each class
     name_rows: np.ndarray | None  # [C] rows of the class-name prompts (name prior on)
+    name_group: _Groups | None  # one group over the C name rows
     temperature: float
     log_scores: bool
     name_prior_weight: float
@@ -236,10 +256,11 @@ def _compile(system: System, images: ImageSet) -> _CompiledSystem:
         template_rows=template_rows,
         option_starts=np.cumsum([0] + [len(o) for o in option_lists[:-1]]) if multi else None,
         option_scale=_inverse_mean_norms(images.prompts, option_lists) if multi else None,
-        group_bounds=tuple(zip(np.cumsum([0] + sizes[:-1]).tolist(), np.cumsum(sizes).tolist())),
+        groups=_Groups.of_sizes(sizes),
         rule_matrix=rule_matrix,
         class_columns=class_columns,
         name_rows=name_rows,
+        name_group=None if name_rows is None else _Groups.of_sizes([len(name_rows)]),
         temperature=float(scoring.temperature),
         log_scores=scoring.aggregation == "log_prob_sum",
         name_prior_weight=float(scoring.name_prior_weight),
@@ -254,22 +275,23 @@ def _option_cosines(compiled: _CompiledSystem, images: ImageSet) -> np.ndarray:
     return np.add.reduceat(cosines, compiled.option_starts, axis=0) * compiled.option_scale
 
 
-def _grouped_softmax(logits: np.ndarray, bounds: tuple[tuple[int, int], ...], log: bool) -> np.ndarray:
-    """Softmax (or floored log-softmax) over each row range ``[start, stop)`` of ``logits``, in place.
+def _grouped_softmax(logits: np.ndarray, groups: "_Groups", log: bool, bounded: bool) -> np.ndarray:
+    """Softmax (or floored log-softmax) over each group of rows of ``logits``, in place.
 
-    Slices of contiguous rows reduce much faster along axis 0 than ``ufunc.reduceat`` does.
+    ``bounded`` promises ``|logits| <= _EXP_SAFE`` (cosines / T with 1/T small enough), where
+    float32 ``exp`` can neither overflow nor underflow, so the usual max shift is skipped;
+    otherwise each group is shifted by its maximum first. Group sums are one small product
+    with the ``[G, Q]`` group indicator (much faster than ``ufunc.reduceat`` along axis 0).
     """
-    for start, stop in bounds:
-        block = logits[start:stop]
-        block -= block.max(axis=0)
-        if log:
-            block -= np.log(np.exp(block).sum(axis=0))
+    if not bounded:
+        for start, stop in groups.bounds:
+            block = logits[start:stop]
+            block -= block.max(axis=0)
     if log:
+        logits -= np.take(np.log(groups.indicator @ np.exp(logits)), groups.of_row, axis=0)
         return np.maximum(logits, _LOG_FLOOR_VALUE, out=logits)
     np.exp(logits, out=logits)
-    for start, stop in bounds:
-        block = logits[start:stop]
-        block /= block.sum(axis=0)
+    logits /= np.take(groups.indicator @ logits, groups.of_row, axis=0)
     return logits
 
 
@@ -282,8 +304,9 @@ def _temperature(compiled: _CompiledSystem, temperature: float | None) -> float:
 
 def _probabilities(compiled: _CompiledSystem, images: ImageSet, temperature: float | None, log: bool) -> np.ndarray:
     logits = _option_cosines(compiled, images)
-    logits *= np.float32(1.0 / _temperature(compiled, temperature))
-    return _grouped_softmax(logits, compiled.group_bounds, log)
+    inverse = 1.0 / _temperature(compiled, temperature)
+    logits *= np.float32(inverse)
+    return _grouped_softmax(logits, compiled.groups, log, bounded=inverse <= _EXP_SAFE)
 
 
 def _class_scores(system: System, images: ImageSet, temperature: float | None) -> np.ndarray:
@@ -294,8 +317,9 @@ def _class_scores(system: System, images: ImageSet, temperature: float | None) -
         scores = np.take(scores, compiled.class_columns, axis=1)
     if compiled.name_rows is not None:
         names = images.cosine_rows(compiled.name_rows)
-        names *= np.float32(1.0 / _temperature(compiled, temperature))
-        prior = _grouped_softmax(names, ((0, len(names)),), compiled.log_scores)
+        inverse = 1.0 / _temperature(compiled, temperature)
+        names *= np.float32(inverse)
+        prior = _grouped_softmax(names, compiled.name_group, compiled.log_scores, bounded=inverse <= _EXP_SAFE)
         scores += np.float32(compiled.name_prior_weight) * prior.T
     return scores
 
@@ -310,7 +334,7 @@ def group_probabilities(system: System, images: ImageSet, temperature: float | N
     """One ``[N, k_g]`` softmax over each group's option cosines divided by the temperature."""
     compiled = images.compiled(system)
     probabilities = _probabilities(compiled, images, temperature, log=False).T
-    return [probabilities[:, start:stop] for start, stop in compiled.group_bounds]
+    return [probabilities[:, start:stop] for start, stop in compiled.groups.bounds]
 
 
 def class_scores(system: System, images: ImageSet, temperature: float | None = None) -> np.ndarray:
