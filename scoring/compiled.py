@@ -43,6 +43,7 @@ from __future__ import annotations
 import json
 import zipfile
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -112,13 +113,12 @@ class CompiledClassifier:
         cosines = np.asarray(image_embeddings, dtype=np.float32) @ self.option_embeddings.T
         return [_softmax(cosines[:, self.group_slice(g)].astype(np.float64) / temp) for g in range(len(self.group_names))]
 
+    @cached_property
     def rule_matrix(self) -> np.ndarray:
         """``[Q, C]``: the group weight where class ``c``'s rule picks option ``q``, else 0."""
         matrix = np.zeros((self.option_embeddings.shape[0], len(self.class_names)))
-        for c in range(len(self.class_names)):
-            for g in range(len(self.group_names)):
-                if self.rules[c, g] >= 0:
-                    matrix[self.group_offsets[g] + self.rules[c, g], c] = self.group_weights[g]
+        classes, groups = np.nonzero(self.rules >= 0)
+        matrix[self.group_offsets[groups] + self.rules[classes, groups], classes] = self.group_weights[groups]
         return matrix
 
     def class_scores(self, image_embeddings: np.ndarray, temperature: float | None = None) -> np.ndarray:
@@ -132,7 +132,7 @@ class CompiledClassifier:
         probabilities = np.concatenate(self.group_probabilities(image_embeddings, temperature), axis=1)
         if self.aggregation == "log_prob_sum":
             probabilities = np.log(np.maximum(probabilities, _LOG_FLOOR))
-        scores = probabilities @ self.rule_matrix()
+        scores = probabilities @ self.rule_matrix
         if self.name_prior_weight > 0:
             temp = self.temperature if temperature is None else temperature
             prior = _softmax((image_embeddings @ self.name_embeddings.T).astype(np.float64) / temp)

@@ -11,9 +11,11 @@ Endpoints (all JSON except the page):
 =========================  ======================================================
 
 A user-caused problem answers HTTP 400 with ``{"error": "<one line>"}`` and changes
-nothing. POSTs must say ``Content-Type: application/json``: browsers cannot send that
-cross-origin without a preflight this server never grants, so another web page
-cannot save edits behind the reviewer's back.
+nothing. Two guards keep other web pages out: POSTs must say ``Content-Type:
+application/json`` (browsers cannot send that cross-origin without a preflight this
+server never grants), and every request must name this server in its ``Host`` header
+as ``127.0.0.1:<port>`` or ``localhost:<port>`` (defeats DNS rebinding); anything else
+gets HTTP 403.
 """
 
 from __future__ import annotations
@@ -75,8 +77,17 @@ class _Handler(BaseHTTPRequestHandler):
         except CotclipError as exc:
             self._json(HTTPStatus.BAD_REQUEST, {"error": exc.message})
 
+    def _foreign_host(self) -> bool:
+        port = self.server.server_address[1]
+        if self.headers.get("Host") in (f"{HOST}:{port}", f"localhost:{port}"):
+            return False
+        self._json(HTTPStatus.FORBIDDEN, {"error": f"open the page as http://{HOST}:{port}/"})
+        return True
+
     def do_GET(self) -> None:  # noqa: N802 - stdlib name
         """The page, the state or thumbnails."""
+        if self._foreign_host():
+            return
         url = urlparse(self.path)
         if url.path in ("/", "/index.html"):
             self._send(HTTPStatus.OK, page_html(), "text/html; charset=utf-8")
@@ -100,6 +111,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:  # noqa: N802 - stdlib name
         """Preview or save edits."""
+        if self._foreign_host():
+            return
         actions = {"/api/preview": self.session.preview, "/api/save": self.session.save}
         action = actions.get(urlparse(self.path).path)
         if action is None:

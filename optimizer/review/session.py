@@ -83,16 +83,17 @@ class ReviewSession:
 
     def state(self) -> dict[str, Any]:
         """Everything the page renders (JSON-ready)."""
-        with self._lock:
+        with self._lock:  # image sets memoise prompt cosines: one scoring call at a time
             record = self.record
-        evidence = rule_evidence(record.system, self.data.train, examples=self.examples)
+            evidence = rule_evidence(record.system, self.data.train, examples=self.examples)
+            val_accuracy = accuracy(record.system, self.data.val)
         return {
             "run": self.run_path.name,
             "run_path": str(self.run_path),
             "version": record.version_id,
             "move": record.move,
             "parent": record.parent,
-            "val_accuracy": accuracy(record.system, self.data.val),
+            "val_accuracy": val_accuracy,
             "recorded_val_accuracy": record.val_accuracy,
             "val_n": len(self.data.val.labels),
             "train_n": len(self.data.train.labels),
@@ -116,7 +117,7 @@ class ReviewSession:
         """Val accuracy of the edited system; writes nothing."""
         with self._lock:
             _, edited = self._edited(payload)
-        return {"val_accuracy": accuracy(edited, self.data.val), "val_n": len(self.data.val.labels)}
+            return {"val_accuracy": accuracy(edited, self.data.val), "val_n": len(self.data.val.labels)}
 
     def save(self, payload: Any) -> dict[str, Any]:
         """Store the edited system as the run's next version and review it from now on."""

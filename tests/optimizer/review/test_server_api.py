@@ -126,3 +126,17 @@ def test_save_refuses_while_an_optimizer_holds_the_run(server, run_dir: Path):
     status, error = _post(server, "/api/save", {"notes": ["x"]})
     assert status == 400 and "in use by process 1" in error["error"]
     assert _versions(run_dir) == ["0001.json"]
+
+
+def test_requests_naming_another_host_are_refused(server, run_dir: Path):
+    port = server.httpd.server_address[1]
+    for method, path, body in (("GET", "/api/state", None), ("POST", "/api/save", b'{"notes": ["x"]}')):
+        request = urllib.request.Request(server.url.rstrip("/") + path, data=body, method=method,
+                                         headers={"Host": f"evil.example:{port}", "Content-Type": "application/json"})
+        with pytest.raises(urllib.error.HTTPError) as caught:
+            urllib.request.urlopen(request, timeout=10)
+        assert caught.value.code == 403
+    assert _versions(run_dir) == ["0001.json"]
+    request = urllib.request.Request(server.url + "api/state", headers={"Host": f"localhost:{port}"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 200
