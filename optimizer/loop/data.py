@@ -26,9 +26,10 @@ from cotclip.scoring.scorer import ImageSet, PromptEmbedder
 from cotclip.scoring.splits import Splits, split_dataset
 from cotclip.systems.errors import DataError, InputError
 
-__all__ = ["CallLogEncoder", "Inputs", "RunData", "load_inputs", "encode_inputs", "encoder_calls", "ENCODER_LOG"]
+__all__ = ["CallLogEncoder", "Inputs", "RunData", "load_inputs", "encode_inputs", "encoder_calls", "unique_inputs", "ENCODER_LOG", "PROMPT_LOG"]
 
 ENCODER_LOG = "encoder_calls.jsonl"
+PROMPT_LOG = "prompts.jsonl"
 
 
 class CallLogEncoder:
@@ -59,6 +60,41 @@ class CallLogEncoder:
         """Log, then delegate."""
         if images:
             self.run.append_jsonl(ENCODER_LOG, {"session": self.session, "kind": "image", "n": len(images)})
+        return self.inner.encode_images(images)
+
+
+class TextRequestLog:
+    """Records every distinct prompt string the run asks for (``prompts.jsonl``), then delegates.
+
+    Together with the image count this is the run's number of unique inputs, the
+    denominator of "encoder calls / unique inputs" (1.00 = nothing encoded twice).
+    """
+
+    def __init__(self, inner: Encoder, run: RunDir) -> None:
+        self.inner = inner
+        self.run = run
+        self.seen = {record["text"] for record in run.read_jsonl(PROMPT_LOG) if "text" in record}
+
+    @property
+    def identity(self) -> str:
+        """The inner encoder's identity."""
+        return self.inner.identity
+
+    @property
+    def dim(self) -> int:
+        """The inner encoder's width."""
+        return self.inner.dim
+
+    def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
+        """Log first-time strings, then delegate."""
+        for text in dict.fromkeys(texts):
+            if text not in self.seen:
+                self.run.append_jsonl(PROMPT_LOG, {"text": text})
+                self.seen.add(text)
+        return self.inner.encode_texts(texts)
+
+    def encode_images(self, images: Sequence[ImageRef]) -> ImageEncoding:
+        """Delegate (images are counted from the dataset)."""
         return self.inner.encode_images(images)
 
 
@@ -133,7 +169,7 @@ def encode_inputs(inputs: Inputs, config: RunConfig, run: RunDir, *, progress: b
     encoder = CachedEncoder(CallLogEncoder(inputs.encoder, run, session), EmbeddingCache(config.cache_dir))
     embedded = embed_dataset(inputs.dataset, encoder, progress=progress)
     row_of = {position: row for row, position in enumerate(embedded.positions)}
-    embedder = PromptEmbedder(encoder)
+    embedder = PromptEmbedder(TextRequestLog(encoder, run))
     parts = (inputs.splits.train, inputs.splits.val, inputs.splits.test)
     train, val, test = (_image_set(embedded, row_of, list(part), embedder) for part in parts)
     for name, part in (("train", train), ("val", val)):
@@ -141,6 +177,12 @@ def encode_inputs(inputs: Inputs, config: RunConfig, run: RunDir, *, progress: b
         if missing:
             raise DataError(f"class {missing[0]!r} has no readable {name} image; add images or change --fractions")
     return RunData(inputs.dataset, inputs.classes, inputs.splits, encoder, train, val, test, session, list(embedded.skipped))
+
+
+def unique_inputs(run: RunDir, data: "RunData") -> int:
+    """Images of the run (readable or not) plus every distinct prompt string it ever asked for."""
+    texts = {record["text"] for record in run.read_jsonl(PROMPT_LOG) if "text" in record}
+    return len(data.train) + len(data.val) + len(data.test) + len(data.skipped) + len(texts)
 
 
 def encoder_calls(run: RunDir) -> int:

@@ -90,16 +90,18 @@ class FitRulesMove:
 class LLMRevisionMove:
     """Ask the proposer ``n_revisions`` times to revise the parent from its diagnostics and history.
 
-    A revision the proposer cannot turn into a valid system (:class:`ProposerError`)
+    With ``fit`` set, each revision is also recorded with its rules refitted on train
+    (the LLM changes the questions, the data decides the answers). A revision the proposer cannot turn into a valid system (:class:`ProposerError`)
     is reported in ``MoveResult.errors``; the run goes on. A spent LLM budget
     (:class:`BudgetExhaustedError`) propagates so that the loop stops cleanly.
     """
 
     name = "llm_revise"
 
-    def __init__(self, proposer: Any, *, n_revisions: int = 2) -> None:
+    def __init__(self, proposer: Any, *, n_revisions: int = 2, fit: FitRulesMove | None = None) -> None:
         self.proposer = proposer
         self.n_revisions = n_revisions
+        self.fit = fit
 
     def propose(self, parent: System, context: MoveContext) -> MoveResult:
         """Up to ``n_revisions`` revised systems."""
@@ -107,11 +109,15 @@ class LLMRevisionMove:
         errors: list[str] = []
         for _ in range(self.n_revisions):
             try:
-                candidates.append(self.proposer.revise(parent, context.diagnostics, list(context.history)))
+                revised = self.proposer.revise(parent, context.diagnostics, list(context.history))
             except BudgetExhaustedError:
                 raise
             except ProposerError as exc:
                 errors.append(exc.message)
+                continue
+            candidates.append(revised)
+            if self.fit is not None:
+                candidates.extend(self.fit.propose(revised, context).candidates)
         return MoveResult(candidates=candidates, errors=errors)
 
 
@@ -158,18 +164,21 @@ def check_moves(config: RunConfig) -> None:
 
 def build_moves(config: RunConfig, proposer: Any | None) -> list[Move]:
     """The moves named in ``config.moves``, in that order (InputError when one is unavailable)."""
+    from cotclip.optimizer.loop.merge import MergeMove
+
+    fit = FitRulesMove(min_images=config.fit_min_images, min_evidence=config.fit_min_evidence, temperature=config.temperature)
     moves: list[Move] = []
     for name in config.moves:
         if name == "fit_rules":
-            moves.append(
-                FitRulesMove(min_images=config.fit_min_images, min_evidence=config.fit_min_evidence, temperature=config.temperature)
-            )
+            moves.append(fit)
+        elif name == "merge":
+            moves.append(MergeMove(fit, max_options=max(config.max_options, 2) * 2))
         elif name == "refine_rules":
             moves.append(RefineRulesMove(temperature=config.temperature))
         elif name == "llm_revise":
             if proposer is None:
                 raise InputError("move 'llm_revise' needs a proposer; pass --lm or remove it from --moves")
-            moves.append(LLMRevisionMove(proposer, n_revisions=config.revisions_per_round))
+            moves.append(LLMRevisionMove(proposer, n_revisions=config.revisions_per_round, fit=fit if config.fit_after_revise else None))
         else:
             moves.append(FunctionMove(name, _search_function(name), budget=config.search_budget))
     return moves

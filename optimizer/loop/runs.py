@@ -8,6 +8,7 @@ Layout of ``runs/<name>/``::
     versions/NNNN.json  one evaluated system each: system, val metrics, parent, move, timestamps
     progress.json       rounds completed, convergence history, time spent (rewritten each round)
     encoder_calls.jsonl one line per batch sent to the encoder, written *before* the call
+    prompts.jsonl       every distinct prompt string the run asked for (unique inputs)
     proposer_log.jsonl  one line per proposer call (move, outcome, usage, repairs)
     best.json, summary.json, report.md, plots/*.png   the final result
 

@@ -16,7 +16,7 @@ from typing import Any, Callable
 import yaml
 
 from cotclip.optimizer.loop.config import RunConfig, load_run_config
-from cotclip.optimizer.loop.data import Inputs, RunData, encode_inputs, encoder_calls, load_inputs
+from cotclip.optimizer.loop.data import Inputs, RunData, encode_inputs, encoder_calls, load_inputs, unique_inputs
 from cotclip.optimizer.loop.final import baseline_on_test, environment, pick_comparisons, score_on_test
 from cotclip.optimizer.loop.loop import OptimizationLoop
 from cotclip.optimizer.loop.moves import build_moves, check_moves
@@ -56,16 +56,6 @@ def _task(config: RunConfig, inputs: Inputs) -> ProposalTask:
     )
 
 
-def _unique_inputs(data: RunData, versions: list[VersionRecord]) -> int:
-    """Images of the run plus every distinct prompt string any version or the baseline needs."""
-    texts: set[str] = {f"a photo of {name}" for name in data.classes}
-    for version in versions:
-        texts.update(version.system.prompt_texts())
-        if version.system.scoring.name_prior_weight > 0:
-            texts.update(version.system.scoring.name_template.replace("{}", c, 1) for c in version.system.classes)
-    return len(data.train.labels) + len(data.val.labels) + len(data.test.labels) + len(data.skipped) + len(texts)
-
-
 def _test_scores(config: RunConfig, data: RunData, versions: list[VersionRecord]) -> dict[str, HeldOutScore | None]:
     picked = pick_comparisons(versions)
     labels = {"best": "best (val)", "initial": "initial proposal", "user": "--init system"}
@@ -89,7 +79,7 @@ def _finish(config: RunConfig, run: RunDir, data: RunData, loop: OptimizationLoo
         run_dir=str(run.path), stopped_because=reason, versions=len(loop.versions), evaluations=loop.spent().evaluations,
         best_version=best.version_id, best_val_accuracy=best.val_accuracy, best=scores["best"], baseline=baseline,
         baseline_note=note, initial=scores["initial"], user_system=scores["user"], encoder_calls=encoder_calls(run),
-        unique_inputs=_unique_inputs(data, loop.versions), llm=loop.llm_usage(), wall_s=loop.spent().wall_s,
+        unique_inputs=unique_inputs(run, data), llm=loop.llm_usage(), wall_s=loop.spent().wall_s,
         loop_overhead_s_per_evaluation=loop.overhead_per_evaluation(session_evaluations),
         sessions=loop.progress["sessions"], extra={"other_systems": [s.to_dict() for s in extra]},
     )

@@ -21,6 +21,12 @@ def scrambled_oracle(world: str = "pokemon-like", seed: int = 0, locks: dict | N
 
 
 @pytest.fixture()
+def scramble():
+    """:func:`scrambled_oracle` for tests that build systems themselves."""
+    return scrambled_oracle
+
+
+@pytest.fixture()
 def scrambled_init(tmp_path):
     """Path of a scrambled pokemon-like oracle whose first class's color rule is locked."""
     oracle = load_world("pokemon-like").oracle_system()

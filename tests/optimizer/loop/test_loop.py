@@ -19,8 +19,6 @@ from cotclip.optimizer.proposers._base import ProposalTask
 from cotclip.scoring.scorer import accuracy
 from cotclip.systems.model import System
 
-from conftest import scrambled_oracle
-
 
 def run_cli(args: list[str], capsys) -> dict:
     assert main(args + ["--json"]) == 0
@@ -104,9 +102,9 @@ def context_of(data, system) -> MoveContext:
     return MoveContext(train=data.train, val=data.val, diagnostics=diagnose(system, data.train), history=[], seed=0)
 
 
-def test_rule_fitting_follows_the_encoder_and_respects_locks_and_thresholds(prepared):
+def test_rule_fitting_follows_the_encoder_and_respects_locks_and_thresholds(prepared, scramble):
     _, _, data = prepared
-    scrambled = scrambled_oracle(locks={"groups": ["background"], "rules": []})
+    scrambled = scramble(locks={"groups": ["background"], "rules": []})
     result = FitRulesMove().propose(scrambled, context_of(data, scrambled))
     fitted = result.candidates[0]
     assert accuracy(fitted, data.train) > accuracy(scrambled, data.train) + 0.4
@@ -135,10 +133,10 @@ class RogueMove:
         return MoveResult(candidates=[parent.evolve(rules=rules)])
 
 
-def test_moves_see_only_train_and_val_and_lock_violations_are_rejected(prepared):
+def test_moves_see_only_train_and_val_and_lock_violations_are_rejected(prepared, scramble):
     config, run, data = prepared
     assert {f.name for f in fields(MoveContext)}.isdisjoint({"test", "data", "splits"})
-    locked = scrambled_oracle(locks={"groups": [], "rules": [[scrambled_oracle().classes[0], "color"]]})
+    locked = scramble(locks={"groups": [], "rules": [[scramble().classes[0], "color"]]})
     rogue = RogueMove()
     loop = OptimizationLoop(config.model_copy(update={"patience": 1}), run, data, None, [rogue])
     reason = loop.optimize(ProposalTask(classes=tuple(data.classes)), locked)
