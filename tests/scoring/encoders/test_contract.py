@@ -82,7 +82,16 @@ def precomputed_case(request: pytest.FixtureRequest) -> EncoderCase:
     return EncoderCase(load_encoder(f"precomputed:{mine}"), images, texts, foreign=load_dataset(f"precomputed:{other}").images[0])
 
 
+def synthetic_case(request: pytest.FixtureRequest) -> EncoderCase:
+    """The planted-attribute world's encoder (a simulation) on its own images; another world's refs are foreign."""
+    data = load_dataset("synthetic:pokemon-like")
+    encoder = load_encoder("synthetic", dataset=data)
+    texts = ["It looks like a dog.", "a photo of a cat", "ünïcødé ✓"]
+    return EncoderCase(encoder, data.images[:6], texts, foreign=load_dataset("synthetic:large").images[0])
+
+
 ENCODER_CASES: dict[str, Callable[[pytest.FixtureRequest], EncoderCase] | str] = {
+    "synthetic": synthetic_case,
     "hf": hf_case,
     "hf-siglip": siglip_case,
     "cached-hf": cached_hf_case,
