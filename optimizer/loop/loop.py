@@ -248,8 +248,7 @@ class OptimizationLoop:
                 self.progress["rejected"].append({"move": move.name, "parent": parent.version_id, "why": problems})
                 continue
             recorded += self._record(candidate, move.name, parent, round_, dict(result.details)) is not None
-        self.progress["expanded"].append([parent.version_id, move.name])
-        self._save_progress()
+        self.progress["expanded"].append([parent.version_id, move.name])  # saved with the next version or round
         return recorded
 
     def one_round(self, round_: int) -> int:

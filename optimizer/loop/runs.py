@@ -14,7 +14,9 @@ Layout of ``runs/<name>/``::
 
 Every JSON file is written to a temporary sibling and moved into place with
 ``os.replace``, so a reader (or a resume after ``kill -9``) sees either the old or
-the new content, never half a file. Append-only logs may lose at most their last line.
+the new content, never half a file. Version files are also fsynced (they survive a
+power loss); append-only logs are flushed to the OS only (they survive ``kill -9``)
+and a torn last line is ignored when read.
 """
 
 from __future__ import annotations
@@ -222,11 +224,9 @@ class RunDir:
             raise RunDirError(f"{target} is corrupt ({type(exc).__name__}); delete it or start a new run") from None
 
     def append_jsonl(self, relative: str, record: dict[str, Any]) -> None:
-        """Append one JSON line and flush it to disk."""
+        """Append one JSON line (flushed to the OS, which keeps it when the process is killed)."""
         with open(self.path / relative, "a", encoding="utf-8") as handle:
             handle.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
 
     def read_jsonl(self, relative: str) -> Iterator[dict[str, Any]]:
         """Records of an append-only log; a torn last line (``kill -9``) is ignored."""
