@@ -110,13 +110,14 @@ class CompiledClassifier:
     def group_probabilities(self, image_embeddings: np.ndarray, temperature: float | None = None) -> list[np.ndarray]:
         """One ``[N, k_g]`` softmax over each group's option cosines divided by the temperature."""
         temp = self.temperature if temperature is None else temperature
-        cosines = np.asarray(image_embeddings, dtype=np.float32) @ self.option_embeddings.T
-        return [_softmax(cosines[:, self.group_slice(g)].astype(np.float64) / temp) for g in range(len(self.group_names))]
+        cosines = l2_normalize(image_embeddings) @ self.option_embeddings.T
+        scale = np.float32(1.0 / temp)  # float32 throughout, like the scorer
+        return [_softmax(cosines[:, self.group_slice(g)] * scale) for g in range(len(self.group_names))]
 
     @cached_property
     def rule_matrix(self) -> np.ndarray:
         """``[Q, C]``: the group weight where class ``c``'s rule picks option ``q``, else 0."""
-        matrix = np.zeros((self.option_embeddings.shape[0], len(self.class_names)))
+        matrix = np.zeros((self.option_embeddings.shape[0], len(self.class_names)), dtype=np.float32)
         classes, groups = np.nonzero(self.rules >= 0)
         matrix[self.group_offsets[groups] + self.rules[classes, groups], classes] = self.group_weights[groups]
         return matrix
@@ -129,16 +130,17 @@ class CompiledClassifier:
                 f"image embeddings have shape {image_embeddings.shape} but this classifier needs [N, {self.dim}]; "
                 "embed the images with the encoder it was compiled for"
             )
+        image_embeddings = l2_normalize(image_embeddings)  # as ImageSet does on entry
         probabilities = np.concatenate(self.group_probabilities(image_embeddings, temperature), axis=1)
         if self.aggregation == "log_prob_sum":
             probabilities = np.log(np.maximum(probabilities, _LOG_FLOOR))
         scores = probabilities @ self.rule_matrix
         if self.name_prior_weight > 0:
             temp = self.temperature if temperature is None else temperature
-            prior = _softmax((image_embeddings @ self.name_embeddings.T).astype(np.float64) / temp)
+            prior = _softmax((image_embeddings @ self.name_embeddings.T) * np.float32(1.0 / temp))
             if self.aggregation == "log_prob_sum":
                 prior = np.log(np.maximum(prior, _LOG_FLOOR))
-            scores = scores + self.name_prior_weight * prior
+            scores = scores + np.float32(self.name_prior_weight) * prior
         return scores
 
     def predict_indices(self, image_embeddings: np.ndarray, temperature: float | None = None) -> np.ndarray:

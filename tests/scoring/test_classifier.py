@@ -42,7 +42,7 @@ def test_predict_proba_is_softmax_of_scores_and_agrees_with_predict(world_setup)
     system, encoder, dataset = world_setup
     classifier = Classifier.load(system, encoder=encoder)
     proba = classifier.predict_proba(dataset.images[:20])
-    scores = classifier.class_scores(dataset.images[:20])
+    scores = classifier.class_scores(dataset.images[:20]).astype(np.float64)
     assert proba.shape == (20, len(system.classes))
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-9)
     expected = np.exp(scores - scores.max(axis=1, keepdims=True))
