@@ -107,12 +107,31 @@ class CompiledClassifier:
         """The columns of ``option_embeddings`` that belong to one group."""
         return slice(int(self.group_offsets[group_index]), int(self.group_offsets[group_index + 1]))
 
+    def _checked(self, image_embeddings: np.ndarray) -> np.ndarray:
+        image_embeddings = np.asarray(image_embeddings, dtype=np.float32)
+        if image_embeddings.ndim != 2 or image_embeddings.shape[1] != self.dim:
+            raise InputError(
+                f"image embeddings have shape {image_embeddings.shape} but this classifier needs [N, {self.dim}]; "
+                "embed the images with the encoder it was compiled for"
+            )
+        return l2_normalize(image_embeddings)  # as ImageSet does on entry
+
+    def _option_probabilities(self, images: np.ndarray, temperature: float | None) -> np.ndarray:
+        """``[Q, N]`` per-group softmax, option-major (rows contiguous, as the scorer lays it out)."""
+        temp = self.temperature if temperature is None else temperature
+        logits = self.option_embeddings @ images.T
+        logits *= np.float32(1.0 / temp)
+        starts = self.group_offsets[:-1]
+        group_of = np.repeat(np.arange(len(starts)), np.diff(self.group_offsets))
+        logits -= np.take(np.maximum.reduceat(logits, starts, axis=0), group_of, axis=0)
+        np.exp(logits, out=logits)
+        logits /= np.take(np.add.reduceat(logits, starts, axis=0), group_of, axis=0)
+        return logits
+
     def group_probabilities(self, image_embeddings: np.ndarray, temperature: float | None = None) -> list[np.ndarray]:
         """One ``[N, k_g]`` softmax over each group's option cosines divided by the temperature."""
-        temp = self.temperature if temperature is None else temperature
-        cosines = l2_normalize(image_embeddings) @ self.option_embeddings.T
-        scale = np.float32(1.0 / temp)  # float32 throughout, like the scorer
-        return [_softmax(cosines[:, self.group_slice(g)] * scale) for g in range(len(self.group_names))]
+        probabilities = self._option_probabilities(self._checked(image_embeddings), temperature).T
+        return [probabilities[:, self.group_slice(g)] for g in range(len(self.group_names))]
 
     @cached_property
     def rule_matrix(self) -> np.ndarray:
@@ -124,23 +143,17 @@ class CompiledClassifier:
 
     def class_scores(self, image_embeddings: np.ndarray, temperature: float | None = None) -> np.ndarray:
         """``[N, C]`` class scores of L2-normalised image embeddings (see the scorer's formula)."""
-        image_embeddings = np.asarray(image_embeddings, dtype=np.float32)
-        if image_embeddings.ndim != 2 or image_embeddings.shape[1] != self.dim:
-            raise InputError(
-                f"image embeddings have shape {image_embeddings.shape} but this classifier needs [N, {self.dim}]; "
-                "embed the images with the encoder it was compiled for"
-            )
-        image_embeddings = l2_normalize(image_embeddings)  # as ImageSet does on entry
-        probabilities = np.concatenate(self.group_probabilities(image_embeddings, temperature), axis=1)
+        images = self._checked(image_embeddings)
+        probabilities = self._option_probabilities(images, temperature)
         if self.aggregation == "log_prob_sum":
-            probabilities = np.log(np.maximum(probabilities, _LOG_FLOOR))
-        scores = probabilities @ self.rule_matrix
+            np.log(np.maximum(probabilities, _LOG_FLOOR, out=probabilities), out=probabilities)
+        scores = probabilities.T @ self.rule_matrix
         if self.name_prior_weight > 0:
             temp = self.temperature if temperature is None else temperature
-            prior = _softmax((image_embeddings @ self.name_embeddings.T) * np.float32(1.0 / temp))
+            prior = _softmax((images @ self.name_embeddings.T) * np.float32(1.0 / temp))
             if self.aggregation == "log_prob_sum":
                 prior = np.log(np.maximum(prior, _LOG_FLOOR))
-            scores = scores + np.float32(self.name_prior_weight) * prior
+            scores += np.float32(self.name_prior_weight) * prior
         return scores
 
     def predict_indices(self, image_embeddings: np.ndarray, temperature: float | None = None) -> np.ndarray:
