@@ -28,11 +28,7 @@ __all__ = ["review_command", "predict_command", "export_any", "load_system_or_ru
 
 logger = logging.getLogger(__name__)
 
-_EDITS_HELP = (
-    "Apply the edits in this YAML file instead of serving the page: "
-    "`edits:` a list of {op: set_rule|set_option|set_template|lock_rule|unlock_rule|lock_group|unlock_group, ...} "
-    "and optional `notes:` (schema in cotclip.optimizer.review.edits)."
-)
+_EDITS_HELP = "Apply the edits in this YAML file (schema above) instead of serving the page."
 
 
 def is_run_dir(path: str | Path) -> bool:
@@ -103,7 +99,25 @@ def review_command(
     cache_dir: str | None = typer.Option(None, "--cache-dir", help="Embedding cache folder (default: the run's)."),
     as_json: bool = typer.Option(False, "--json", help="With --apply: print the new version as JSON."),
 ) -> None:
-    """Review a run's rules against the evidence; edits and locks are saved as a new version."""
+    """Review a run's rules against the evidence; edits and locks are saved as a new version.
+
+    The page (127.0.0.1 only) shows, per rule, the share of the class's
+    train images on which the encoder picks the rule's option.
+    --apply edits.yaml applies edits from a file instead:
+
+    \b
+    edits:
+      - {op: set_rule, class: Absol, group: color, option: 0}
+      - {op: set_option, group: color, index: 1, text: grey}
+      - {op: set_template, group: color, index: 0, template: "It is {}."}
+      - {op: lock_rule, class: Absol, group: color}
+      - {op: lock_group, group: scene}
+    notes:
+      - "why these edits"
+
+    option: null removes a rule; template index 0 is the main prompt,
+    1.. its variants; unlock_rule and unlock_group undo locks.
+    """
     if not is_run_dir(run):
         raise InputError(f"{run} is not a run dir (no versions/ or run.yaml); pass runs/<name> made by `cotclip optimize`")
     if apply is not None:
