@@ -87,6 +87,16 @@ def test_edit_lock_note_and_save_write_a_new_version(page, run_dir: Path, broken
     assert f"{100 * record.val_accuracy:.1f}%" in page.inner_text("#saved")
 
 
+def test_adopting_the_favoured_option_previews_it(page, broken_system):
+    first, group = broken_system.classes[0], broken_system.groups[0].name
+    cell = page.locator(f'select[data-rule-class="{first}"][data-rule-group="{group}"]').locator("xpath=..")
+    label = cell.locator("button.adopt").inner_text()
+    cell.locator("button.adopt").click()
+    assert page.input_value(f'select[data-rule-class="{first}"][data-rule-group="{group}"]') == label.split()[-1]
+    page.wait_for_function("document.getElementById('status').textContent.startsWith('edited system: val accuracy')")
+    assert "changed" in cell.get_attribute("class")
+
+
 def test_empty_option_shows_an_inline_error_and_writes_nothing(page, run_dir: Path, broken_system):
     group = broken_system.groups[1].name
     page.fill(f'input[data-option="{group}"][data-index="0"]', "")
