@@ -148,6 +148,29 @@ def _raw_text(lm) -> str:
     return (output.get("text") or "") if isinstance(output, dict) else str(output or "")
 
 
+def _compact_adapter():
+    """A JSONAdapter whose prompt leaves out the output JSON schema text.
+
+    Used only when the server enforces the schema itself (``response_format``
+    json_schema): the schema costs small local models hundreds of prompt tokens.
+    """
+    from dspy.adapters.chat_adapter import FieldInfoWithName
+    from dspy.adapters.json_adapter import JSONAdapter
+    from dspy.adapters.utils import translate_field_type
+
+    class SchemaEnforcedJSONAdapter(JSONAdapter):
+        def format_field_structure(self, signature) -> str:
+            inputs = self.format_field_with_value(
+                {FieldInfoWithName(name=n, info=f): translate_field_type(n, f) for n, f in signature.input_fields.items()},
+                role="user",
+            )
+            outputs = ", ".join(f"`{name}`" for name in signature.output_fields)
+            return (f"Inputs will have the following structure:\n\n{inputs}\n\n"
+                    f"Outputs will be one JSON object with the field(s) {outputs}; its JSON schema is enforced.")
+
+    return SchemaEnforcedJSONAdapter()
+
+
 class LLMClient:
     """Sends DSPy signature calls to one LM and returns raw answers, with retries and a cache.
 
@@ -161,7 +184,8 @@ class LLMClient:
         self.config = config
         self.lm = lm if lm is not None else build_lm(config)
         self.cache = ResponseCache(config.cache_dir) if config.cache_dir else None
-        self._adapter = JSONAdapter()
+        enforced = "response_format" in self.lm.supported_params and self.lm.supports_response_schema
+        self._adapter = _compact_adapter() if enforced else JSONAdapter()
         self._sleep = sleep
 
     def _request_material(self, signature, inputs: dict[str, Any], lm_kwargs: dict[str, Any]) -> dict[str, Any]:
