@@ -141,9 +141,13 @@ def _classifier(system: str | None, compiled: Path | None, model: str | None):
         raise InputError("give exactly one of --system SYSTEM or --compiled FILE.npz")
     if compiled is not None:
         return Classifier.load(compiled, encoder=model)
+    loaded, run_path = load_system_or_run(system)
+    if model is None and run_path is not None:
+        from cotclip.optimizer.review.rundata import run_config
+
+        model = run_config(run_path).model
     if model is None:
         raise InputError("--system needs --model to embed its prompts; add --model hf:<dir> (or use --compiled)")
-    loaded, _ = load_system_or_run(system)
     return Classifier.load(loaded, encoder=model)
 
 

@@ -157,7 +157,7 @@ def test_predict_command_json_and_plain(tiny_clip_dir: Path, image_folder: Path,
     [
         (["--system", "x.json", "--compiled", "y.npz"], "exactly one of"),
         ([], "exactly one of"),
-        (["--system", "ready:nope"], "needs --model"),
+        (["--system", "ready:fruits"], "needs --model"),
         (["--compiled", "missing.npz"], "does not exist"),
         (["--system", "x.json", "--model", "hf:x", "--crop", "1,2"], "crop"),
     ],

@@ -77,3 +77,16 @@ def test_review_of_a_pixel_run_shows_real_thumbnails(pixel_run: Path):
     thumbs = session.thumbnails(shown)
     assert thumbs and not any(t["placeholder"] for t in thumbs.values())
     assert all(t["source"].endswith(".png") for t in thumbs.values())
+
+
+@pytest.mark.slow
+def test_predict_with_a_run_dir_uses_the_runs_model(pixel_run: Path, capsys):
+    import json
+
+    from cotclip.optimizer.cli import main
+
+    files = sorted(str(p) for p in (pixel_run.parents[1] / "images").rglob("*.png"))[:3]
+    code = main(["predict", "--system", str(pixel_run), "--json", *files])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0 and [item["path"] for item in out] == files
+    assert all(item["label"] in ("cat", "dog") for item in out)
