@@ -80,10 +80,12 @@ def test_bad_edit_files_exit_2_with_one_line_and_write_nothing(run_dir: Path, tm
         (["review", "{tmp}/nowhere"], "is not a run dir"),
         (["review", "{run}", "--version", "7", "--apply", "{tmp}/e.yaml"], "has no version 7"),
         (["review", "{run}", "--apply", "{tmp}/missing.yaml"], "cannot read edits file"),
+        (["review", "{tmp}/empty_run", "--apply", "{tmp}/e.yaml"], "has no versions yet"),
     ],
 )
 def test_bad_review_arguments_are_one_line_errors(run_dir: Path, tmp_path: Path, capsys, args, message):
     (tmp_path / "e.yaml").write_text("notes: [x]\n")
+    (tmp_path / "empty_run" / "versions").mkdir(parents=True)
     argv = [a.format(tmp=tmp_path, run=run_dir) for a in args]
     _assert_one_line_error(main(argv), capsys.readouterr().err, message)
 
