@@ -134,6 +134,8 @@ def test_missing_files_are_one_line_errors(capsys, files) -> None:
                           "--model", files["npz"]])
     assert_fails(capsys, ["evaluate", "--system", files["system"], "--data", "precomputed:/nope.npz",
                           "--model", files["npz"]], "nope.npz")
+    assert_fails(capsys, ["evaluate", "--system", files["system"], "--data", files["npz"]], "--model")
+    assert_fails(capsys, evaluate_args(files, "--temperature", "warm"), "--temperature")
 
 
 @pytest.mark.parametrize("method", ["name", "descriptors"])
