@@ -38,9 +38,20 @@ def is_run_dir(path: str | Path) -> bool:
 
 
 def load_system_or_run(spec: str, version: int | None = None) -> tuple[System, Path | None]:
-    """A system from a file/``ready:`` spec, or from a run dir (best version or ``version``)."""
+    """A system from a file/``ready:`` spec, or from a run dir (best version or ``version``).
+
+    A run dir's system is the one the run evaluated: when ``run.yaml`` overrides the
+    temperature, the override is written into the system's scoring block.
+    """
     if is_run_dir(spec):
-        return load_version(Path(spec), version).system, Path(spec)
+        system = load_version(Path(spec), version).system
+        if (Path(spec) / "run.yaml").is_file():
+            from cotclip.optimizer.review.rundata import run_config
+
+            override = run_config(Path(spec)).temperature
+            if override is not None:
+                system = system.evolve(scoring=system.scoring.model_copy(update={"temperature": override}))
+        return system, Path(spec)
     if version is not None:
         raise InputError(f"--version applies to run dirs only and {spec} is not one; drop --version")
     return load_system(spec), None

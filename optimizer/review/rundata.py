@@ -62,4 +62,6 @@ def load_review_data(
 
     train, train_positions = image_set(list(inputs.splits.train))
     val, _ = image_set(list(inputs.splits.val))
-    return ReviewData(train=train, val=val, train_refs=[dataset.images[p] for p in train_positions])
+    return ReviewData(
+        train=train, val=val, train_refs=[dataset.images[p] for p in train_positions], temperature=config.temperature
+    )

@@ -37,11 +37,16 @@ HUMAN_EDIT = "human-edit"
 
 @dataclass(frozen=True)
 class ReviewData:
-    """The labelled images a review looks at; ``train_refs[i]`` is row ``i`` of ``train``."""
+    """The labelled images a review looks at; ``train_refs[i]`` is row ``i`` of ``train``.
+
+    ``temperature`` is the run's override of every system's temperature (None = none),
+    so the review scores exactly as the run did.
+    """
 
     train: ImageSet
     val: ImageSet
     train_refs: list[ImageRef]
+    temperature: float | None = None
 
 
 def load_version(run_path: Path, version: int | None = None) -> VersionRecord:
@@ -85,8 +90,9 @@ class ReviewSession:
         """Everything the page renders (JSON-ready)."""
         with self._lock:  # image sets memoise prompt cosines: one scoring call at a time
             record = self.record
-            evidence = rule_evidence(record.system, self.data.train, examples=self.examples)
-            val_accuracy = accuracy(record.system, self.data.val)
+            temperature = self.data.temperature
+            evidence = rule_evidence(record.system, self.data.train, examples=self.examples, temperature=temperature)
+            val_accuracy = accuracy(record.system, self.data.val, temperature)
         return {
             "run": self.run_path.name,
             "run_path": str(self.run_path),
@@ -117,14 +123,15 @@ class ReviewSession:
         """Val accuracy of the edited system; writes nothing."""
         with self._lock:
             _, edited = self._edited(payload)
-            return {"val_accuracy": accuracy(edited, self.data.val), "val_n": len(self.data.val.labels)}
+            val_accuracy = accuracy(edited, self.data.val, self.data.temperature)
+        return {"val_accuracy": val_accuracy, "val_n": len(self.data.val.labels)}
 
     def save(self, payload: Any) -> dict[str, Any]:
         """Store the edited system as the run's next version and review it from now on."""
         with self._lock:
             batch, edited = self._edited(payload)
             started = utc_now()
-            val_accuracy = accuracy(edited, self.data.val)
+            val_accuracy = accuracy(edited, self.data.val, self.data.temperature)
             val_n = len(self.data.val.labels)
             record = _store_version(self.run_path, self.record, edited, batch, (val_accuracy, val_n), started)
             self.record = record

@@ -155,3 +155,19 @@ def test_review_command_serves_the_run_until_interrupted(run_dir: Path):
         process.send_signal(signal.SIGINT)
         _, err = process.communicate(timeout=10)
     assert process.returncode == 0 and "Traceback" not in err
+
+
+def test_the_runs_temperature_override_applies_to_review_and_export(run_dir: Path, tmp_path: Path, broken_system):
+    from cotclip.optimizer.review.rundata import load_review_data
+    from cotclip.optimizer.review.session import ReviewSession, load_version
+    from cotclip.scoring.scorer import accuracy
+
+    config = yaml.safe_load((run_dir / "run.yaml").read_text())
+    (run_dir / "run.yaml").write_text(yaml.safe_dump({**config, "temperature": 0.02}))
+    record = load_version(run_dir)
+    data = load_review_data(run_dir, record.system)
+    state = ReviewSession(run_dir, record, data).state()
+    assert data.temperature == 0.02
+    assert state["val_accuracy"] == accuracy(broken_system, data.val, 0.02) != accuracy(broken_system, data.val)
+    export_any(str(run_dir), "json", tmp_path / "s.json")
+    assert load_system(tmp_path / "s.json").scoring.temperature == 0.02
