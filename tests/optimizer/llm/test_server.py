@@ -1,0 +1,60 @@
+"""Finding the local model and binary, and (marked llm) running the real llama-server."""
+
+import urllib.request
+
+import pytest
+
+from cotclip.optimizer.llm.server import LocalLLMServer, find_gguf, find_llama_server, free_port
+from cotclip.systems.errors import LLMServerError
+
+
+def test_missing_gguf_says_to_run_make_setup(tmp_path, monkeypatch):
+    monkeypatch.setenv("COTCLIP_GGUF", str(tmp_path / "absent.gguf"))
+    with pytest.raises(LLMServerError, match="make setup"):
+        find_gguf()
+
+
+def test_gguf_from_the_environment(tmp_path, monkeypatch):
+    model = tmp_path / "m.gguf"
+    model.write_bytes(b"GGUF")
+    monkeypatch.setenv("COTCLIP_GGUF", str(model))
+    assert find_gguf() == model
+
+
+def test_free_port_is_bindable():
+    assert 1024 <= free_port() <= 65535
+
+
+def test_api_base_before_start_is_a_clear_error():
+    with pytest.raises(LLMServerError, match="not started"):
+        LocalLLMServer().api_base
+
+
+def _require_local_llm():
+    """llm tests FAIL (never skip) when setup was not run: `make test` guarantees the install."""
+    try:
+        find_gguf(), find_llama_server()
+    except LLMServerError as exc:
+        pytest.fail(f"the local LLM is not installed: {exc.message}")
+
+
+@pytest.mark.llm
+def test_unloadable_model_file_fails_fast_with_the_server_log(tmp_path):
+    _require_local_llm()
+    bogus = tmp_path / "bogus.gguf"
+    bogus.write_bytes(b"not a model")
+    server = LocalLLMServer(gguf=bogus, startup_timeout_s=30)
+    with pytest.raises(LLMServerError, match="exited with code"):
+        server.start()
+    assert server.process is None
+
+
+@pytest.mark.llm
+def test_real_server_starts_answers_health_and_stops_its_own_process():
+    _require_local_llm()
+    with LocalLLMServer() as server:
+        process = server.process
+        with urllib.request.urlopen(server.api_base.replace("/v1", "/health"), timeout=5) as response:
+            assert response.status == 200
+        assert server.lm_config().api_base == server.api_base
+    assert process.poll() is not None and server.process is None
