@@ -171,3 +171,13 @@ def test_the_runs_temperature_override_applies_to_review_and_export(run_dir: Pat
     assert state["val_accuracy"] == accuracy(broken_system, data.val, 0.02) != accuracy(broken_system, data.val)
     export_any(str(run_dir), "json", tmp_path / "s.json")
     assert load_system(tmp_path / "s.json").scoring.temperature == 0.02
+
+
+def test_a_busy_port_is_a_one_line_error(run_dir: Path, capsys):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        code = main(["review", str(run_dir), "--port", str(taken.getsockname()[1]), "--no-browser"])
+    _assert_one_line_error(code, capsys.readouterr().err, "pick another --port")
