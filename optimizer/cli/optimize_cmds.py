@@ -69,7 +69,7 @@ def _quiet_optuna() -> None:
 def _print_summary(summary: RunSummary, extra_rows: bool = False) -> None:
     def line(label: str, score: Any) -> None:
         if score is not None:
-            console.print(f"  {label:<22} {score.accuracy:6.1%}  [dim](95% CI {score.ci[0]:.1%} - {score.ci[1]:.1%})[/]")
+            console.print(f"  {label:<26} {score.accuracy:6.1%}  [dim](95% CI {score.ci[0]:.1%} - {score.ci[1]:.1%})[/]")
 
     console.print(f"stopped: [bold]{summary.stopped_because}[/] after {summary.versions} versions, {summary.evaluations} evaluations")
     console.print("test accuracy:")
@@ -78,7 +78,7 @@ def _print_summary(summary: RunSummary, extra_rows: bool = False) -> None:
     line("--init system", summary.user_system)
     line(f"best (v{summary.best_version})", summary.best)
     for other in summary.extra.get("other_systems", []) if extra_rows else []:
-        console.print(f"  {other['label']:<22} {other['accuracy']:6.1%}  [dim](95% CI {other['ci'][0]:.1%} - {other['ci'][1]:.1%})[/]")
+        console.print(f"  {other["label"]:<26} {other['accuracy']:6.1%}  [dim](95% CI {other['ci'][0]:.1%} - {other['ci'][1]:.1%})[/]")
     console.print(f"report: {Path(summary.run_dir) / 'report.md'}")
 
 
@@ -148,7 +148,8 @@ def _demo_config(world: str, lm: str, runs_dir: str, cache_dir: str | None) -> R
         name=f"demo-{default_run_name()}", runs_dir=runs_dir, data=f"synthetic:{world}", model="synthetic", lm=lm,
         notes=notes, domain="creatures from a fantasy card game", cache_dir=cache_dir,
         n_proposals=2 if local else 4, revisions_per_round=1 if local else 2, patience=3,
-        max_llm_calls=16 if local else None, max_wall_s=300.0 if local else None, max_evaluations=200,
+        max_groups=5, max_options=10, llm_max_tokens=1000, llm_timeout_s=180.0,
+        max_llm_calls=10 if local else None, max_wall_s=300.0 if local else None, max_evaluations=200,
     )
 
 

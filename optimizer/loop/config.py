@@ -39,6 +39,8 @@ class RunConfig(BaseModel):
     init: str | None = Field(default=None, description="A user/seed system file to start from.")
     lm: str = Field(default="simulated", description="`simulated`, `local` (SmolLM2) or a DSPy LM string.")
     api_base: str | None = None
+    llm_max_tokens: int = Field(default=1500, ge=64, description="Longest LLM answer, in tokens.")
+    llm_timeout_s: float = Field(default=120.0, gt=0.0, description="Per-request LLM timeout.")
     domain: str | None = None
     notes: str | dict[str, str] | None = Field(default=None, description="Per-class notes: a YAML/JSON file or a mapping.")
     n_proposals: int = Field(default=4, ge=1)

@@ -20,7 +20,7 @@ from cotclip.scoring.scorer import ImageSet, predict
 from cotclip.systems.errors import EncoderError
 from cotclip.systems.model import System
 
-__all__ = ["score_on_test", "baseline_on_test", "pick_comparisons"]
+__all__ = ["score_on_test", "baseline_on_test", "pick_comparisons", "environment"]
 
 
 def score_on_test(

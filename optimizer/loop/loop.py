@@ -256,6 +256,8 @@ class OptimizationLoop:
         produced = 0
         for parent, moves in self._parents():
             for move in moves:
+                if budget_spent(self.budgets, self.spent()):
+                    break  # the round ends early; _stop_reason names the budget
                 produced += self._apply(move, parent, round_)
         self.progress["rounds_done"] = round_
         self.progress["round_bests"].append(self.best().val_accuracy)

@@ -30,14 +30,19 @@ def build_proposer(config: RunConfig, inputs: Inputs, run: RunDir, stack: contex
         from cotclip.optimizer.proposers.simulated import simulated_proposer_for
 
         return simulated_proposer_for(inputs.dataset, seed=config.seed)
-    from cotclip.optimizer.llm.lm import LOCAL_MODEL, LLMClient, LMConfig
+    from cotclip.optimizer.llm.lm import LLMClient, LMConfig
     from cotclip.optimizer.proposers.llm import LLMProposer
 
     if config.lm == "local":
         from cotclip.optimizer.llm.server import LocalLLMServer
 
         server = stack.enter_context(LocalLLMServer())
-        lm_config = LMConfig(model=LOCAL_MODEL, api_base=server.api_base, cache_dir=run.path / "llm_cache")
+        lm_config = server.lm_config(
+            cache_dir=run.path / "llm_cache", max_tokens=config.llm_max_tokens, timeout_s=config.llm_timeout_s
+        )
     else:
-        lm_config = LMConfig(model=config.lm, api_base=config.api_base, cache_dir=run.path / "llm_cache")
+        lm_config = LMConfig(
+            model=config.lm, api_base=config.api_base, cache_dir=run.path / "llm_cache",
+            max_tokens=config.llm_max_tokens, timeout_s=config.llm_timeout_s,
+        )
     return LLMProposer(LLMClient(lm_config), budget=_budget(config))
