@@ -78,7 +78,7 @@ def _print_summary(summary: RunSummary, extra_rows: bool = False) -> None:
     line("--init system", summary.user_system)
     line(f"best (v{summary.best_version})", summary.best)
     for other in summary.extra.get("other_systems", []) if extra_rows else []:
-        console.print(f"  {other["label"]:<26} {other['accuracy']:6.1%}  [dim](95% CI {other['ci'][0]:.1%} - {other['ci'][1]:.1%})[/]")
+        console.print(f"  {other['label']:<26} {other['accuracy']:6.1%}  [dim](95% CI {other['ci'][0]:.1%} - {other['ci'][1]:.1%})[/]")
     console.print(f"report: {Path(summary.run_dir) / 'report.md'}")
 
 
