@@ -1,8 +1,7 @@
 """Adaptive per-image questioning: ask the most informative group next, stop when sure.
 
-This is test-time compute scaling for one image: instead of comparing the image with
-every option of every group, ask groups one at a time and stop once the class is
-clear. The model behind it, precisely:
+Test-time compute scaling for one image: ask groups one at a time instead of comparing
+the image with every option of every group, and stop once the class is clear:
 
 **Soft answers.** For image ``x`` and group ``g``, the encoder's answer is the scorer's
 ``q_g(a|x)``: the softmax over the group's options of cosine / temperature
@@ -45,7 +44,7 @@ option, so they cost nothing per image).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal, Sequence
 
@@ -56,18 +55,9 @@ from cotclip.systems.errors import InputError
 from cotclip.systems.model import System
 
 __all__ = [
-    "AnswerModel",
-    "AdaptiveResult",
-    "AdaptiveCurve",
-    "AdaptiveClassifier",
-    "Rank",
-    "entropy_bits",
-    "answer_model_from_probabilities",
-    "fit_answer_model",
-    "expected_information_gain",
-    "group_terms",
-    "fit_sharpness",
-    "DEFAULT_THRESHOLDS",
+    "AnswerModel", "AdaptiveResult", "AdaptivePoint", "AdaptiveCurve", "AdaptiveClassifier", "Rank",
+    "entropy_bits", "answer_model_from_probabilities", "fit_answer_model", "expected_information_gain",
+    "group_terms", "fit_sharpness", "DEFAULT_THRESHOLDS",
 ]
 
 Rank = Literal["gain", "gain_per_prompt"]
@@ -98,27 +88,15 @@ class AnswerModel:
         """Prompts per image of each group (its number of options)."""
         return np.array([t.shape[1] for t in self.theta], dtype=np.int64)
 
-    def information(self, group_index: int, prior: np.ndarray | None = None) -> float:
-        """``I(C; A_g)`` in bits under ``prior`` (uniform when None)."""
-        prior = np.full(len(self.classes), 1.0 / len(self.classes)) if prior is None else prior
-        return float(expected_information_gain(prior[None, :], self.theta[group_index])[0])
-
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON form (the distributions as nested lists)."""
-        return {
-            "classes": list(self.classes),
-            "groups": list(self.groups),
-            "smoothing": self.smoothing,
-            "class_counts": self.class_counts.tolist(),
-            "theta": {g: t.tolist() for g, t in zip(self.groups, self.theta)},
-        }
+        return {"classes": list(self.classes), "groups": list(self.groups), "smoothing": self.smoothing,
+                "class_counts": self.class_counts.tolist(),
+                "theta": {g: t.tolist() for g, t in zip(self.groups, self.theta)}}
 
 
 def answer_model_from_probabilities(
-    probabilities: Sequence[np.ndarray],
-    label_indices: np.ndarray,
-    classes: Sequence[str],
-    groups: Sequence[str],
+    probabilities: Sequence[np.ndarray], label_indices: np.ndarray, classes: Sequence[str], groups: Sequence[str],
     smoothing: float = 0.5,
 ) -> AnswerModel:
     """Fit ``theta`` from soft answers ``[N, k_g]`` per group and true class indices ``[N]``."""
@@ -139,9 +117,8 @@ def answer_model_from_probabilities(
     return AnswerModel(tuple(classes), tuple(groups), tuple(thetas), float(smoothing), counts)
 
 
-def fit_answer_model(
-    system: System, train: ImageSet, *, smoothing: float = 0.5, temperature: float | None = None
-) -> AnswerModel:
+def fit_answer_model(system: System, train: ImageSet, *, smoothing: float = 0.5,
+                     temperature: float | None = None) -> AnswerModel:
     """The answer model of ``system``'s groups from the soft answers on ``train`` images."""
     probabilities = group_probabilities(system, train, temperature)
     labels = train.label_indices(system.classes)
@@ -175,7 +152,7 @@ def _log_softmax(logits: np.ndarray) -> np.ndarray:
 
 
 def fit_sharpness(scores: np.ndarray, label_indices: np.ndarray, bounds: tuple[float, float] = (1e-3, 1e6)) -> float:
-    """The ``beta`` maximising ``sum_i log softmax(beta * scores_i)[y_i]`` (golden section on log beta).
+    """The ``beta`` maximising ``sum_i log softmax(beta * scores_i)[y_i]`` (ternary search on log beta).
 
     The log-likelihood is concave in ``beta``; when train is perfectly separated it keeps
     rising and the upper bound is returned.
@@ -187,23 +164,10 @@ def fit_sharpness(scores: np.ndarray, label_indices: np.ndarray, bounds: tuple[f
         return float(_log_softmax(np.exp(log_beta) * scores)[rows, labels].sum())
 
     low, high = np.log(bounds[0]), np.log(bounds[1])
-    ratio = (np.sqrt(5.0) - 1.0) / 2.0
-    a, b = high - ratio * (high - low), low + ratio * (high - low)
-    fa, fb = log_likelihood(a), log_likelihood(b)
-    for _ in range(80):
-        if fa >= fb:
-            high, b, fb = b, a, fa
-            a = high - ratio * (high - low)
-            fa = log_likelihood(a)
-        else:
-            low, a, fa = a, b, fb
-            b = low + ratio * (high - low)
-            fb = log_likelihood(b)
+    for _ in range(100):  # ternary search: the log-likelihood is concave in beta
+        a, b = low + (high - low) / 3, high - (high - low) / 3
+        low, high = (low, b) if log_likelihood(a) >= log_likelihood(b) else (a, high)
     return float(np.exp((low + high) / 2.0))
-
-
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    return np.exp(_log_softmax(logits))
 
 
 @dataclass(frozen=True, eq=False)
@@ -241,17 +205,11 @@ class AdaptiveResult:
     def to_dict(self) -> dict[str, Any]:
         """Summary (no per-image arrays): accuracy, prompt use and how often each group was asked."""
         n = int(self.predictions.size)
-        return {
-            "n": n,
-            "accuracy": self.accuracy,
-            "threshold": self.threshold,
-            "budget": self.budget,
-            "mean_prompts": self.mean_prompts,
-            "full_prompts": self.full_prompts,
-            "prompt_fraction": self.prompt_fraction,
-            "mean_questions": float(self.asked.sum(axis=1).mean()) if n else 0.0,
-            "group_ask_rate": {g: float(self.asked[:, i].mean()) if n else 0.0 for i, g in enumerate(self.groups)},
-        }
+        return {"n": n, "accuracy": self.accuracy, "threshold": self.threshold, "budget": self.budget,
+                "mean_prompts": self.mean_prompts, "full_prompts": self.full_prompts,
+                "prompt_fraction": self.prompt_fraction,
+                "mean_questions": float(self.asked.sum(axis=1).mean()) if n else 0.0,
+                "group_ask_rate": {g: float(self.asked[:, i].mean()) if n else 0.0 for i, g in enumerate(self.groups)}}
 
 
 @dataclass(frozen=True)
@@ -265,7 +223,7 @@ class AdaptivePoint:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON form."""
-        return dict(self.__dict__)
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -277,7 +235,6 @@ class AdaptiveCurve:
     full_prompts: int
     budget: int | None = None
     rank: str = "gain"
-    notes: tuple[str, ...] = field(default_factory=tuple)
 
     def cheapest_matching(self, tolerance: float = 0.0) -> AdaptivePoint | None:
         """The point with the fewest prompts whose accuracy >= full accuracy - ``tolerance``."""
@@ -299,13 +256,10 @@ class AdaptiveCurve:
 
         figure = Figure(figsize=(5.5, 4.0), dpi=120)
         axes = figure.subplots()
-        xs = [p.mean_prompts for p in self.points]
-        axes.plot(xs, [p.accuracy for p in self.points], marker="o", label="adaptive")
+        axes.plot([p.mean_prompts for p in self.points], [p.accuracy for p in self.points], marker="o", label="adaptive")
         axes.scatter([self.full_prompts], [self.full_accuracy], color="black", marker="*", s=120, label="full system")
         axes.axvline(self.full_prompts / 2, color="gray", linestyle=":", label="50% of prompts")
-        axes.set_xlabel("mean prompts (text comparisons) per image")
-        axes.set_ylabel("accuracy")
-        axes.set_title(title)
+        axes.set(xlabel="mean prompts (text comparisons) per image", ylabel="accuracy", title=title)
         axes.legend(loc="lower right")
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -315,18 +269,14 @@ class AdaptiveCurve:
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON form."""
         best = self.cheapest_matching()
-        return {
-            "full_accuracy": self.full_accuracy,
-            "full_prompts": self.full_prompts,
-            "budget": self.budget,
-            "rank": self.rank,
-            "points": [p.to_dict() for p in self.points],
-            "cheapest_at_full_accuracy": None if best is None else best.to_dict(),
-            "notes": list(self.notes),
-        }
+        return {"full_accuracy": self.full_accuracy, "full_prompts": self.full_prompts, "budget": self.budget,
+                "rank": self.rank, "points": [p.to_dict() for p in self.points],
+                "cheapest_at_full_accuracy": None if best is None else best.to_dict()}
 
 
-def _check_policy(threshold: float | None, budget: int | None) -> None:
+def _check_policy(threshold: float | None, budget: int | None, rank: str) -> None:
+    if rank not in ("gain", "gain_per_prompt"):
+        raise InputError(f"unknown rank {rank!r}; use 'gain' or 'gain_per_prompt'")
     if threshold is not None and not 0.0 < threshold <= 1.0:
         raise InputError(f"threshold must be in (0, 1] (got {threshold}); e.g. 0.9, or omit it to never stop early")
     if budget is not None and budget < 1:
@@ -368,10 +318,8 @@ class AdaptiveClassifier:
         """Prompts per image of the full system."""
         return int(self.answers.costs.sum()) + self.prior_prompts
 
-    def run(
-        self, images: ImageSet, *, threshold: float | None = 0.9, budget: int | None = None,
-        rank: Rank = "gain",
-    ) -> AdaptiveResult:
+    def run(self, images: ImageSet, *, threshold: float | None = 0.9, budget: int | None = None,
+            rank: Rank = "gain") -> AdaptiveResult:
         """Adaptive predictions for labelled ``images`` (accuracy filled in)."""
         probabilities = group_probabilities(self.system, images, self.temperature)
         scores = class_scores(self.system, images, self.temperature)
@@ -391,18 +339,15 @@ class AdaptiveClassifier:
         the name-prior term and, unless ``full_predictions`` is passed, the decision when
         every group is asked).
         """
-        _check_policy(threshold, budget)
-        if rank not in ("gain", "gain_per_prompt"):
-            raise InputError(f"unknown rank {rank!r}; use 'gain' or 'gain_per_prompt'")
+        _check_policy(threshold, budget, rank)
         terms = group_terms(self.system, probabilities)
         name_term = np.zeros(terms.shape[1:])
         if self.prior_prompts:  # the scores minus the groups' terms is the name-prior term
             name_term = np.asarray(scores, dtype=np.float64) - terms.sum(axis=0)
         full = np.argmax(scores, axis=1) if full_predictions is None else np.asarray(full_predictions)
         predictions, prompts, asked = self._ask(terms, name_term, full, threshold, budget, rank)
-        return AdaptiveResult(
-            self.answers.classes, self.answers.groups, predictions, prompts, asked, self.full_prompts, threshold, budget
-        )
+        return AdaptiveResult(self.answers.classes, self.answers.groups, predictions, prompts, asked,
+                              self.full_prompts, threshold, budget)
 
     def _gains(self, posterior: np.ndarray, open_groups: np.ndarray, rank: Rank) -> np.ndarray:
         gains = np.full(open_groups.shape, -np.inf)
@@ -413,10 +358,8 @@ class AdaptiveClassifier:
                 gains[rows, g] = gain / theta.shape[1] if rank == "gain_per_prompt" else gain
         return gains
 
-    def _ask(
-        self, terms: np.ndarray, name_term: np.ndarray, full: np.ndarray,
-        threshold: float | None, budget: int | None, rank: Rank,
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _ask(self, terms: np.ndarray, name_term: np.ndarray, full: np.ndarray, threshold: float | None,
+             budget: int | None, rank: Rank) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         n_groups, n_images, _ = terms.shape
         costs = self.answers.costs
         limit = np.inf if budget is None else budget
@@ -428,7 +371,7 @@ class AdaptiveClassifier:
             index = np.flatnonzero(active)
             if index.size == 0:
                 break
-            posterior = _softmax(self.sharpness * scores[index])
+            posterior = np.exp(_log_softmax(self.sharpness * scores[index]))
             sure = posterior.max(axis=1) >= threshold if threshold is not None else np.zeros(index.size, bool)
             open_groups = ~asked[index] & (spent[index, None] + costs[None, :] <= limit)
             gains = self._gains(posterior, open_groups & ~sure[:, None], rank)
@@ -444,15 +387,13 @@ class AdaptiveClassifier:
         predictions[everything] = full[everything]
         return predictions, spent, asked
 
-    def curve(
-        self, images: ImageSet, thresholds: Sequence[float] = DEFAULT_THRESHOLDS, *,
-        budget: int | None = None, rank: Rank = "gain",
-    ) -> AdaptiveCurve:
+    def curve(self, images: ImageSet, thresholds: Sequence[float] = DEFAULT_THRESHOLDS, *,
+              budget: int | None = None, rank: Rank = "gain") -> AdaptiveCurve:
         """Accuracy vs mean prompts per image on ``images`` for each stopping threshold."""
         points = []
         for threshold in thresholds:
             result = self.run(images, threshold=threshold, budget=budget, rank=rank)
             points.append(AdaptivePoint(threshold, float(result.accuracy), result.mean_prompts, result.prompt_fraction))
-        full_accuracy = float(np.mean(predict(self.system, images, self.temperature) == images.label_indices(
-            self.system.classes)))
+        truth = images.label_indices(self.system.classes)
+        full_accuracy = float(np.mean(predict(self.system, images, self.temperature) == truth))
         return AdaptiveCurve(tuple(points), full_accuracy, self.full_prompts, budget, rank)

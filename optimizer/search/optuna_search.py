@@ -163,6 +163,18 @@ def _complete(study: optuna.Study) -> int:
     return len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)))
 
 
+def _run_until(study: optuna.Study, objective, n_trials: int, timeout_s: float | None) -> float:
+    """Optimize until the study holds ``n_trials`` complete trials (or time is up); the wall time."""
+    stop = optuna.study.MaxTrialsCallback(n_trials, states=(optuna.trial.TrialState.COMPLETE,))
+    began = time.perf_counter()
+    while _complete(study) < n_trials:  # pruned trials (every group off) do not count
+        left = None if timeout_s is None else timeout_s - (time.perf_counter() - began)
+        if left is not None and left <= 0:
+            break
+        study.optimize(objective, n_trials=n_trials - _complete(study), timeout=left, callbacks=[stop])
+    return time.perf_counter() - began
+
+
 def knob_search(
     system: System,
     val: ImageSet,
@@ -207,14 +219,7 @@ def knob_search(
         own_trials += 1
         return result.accuracy, result.prompts
 
-    stop = optuna.study.MaxTrialsCallback(n_trials, states=(optuna.trial.TrialState.COMPLETE,))
-    began = time.perf_counter()
-    while _complete(study) < n_trials:  # pruned trials (every group off) do not count
-        left = None if timeout_s is None else timeout_s - (time.perf_counter() - began)
-        if left is not None and left <= 0:
-            break
-        study.optimize(objective, n_trials=n_trials - _complete(study), timeout=left, callbacks=[stop])
-    wall_s = time.perf_counter() - began
+    wall_s = _run_until(study, objective, n_trials, timeout_s)
     front = _front(study, evaluator, start)
     best = max(front, key=lambda p: (p.accuracy, -p.prompts, -p.trial))
     logger.info("knob search: %d trials, best val accuracy %.4f with %d prompts", _complete(study), best.accuracy,

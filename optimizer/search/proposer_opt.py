@@ -1,0 +1,213 @@
+"""GEPA over the proposer's instructions: better ``prompts/*.md`` from measured accuracy.
+
+The optimized components are the instruction files of the LLM proposer (by default
+``propose``; any of ``propose``, ``revise``, ``complete_rules``). A candidate is a
+mapping ``{name: instruction text}``; to score it on one :class:`ProposerCase` the
+candidate is written as a prompts folder, a proposer built on that folder
+(``make_proposer(prompts_dir)``) proposes one system for the case's task, and:
+
+* score = val accuracy of the proposed system (0 when no valid system came back);
+* feedback = the diagnostics of that system on the case's train images (worst classes,
+  top confusions, classes with identical rules, unreliable groups), or the proposer's
+  error. GEPA's reflection LM reads score + feedback and rewrites the instructions.
+
+Budgets: ``max_metric_calls`` bounds case evaluations (each costs the proposer's LLM
+calls, bounded by its own ``Budget``); ``max_reflection_calls`` bounds the reflection
+LM's calls. The best instructions are saved as ``<run_dir>/prompts/<name>.md`` (with
+the unoptimized files copied beside them), a folder the proposer accepts as
+``prompts_dir`` (``--prompts``) for the next task.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+from dataclasses import dataclass, field, replace
+from importlib import resources
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from cotclip.optimizer.proposers._base import ProposalTask, Proposer
+from cotclip.optimizer.proposers.signatures import load_instructions
+from cotclip.scoring.diagnostics import diagnose
+from cotclip.scoring.scorer import ImageSet, accuracy
+from cotclip.systems.errors import CotclipError, InputError
+from cotclip.systems.model import System
+
+__all__ = ["ProposerCase", "ProposerOptimization", "ProposerAdapter", "optimize_proposer", "feedback_of",
+           "PROMPT_NAMES"]
+
+logger = logging.getLogger(__name__)
+PROMPT_NAMES = ("propose", "revise", "complete_rules")
+
+
+@dataclass(frozen=True)
+class ProposerCase:
+    """One task to propose for, with the images that score (val) and diagnose (train) the answer."""
+
+    task: ProposalTask
+    train: ImageSet
+    val: ImageSet
+
+
+@dataclass(frozen=True)
+class ProposerOptimization:
+    """Result: the best instructions, their score and where the prompts folder was written."""
+
+    instructions: dict[str, str]
+    seed_score: float
+    best_score: float
+    prompts_dir: Path
+    candidates: int
+    metric_calls: int
+    reflection_calls: int
+    scores: list[float] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON form (instruction texts included)."""
+        return {"instructions": dict(self.instructions), "seed_score": self.seed_score,
+                "best_score": self.best_score, "prompts_dir": str(self.prompts_dir), "candidates": self.candidates,
+                "metric_calls": self.metric_calls, "reflection_calls": self.reflection_calls,
+                "candidate_scores": list(self.scores)}
+
+
+def feedback_of(system: System, train: ImageSet, val_accuracy: float) -> str:
+    """Short textual diagnostics of a proposed system (what the reflection LM reads)."""
+    found = diagnose(system, train)
+    lines = [f"val accuracy {val_accuracy:.3f}; train accuracy {found.accuracy:.3f}"]
+    worst = sorted(found.per_class.items(), key=lambda item: item[1])[:3]
+    lines.append("weakest classes: " + ", ".join(f"{c} ({a:.2f})" for c, a in worst))
+    if found.confusions:
+        lines.append("most confused: " + "; ".join(f"{t} taken for {p} x{n}" for t, p, n in found.confusions[:3]))
+    for classes in found.identical_signatures[:3]:
+        lines.append(f"identical rules, can never be told apart: {', '.join(classes)}")
+    weak = [g for g, r in found.group_reliability.items() if r < 0.5]
+    if weak:
+        lines.append("groups the encoder rarely answers as the rules say: " + ", ".join(weak))
+    return "\n".join(lines)
+
+
+def _write_prompts(directory: Path, instructions: dict[str, str], base: Path | None) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    for name in PROMPT_NAMES:
+        text = instructions.get(name)
+        if text is None:
+            source = base / f"{name}.md" if base else resources.files("cotclip.prompts").joinpath(f"{name}.md")
+            text = source.read_text(encoding="utf-8")
+        (directory / f"{name}.md").write_text(text.strip() + "\n", encoding="utf-8")
+    return directory
+
+
+class ProposerAdapter:
+    """The ``gepa`` adapter: evaluates instruction candidates by proposing and scoring systems."""
+
+    def __init__(self, make_proposer: Callable[[Path], Proposer], base_prompts: Path | None = None) -> None:
+        self.make_proposer = make_proposer
+        self.base_prompts = base_prompts
+        self.metric_calls = 0
+        self.propose_new_texts = None  # use GEPA's own reflective proposal
+
+    def _score(self, proposer: Proposer, case: ProposerCase) -> tuple[float, str, str]:
+        try:
+            system = proposer.propose(replace(case.task, n_candidates=1))[0]
+        except CotclipError as exc:
+            return 0.0, "", f"no valid system: {exc.message}"
+        score = accuracy(system, case.val)
+        return score, system.to_json(), feedback_of(system, case.train, score)
+
+    def evaluate(self, batch: Sequence[ProposerCase], candidate: dict[str, str], capture_traces: bool = False):
+        """Propose one system per case with the candidate's instructions; score on val."""
+        from gepa import EvaluationBatch
+
+        with tempfile.TemporaryDirectory(prefix="cotclip-prompts-") as scratch:
+            proposer = self.make_proposer(_write_prompts(Path(scratch), candidate, self.base_prompts))
+            results = [self._score(proposer, case) for case in batch]
+        self.metric_calls += len(batch)
+        traces = [{"classes": list(case.task.classes), "system": text, "feedback": feedback}
+                  for case, (_, text, feedback) in zip(batch, results)]
+        return EvaluationBatch(outputs=[text for _, text, _ in results], scores=[s for s, _, _ in results],
+                               trajectories=traces if capture_traces else None)
+
+    def make_reflective_dataset(self, candidate: dict[str, str], eval_batch, components_to_update: list[str]):
+        """Per component: the task, the proposed system and its score + diagnostics feedback."""
+        records = [
+            {"Inputs": {"classes": ", ".join(trace["classes"])},
+             "Generated Outputs": trace["system"][:4000] or "(nothing valid)",
+             "Feedback": f"score {score:.3f} (val accuracy of the proposed system)\n{trace['feedback']}"}
+            for trace, score in zip(eval_batch.trajectories or [], eval_batch.scores)
+        ]
+        return {name: records for name in components_to_update}
+
+
+class _Reflection:
+    """Adapts any DSPy LM (or ``str -> str`` callable) to GEPA's reflection LM, counting calls."""
+
+    def __init__(self, lm: Any) -> None:
+        self.lm = lm
+        self.calls = 0
+
+    def __call__(self, prompt: str | list[dict[str, Any]]) -> str:
+        self.calls += 1
+        answer = self.lm(messages=prompt) if isinstance(prompt, list) else self.lm(prompt)
+        if isinstance(answer, list):
+            answer = answer[0] if answer else ""
+        if isinstance(answer, dict):
+            answer = answer.get("text", "")
+        return str(answer)
+
+
+class _LogToLogging:
+    """GEPA's logger protocol routed to this module's logger (GEPA prints to stdout otherwise)."""
+
+    def log(self, message: str) -> None:
+        logger.debug("gepa: %s", message)
+
+
+def optimize_proposer(
+    cases: Sequence[ProposerCase],
+    make_proposer: Callable[[Path], Proposer],
+    reflection_lm: Any,
+    run_dir: str | Path,
+    *,
+    components: Sequence[str] = ("propose",),
+    max_metric_calls: int = 24,
+    max_reflection_calls: int = 8,
+    base_prompts: Path | None = None,
+    seed: int = 0,
+) -> ProposerOptimization:
+    """Run GEPA on the proposer's instruction files; save the best as ``<run_dir>/prompts``.
+
+    ``make_proposer(prompts_dir)`` builds a proposer reading its instructions from that
+    folder (e.g. ``lambda d: LLMProposer(client, budget=Budget(max_calls=...), prompts_dir=d)``).
+    The reflection LM may overshoot ``max_reflection_calls`` by at most
+    ``len(components)`` (the stop check runs between GEPA iterations).
+    """
+    import gepa
+
+    unknown = sorted(set(components) - set(PROMPT_NAMES))
+    if unknown or not components:
+        raise InputError(f"unknown prompt component(s) {unknown}; choose from {', '.join(PROMPT_NAMES)}")
+    if not cases or max_metric_calls < len(cases) or max_reflection_calls < 1:
+        raise InputError("give at least one case, max_metric_calls >= number of cases and max_reflection_calls >= 1")
+    seed_candidate = {name: load_instructions(name, base_prompts).text for name in components}
+    adapter = ProposerAdapter(make_proposer, base_prompts)
+    reflection = _Reflection(reflection_lm)
+    result = gepa.optimize(
+        seed_candidate=seed_candidate, trainset=list(cases), valset=list(cases), adapter=adapter,
+        reflection_lm=reflection, max_metric_calls=max_metric_calls,
+        stop_callbacks=[lambda _state: reflection.calls >= max_reflection_calls],
+        reflection_minibatch_size=min(len(cases), 3), logger=_LogToLogging(), display_progress_bar=False,
+        skip_perfect_score=True, seed=seed,
+    )
+    best = dict(result.best_candidate)
+    prompts_dir = _write_prompts(Path(run_dir) / "prompts", best, base_prompts)
+    outcome = ProposerOptimization(
+        instructions=best, seed_score=float(result.val_aggregate_scores[0]),
+        best_score=float(result.val_aggregate_scores[result.best_idx]), prompts_dir=prompts_dir,
+        candidates=len(result.candidates), metric_calls=adapter.metric_calls, reflection_calls=reflection.calls,
+        scores=[float(s) for s in result.val_aggregate_scores],
+    )
+    logger.info("proposer instructions: val accuracy %.3f -> %.3f over %d candidates", outcome.seed_score,
+                outcome.best_score, outcome.candidates)
+    return outcome
