@@ -82,12 +82,24 @@ def _write(system_spec: str, out: Path, fmt: str) -> System:
 
 @app.command("export")
 def export_command(
-    system: str = typer.Argument(..., help=_SYSTEM_HELP),
-    fmt: str = typer.Option(..., "--format", "-f", help=f"Output format: {', '.join(EXPORT_WRITERS)}."),
+    system: str = typer.Argument(..., help=_SYSTEM_HELP + " Or a run dir runs/<name> (its best version)."),
+    fmt: str = typer.Option(..., "--format", "-f", help=f"Output format: {', '.join(EXPORT_WRITERS)}, npz (compiled classifier)."),
     out: Path = typer.Option(..., "--out", "-o", help="File to write (written atomically; never the input file)."),
+    version: int | None = typer.Option(None, "--version", help="With a run dir: export this version instead of the best."),
+    model: str | None = typer.Option(None, "--model", help="npz: encoder that embeds the prompts (default for a run dir: the run's)."),
+    cache_dir: str | None = typer.Option(None, "--cache-dir", help="npz: embedding cache folder."),
 ) -> None:
-    """Write a system in another format, e.g. the seed article's (seed-json)."""
-    _write(system, out, fmt)
+    """Write a system in another format, e.g. the seed article's (seed-json), or compile it (npz)."""
+    from cotclip.optimizer.cli.review_cmds import export_any, is_run_dir
+
+    if fmt != "npz" and not is_run_dir(system) and version is None:
+        _write(system, out, fmt)
+        return
+    if _is_same_file(system, out):
+        raise InputError(f"--out {out} is the input file itself; write to a different path")
+    written = export_any(system, fmt, out, model=model, version=version, cache_dir=cache_dir)
+    console.print(escape(f"wrote {out} ({fmt}: {len(written.classes)} classes, {len(written.groups)} groups)"),
+                  soft_wrap=True, highlight=False)
 
 
 @app.command("import")
