@@ -13,7 +13,8 @@ seed (train/val/test 60/20/20) and then averaged over seeds, side by side:
 * ``Optuna best``: the most accurate knob setting on val after ``--trials`` trials
   (multi-objective TPE); ``front`` = size of its Pareto front;
 * ``adaptive tN``: adaptive per-image questioning stopping at posterior ``N``;
-  ``adaptive @50%`` caps every image at half the full prompts.
+  ``adaptive @50%`` caps every image at half the full prompts; the whole curve
+  (accuracy vs mean prompts per stopping threshold) is printed averaged over seeds.
 
 Columns: test accuracy, prompts (text comparisons) per image, and the ratio of each to
 the ``all groups`` row. The adaptive curve of seed 0 is written as a PNG and a table
@@ -67,15 +68,15 @@ def _one_seed(world, prompts, seed, trials, out_dir):
         rows[label] = (accuracy(selection.system, test), selection.prompts)
     search = knob_search(system, val, n_trials=trials, seed=seed)
     rows["Optuna best"] = (accuracy(search.best_system, test), search.best.prompts)
-    rows[f"  (front: {len(search.front)} points)"] = (float("nan"), float("nan"))
+    rows["  Pareto front size"] = (float("nan"), len(search.front))
     adaptive = AdaptiveClassifier.fit(system, train)
     for threshold in (0.9, 0.99):
         result = adaptive.run(test, threshold=threshold)
         rows[f"adaptive t{threshold:g}"] = (result.accuracy, result.mean_prompts)
     capped = adaptive.run(test, threshold=None, budget=full // 2)
     rows["adaptive @50%"] = (capped.accuracy, capped.mean_prompts)
+    curve = adaptive.curve(test, THRESHOLDS)
     if seed == 0:
-        curve = adaptive.curve(test, THRESHOLDS)
         stem = out_dir / world.name
         curve.save_plot(f"{stem}-adaptive.png", title=f"Adaptive questioning on {world.name} (test)")
         Path(f"{stem}-adaptive.md").write_text(curve.table() + "\n")
@@ -83,7 +84,18 @@ def _one_seed(world, prompts, seed, trials, out_dir):
         Path(f"{stem}-pareto.md").write_text(pareto_table(search) + "\n")
         print(f"\nadaptive curve, {world.name}, seed 0 (test):\n{curve.table()}")
         print(f"\nPareto front, {world.name}, seed 0 (val):\n{pareto_table(search)}")
-    return rows
+    return rows, curve
+
+
+def _print_curve(world_name, curves):
+    print(f"\nadaptive curve, {world_name}: mean over {len(curves)} split seed(s), test split")
+    print(f"{'threshold':<12}{'accuracy':>10}{'prompts':>10}{'fraction':>10}")
+    for i, point in enumerate(curves[0].points):
+        acc = np.mean([c.points[i].accuracy for c in curves])
+        prompts = np.mean([c.points[i].mean_prompts for c in curves])
+        print(f"{point.threshold:<12g}{acc:>10.4f}{prompts:>10.1f}{prompts / curves[0].full_prompts:>10.3f}")
+    full = np.mean([c.full_accuracy for c in curves])
+    print(f"{'full system':<12}{full:>10.4f}{curves[0].full_prompts:>10.1f}{1.0:>10.3f}")
 
 
 def _print_table(world_name, per_seed):
@@ -97,7 +109,7 @@ def _print_table(world_name, per_seed):
     for label, values in merged.items():
         acc, prompts = np.mean(values, axis=0)
         if np.isnan(acc):
-            print(f"{label:<28}")
+            print(f"{label:<28}{'':>10}{prompts:>10.1f}  (points, mean over seeds)")
             continue
         print(f"{label:<28}{acc:>10.4f}{prompts:>10.1f}{acc / base_accuracy:>11.3f}{prompts / base_prompts:>14.3f}")
 
@@ -118,8 +130,9 @@ def main(argv: list[str] | None = None) -> int:
         world = load_world(world_name)
         prompts = PromptEmbedder(SyntheticEncoder(world))
         seeds = 1 if world_name == "large" and not args.quick else args.seeds
-        per_seed = [_one_seed(world, prompts, seed, args.trials, args.out) for seed in range(seeds)]
-        _print_table(world_name, per_seed)
+        results = [_one_seed(world, prompts, seed, args.trials, args.out) for seed in range(seeds)]
+        _print_table(world_name, [rows for rows, _ in results])
+        _print_curve(world_name, [curve for _, curve in results])
     return 0
 
 
