@@ -23,8 +23,12 @@ from cotclip.scoring.synthetic.world import load_world
 
 
 def one_run(world: str, seed: int, root: Path, max_evaluations: int, moves: list[str] | None) -> dict:
-    oracle = load_world(world).oracle_system()
+    loaded = load_world(world)
+    oracle = loaded.oracle_system()
     extra = {"moves": moves} if moves else {}
+    # let proposals be as wide as the world's largest group (a user sets --max-options the same way)
+    extra["max_options"] = max(12, max(len(group.values) for group in loaded.groups))
+    extra["max_groups"] = max(6, len(loaded.groups))
     config = RunConfig(name=f"{world}-{seed}", runs_dir=str(root / "runs"), data=f"synthetic:{world}", model="synthetic",
                        lm="simulated", seed=seed, cache_dir=str(root / f"cache-{world}-{seed}"), max_evaluations=max_evaluations, **extra)
     started = time.perf_counter()

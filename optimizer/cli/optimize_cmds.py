@@ -93,6 +93,8 @@ def optimize_command(
     domain: str | None = typer.Option(None, "--domain", help="One line about the images, for the proposer."),
     notes: str | None = typer.Option(None, "--notes", help="YAML/JSON mapping class -> note, for the proposer."),
     proposals: int | None = typer.Option(None, "-k", "--proposals", help="Initial proposals (K)."),
+    max_groups: int | None = typer.Option(None, "--max-groups", help="Most groups a proposal may have."),
+    max_options: int | None = typer.Option(None, "--max-options", help="Most options per group in a proposal."),
     moves: str | None = typer.Option(None, "--moves", help="Comma list: fit_rules,refine_rules,llm_revise,knob_search,select_groups."),
     fractions: str | None = typer.Option(None, "--fractions", help="train,val,test fractions, e.g. 0.6,0.2,0.2."),
     seed: int | None = typer.Option(None, "--seed", help="Split and loop seed."),
@@ -117,6 +119,7 @@ def optimize_command(
     settings = {
         "data": data, "model": model, "classes": _classes(classes), "init": init, "lm": lm, "api_base": api_base,
         "domain": domain, "notes": notes, "n_proposals": proposals, "seed": seed, "cache_dir": cache_dir,
+        "max_groups": max_groups, "max_options": max_options,
         "moves": [m.strip() for m in moves.split(",") if m.strip()] if moves else None,
         "fractions": _floats(fractions, 3, "--fractions"), "crop": _floats(crop, 4, "--crop"),
         "temperature": temperature, "runs_dir": runs_dir, "name": name, **budgets,

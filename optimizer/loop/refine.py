@@ -58,14 +58,31 @@ class _Scoreboard:
         self.top = self.scores[self.rows, self.top_index]
         self.second = self.scores[self.rows, self.second_index] if self.scores.shape[1] > 1 else np.full(len(self.rows), -np.inf)
 
-    def correct_with(self, class_index: int, columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Correct images and class margin for each candidate column ``[N, K]`` replacing ``class_index``."""
+    def correct_count(self) -> int:
+        """Images classified correctly by the current scores (strictly above every competitor)."""
+        return int(np.count_nonzero(self.own > self.top))
+
+    def correct_with(self, class_index: int, base: np.ndarray, contribution: np.ndarray, best_gain: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Correct images and class margin when column ``class_index`` becomes ``base + contribution[:, k]``.
+
+        Only images whose outcome can change are scored: the class's own images, images
+        whose strongest competitor is this class, and images the new column could overtake
+        (``base + best_gain >= own``); every other image keeps its current outcome.
+        """
         mine = self.truth == class_index
-        rival = np.where(self.top_index == class_index, self.second, self.top)[:, None]
-        correct_other = self.own[:, None] > np.maximum(rival, columns)
-        correct_mine = columns > self.top[:, None]
-        correct = np.where(mine[:, None], correct_mine, correct_other).sum(axis=0)
-        margin = (columns[mine] - self.top[mine, None]).mean(axis=0) if mine.any() else np.zeros(columns.shape[1])
+        could = mine | (self.top_index == class_index) | (base + best_gain >= self.own)
+        fixed = int(np.count_nonzero((self.own > self.top)[~could]))
+        rows = np.flatnonzero(could)
+        columns = base[rows, None] + contribution[rows]
+        rows_mine = mine[rows]
+        rival = np.where(self.top_index[rows] == class_index, self.second[rows], self.top[rows])[:, None]
+        correct_other = self.own[rows, None] > np.maximum(rival, columns)
+        correct_mine = columns > self.top[rows, None]
+        correct = np.where(rows_mine[:, None], correct_mine, correct_other).sum(axis=0) + fixed
+        if rows_mine.any():
+            margin = (columns[rows_mine] - self.top[rows[rows_mine], None]).mean(axis=0)
+        else:
+            margin = np.zeros(contribution.shape[1])
         return correct, margin
 
     def set_column(self, class_index: int, column: np.ndarray) -> None:
@@ -93,19 +110,19 @@ class RefineRulesMove:
 
     def _sweep(self, parent: System, board: _Scoreboard, contributions: list[np.ndarray], rules: dict, changes: list) -> bool:
         changed = False
+        best_gains = [contribution.max(axis=1) for contribution in contributions]
         for class_index, class_name in enumerate(parent.classes):
-            for group, contribution in zip(parent.groups, contributions):
+            for group, contribution, best_gain in zip(parent.groups, contributions, best_gains):
                 if parent.locks.rule_locked(class_name, group.name):
                     continue
                 current = rules[class_name][group.name]
                 base = board.scores[:, class_index] - (contribution[:, current] if current is not None else 0.0)
-                columns = base[:, None] + contribution
-                correct, margin = board.correct_with(class_index, columns)
-                now = board.correct_with(class_index, board.scores[:, [class_index]])[0][0]
+                correct, margin = board.correct_with(class_index, base, contribution, best_gain)
+                now = board.correct_count()
                 best = int(np.lexsort((margin, correct))[-1])
                 if best != current and correct[best] >= now + self.min_gain:
                     rules[class_name][group.name] = best
-                    board.set_column(class_index, columns[:, best])
+                    board.set_column(class_index, base + contribution[:, best])
                     changes.append([class_name, group.name, current, best, int(correct[best] - now)])
                     changed = True
         return changed

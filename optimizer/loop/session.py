@@ -25,7 +25,7 @@ from cotclip.optimizer.loop.report import write_report
 from cotclip.optimizer.loop.result import HeldOutScore, RunSummary
 from cotclip.optimizer.loop.runs import RunDir, VersionRecord
 from cotclip.optimizer.proposers._base import ProposalTask
-from cotclip.systems.errors import InputError, RunDirError
+from cotclip.systems.errors import InputError, ProposerError, RunDirError
 from cotclip.systems.io import load_system
 from cotclip.systems.model import System
 
@@ -141,6 +141,10 @@ def optimize(
         loop = OptimizationLoop(config, run, data, proposer, build_moves(config, proposer), on_version=on_version)
         before = len(loop.versions) + loop.progress["search_evaluations"]
         reason = loop.optimize(_task(config, inputs), user_system)
+        if not loop.versions:
+            raise ProposerError(
+                f"the run stopped ({reason}) before any system was evaluated; raise the budget or pass --init SYSTEM"
+            )
         evaluations = len(loop.versions) + loop.progress["search_evaluations"] - before
         others = extra_systems(inputs) if extra_systems else {}
         return _finish(config, run, data, loop, reason, evaluations, others)
