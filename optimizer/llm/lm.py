@@ -88,9 +88,12 @@ def build_lm(config: LMConfig):
 
     if config.model == LOCAL_MODEL:
         register_local_model()
+    api_key = config.api_key
+    if api_key is None and config.api_base and config.model.startswith("openai/") and not os.environ.get("OPENAI_API_KEY"):
+        api_key = "no-key"  # OpenAI-compatible local servers need none, but the client insists on one
     try:
         return dspy.LM(
-            config.model, engine="litellm", api_base=config.api_base, api_key=config.api_key,
+            config.model, engine="litellm", api_base=config.api_base, api_key=api_key,
             temperature=config.temperature, max_tokens=config.max_tokens, cache=False, num_retries=0,
             timeout=config.timeout_s,
         )

@@ -69,8 +69,9 @@ class LocalLLMServer:
     ``threads``/``ctx_size`` are kept small so that answers take seconds on 2 cores.
     """
 
-    def __init__(self, gguf: Path | None = None, port: int | None = None, *, threads: int = min(2, os.cpu_count() or 1),
-                 ctx_size: int = 4096, startup_timeout_s: float = 60.0) -> None:
+    def __init__(self, gguf: Path | None = None, port: int | None = None, *,
+                 threads: int = min(2, os.cpu_count() or 1), ctx_size: int = 4096,
+                 startup_timeout_s: float = 60.0) -> None:
         self.gguf = gguf
         self.port = port
         self.threads = threads
@@ -92,8 +93,13 @@ class LocalLLMServer:
         return LOCAL_MODEL
 
     def lm_config(self, **options) -> LMConfig:
-        """An :class:`LMConfig` for this server (``options`` override defaults, e.g. ``max_tokens``)."""
-        return LMConfig(LOCAL_MODEL, api_base=self.api_base, api_key="local", **options)
+        """An :class:`LMConfig` for this server; ``options`` override the defaults.
+
+        Defaults suit a 135M model on 2 cores: answers of at most 600 tokens, a
+        generous timeout (a busy machine is slow, not broken) and one retry.
+        """
+        settings = {"max_tokens": 600, "timeout_s": 300.0, "retries": 1, **options}
+        return LMConfig(LOCAL_MODEL, api_base=self.api_base, api_key="local", **settings)
 
     def __enter__(self) -> "LocalLLMServer":
         self.start()

@@ -59,6 +59,24 @@ def test_propose_and_revise_with_smollm2(local_server, fake_diagnostics):
         assert all(g.prompt.count("{}") == 1 for g in system.groups)
         assert system.provenance.details["lm"] == local_server.model
     assert proposer.usage.calls == len(proposer.records) and proposer.usage.usd == 0.0
+    start = System.from_data({
+        "name": "v1", "classes": list(CLASSES),
+        "groups": [{"name": "dominant_color", "prompt": "The animal is mainly {} in color.",
+                    "options": ["orange", "gray", "green"]},
+                   {"name": "body", "prompt": "Its body is {}.", "options": ["furry", "feathered"]}],
+        "rules": {"cat": {"dominant_color": 0, "body": 0}, "dog": {"dominant_color": 0, "body": 0},
+                  "parrot": {"dominant_color": 2, "body": 1}},
+        "locks": {"groups": ["body"], "rules": []}})
+    proposer.max_attempts = 1
+    before = len(proposer.records)
+    try:
+        revised = proposer.revise(start, fake_diagnostics, [])
+    except ProposerError as exc:
+        assert "revision" in exc.message and proposer.records[-1]["error"]
+    else:
+        assert revised.classes == list(CLASSES) and revised.provenance.method == "llm-revise"
+        assert revised.group("body") == start.group("body")  # the locked group survives any answer
+    _check_records(proposer.records[before:])
 
 
 def test_cli_propose_with_local_llm_writes_candidates_and_log(tmp_path, capsys):

@@ -10,7 +10,7 @@ from cotclip.optimizer.proposers._base import ProposalTask, ScoredVersion
 from cotclip.optimizer.proposers.llm import LLMProposer
 from cotclip.systems.errors import BudgetExhaustedError, ProposerError
 from cotclip.systems.model import System
-from conftest import reply, scripted_client
+from proposer_testing import reply, scripted_client
 
 TASK = ProposalTask(("cat", "dog", "parrot"), domain="pets", n_candidates=2, max_groups=3, max_options=4)
 

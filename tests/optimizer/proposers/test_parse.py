@@ -3,7 +3,7 @@
 import pytest
 
 from cotclip.optimizer.proposers.repair import UnusableAnswerError, parse_answer
-from conftest import reply
+from proposer_testing import reply
 
 
 def test_plain_json_needs_no_repair():

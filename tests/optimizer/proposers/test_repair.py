@@ -5,7 +5,7 @@ import pytest
 from cotclip.optimizer.proposers.repair import (
     UnusableAnswerError, add_rules, draft_to_system, parse_answer, read_draft,
 )
-from conftest import reply
+from proposer_testing import reply
 
 CLASSES = ["cat", "dog", "parrot"]
 
