@@ -45,6 +45,8 @@ def one_run(world: str, seed: int, root: Path, max_evaluations: int, moves: list
         "evaluations_to_best": best_number, "evaluations": summary.evaluations,
         "stopped_because": summary.stopped_because, "wall_s": wall,
         "overhead_ms": summary.loop_overhead_s_per_evaluation * 1e3,
+        **{f"{part}_ms": summary.extra["timing"][f"{part}_s"] * 1e3 / max(1, summary.extra["session_evaluations"])
+           for part in ("evaluate", "store", "moves")},
         "calls_per_unique_after_resume": resumed.encoder_calls / resumed.unique_inputs,
     }
 
@@ -67,7 +69,8 @@ def main() -> None:
                 print(f"{world:<13} seed {seed}  best {row['best_test']:.3f}  oracle {row['oracle_test']:.3f}  "
                       f"ratio {row['ratio']:.3f}  initial {row['initial_test']:.3f}  baseline {row['baseline_test']:.3f}  "
                       f"evals-to-best {row['evaluations_to_best']:>3}/{row['evaluations']:<3}  {row['stopped_because']:<15} "
-                      f"overhead {row['overhead_ms']:.2f} ms/eval  calls/unique {row['calls_per_unique_after_resume']:.2f}  "
+                      f"overhead {row['overhead_ms']:.2f} ms/eval (evaluate {row['evaluate_ms']:.2f}, store "
+                      f"{row['store_ms']:.2f}, moves {row['moves_ms']:.2f})  calls/unique {row['calls_per_unique_after_resume']:.2f}  "
                       f"wall {row['wall_s']:.1f}s", flush=True)
     print()
     for world in args.worlds:
@@ -75,7 +78,9 @@ def main() -> None:
         print(f"{world}: mean ratio to oracle {statistics.mean(r['ratio'] for r in mine):.3f} "
               f"(min {min(r['ratio'] for r in mine):.3f}), mean evaluations to best "
               f"{statistics.mean(r['evaluations_to_best'] for r in mine):.1f}, mean overhead "
-              f"{statistics.mean(r['overhead_ms'] for r in mine):.2f} ms/evaluation, encoder calls/unique inputs "
+              f"{statistics.mean(r['overhead_ms'] for r in mine):.2f} ms/evaluation (evaluate "
+              f"{statistics.mean(r['evaluate_ms'] for r in mine):.2f}, store {statistics.mean(r['store_ms'] for r in mine):.2f}, "
+              f"moves {statistics.mean(r['moves_ms'] for r in mine):.2f}), encoder calls/unique inputs "
               f"{max(r['calls_per_unique_after_resume'] for r in mine):.2f}")
     if args.json:
         print(json.dumps(rows, indent=2))

@@ -8,7 +8,7 @@ from typing import Any
 import typer
 
 from cotclip.optimizer.cli._app import app, console, emit_json, err_console
-from cotclip.optimizer.loop.config import RunConfig, default_run_name, load_run_config
+from cotclip.optimizer.loop.config import MOVE_NAMES, RunConfig, default_run_name, load_run_config
 from cotclip.optimizer.loop.result import RunSummary
 from cotclip.optimizer.loop.runs import VersionRecord
 from cotclip.optimizer.loop.session import optimize
@@ -95,7 +95,7 @@ def optimize_command(
     proposals: int | None = typer.Option(None, "-k", "--proposals", help="Initial proposals (K)."),
     max_groups: int | None = typer.Option(None, "--max-groups", help="Most groups a proposal may have."),
     max_options: int | None = typer.Option(None, "--max-options", help="Most options per group in a proposal."),
-    moves: str | None = typer.Option(None, "--moves", help="Comma list: fit_rules,refine_rules,llm_revise,knob_search,select_groups."),
+    moves: str | None = typer.Option(None, "--moves", help=f"Comma list of moves, applied in order: {','.join(MOVE_NAMES)} (default: all but the last two)."),
     fractions: str | None = typer.Option(None, "--fractions", help="train,val,test fractions, e.g. 0.6,0.2,0.2."),
     seed: int | None = typer.Option(None, "--seed", help="Split and loop seed."),
     crop: str | None = typer.Option(None, "--crop", help="Crop box left,top,right,bottom as fractions."),

@@ -65,6 +65,8 @@ class OptimizationLoop:
         self._diagnostics: dict[str, Diagnostics] = {}
         self._loop_seconds = 0.0
         self._records_logged = 0
+        self.timing = {"evaluate_s": 0.0, "store_s": 0.0, "moves_s": 0.0}
+        """Seconds this session spent evaluating on val, writing versions, and inside moves (LLM latency excluded)."""
 
     @staticmethod
     def _fresh_progress() -> dict[str, Any]:
@@ -130,15 +132,19 @@ class OptimizationLoop:
                 ),
             }
         )
+        clock = time.perf_counter()
         value = accuracy(named, self.data.val, temperature=self.config.temperature)
+        self.timing["evaluate_s"] += time.perf_counter() - clock
         record = VersionRecord(
             number, named, float(value), len(self.data.val.labels), move,
             parent.version_id if parent else None, round_, started, utc_now(), details,
         )
+        clock = time.perf_counter()
         self.run.save_version(record)
         self.versions.append(record)
         self.by_fingerprint[fingerprint] = record
         self._save_progress()
+        self.timing["store_s"] += time.perf_counter() - clock
         if self.on_version is not None:
             self.on_version(record, self.best().val_accuracy)
         return record
@@ -233,11 +239,14 @@ class OptimizationLoop:
             evaluation_budget=budgets_left,
         )
         before = self.llm_usage()
+        clock = time.perf_counter()
         try:
             result: MoveResult = move.propose(parent.system, context)
         except SystemValidationError as exc:  # a move built an invalid system: reject it, keep the run
             result = MoveResult(candidates=[], errors=[exc.message])
             self.progress["rejected"].append({"move": move.name, "parent": parent.version_id, "why": [exc.message]})
+        llm_seconds = self.llm_usage()["latency_s"] - before["latency_s"]
+        self.timing["moves_s"] += time.perf_counter() - clock - llm_seconds
         self.progress["search_evaluations"] += result.evaluations
         if move.name == "llm_revise":
             self._log_proposer(move.name, parent.version_id, len(result.candidates), result.errors, before)

@@ -81,7 +81,9 @@ def _finish(config: RunConfig, run: RunDir, data: RunData, loop: OptimizationLoo
         baseline_note=note, initial=scores["initial"], user_system=scores["user"], encoder_calls=encoder_calls(run),
         unique_inputs=unique_inputs(run, data), llm=loop.llm_usage(), wall_s=loop.spent().wall_s,
         loop_overhead_s_per_evaluation=loop.overhead_per_evaluation(session_evaluations),
-        sessions=loop.progress["sessions"], extra={"other_systems": [s.to_dict() for s in extra]},
+        sessions=loop.progress["sessions"],
+        extra={"other_systems": [s.to_dict() for s in extra], "timing": dict(loop.timing),
+               "session_evaluations": session_evaluations},
     )
     run.write_json("best.json", {"version": best.version_id, "val_accuracy": best.val_accuracy,
                                  "test_accuracy": summary.best.accuracy, "system": best.system.to_dict()})
