@@ -90,7 +90,9 @@ class _Output:
         try:
             directory.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise InputError(f"--out {directory}: cannot create it ({exc.strerror}); choose a writable folder") from None
+            raise InputError(
+                f"--out {directory}: cannot create it ({exc.strerror}); choose a writable folder"
+            ) from None
         if any(directory.glob("candidate_*.json")):
             raise InputError(f"--out {directory} already holds candidates; choose an empty folder or delete them")
         self.directory = directory
@@ -98,12 +100,14 @@ class _Output:
         self._logged = 0
 
     def add(self, system: System) -> Path:
+        """Write the next ``candidate_NN.json`` atomically."""
         path = self.directory / f"candidate_{len(self.files) + 1:02d}.json"
         _write_atomic(path, system.to_json())
         self.files.append(path)
         return path
 
     def log(self, records: list[dict[str, Any]]) -> None:
+        """Append the records not written yet to ``proposer_log.jsonl``."""
         with open(self.directory / "proposer_log.jsonl", "a", encoding="utf-8") as stream:
             for record in records[self._logged:]:
                 stream.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")

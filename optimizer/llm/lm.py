@@ -89,7 +89,8 @@ def build_lm(config: LMConfig):
     if config.model == LOCAL_MODEL:
         register_local_model()
     api_key = config.api_key
-    if api_key is None and config.api_base and config.model.startswith("openai/") and not os.environ.get("OPENAI_API_KEY"):
+    keyless = config.api_base and config.model.startswith("openai/") and not os.environ.get("OPENAI_API_KEY")
+    if api_key is None and keyless:
         api_key = "no-key"  # OpenAI-compatible local servers need none, but the client insists on one
     try:
         return dspy.LM(
@@ -162,10 +163,13 @@ def _compact_adapter():
     from dspy.adapters.utils import translate_field_type
 
     class SchemaEnforcedJSONAdapter(JSONAdapter):
+        """JSONAdapter describing the output by field names only (the server enforces the schema)."""
+
         def format_field_structure(self, signature) -> str:
+            """The input layout and a one-line note on the output object."""
+            fields = signature.input_fields.items()
             inputs = self.format_field_with_value(
-                {FieldInfoWithName(name=n, info=f): translate_field_type(n, f) for n, f in signature.input_fields.items()},
-                role="user",
+                {FieldInfoWithName(name=n, info=f): translate_field_type(n, f) for n, f in fields}, role="user"
             )
             outputs = ", ".join(f"`{name}`" for name in signature.output_fields)
             return (f"Inputs will have the following structure:\n\n{inputs}\n\n"

@@ -58,7 +58,8 @@ def describe_diagnostics(system: System, diagnostics: Any) -> str:
     ] or ["- none"]
     identical = [", ".join(group) for group in diagnostics.identical_signatures]
     lines.append("identical signatures: " + ("; ".join(identical) if identical else "none"))
-    unused = [f"{g}: {', '.join(map(repr, options))}" for g, options in dict(diagnostics.unused_options).items() if options]
+    unused = [f"{g}: {', '.join(map(repr, options))}"
+              for g, options in dict(diagnostics.unused_options).items() if options]
     lines.append("unused options: " + ("; ".join(unused) if unused else "none"))
     return "\n".join(lines)
 

@@ -144,7 +144,8 @@ class SimulatedProposer:
             options = [self._phrase(group, v, rng) for v in values]
             if rng.random() < self.errors.spurious_option and len(options) < task.max_options:
                 spare = [v for v in range(len(group.values)) if v not in values]
-                options.append(self._phrase(group, int(rng.choice(spare)), rng) if spare else f"no visible {group.name}")
+                extra = self._phrase(group, int(rng.choice(spare)), rng) if spare else f"no visible {group.name}"
+                options.append(extra)
             options = list(dict.fromkeys(options))
             if len(options) < 2:
                 continue

@@ -101,3 +101,18 @@ def test_synthetic_dataset_gives_its_world_and_rates_are_checked():
     assert proposer.world.name == "pokemon-like" and proposer.usage.calls == 0
     with pytest.raises(InputError, match="probability"):
         SimulationErrors(wrong_option=1.5)
+
+
+def test_revising_from_real_diagnostics_improves_a_flawed_candidate(world):
+    from cotclip.scoring.diagnostics import diagnose
+    from cotclip.scoring.scorer import ImageSet, PromptEmbedder, accuracy
+    from cotclip.scoring.synthetic.encoder import load_encoder
+
+    images = ImageSet(world.image_embeddings, world.labels, PromptEmbedder(load_encoder("pokemon-like")))
+    errors = SimulationErrors(wrong_option=0.3, fix_disagreeing=1.0)
+    proposer = SimulatedProposer(world, errors=errors, seed=5)
+    (system,) = proposer.propose(task(world, 1))
+    system = system.evolve(scoring=world.oracle_system().scoring)
+    revised = proposer.revise(system, diagnose(system, images), [])
+    assert revised.provenance.details["fixed_rules"] > 0
+    assert accuracy(revised, images) > accuracy(system, images)
