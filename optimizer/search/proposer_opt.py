@@ -133,7 +133,7 @@ class ProposerAdapter:
         """Per component: the task, the proposed system and its score + diagnostics feedback."""
         records = [
             {"Inputs": {"classes": ", ".join(trace["classes"])},
-             "Generated Outputs": trace["system"][:4000] or "(nothing valid)",
+             "Generated Outputs": trace["system"][:1500] or "(nothing valid)",
              "Feedback": f"score {score:.3f} (val accuracy of the proposed system)\n{trace['feedback']}"}
             for trace, score in zip(eval_batch.trajectories or [], eval_batch.scores)
         ]

@@ -89,8 +89,8 @@ def test_with_the_local_llm(case, tmp_path):
 
     system, proposer_case = case
     with LocalLLMServer() as server:
-        client = LLMClient(server.lm_config(max_tokens=1200))
-        make = lambda d: LLMProposer(client, budget=Budget(max_calls=12), prompts_dir=d, max_attempts=2)  # noqa: E731
+        client = LLMClient(server.lm_config(max_tokens=700, timeout_s=300))
+        make = lambda d: LLMProposer(client, budget=Budget(max_calls=3), prompts_dir=d, max_attempts=1)  # noqa: E731
         result = optimize_proposer([proposer_case], make, client.lm, tmp_path, max_metric_calls=2,
                                    max_reflection_calls=1)
     assert load_instructions("propose", result.prompts_dir).text.strip()
