@@ -161,6 +161,7 @@ class _LogToLogging:
     """GEPA's logger protocol routed to this module's logger (GEPA prints to stdout otherwise)."""
 
     def log(self, message: str) -> None:
+        """Record one GEPA progress line at DEBUG level."""
         logger.debug("gepa: %s", message)
 
 

@@ -90,3 +90,15 @@ def test_val_accuracy_selector_never_ends_below_its_first_pick(pokemon):
     assert selection.evaluations > 0
     assert accuracy(selection.system, val) == pytest.approx(selection.steps[-1].score)
     assert [s.score for s in selection.steps] == sorted(s.score for s in selection.steps)
+
+
+def test_loop_function_returns_distinct_cheaper_sub_systems(pokemon):
+    from cotclip.optimizer.selection import select_groups
+
+    system, train, val, _ = pokemon
+    found = select_groups(system, train, val, seed=0, budget=40)
+    assert found and len({s.fingerprint() for s in found}) == len(found)
+    full = sum(len(g.options) for g in system.groups)
+    for candidate in found:
+        assert candidate.fingerprint() != system.fingerprint()
+        assert sum(len(g.options) for g in candidate.groups) < full
