@@ -45,7 +45,7 @@ def read_classes(spec: str) -> list[str]:
             names = [line.split("#", 1)[0] for line in text.splitlines()]
     else:
         names = spec.split(",")
-    names = [" ".join(name.split()) for name in names if name.strip()]
+    names = [name.strip() for name in names if name.strip()]
     if not names:
         raise InputError(f"--classes {spec!r} lists no class; pass a,b,c or a file with one class per line")
     return names
@@ -202,6 +202,7 @@ def propose_command(
     timeout: Optional[float] = typer.Option(None, "--timeout", help="Seconds to wait for one answer."),
     retries: Optional[int] = typer.Option(None, "--retries", help="Retries (exponential backoff) after a server error."),
     max_calls: Optional[int] = typer.Option(None, "--max-calls", help="Budget: at most this many LLM calls."),
+    max_llm_tokens: Optional[int] = typer.Option(None, "--max-llm-tokens", help="Budget: at most this many tokens."),
     max_usd: Optional[float] = typer.Option(None, "--max-usd", help="Budget: at most this many dollars."),
     cache_dir: Optional[Path] = typer.Option(None, "--llm-cache", help="Folder caching answers by request (default: none)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the simulated proposer."),
@@ -219,7 +220,7 @@ def propose_command(
         class_names = read_classes(classes)
     task = ProposalTask(tuple(class_names), domain=domain, notes=read_notes(notes), max_groups=max_groups,
                         max_options=max_options, n_candidates=n_candidates)
-    budget = Budget(max_calls=max_calls, max_usd=max_usd)
+    budget = Budget(max_calls=max_calls, max_tokens=max_llm_tokens, max_usd=max_usd)
     options = {"temperature": temperature, "max_tokens": max_tokens, "timeout_s": timeout, "retries": retries,
                "cache_dir": cache_dir, "seed": seed}
     output = _Output(out)

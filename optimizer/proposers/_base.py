@@ -43,9 +43,9 @@ class ProposalTask:
     n_candidates: int = 3
 
     def __post_init__(self) -> None:
-        classes = tuple(" ".join(str(c).split()) for c in self.classes)
+        classes = tuple(str(c) for c in self.classes)  # verbatim: they must match dataset labels exactly
         object.__setattr__(self, "classes", classes)
-        if len(classes) < 2 or any(not c for c in classes):
+        if len(classes) < 2 or any(not c.strip() for c in classes):
             raise InputError("the class list needs at least two non-empty class names; pass --classes a,b,c or a file")
         duplicates = sorted({c for c in classes if classes.count(c) > 1})
         if duplicates:

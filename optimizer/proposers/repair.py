@@ -7,6 +7,7 @@ answer forgot -> :func:`draft_to_system` (validated :class:`System`).
 
 Fixes, each recorded as one line: JSON/Python-dict/fenced/truncated text; named
 placeholders (``{color}``) -> ``{}``; duplicate options merged (rules remapped);
+options holding braces (a copied template) dropped;
 too many groups/options cut; rule values given as index, digit string, option text
 (any case/spacing) or the filled sentence; index out of range, unknown option text,
 unknown group or unknown class -> rule dropped (null); classes without any rule
@@ -109,6 +110,8 @@ def _clean_options(name: str, raw: Any, max_options: int, repairs: list[str]) ->
         key = normalize_text(text)
         if not key:
             repairs.append(f"group {name!r}: empty option {index} dropped")
+        elif "{" in text or "}" in text:
+            repairs.append(f"group {name!r}: option {text!r:.40} holds a placeholder; dropped")
         elif key in seen:
             remap[index] = seen[key]
             repairs.append(f"group {name!r}: duplicate option {text!r} merged")

@@ -122,3 +122,12 @@ def test_the_real_smollm2_reply_repairs_into_a_valid_system():
     assert system.classes == CLASSES
     assert system.rule("cat", "dominant_color") == 0
     assert any("unknown group 'dog'" in r for r in system.provenance.details["repairs"])
+
+
+def test_options_that_copy_the_template_are_dropped():
+    data = {"groups": [group(options=["red", "It is {}.", "blue"])],
+            "rules": {"cat": {"color": 1}, "dog": {"color": 2}, "parrot": {"color": 0}}}
+    draft = draft_of(data)
+    assert draft.groups[0].options == ("red", "blue")
+    assert draft.rules["cat"]["color"] is None and draft.rules["dog"]["color"] == 1
+    assert any("holds a placeholder" in r for r in draft.repairs)
