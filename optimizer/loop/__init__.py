@@ -1,1 +1,9 @@
-"""The optimization loop behind ``cotclip optimize``: propose, evaluate, diagnose, move, stop, report."""
+"""The optimization loop behind ``cotclip optimize``: propose, evaluate, diagnose, move, stop, report.
+
+Modules: ``_base`` (the Move seam), ``config`` (RunConfig = run.yaml), ``runs`` (run-dir
+storage), ``data`` (load, split, encode once), ``moves``/``refine``/``merge`` (the moves),
+``stopping`` (convergence and budgets), ``loop`` (orchestration), ``final``/``report``/``result``
+(the test report), ``session`` (one ``cotclip optimize`` invocation: :func:`session.optimize`).
+"""
+
+__all__: list[str] = []

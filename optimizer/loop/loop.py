@@ -109,7 +109,7 @@ class OptimizationLoop:
         snapshot = dict(self.progress)
         snapshot["llm"] = self.llm_usage()
         snapshot["wall_s"] = self.spent().wall_s
-        self.run.write_json(PROGRESS, snapshot)
+        self.run.write_json(PROGRESS, snapshot, durable=False)
 
     # ----- evaluation and recording --------------------------------------------------
     def best(self) -> VersionRecord:

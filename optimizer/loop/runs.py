@@ -15,8 +15,9 @@ Layout of ``runs/<name>/``::
 Every JSON file is written to a temporary sibling and moved into place with
 ``os.replace``, so a reader (or a resume after ``kill -9``) sees either the old or
 the new content, never half a file. Version files are also fsynced (they survive a
-power loss); append-only logs are flushed to the OS only (they survive ``kill -9``)
-and a torn last line is ignored when read.
+power loss); ``progress.json`` and the append-only logs are only handed to the OS
+(they survive ``kill -9``; a torn last log line is ignored when read, and a lost
+progress file after a power cut only means a round is re-run, deduplicated).
 """
 
 from __future__ import annotations
@@ -41,13 +42,17 @@ def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temp file + fsync + ``os.replace``."""
+def atomic_write_text(path: Path, text: str, *, durable: bool = True) -> None:
+    """Write ``text`` to ``path`` via a temp file + ``os.replace`` (+ fsync when ``durable``).
+
+    The rename alone is enough against ``kill -9``; fsync adds safety against power loss.
+    """
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with open(temporary, "w", encoding="utf-8") as handle:
         handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
+        if durable:
+            handle.flush()
+            os.fsync(handle.fileno())
     os.replace(temporary, path)
 
 
@@ -199,11 +204,11 @@ class RunDir:
                 temporary.unlink(missing_ok=True)
 
     # ----- files ---------------------------------------------------------------------
-    def write_json(self, relative: str, data: Any) -> Path:
-        """Atomically write ``data`` as indented JSON under the run dir."""
+    def write_json(self, relative: str, data: Any, *, durable: bool = True) -> Path:
+        """Atomically write ``data`` as indented JSON under the run dir (see :func:`atomic_write_text`)."""
         target = self.path / relative
         target.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(target, json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+        atomic_write_text(target, json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n", durable=durable)
         return target
 
     def write_text(self, relative: str, text: str) -> Path:
