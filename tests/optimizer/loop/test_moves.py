@@ -89,3 +89,17 @@ def test_function_moves_charge_their_budget_and_missing_functions_are_errors(pre
     assert [m.name for m in build_moves(config, object())] == ["fit_rules", "refine_rules", "merge", "llm_revise"]
     with pytest.raises(InputError, match="needs a proposer"):
         build_moves(config, None)
+
+
+def test_a_revision_the_llm_cannot_make_valid_is_reported_not_fatal(prepared, scramble):
+    from dspy.utils import DummyLM
+
+    from cotclip.optimizer.llm.lm import LLMClient, LMConfig
+    from cotclip.optimizer.proposers.llm import LLMProposer
+
+    _, _, data = prepared
+    proposer = LLMProposer(LLMClient(LMConfig(model="openai/never-valid"), lm=DummyLM([{"answer": "no"}] * 20)))
+    parent = scramble()
+    result = LLMRevisionMove(proposer, n_revisions=2, fit=FitRulesMove()).propose(parent, context(data, parent))
+    assert result.candidates == [] and len(result.errors) == 2
+    assert proposer.usage.calls >= 2
