@@ -141,6 +141,12 @@ def _retryable(exc: Exception) -> bool:
     return isinstance(exc, kinds)
 
 
+def _is_llm_failure(exc: Exception) -> bool:
+    from dspy.utils.exceptions import LMError
+
+    return isinstance(exc, (LMError, ConnectionError, TimeoutError))
+
+
 def _one_line(exc: Exception, limit: int = 160) -> str:
     text = " ".join(str(exc).split()) or type(exc).__name__
     return text if len(text) <= limit else text[: limit - 3] + "..."
@@ -225,8 +231,10 @@ class LLMClient:
             try:
                 return self._call_once(signature, inputs, dict(lm_kwargs), key)
             except Exception as exc:
+                if not _is_llm_failure(exc):
+                    raise  # a bug, not the LLM's fault: let it surface
                 if not _retryable(exc):
-                    raise self._server_error(exc, "the request was refused") from None
+                    raise self._server_error(exc, "refused the request") from None
                 if attempt == attempts - 1:
                     raise self._server_error(exc, f"failed {attempts} time(s)") from None
                 delay = self.config.backoff_s * 2**attempt
@@ -235,11 +243,16 @@ class LLMClient:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _server_error(self, exc: Exception, what: str) -> LLMServerError:
+        from dspy.utils import exceptions as dspy_errors
+
         where = f" at {self.config.api_base}" if self.config.api_base else ""
-        return LLMServerError(
-            f"LLM {self.config.model}{where} {what}: {_one_line(exc)}; check that the server is up and "
-            "reachable (and the API key), or raise --timeout/--retries"
-        )
+        if isinstance(exc, dspy_errors.LMAuthError):
+            fix = "set the provider's API key (e.g. OPENAI_API_KEY) in the environment"
+        elif isinstance(exc, dspy_errors.LMInvalidRequestError):
+            fix = "check the --lm spec (provider/model) and --api-base"
+        else:
+            fix = "check that the server is up and reachable, or raise --timeout/--retries"
+        return LLMServerError(f"LLM {self.config.model}{where} {what}: {_one_line(exc)}; {fix}")
 
     def _call_once(self, signature, inputs, lm_kwargs, key: str) -> Completion:
         from dspy.utils.exceptions import AdapterParseError

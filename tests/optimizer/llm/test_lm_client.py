@@ -72,3 +72,11 @@ def test_backoff_doubles_between_retries(fake_server):
 def test_lm_spec_must_name_a_provider(spec):
     with pytest.raises(InputError, match="provider/model"):
         LMConfig(spec)
+
+
+def test_missing_api_key_and_unknown_provider_name_their_fix(monkeypatch):
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    with pytest.raises(LLMServerError, match="API key"):
+        LLMClient(LMConfig("anthropic/claude-3-5-haiku-20241022", retries=0)).complete(signature(), INPUTS)
+    with pytest.raises(LLMServerError, match="check the --lm spec"):
+        LLMClient(LMConfig("nosuchprovider/model", retries=0)).complete(signature(), INPUTS)
