@@ -204,7 +204,7 @@ def knob_search(
     start = Knobs.of(system)
     start_eval = evaluator.evaluate(start)
     study, shown = _open_study(system, storage, run_dir, study_name, seed, sampler)
-    if _complete(study) == 0 and not study.get_trials(deepcopy=False):
+    if not study.get_trials(deepcopy=False):
         study.enqueue_trial(_start_params(evaluator, start), skip_if_exists=True)
     scoring_s, own_trials = 0.0, 0
 
@@ -221,6 +221,8 @@ def knob_search(
 
     wall_s = _run_until(study, objective, n_trials, timeout_s)
     front = _front(study, evaluator, start)
+    if not front:
+        raise InputError(f"no search trial finished within {timeout_s} s; raise the timeout or lower n_trials")
     best = max(front, key=lambda p: (p.accuracy, -p.prompts, -p.trial))
     logger.info("knob search: %d trials, best val accuracy %.4f with %d prompts", _complete(study), best.accuracy,
                 best.prompts)

@@ -142,3 +142,9 @@ def test_loop_function_shape(pokemon):
     assert len(found) <= 1
     for candidate in found:
         assert accuracy(candidate, val) > accuracy(worse, val)
+
+
+def test_no_finished_trial_is_a_one_line_error(pokemon):
+    system, _, val, _ = pokemon
+    with pytest.raises(InputError, match="no search trial finished"):
+        knob_search(system, val, n_trials=5, timeout_s=1e-9)
