@@ -10,6 +10,7 @@ import yaml
 from cotclip.optimizer.cli import main
 
 
+@pytest.mark.slow
 def test_demo_with_the_simulated_proposer_prints_the_table(tmp_path, capsys):
     args = ["demo", "--lm", "simulated", "--runs-dir", str(tmp_path / "runs"), "--cache-dir", str(tmp_path / "cache")]
     assert main(args) == 0
