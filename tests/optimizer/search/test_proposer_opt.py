@@ -88,8 +88,15 @@ def test_with_the_local_llm(case, tmp_path):
     from cotclip.optimizer.llm.usage import Budget
 
     system, proposer_case = case
+    classes = tuple(system.classes[:4])  # a small task keeps each SmolLM2 answer to seconds
+
+    def only(images):
+        return images.subset([i for i, label in enumerate(images.labels) if label in classes])
+
+    proposer_case = ProposerCase(ProposalTask(classes=classes, max_groups=2, max_options=4),
+                                 only(proposer_case.train), only(proposer_case.val))
     with LocalLLMServer() as server:
-        client = LLMClient(server.lm_config(max_tokens=700, timeout_s=300))
+        client = LLMClient(server.lm_config(max_tokens=400, timeout_s=300))
         make = lambda d: LLMProposer(client, budget=Budget(max_calls=3), prompts_dir=d, max_attempts=1)  # noqa: E731
         result = optimize_proposer([proposer_case], make, client.lm, tmp_path, max_metric_calls=2,
                                    max_reflection_calls=1)
