@@ -44,6 +44,16 @@ from cotclip.systems.model import System
 
 __all__ = ["evaluate_command", "baseline_command"]
 
+Adaptive = Annotated[
+    bool,
+    typer.Option("--adaptive", help="Also ask groups per image in order of expected information gain, stopping early."),
+]
+AdaptiveThreshold = Annotated[
+    float, typer.Option("--threshold", help="--adaptive: stop once the top class posterior reaches this probability.")
+]
+AdaptiveBudget = Annotated[
+    Optional[int], typer.Option("--budget", help="--adaptive: at most this many prompts (text comparisons) per image.")
+]
 Templates = Annotated[
     Optional[list[str]],
     typer.Option("--template", help="Class-name template with one {} (repeat to average several; default 'a photo of {}')."),
@@ -121,10 +131,19 @@ def evaluate_command(
     cache_dir: CacheDir = None,
     ignore_unknown: IgnoreUnknown = False,
     template: Templates = None,
+    adaptive: Adaptive = False,
+    threshold: AdaptiveThreshold = 0.9,
+    budget: AdaptiveBudget = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Accuracy of a system on a split, per class, its top confusions and the class-name baseline."""
+    """Accuracy of a system on a split, per class, its top confusions and the class-name baseline.
+
+    With ``--adaptive``, the answer model is fitted on the train split and each image of
+    the evaluated split is questioned group by group until the posterior is confident.
+    """
     check_temperature(temperature)
+    if adaptive and not 0.0 < threshold <= 1.0:
+        raise InputError(f"--threshold must be in (0, 1] (got {threshold}); e.g. 0.9, or 1.0 to ask every group")
     templates = _templates(template)
     loaded = load_system(system)
     prepared = _prepare(data, model, split, seed, fractions, crop, cache_dir)
@@ -132,8 +151,13 @@ def evaluate_command(
     skipped = {"unreadable": len(prepared.skipped), "unknown_label": dropped}
     result = evaluate_system(loaded, images, temperature=temperature, baseline_templates=templates, skipped=skipped)
     result = dataclasses.replace(result, cache=_cache_stats(prepared))  # texts are embedded during scoring
+    adaptive_result = _adaptive(loaded, images, data, model, seed, fractions, crop, cache_dir, temperature,
+                                threshold, budget) if adaptive else None
     if as_json:
-        emit_json(result.to_dict())
+        payload = result.to_dict()
+        if adaptive_result is not None:
+            payload["adaptive"] = adaptive_result.to_dict()
+        emit_json(payload)
         return
     summary = ClassificationSummary(result.accuracy, result.n, result.per_class, result.confusions)
     _print_summary(summary, Counter(images.labels), f"{loaded.name} on {split} ({result.n} images)")
@@ -142,6 +166,22 @@ def evaluate_command(
     baseline = "n/a" if result.baseline_accuracy is None else f"{result.baseline_accuracy:.1%}"
     console.print(f"class-name baseline: {baseline} [dim]({result.baseline_note})[/]")
     console.print(f"[dim]embedding cache: {result.cache['hits']} hits, {result.cache['misses']} misses[/]")
+    if adaptive_result is not None:
+        console.print(
+            f"adaptive: {adaptive_result.accuracy:.1%} with {adaptive_result.mean_prompts:.1f} of "
+            f"{adaptive_result.full_prompts} prompts per image ({adaptive_result.prompt_fraction:.0%})"
+        )
+
+
+def _adaptive(system: System, images: ImageSet, data: str, model: str, seed: int, fractions: str,
+              crop: str | None, cache_dir, temperature: float | None, threshold: float, budget: int | None):
+    """Fit adaptive questioning on the train split, then run it on ``images``."""
+    from cotclip.scoring.adaptive import AdaptiveClassifier
+
+    train = _prepare(data, model, "train", seed, fractions, crop, cache_dir)
+    train_images, _ = drop_unknown_labels(train.images, system.classes)
+    classifier = AdaptiveClassifier.fit(system, train_images, temperature=temperature)
+    return classifier.run(images, threshold=threshold, budget=budget)
 
 
 def _baseline_classes(system: System | None, prepared: PreparedImages) -> list[str]:
