@@ -176,6 +176,8 @@ class LLMProposer:
 
     def _complete_rules(self, draft: Draft, meta: dict[str, Any]) -> Draft:
         """Ask once for the rules of classes the answer forgot; keep the draft if that fails."""
+        if self.budget.spent_by(self._usage):
+            return replace(draft, repairs=draft.repairs + ("rules not asked again: the LLM budget is spent",))
         missing = list(draft.missing_classes)
         instructions = load_instructions("complete_rules", self.prompts_dir)
         signature = complete_rules_signature(missing, instructions)

@@ -116,3 +116,10 @@ def test_revise_without_a_valid_answer_raises(fake_diagnostics):
     proposer = LLMProposer(scripted_client(["{}", "{}", "{}"]))
     with pytest.raises(ProposerError, match="revision"):
         proposer.revise(_base_system(), fake_diagnostics, [])
+
+
+def test_spent_budget_keeps_a_candidate_with_forgotten_classes_as_nulls():
+    proposer = LLMProposer(scripted_client([reply("missing_classes")]), budget=Budget(max_calls=1))
+    (system,) = proposer.propose(ProposalTask(TASK.classes, n_candidates=1))
+    assert system.rule("dog", "dominant_color") is None
+    assert any("budget is spent" in r for r in system.provenance.details["repairs"])
