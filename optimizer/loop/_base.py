@@ -66,6 +66,8 @@ class MoveResult:
     errors: list[str] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)
     """Recorded in each candidate's version record (e.g. how many rules changed)."""
+    llm_seconds: float = 0.0
+    """Wall time spent waiting for an LLM (retries and timeouts included); excluded from loop overhead."""
 
 
 @runtime_checkable

@@ -64,6 +64,7 @@ class OptimizationLoop:
         self._llm_before = dict(self.progress["llm"])
         self._diagnostics: dict[str, Diagnostics] = {}
         self._loop_seconds = 0.0
+        self._llm_seconds = 0.0
         self._records_logged = 0
         self.timing = {"evaluate_s": 0.0, "store_s": 0.0, "moves_s": 0.0}
         """Seconds this session spent evaluating on val, writing versions, and inside moves (LLM latency excluded)."""
@@ -179,13 +180,16 @@ class OptimizationLoop:
         if self.proposer is None:
             return []
         before = self.llm_usage()
+        started = time.perf_counter()
         try:
             systems = list(self.proposer.propose(task))
         except ProposerError as exc:
+            self._llm_seconds += time.perf_counter() - started
             self._log_proposer("propose", None, 0, [exc.message], before)
             if self.config.init is None:
                 raise
             return []
+        self._llm_seconds += time.perf_counter() - started
         self._log_proposer("propose", None, len(systems), [], before)
         return systems
 
@@ -245,8 +249,8 @@ class OptimizationLoop:
         except SystemValidationError as exc:  # a move built an invalid system: reject it, keep the run
             result = MoveResult(candidates=[], errors=[exc.message])
             self.progress["rejected"].append({"move": move.name, "parent": parent.version_id, "why": [exc.message]})
-        llm_seconds = self.llm_usage()["latency_s"] - before["latency_s"]
-        self.timing["moves_s"] += time.perf_counter() - clock - llm_seconds
+        self._llm_seconds += result.llm_seconds
+        self.timing["moves_s"] += time.perf_counter() - clock - result.llm_seconds
         self.progress["search_evaluations"] += result.evaluations
         if move.name == "llm_revise":
             self._log_proposer(move.name, parent.version_id, len(result.candidates), result.errors, before)
@@ -287,7 +291,6 @@ class OptimizationLoop:
         """Run (or continue) the loop until it stops; returns ``stopped_because``."""
         self.progress["sessions"] += 1
         loop_started = time.perf_counter()
-        llm_latency_before = self.llm_usage()["latency_s"]
         try:
             if self.progress["rounds_done"] < 0:
                 self.initial_round(task, user_system)
@@ -297,7 +300,7 @@ class OptimizationLoop:
                 reason = self._stop_reason(produced)
         except BudgetExhaustedError as exc:
             reason = "max_evaluations" if "evaluation" in exc.message else budget_spent(self.budgets, self.spent()) or "max_llm_calls"
-        self._loop_seconds = time.perf_counter() - loop_started - (self.llm_usage()["latency_s"] - llm_latency_before)
+        self._loop_seconds = time.perf_counter() - loop_started - self._llm_seconds
         self.progress["stopped_because"] = reason
         self._save_progress()
         return reason

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import importlib
+import time
 from typing import Any
 
 import numpy as np
@@ -107,7 +108,9 @@ class LLMRevisionMove:
         """Up to ``n_revisions`` revised systems."""
         candidates: list[System] = []
         errors: list[str] = []
+        waited = 0.0
         for _ in range(self.n_revisions):
+            started = time.perf_counter()
             try:
                 revised = self.proposer.revise(parent, context.diagnostics, list(context.history))
             except BudgetExhaustedError:
@@ -115,10 +118,12 @@ class LLMRevisionMove:
             except ProposerError as exc:
                 errors.append(exc.message)
                 continue
+            finally:
+                waited += time.perf_counter() - started
             candidates.append(revised)
             if self.fit is not None:
                 candidates.extend(self.fit.propose(revised, context).candidates)
-        return MoveResult(candidates=candidates, errors=errors)
+        return MoveResult(candidates=candidates, errors=errors, llm_seconds=waited)
 
 
 class FunctionMove:
