@@ -27,7 +27,7 @@ def run_cli(args: list[str], capsys) -> dict:
 
 def cache_entries(cache: Path) -> int:
     """Rows stored in the embedding cache (layout ``v1/<identity>/<xx>/<key>.*``)."""
-    return sum(1 for path in cache.glob("v1/*/*/*") if path.is_file())
+    return sum(1 for path in cache.glob("v1/*/*/*") if path.is_file() and not path.name.startswith("."))
 
 
 def test_a_run_writes_every_artifact_and_reports_on_test(base_args, tmp_path, capsys):
