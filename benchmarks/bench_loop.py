@@ -23,6 +23,7 @@ from cotclip.scoring.synthetic.world import load_world
 
 
 def one_run(world: str, seed: int, root: Path, max_evaluations: int, moves: list[str] | None) -> dict:
+    """One run (fresh cache) plus its resume; the measured numbers as a dict."""
     loaded = load_world(world)
     oracle = loaded.oracle_system()
     extra = {"moves": moves} if moves else {}
@@ -52,6 +53,7 @@ def one_run(world: str, seed: int, root: Path, max_evaluations: int, moves: list
 
 
 def main() -> None:
+    """Run every world and seed, print one line each and a summary per world."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--worlds", nargs="+", default=["pokemon-like", "large"])
     parser.add_argument("--seeds", type=int, default=5)
