@@ -153,7 +153,7 @@ def _demo_config(world: str, lm: str, runs_dir: str, cache_dir: str | None) -> R
         # SmolLM2 on 2 cores writes ~1000 tokens in 20-60 s: the LLM call budget bounds the demo's time,
         # and the data-driven moves (fit, refine, merge) run before the LLM in every round.
         n_proposals=2 if local else 4, revisions_per_round=1 if local else 2, beam=1 if local else 2,
-        patience=2 if local else 3, max_groups=5, max_options=10, llm_max_tokens=1000, llm_timeout_s=180.0,
+        patience=2 if local else 3, max_groups=5, max_options=10, llm_max_tokens=1000, llm_timeout_s=600.0,
         max_llm_calls=8 if local else None, max_evaluations=200,
         # from a weak LLM's systems, knob search (e.g. mixing in the class-name prior) is a cheap, real gain
         moves=["fit_rules", "refine_rules", "merge", "knob_search", "llm_revise"] if local

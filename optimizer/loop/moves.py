@@ -21,7 +21,7 @@ from cotclip.optimizer.loop._base import Move, MoveContext, MoveResult, SearchFu
 from cotclip.optimizer.loop.config import RunConfig
 from cotclip.optimizer.loop.refine import RefineRulesMove
 from cotclip.scoring.scorer import group_probabilities
-from cotclip.systems.errors import BudgetExhaustedError, InputError, ProposerError
+from cotclip.systems.errors import BudgetExhaustedError, InputError, LLMServerError, ProposerError
 from cotclip.systems.model import System
 
 __all__ = ["FitRulesMove", "LLMRevisionMove", "FunctionMove", "SEARCH_FUNCTIONS", "check_moves", "build_moves"]
@@ -92,8 +92,10 @@ class LLMRevisionMove:
     """Ask the proposer ``n_revisions`` times to revise the parent from its diagnostics and history.
 
     With ``fit`` set, each revision is also recorded with its rules refitted on train
-    (the LLM changes the questions, the data decides the answers). A revision the proposer cannot turn into a valid system (:class:`ProposerError`)
-    is reported in ``MoveResult.errors``; the run goes on. A spent LLM budget
+    (the LLM changes the questions, the data decides the answers). A revision the
+    proposer cannot turn into a valid system (:class:`ProposerError`) or a server that
+    fails or times out (:class:`LLMServerError`) is reported in ``MoveResult.errors``;
+    the run goes on with the other moves. A spent LLM budget
     (:class:`BudgetExhaustedError`) propagates so that the loop stops cleanly.
     """
 
@@ -115,7 +117,7 @@ class LLMRevisionMove:
                 revised = self.proposer.revise(parent, context.diagnostics, list(context.history))
             except BudgetExhaustedError:
                 raise
-            except ProposerError as exc:
+            except (ProposerError, LLMServerError) as exc:  # a bad or late answer costs this revision only
                 errors.append(exc.message)
                 continue
             finally:
