@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from typing import Any
 
@@ -51,6 +52,9 @@ def _fail(message: str) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Console-script entry point; returns the exit code (also used by tests)."""
+    # litellm fetches its price map over the network at import unless told otherwise;
+    # cotclip runs offline, so the bundled map is the default (a user's setting wins).
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     from cotclip.optimizer.cli import _commands  # noqa: F401  (registers every command)
 
     try:
