@@ -1,4 +1,4 @@
-"""The pokemon-like planted-attribute world split into train / val / test image sets."""
+"""Shared optimizer fixtures: the pokemon-like planted-attribute world split into train / val / test image sets."""
 
 from __future__ import annotations
 
