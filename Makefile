@@ -47,7 +47,7 @@ $(VENV)/.llm-stamp: $(VENV)/.deps-stamp
 	touch $@
 
 test: setup browser
-	$(BIN)/python -m pytest -q
+	COTCLIP_REQUIRE_BROWSER=1 $(BIN)/python -m pytest -q
 
 demo: setup
 	$(BIN)/cotclip demo
