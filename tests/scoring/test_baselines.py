@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 
 import numpy as np
 import pytest
@@ -18,37 +17,9 @@ from cotclip.scoring.baselines import (
 from cotclip.scoring.scorer import ImageSet, PromptEmbedder
 from cotclip.systems.errors import InputError, MissingTextEmbeddingsError
 from cotclip.systems.model import System
+from helpers.hash_text import HashTextEncoder
 
 DIM = 16
-
-
-class HashTextEncoder:
-    identity = "test:hash-text"
-    dim = DIM
-
-    def encode_texts(self, texts):
-        rows = []
-        for text in texts:
-            seed = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
-            row = np.random.default_rng(seed).standard_normal(DIM)
-            rows.append(row / np.linalg.norm(row))
-        return np.asarray(rows, dtype=np.float32).reshape(len(texts), DIM)
-
-    def encode_images(self, images):  # pragma: no cover
-        raise NotImplementedError
-
-
-class FixedVocabularyEncoder(HashTextEncoder):
-    """Like a precomputed file: only some texts can be embedded."""
-
-    def __init__(self, known: set[str]) -> None:
-        self.known = known
-
-    def encode_texts(self, texts):
-        missing = [t for t in texts if t not in self.known]
-        if missing:
-            raise MissingTextEmbeddingsError(missing, "vocab.npz")
-        return super().encode_texts(texts)
 
 
 SYSTEM = System.from_data(
@@ -70,11 +41,11 @@ SYSTEM = System.from_data(
 @pytest.fixture
 def images() -> ImageSet:
     rng = np.random.default_rng(0)
-    return ImageSet(rng.standard_normal((12, DIM)), ["Absol", "Dratini", "Ghost"] * 4, PromptEmbedder(HashTextEncoder()))
+    return ImageSet(rng.standard_normal((12, DIM)), ["Absol", "Dratini", "Ghost"] * 4, PromptEmbedder(HashTextEncoder(DIM)))
 
 
 def cosines(images: ImageSet, texts: list[str]) -> np.ndarray:
-    return images.embeddings.astype(np.float64) @ HashTextEncoder().encode_texts(texts).T.astype(np.float64)
+    return images.embeddings.astype(np.float64) @ HashTextEncoder(DIM).encode_texts(texts).T.astype(np.float64)
 
 
 def test_name_baseline_is_the_cosine_with_each_class_name_prompt(images: ImageSet) -> None:
@@ -84,7 +55,7 @@ def test_name_baseline_is_the_cosine_with_each_class_name_prompt(images: ImageSe
 
 def test_name_baseline_averages_normalised_template_embeddings(images: ImageSet) -> None:
     templates = ("a photo of {}", "art of {}, a creature")
-    embedder = HashTextEncoder()
+    embedder = HashTextEncoder(DIM)
     means = []
     for c in SYSTEM.classes:
         mean = embedder.encode_texts([t.replace("{}", c) for t in templates]).astype(np.float64).mean(axis=0)
@@ -137,6 +108,6 @@ def test_dispatch_checks_its_inputs(images: ImageSet) -> None:
 
 
 def test_an_encoder_without_the_baseline_texts_raises(images: ImageSet) -> None:
-    fixed = ImageSet(images.embeddings, images.labels, PromptEmbedder(FixedVocabularyEncoder(set(SYSTEM.prompt_texts()))))
+    fixed = ImageSet(images.embeddings, images.labels, PromptEmbedder(HashTextEncoder(DIM, known=set(SYSTEM.prompt_texts()))))
     with pytest.raises(MissingTextEmbeddingsError, match="a photo of Absol"):
         name_baseline_scores(SYSTEM.classes, fixed)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -17,32 +16,11 @@ from cotclip.scoring.evaluation import (
     summarize,
 )
 from cotclip.scoring.scorer import ImageSet, PromptEmbedder, accuracy
-from cotclip.systems.errors import DataError, MissingTextEmbeddingsError
+from cotclip.systems.errors import DataError
 from cotclip.systems.model import System
+from helpers.hash_text import HashTextEncoder
 
 DIM = 16
-
-
-class HashTextEncoder:
-    identity = "test:hash-text"
-    dim = DIM
-
-    def __init__(self, known: set[str] | None = None) -> None:
-        self.known = known
-
-    def encode_texts(self, texts):
-        missing = [t for t in texts if self.known is not None and t not in self.known]
-        if missing:
-            raise MissingTextEmbeddingsError(missing, "vocab.npz")
-        rows = []
-        for text in texts:
-            seed = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
-            row = np.random.default_rng(seed).standard_normal(DIM)
-            rows.append(row / np.linalg.norm(row))
-        return np.asarray(rows, dtype=np.float32).reshape(len(texts), DIM)
-
-    def encode_images(self, images):  # pragma: no cover
-        raise NotImplementedError
 
 
 SYSTEM = System.from_data(
@@ -56,7 +34,7 @@ SYSTEM = System.from_data(
 
 def image_set(labels: list[str], known: set[str] | None = None, seed: int = 0) -> ImageSet:
     rng = np.random.default_rng(seed)
-    return ImageSet(rng.standard_normal((len(labels), DIM)), labels, PromptEmbedder(HashTextEncoder(known)))
+    return ImageSet(rng.standard_normal((len(labels), DIM)), labels, PromptEmbedder(HashTextEncoder(DIM, known)))
 
 
 def test_summarize_counts_per_class_and_ranks_confusions() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import math
 
 import numpy as np
@@ -20,30 +19,9 @@ from cotclip.scoring.scorer import (
 )
 from cotclip.systems.errors import DataError
 from cotclip.systems.model import System
+from helpers.hash_text import HashTextEncoder
 
 DIM = 24
-
-
-class HashTextEncoder:
-    """Deterministic random unit vectors per text; counts calls and texts encoded."""
-
-    identity = "test:hash-text"
-    dim = DIM
-
-    def __init__(self) -> None:
-        self.calls: list[list[str]] = []
-
-    def encode_texts(self, texts):
-        self.calls.append(list(texts))
-        rows = []
-        for text in texts:
-            seed = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
-            row = np.random.default_rng(seed).standard_normal(DIM)
-            rows.append(row / np.linalg.norm(row))
-        return np.asarray(rows, dtype=np.float32).reshape(len(texts), DIM)
-
-    def encode_images(self, images):  # pragma: no cover - the scorer never encodes images
-        raise NotImplementedError
 
 
 def random_system(rng: np.random.Generator, variant: str, n_classes: int = 7) -> System:
@@ -113,7 +91,7 @@ def reference_scores(system: System, image: np.ndarray, encoder: HashTextEncoder
 
 def make_images(rng: np.random.Generator, system: System, n: int = 40) -> ImageSet:
     labels = [system.classes[i % len(system.classes)] for i in range(n)]
-    return ImageSet(rng.standard_normal((n, DIM)), labels, PromptEmbedder(HashTextEncoder()))
+    return ImageSet(rng.standard_normal((n, DIM)), labels, PromptEmbedder(HashTextEncoder(DIM)))
 
 
 VARIANTS = ["plain", "log", "weights", "null", "name_prior", "templates", "all"]
@@ -127,7 +105,7 @@ def test_scores_match_per_image_reference(variant: str, temperature: float) -> N
     system = random_system(rng, variant).evolve(scoring={**random_system(rng, variant).scoring.model_dump(),
                                                          "temperature": temperature})
     images = make_images(rng, system)
-    encoder = HashTextEncoder()
+    encoder = HashTextEncoder(DIM)
     expected = np.array([reference_scores(system, x, encoder, temperature) for x in images.embeddings.astype(np.float64)])
 
     scores = class_scores(system, images)
@@ -218,7 +196,7 @@ def test_compiled_structures_are_reused_until_the_system_changes() -> None:
 def test_prompts_are_embedded_once_each_in_one_batch() -> None:
     rng = np.random.default_rng(9)
     system = random_system(rng, "all")
-    encoder = HashTextEncoder()
+    encoder = HashTextEncoder(DIM)
     images = ImageSet(rng.standard_normal((10, DIM)), [system.classes[0]] * 10, PromptEmbedder(encoder))
     class_scores(system, images)
     class_scores(system.evolve(name="renamed"), images)
@@ -231,7 +209,7 @@ def test_prompts_are_embedded_once_each_in_one_batch() -> None:
 
 def test_similarities_are_cosines() -> None:
     rng = np.random.default_rng(10)
-    encoder = HashTextEncoder()
+    encoder = HashTextEncoder(DIM)
     raw = rng.standard_normal((5, DIM)) * 3.0
     images = ImageSet(raw, ["a"] * 5, PromptEmbedder(encoder))
     texts = [f"text {i}" for i in range(40)]
@@ -243,7 +221,7 @@ def test_similarities_are_cosines() -> None:
 def test_labels_outside_the_system_are_a_data_error() -> None:
     rng = np.random.default_rng(11)
     system = random_system(rng, "plain")
-    images = ImageSet(rng.standard_normal((3, DIM)), ["class0", "Mew", "Zapdos"], PromptEmbedder(HashTextEncoder()))
+    images = ImageSet(rng.standard_normal((3, DIM)), ["class0", "Mew", "Zapdos"], PromptEmbedder(HashTextEncoder(DIM)))
     with pytest.raises(DataError, match=r"2 image\(s\).*'Mew', 'Zapdos'.*--ignore-unknown"):
         accuracy(system, images)
 
