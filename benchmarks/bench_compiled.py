@@ -24,76 +24,32 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
-import time
 import urllib.request
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 from cotclip.scoring.compiled import compile_system, read_compiled, write_compiled
 from cotclip.scoring.scorer import ImageSet, PromptEmbedder, class_scores
-from cotclip.systems.model import System
-
-DIM = 512
-
-
-class TableEncoder:
-    """Looks texts up in a fixed table of random unit vectors."""
-
-    identity = "bench:table"
-    dim = DIM
-
-    def __init__(self, table: dict[str, np.ndarray]) -> None:
-        self.table = table
-
-    def encode_texts(self, texts):
-        """Rows of the table, in order."""
-        return np.stack([self.table[t] for t in texts])
-
-    def encode_images(self, images):  # pragma: no cover - images arrive as embeddings
-        raise NotImplementedError
-
-
-def _unit(rng: np.random.Generator, n: int) -> np.ndarray:
-    rows = rng.standard_normal((n, DIM)).astype(np.float32)
-    return rows / np.linalg.norm(rows, axis=1, keepdims=True)
-
-
-def _system(rng: np.random.Generator, sizes: list[int], n_classes: int) -> System:
-    groups = [{"name": f"g{i}", "prompt": f"question {i}: {{}}", "options": [f"o{i}_{j}" for j in range(k)]}
-              for i, k in enumerate(sizes)]
-    classes = [f"class {c}" for c in range(n_classes)]
-    rules = {c: {g["name"]: int(rng.integers(len(g["options"]))) for g in groups} for c in classes}
-    return System.from_data({"classes": classes, "groups": groups, "rules": rules, "scoring": {"temperature": 0.01}})
-
-
-def _best_of(repeats: int, work: Callable[[], object]) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        work()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
+from _common import TableEncoder, best_seconds, random_system, unit_rows
 
 def inference_rows(quick: bool) -> list[str]:
     """Part 1 table rows."""
     rng = np.random.default_rng(0)
     rows = ["| size | N | scorer ms | compiled ms | scorer/compiled | load npz ms | file KiB |", "|---|---|---|---|---|---|---|"]
     for label, sizes, n_classes in (("seed", [9, 12, 12, 10, 8], 16), ("large", [20] * 10, 1000)):
-        system = _system(rng, sizes, n_classes)
-        encoder = TableEncoder({t: row for t, row in zip(system.prompt_texts(), _unit(rng, len(system.prompt_texts())))})
+        system = random_system(rng, sizes, n_classes, temperature=0.01)
+        encoder = TableEncoder({t: row for t, row in zip(system.prompt_texts(), unit_rows(rng, len(system.prompt_texts())))})
         prompts = PromptEmbedder(encoder)
         prompts.embed(system.prompt_texts())
         with tempfile.TemporaryDirectory() as folder:
             path = write_compiled(compile_system(system, encoder), Path(folder) / "c.npz")
-            load_s = _best_of(3 if quick else 10, lambda: read_compiled(path))
+            load_s = best_seconds(lambda: read_compiled(path), 3 if quick else 10)
             compiled, size_kib = read_compiled(path), path.stat().st_size / 1024
         for n in ((117, 2_000) if quick else (117, 10_000)):
-            images = _unit(rng, n)
-            scorer_s = _best_of(3 if quick else 7, lambda: class_scores(system, ImageSet(images, ["x"] * n, prompts)))
-            compiled_s = _best_of(3 if quick else 7, lambda: compiled.class_scores(images))
+            images = unit_rows(rng, n)
+            scorer_s = best_seconds(lambda: class_scores(system, ImageSet(images, ["x"] * n, prompts)), 3 if quick else 7)
+            compiled_s = best_seconds(lambda: compiled.class_scores(images), 3 if quick else 7)
             rows.append(f"| {label} (Q={sum(sizes)}, C={n_classes}) | {n} | {1e3 * scorer_s:.2f} | {1e3 * compiled_s:.2f} | "
                         f"{scorer_s / compiled_s:.2f} | {1e3 * load_s:.2f} | {size_kib:.0f} |")
     return rows
@@ -131,9 +87,9 @@ def review_rows(quick: bool) -> list[str]:
             edit = {"edits": [{"op": "set_rule", "class": system.classes[0], "group": group.name, "option": 0}]}
             with make_server(session) as server:
                 state = _http(server.url + "api/state")
-                state_s = _best_of(3, lambda: _http(server.url + "api/state"))
-                preview_s = _best_of(3, lambda: _http(server.url + "api/preview", edit))
-                save_s = _best_of(1, lambda: _http(server.url + "api/save", edit))
+                state_s = best_seconds(lambda: _http(server.url + "api/state"), 3)
+                preview_s = best_seconds(lambda: _http(server.url + "api/preview", edit), 3)
+                save_s = best_seconds(lambda: _http(server.url + "api/save", edit), 1)
             rows.append(f"| {preset} | {state['train_n']} | {len(state['evidence'])} | {1e3 * state_s:.1f} | "
                         f"{1e3 * preview_s:.1f} | {1e3 * save_s:.1f} |")
     return rows

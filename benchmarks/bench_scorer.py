@@ -24,49 +24,12 @@ import math
 import os
 import sys
 import time
-from typing import Callable
 
 import numpy as np
 
 from cotclip.scoring.scorer import ImageSet, PromptEmbedder, accuracy
 from cotclip.systems.model import System
-
-DIM = 512
-
-
-class TableEncoder:
-    """Looks texts up in a fixed table of random unit vectors."""
-
-    identity = "bench:table"
-    dim = DIM
-
-    def __init__(self, table: dict[str, np.ndarray]) -> None:
-        self.table = table
-
-    def encode_texts(self, texts):
-        """Rows of the table, in order."""
-        return np.stack([self.table[t] for t in texts])
-
-    def encode_images(self, images):  # pragma: no cover - images arrive as embeddings
-        raise NotImplementedError
-
-
-def unit_rows(rng: np.random.Generator, n: int) -> np.ndarray:
-    """``n`` random unit vectors of width DIM."""
-    rows = rng.standard_normal((n, DIM)).astype(np.float32)
-    return rows / np.linalg.norm(rows, axis=1, keepdims=True)
-
-
-def make_system(rng: np.random.Generator, sizes: list[int], n_classes: int) -> System:
-    """A system with groups of ``sizes`` options and random rules (no nulls, weights 1)."""
-    groups = [
-        {"name": f"g{g}", "prompt": f"question {g}: {{}}.", "options": [f"o{g}-{i}" for i in range(k)]}
-        for g, k in enumerate(sizes)
-    ]
-    classes = [f"class {c}" for c in range(n_classes)]
-    rules = {c: {f"g{g}": int(rng.integers(k)) for g, k in enumerate(sizes)} for c in classes}
-    return System.from_data({"classes": classes, "groups": groups, "rules": rules})
-
+from _common import TableEncoder, best_seconds, random_system, unit_rows
 
 def naive_accuracy(system: System, image_embeddings: np.ndarray, labels: list[str], table: dict) -> float:
     """The article's pseudocode, literally: per image, per group, per class."""
@@ -90,23 +53,12 @@ def naive_accuracy(system: System, image_embeddings: np.ndarray, labels: list[st
     return correct / len(labels)
 
 
-def best_seconds(run: Callable[[], object], repeat: int, inner: int) -> float:
-    """Best of ``repeat`` timings of ``inner`` calls, per call."""
-    best = math.inf
-    for _ in range(repeat):
-        start = time.perf_counter()
-        for _ in range(inner):
-            run()
-        best = min(best, (time.perf_counter() - start) / inner)
-    return best
-
-
 def bench_size(name: str, n_images: int, sizes: list[int], n_classes: int, naive_images: int, quick: bool) -> dict:
     """Time every row of the table for one size (seconds per evaluation)."""
     rng = np.random.default_rng(0)
-    system = make_system(rng, sizes, n_classes)
+    system = random_system(rng, sizes, n_classes)
     texts = system.prompt_texts()
-    new_systems = [make_system(rng, sizes, n_classes) for _ in range(3 if quick else 20)]
+    new_systems = [random_system(rng, sizes, n_classes) for _ in range(3 if quick else 20)]
     table = dict(zip(texts, unit_rows(rng, len(texts))))
     embeddings = unit_rows(rng, n_images)
     labels = [system.classes[i % n_classes] for i in range(n_images)]

@@ -20,23 +20,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
-from typing import Callable
 
 from cotclip.scoring.synthetic.dataset import dataset_of_world
 from cotclip.scoring.synthetic.encoder import SyntheticEncoder
 from cotclip.scoring.synthetic.world import World, load_world
+from _common import best_seconds
 
 BUILD_TARGET_S = 2.0
-
-
-def _best_seconds(run: Callable[[], object], repeat: int) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        run()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def _known_texts(world: World) -> list[str]:
@@ -55,7 +45,7 @@ def _fresh_world(spec: str) -> World:
 
 def bench(spec: str, repeat: int) -> list[tuple[str, str, float, str]]:
     """Rows ``(preset, what, rate or seconds, comparison)`` for one preset."""
-    build_s = _best_seconds(lambda: _fresh_world(spec), repeat)
+    build_s = best_seconds(lambda: _fresh_world(spec), repeat)
     world = _fresh_world(spec)
     refs = dataset_of_world(world, spec).images
     known = _known_texts(world)
@@ -66,10 +56,10 @@ def bench(spec: str, repeat: int) -> list[tuple[str, str, float, str]]:
         best = float("inf")
         for _ in range(repeat):
             encoder = SyntheticEncoder(_fresh_world(spec))
-            best = min(best, _best_seconds(lambda: encoder.encode_texts(texts), 1))
+            best = min(best, best_seconds(lambda: encoder.encode_texts(texts), 1))
         return best
 
-    image_s = _best_seconds(lambda: SyntheticEncoder(world).encode_images(refs), repeat)
+    image_s = best_seconds(lambda: SyntheticEncoder(world).encode_images(refs), repeat)
     known_s = cold_text_seconds(known)
     unknown_s = cold_text_seconds(unknown)
     build_note = f"{BUILD_TARGET_S / build_s:.1f}x under the {BUILD_TARGET_S:g} s target" if build_s < BUILD_TARGET_S else "OVER TARGET"
