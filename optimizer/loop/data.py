@@ -32,23 +32,38 @@ ENCODER_LOG = "encoder_calls.jsonl"
 PROMPT_LOG = "prompts.jsonl"
 
 
-class CallLogEncoder:
-    """An encoder that appends ``{"session", "kind", "n"}`` to the run's log before each real call."""
+class _PassThroughEncoder:
+    """Delegates everything to ``inner``; identity and width stay the inner encoder's, so cache keys do not change."""
 
-    def __init__(self, inner: Encoder, run: RunDir, session: str) -> None:
+    def __init__(self, inner: Encoder) -> None:
         self.inner = inner
-        self.run = run
-        self.session = session
 
     @property
     def identity(self) -> str:
-        """The inner encoder's identity (the cache keys stay the same)."""
+        """The inner encoder's identity."""
         return self.inner.identity
 
     @property
     def dim(self) -> int:
         """The inner encoder's width."""
         return self.inner.dim
+
+    def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
+        """Delegate."""
+        return self.inner.encode_texts(texts)
+
+    def encode_images(self, images: Sequence[ImageRef]) -> ImageEncoding:
+        """Delegate."""
+        return self.inner.encode_images(images)
+
+
+class CallLogEncoder(_PassThroughEncoder):
+    """An encoder that appends ``{"session", "kind", "n"}`` to the run's log before each real call."""
+
+    def __init__(self, inner: Encoder, run: RunDir, session: str) -> None:
+        super().__init__(inner)
+        self.run = run
+        self.session = session
 
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
         """Log, then delegate."""
@@ -63,27 +78,18 @@ class CallLogEncoder:
         return self.inner.encode_images(images)
 
 
-class TextRequestLog:
+class TextRequestLog(_PassThroughEncoder):
     """Records every distinct prompt string the run asks for (``prompts.jsonl``), then delegates.
 
     Together with the image count this is the run's number of unique inputs, the
     denominator of "encoder calls / unique inputs" (1.00 = nothing encoded twice).
+    Images are not logged here: they are counted from the dataset.
     """
 
     def __init__(self, inner: Encoder, run: RunDir) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.run = run
         self.seen = {record["text"] for record in run.read_jsonl(PROMPT_LOG) if "text" in record}
-
-    @property
-    def identity(self) -> str:
-        """The inner encoder's identity."""
-        return self.inner.identity
-
-    @property
-    def dim(self) -> int:
-        """The inner encoder's width."""
-        return self.inner.dim
 
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
         """Log first-time strings, then delegate."""
@@ -92,10 +98,6 @@ class TextRequestLog:
                 self.run.append_jsonl(PROMPT_LOG, {"text": text})
                 self.seen.add(text)
         return self.inner.encode_texts(texts)
-
-    def encode_images(self, images: Sequence[ImageRef]) -> ImageEncoding:
-        """Delegate (images are counted from the dataset)."""
-        return self.inner.encode_images(images)
 
 
 @dataclass(frozen=True)
