@@ -35,6 +35,15 @@ class ParsedAnswer:
     repairs: tuple[str, ...]
 
 
+def _step_in_string(char: str, quote: str, escaped: bool) -> tuple[str, bool]:
+    """``(quote, escaped)`` after reading ``char`` inside a string opened by ``quote`` ("" once it closes)."""
+    if escaped:
+        return quote, False
+    if char == "\\":
+        return quote, True
+    return ("" if char == quote else quote), False
+
+
 def _scan(text: str, on_token) -> None:
     """Call ``on_token(index, char, in_string)`` for every character, tracking '' and "" strings."""
     quote = ""
@@ -42,12 +51,7 @@ def _scan(text: str, on_token) -> None:
     for index, char in enumerate(text):
         if quote:
             on_token(index, char, True)
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == quote:
-                quote = ""
+            quote, escaped = _step_in_string(char, quote, escaped)
             continue
         if char in "\"'":
             quote = char
@@ -63,12 +67,7 @@ def _strip_comments(text: str) -> str:
     while index < len(text):
         char = text[index]
         if quote:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == quote:
-                quote = ""
+            quote, escaped = _step_in_string(char, quote, escaped)
         elif char in "\"'":
             quote = char
         elif char == "#" or text.startswith("//", index):
