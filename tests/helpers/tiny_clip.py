@@ -39,6 +39,18 @@ def _write_tokenizer_files(directory: Path) -> None:
     (directory / "merges.txt").write_text("#version: 0.2\n", encoding="utf-8")
 
 
+def _seeded_model(model_class, config, seed: int):
+    """``model_class(config)`` in eval mode, initialised from ``seed``; torch's global generator is left as it was."""
+    import torch
+
+    generator_state = torch.random.get_rng_state()
+    try:
+        torch.manual_seed(seed)
+        return model_class(config).eval()
+    finally:
+        torch.random.set_rng_state(generator_state)
+
+
 def build_tiny_clip(
     directory: Path | str,
     *,
@@ -49,7 +61,6 @@ def build_tiny_clip(
 
     ``seed`` fixes the weights; ``image_mean`` lets tests change the preprocessing.
     """
-    import torch
     from transformers import CLIPConfig, CLIPImageProcessorPil, CLIPModel, CLIPProcessor, CLIPTokenizer
 
     directory = Path(directory)
@@ -63,12 +74,7 @@ def build_tiny_clip(
         vision_config={**layers, "image_size": _IMAGE_SIZE, "patch_size": 8},
         projection_dim=16,
     )
-    generator_state = torch.random.get_rng_state()
-    try:
-        torch.manual_seed(seed)
-        model = CLIPModel(config).eval()
-    finally:
-        torch.random.set_rng_state(generator_state)
+    model = _seeded_model(CLIPModel, config, seed)
     image_processor = CLIPImageProcessorPil(
         size={"shortest_edge": _IMAGE_SIZE},
         crop_size={"height": _IMAGE_SIZE, "width": _IMAGE_SIZE},
@@ -81,7 +87,6 @@ def build_tiny_clip(
 
 def build_tiny_siglip(directory: Path | str, *, seed: int = 0) -> Path:
     """Save a tiny random ``SiglipModel`` (16-token texts, 32-dim embeddings) with a PIL image processor."""
-    import torch
     from transformers import CLIPTokenizer, SiglipConfig, SiglipImageProcessorPil, SiglipModel
 
     directory = Path(directory)
@@ -91,12 +96,7 @@ def build_tiny_siglip(directory: Path | str, *, seed: int = 0) -> Path:
     layers = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2}
     text = {**layers, "vocab_size": len(tokenizer), "max_position_embeddings": 16, "bos_token_id": 0, "eos_token_id": 1, "pad_token_id": 1}
     config = SiglipConfig(text_config=text, vision_config={**layers, "image_size": _IMAGE_SIZE, "patch_size": 8})
-    generator_state = torch.random.get_rng_state()
-    try:
-        torch.manual_seed(seed)
-        model = SiglipModel(config).eval()
-    finally:
-        torch.random.set_rng_state(generator_state)
+    model = _seeded_model(SiglipModel, config, seed)
     model.save_pretrained(directory)
     tokenizer.save_pretrained(directory)
     SiglipImageProcessorPil(size={"height": _IMAGE_SIZE, "width": _IMAGE_SIZE}).save_pretrained(directory)
