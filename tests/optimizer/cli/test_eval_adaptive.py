@@ -13,13 +13,18 @@ def _oracle(tmp_path):
     return path
 
 
-def test_adaptive_reports_accuracy_and_fewer_prompts(tmp_path, capsys):
+def _adaptive_payload(tmp_path, capsys, threshold: str) -> dict:
+    """The ``--json`` output of ``evaluate --adaptive`` for the oracle on the synthetic world."""
     oracle = _oracle(tmp_path)
     capsys.readouterr()
     args = ["evaluate", "--system", str(oracle), "--data", "synthetic:pokemon-like", "--model", "synthetic",
-            "--cache-dir", str(tmp_path / "cache"), "--json", "--adaptive", "--threshold", "0.9"]
+            "--cache-dir", str(tmp_path / "cache"), "--json", "--adaptive", "--threshold", threshold]
     assert main(args) == 0
-    payload = json.loads(capsys.readouterr().out)
+    return json.loads(capsys.readouterr().out)
+
+
+def test_adaptive_reports_accuracy_and_fewer_prompts(tmp_path, capsys):
+    payload = _adaptive_payload(tmp_path, capsys, "0.9")
     adaptive = payload["adaptive"]
     assert adaptive["n"] == payload["n"]
     assert adaptive["full_prompts"] == 51
@@ -28,12 +33,7 @@ def test_adaptive_reports_accuracy_and_fewer_prompts(tmp_path, capsys):
 
 
 def test_adaptive_with_threshold_one_matches_full_system(tmp_path, capsys):
-    oracle = _oracle(tmp_path)
-    capsys.readouterr()
-    args = ["evaluate", "--system", str(oracle), "--data", "synthetic:pokemon-like", "--model", "synthetic",
-            "--cache-dir", str(tmp_path / "cache"), "--json", "--adaptive", "--threshold", "1.0"]
-    assert main(args) == 0
-    payload = json.loads(capsys.readouterr().out)
+    payload = _adaptive_payload(tmp_path, capsys, "1.0")
     assert payload["adaptive"]["accuracy"] == payload["accuracy"]
 
 
