@@ -30,25 +30,15 @@ from cotclip.scoring.splits import select, split_dataset
 from cotclip.scoring.synthetic.encoder import SyntheticEncoder
 from cotclip.scoring.synthetic.world import load_world
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from helpers.counting import CountingEncoder  # noqa: E402
+
 VARIANTS = ("a picture showing {}", "something with {}")
-
-
-class _CountingEncoder:
-    def __init__(self, inner):
-        self.inner, self.texts = inner, 0
-        self.identity, self.dim = inner.identity, inner.dim
-
-    def encode_texts(self, texts):
-        self.texts += len(texts)
-        return self.inner.encode_texts(texts)
-
-    def encode_images(self, images):
-        return self.inner.encode_images(images)
 
 
 def _row(world_name: str, sampler: str, storage: str, trials: int) -> None:
     world = load_world(world_name)
-    encoder = _CountingEncoder(SyntheticEncoder(world))
+    encoder = CountingEncoder(SyntheticEncoder(world))
     positions = select(split_dataset(list(world.labels), seed=0), "val")
     val = ImageSet(world.image_embeddings[positions], [world.labels[i] for i in positions], PromptEmbedder(encoder))
     oracle = world.oracle_system()

@@ -21,23 +21,9 @@ from cotclip.optimizer.search import (
 )
 from cotclip.scoring.scorer import ImageSet, PromptEmbedder, accuracy, class_scores
 from cotclip.systems.errors import InputError
+from helpers.counting import CountingEncoder
 
 POOL = {"color": ("a picture of something {}", "its colour is {}"), "form": ("the creature resembles {}",)}
-
-
-class CountingEncoder:
-    """Wraps an encoder and counts the texts it is asked to embed."""
-
-    def __init__(self, inner):
-        self.inner, self.texts = inner, 0
-        self.identity, self.dim = inner.identity, inner.dim
-
-    def encode_texts(self, texts):
-        self.texts += len(texts)
-        return self.inner.encode_texts(texts)
-
-    def encode_images(self, images):
-        return self.inner.encode_images(images)
 
 
 def _random_knobs(evaluator: KnobEvaluator, rng: np.random.Generator) -> Knobs:
