@@ -37,6 +37,11 @@ def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progr
         format="%(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if not verbose:
+        # Truncated or retried LLM answers are expected, repaired and recorded in the
+        # proposer log; their library warnings would only bury the progress display.
+        for noisy in ("dspy", "LiteLLM", "litellm", "httpx"):
+            logging.getLogger(noisy).setLevel(logging.ERROR)
 
 
 def emit_json(payload: Any) -> None:
