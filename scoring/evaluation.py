@@ -132,9 +132,11 @@ def prepare_images(
     crop: tuple[float, float, float, float] | None = None,
     cache_dir: str | Path | None = None,
     progress: bool = True,
+    image_column: str = "image",
+    label_column: str = "label",
 ) -> PreparedImages:
     """Load, split and embed ``data`` with ``model`` through the embedding cache (see module docstring)."""
-    dataset = load_dataset(data, crop=crop)
+    dataset = load_dataset(data, crop=crop, image_column=image_column, label_column=label_column)
     encoder = CachedEncoder(load_encoder(model, dataset=dataset), EmbeddingCache(cache_dir))
     if split == "all":
         positions = list(range(len(dataset)))

@@ -32,6 +32,8 @@ __all__ = [
     "CropBox",
     "Temperature",
     "IgnoreUnknown",
+    "ImageColumn",
+    "LabelColumn",
     "JsonFlag",
     "parse_crop",
     "parse_fractions",
@@ -57,6 +59,10 @@ CropBox = Annotated[
 Temperature = Annotated[
     Optional[float], typer.Option("--temperature", help="Softmax temperature on cosines (default: the system's scoring.temperature).")
 ]
+ImageColumn = Annotated[
+    str, typer.Option("--image-column", help="Image column of a manifest or Hugging Face dataset (manifests fall back to 'path').")
+]
+LabelColumn = Annotated[str, typer.Option("--label-column", help="Label column of a manifest or Hugging Face dataset.")]
 IgnoreUnknown = Annotated[
     bool, typer.Option("--ignore-unknown", help="Drop images whose label is not a class of the system (their count is reported).")
 ]

@@ -16,7 +16,9 @@ from cotclip.optimizer.cli._options import (
     DataSpec,
     Fractions,
     IgnoreUnknown,
+    ImageColumn,
     JsonFlag,
+    LabelColumn,
     ModelSpec,
     Seed,
     SplitName,
@@ -60,7 +62,8 @@ Templates = Annotated[
 ]
 
 
-def _prepare(data: str, model: str, split: str, seed: int, fractions: str, crop: str | None, cache_dir) -> PreparedImages:
+def _prepare(data: str, model: str, split: str, seed: int, fractions: str, crop: str | None, cache_dir,
+             columns: tuple[str, str] = ("image", "label")) -> PreparedImages:
     return prepare_images(
         data,
         model,
@@ -69,6 +72,8 @@ def _prepare(data: str, model: str, split: str, seed: int, fractions: str, crop:
         fractions=parse_fractions(fractions),
         crop=parse_crop(crop),
         cache_dir=cache_dir,
+        image_column=columns[0],
+        label_column=columns[1],
     )
 
 
@@ -131,6 +136,8 @@ def evaluate_command(
     cache_dir: CacheDir = None,
     ignore_unknown: IgnoreUnknown = False,
     template: Templates = None,
+    image_column: ImageColumn = "image",
+    label_column: LabelColumn = "label",
     adaptive: Adaptive = False,
     threshold: AdaptiveThreshold = 0.9,
     budget: AdaptiveBudget = None,
@@ -146,12 +153,13 @@ def evaluate_command(
         raise InputError(f"--threshold must be in (0, 1] (got {threshold}); e.g. 0.9, or 1.0 to ask every group")
     templates = _templates(template)
     loaded = load_system(system)
-    prepared = _prepare(data, model, split, seed, fractions, crop, cache_dir)
+    columns = (image_column, label_column)
+    prepared = _prepare(data, model, split, seed, fractions, crop, cache_dir, columns)
     images, dropped = _known_images(prepared.images, loaded.classes, ignore_unknown)
     skipped = {"unreadable": len(prepared.skipped), "unknown_label": dropped}
     result = evaluate_system(loaded, images, temperature=temperature, baseline_templates=templates, skipped=skipped)
     result = dataclasses.replace(result, cache=_cache_stats(prepared))  # texts are embedded during scoring
-    adaptive_result = _adaptive(loaded, images, data, model, seed, fractions, crop, cache_dir, temperature,
+    adaptive_result = _adaptive(loaded, images, data, model, seed, fractions, crop, cache_dir, columns, temperature,
                                 threshold, budget) if adaptive else None
     if as_json:
         payload = result.to_dict()
@@ -174,11 +182,12 @@ def evaluate_command(
 
 
 def _adaptive(system: System, images: ImageSet, data: str, model: str, seed: int, fractions: str,
-              crop: str | None, cache_dir, temperature: float | None, threshold: float, budget: int | None):
+              crop: str | None, cache_dir, columns: tuple[str, str], temperature: float | None, threshold: float,
+              budget: int | None):
     """Fit adaptive questioning on the train split, then run it on ``images``."""
     from cotclip.scoring.adaptive import AdaptiveClassifier
 
-    train = _prepare(data, model, "train", seed, fractions, crop, cache_dir)
+    train = _prepare(data, model, "train", seed, fractions, crop, cache_dir, columns)
     train_images, _ = drop_unknown_labels(train.images, system.classes)
     classifier = AdaptiveClassifier.fit(system, train_images, temperature=temperature)
     return classifier.run(images, threshold=threshold, budget=budget)
@@ -203,6 +212,8 @@ def baseline_command(
     waffle_seed: Annotated[int, typer.Option("--waffle-seed", help="Seed of the random waffle descriptors.")] = 0,
     waffle_count: Annotated[int, typer.Option("--waffle-count", help="Random descriptors per class.")] = 16,
     ignore_unknown: IgnoreUnknown = False,
+    image_column: ImageColumn = "image",
+    label_column: LabelColumn = "label",
     as_json: JsonFlag = False,
 ) -> None:
     """Zero-shot accuracy of a baseline: class names, DCLIP-style descriptors or WaffleCLIP random words."""
@@ -212,7 +223,7 @@ def baseline_command(
         raise InputError("--method descriptors describes classes by their rule options; pass --system S")
     templates = _templates(template)
     loaded = load_system(system) if system is not None else None
-    prepared = _prepare(data, model, split, seed, fractions, crop, cache_dir)
+    prepared = _prepare(data, model, split, seed, fractions, crop, cache_dir, (image_column, label_column))
     classes = _baseline_classes(loaded, prepared)
     images, dropped = _known_images(prepared.images, classes, ignore_unknown)
     summary = evaluate_baseline(

@@ -195,3 +195,27 @@ def test_evaluate_through_a_tiny_clip_with_a_corrupt_image(capsys, tmp_path, tin
     second = run_json(capsys, args)
     assert second["cache"]["misses"] == 1  # only the corrupt image is looked up (and fails) again
     assert second["accuracy"] == first["accuracy"]
+
+
+@pytest.mark.slow
+def test_manifest_with_custom_column_names(capsys, tmp_path, tiny_clip_dir) -> None:
+    from helpers.tiny_clip import build_image_folder
+
+    image_folder = build_image_folder(tmp_path / "images")
+    rows = [f"{p.relative_to(tmp_path)},{p.parent.name}" for p in sorted(image_folder.rglob("*.png"))]
+    manifest = tmp_path / "pets.csv"
+    manifest.write_text("file,species\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    system = System.from_data(
+        {"classes": ["cat", "dog"], "groups": [{"name": "fur", "prompt": "fur is {}", "options": ["soft", "rough"]}],
+         "rules": {"cat": {"fur": 0}, "dog": {"fur": 1}}}
+    )
+    system_path = tmp_path / "pets.json"
+    system_path.write_text(system.to_json(), encoding="utf-8")
+    common = ["--system", str(system_path), "--data", str(manifest), "--model", f"hf:{tiny_clip_dir}",
+              "--split", "all", "--cache-dir", str(tmp_path / "cache")]
+    payload = run_json(capsys, ["evaluate", *common, "--image-column", "file", "--label-column", "species"])
+    assert payload["n"] == len(rows)
+    assert set(payload["per_class"]) == {"cat", "dog"}
+    assert main(["evaluate", *common, "--image-column", "file"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and err.count("\n") == 1 and "label" in err and "Traceback" not in err
