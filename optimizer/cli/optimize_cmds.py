@@ -107,6 +107,11 @@ def optimize_command(
     max_llm_calls: int | None = typer.Option(None, "--max-llm-calls", help="LLM call budget."),
     max_usd: float | None = typer.Option(None, "--max-usd", help="LLM dollar budget."),
     max_wall_s: float | None = typer.Option(None, "--max-wall-s", help="Wall-time budget in seconds."),
+    search_budget: int | None = typer.Option(None, "--search-budget", help="Val evaluations (trials) per knob_search/select_groups call (default 30)."),
+    storage: str | None = typer.Option(None, "--storage", help="Optuna storage of knob_search: sqlite:///x.db (any RDB URL) or a .journal path; runs with one storage share identical searches (default: the run dir's search.journal)."),
+    prompts_dir: str | None = typer.Option(None, "--prompts-dir", help="Proposer instructions folder (propose.md, revise.md, complete_rules.md), e.g. an earlier run's prompts/."),
+    optimize_proposer: bool | None = typer.Option(None, "--optimize-proposer", help="First tune the LLM proposer's instructions with GEPA on this task; saved in the run's prompts/."),
+    proposer_opt_calls: int | None = typer.Option(None, "--proposer-opt-calls", help="LLM calls --optimize-proposer may spend (default 12; separate from --max-llm-calls)."),
     runs_dir: str | None = typer.Option(None, "--runs-dir", help="Parent folder of run dirs (default: runs)."),
     name: str | None = typer.Option(None, "--name", help="Run name (default: a timestamp)."),
     config: Path | None = typer.Option(None, "--config", help="A run.yaml to start from (flags override it)."),
@@ -122,7 +127,9 @@ def optimize_command(
         "max_groups": max_groups, "max_options": max_options,
         "moves": [m.strip() for m in moves.split(",") if m.strip()] if moves else None,
         "fractions": _floats(fractions, 3, "--fractions"), "crop": _floats(crop, 4, "--crop"),
-        "temperature": temperature, "runs_dir": runs_dir, "name": name, **budgets,
+        "temperature": temperature, "runs_dir": runs_dir, "name": name, "storage": storage, "search_budget": search_budget,
+        "prompts_dir": prompts_dir, "optimize_proposer": optimize_proposer, "proposer_opt_calls": proposer_opt_calls,
+        **budgets,
     }
     show = _printer(as_json)
     _quiet_optuna()

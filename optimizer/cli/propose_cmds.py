@@ -116,9 +116,11 @@ class _Output:
 
 @contextlib.contextmanager
 def _proposer(lm: str, api_base: str | None, data: str | None, options: dict[str, Any],
-              budget: Budget) -> Iterator[Any]:
+              budget: Budget, prompts_dir: Path | None = None) -> Iterator[Any]:
     from cotclip.optimizer.proposers.llm import LLMProposer
 
+    if lm == "simulated" and prompts_dir is not None:
+        raise InputError("--prompts-dir is read by an LLM proposer, not --lm simulated; drop one of them")
     if lm == "simulated":
         from cotclip.optimizer.proposers.simulated import simulated_proposer_for
         from cotclip.scoring.registry import load_dataset
@@ -131,9 +133,11 @@ def _proposer(lm: str, api_base: str | None, data: str | None, options: dict[str
         from cotclip.optimizer.llm.server import LocalLLMServer
 
         with LocalLLMServer() as server:
-            yield LLMProposer(LLMClient(server.lm_config(**_lm_options(options))), budget=budget)
+            yield LLMProposer(LLMClient(server.lm_config(**_lm_options(options))), budget=budget,
+                              prompts_dir=prompts_dir)
         return
-    yield LLMProposer(LLMClient(LMConfig(lm, api_base=api_base, **_lm_options(options))), budget=budget)
+    yield LLMProposer(LLMClient(LMConfig(lm, api_base=api_base, **_lm_options(options))), budget=budget,
+                      prompts_dir=prompts_dir)
 
 
 def _lm_options(options: dict[str, Any]) -> dict[str, Any]:
@@ -206,6 +210,7 @@ def propose_command(
     max_usd: Optional[float] = typer.Option(None, "--max-usd", help="Budget: at most this many dollars."),
     cache_dir: Optional[Path] = typer.Option(None, "--llm-cache", help="Folder caching answers by request (default: none)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the simulated proposer."),
+    prompts_dir: Optional[Path] = typer.Option(None, "--prompts-dir", help="Instructions folder (propose.md, revise.md, complete_rules.md), e.g. a run's optimized prompts/."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document instead of a table."),
 ) -> None:
     """Propose K validated candidate systems for a class list."""
@@ -223,7 +228,11 @@ def propose_command(
     budget = Budget(max_calls=max_calls, max_tokens=max_llm_tokens, max_usd=max_usd)
     options = {"temperature": temperature, "max_tokens": max_tokens, "timeout_s": timeout, "retries": retries,
                "cache_dir": cache_dir, "seed": seed}
+    if prompts_dir is not None:
+        from cotclip.optimizer.loop.proposer_tuning import check_prompts_dir
+
+        check_prompts_dir(prompts_dir)
     output = _Output(out)
-    with _proposer(lm, api_base, data, options, budget) as proposer:
+    with _proposer(lm, api_base, data, options, budget, prompts_dir) as proposer:
         _run(proposer, task, output)
         _report(output, proposer, task, as_json)

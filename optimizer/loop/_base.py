@@ -10,8 +10,10 @@ A move is anything with a ``name`` and a ``propose(parent, context)`` method:
   any search step" is enforced structurally.
 * It returns zero or more candidate systems (zero = nothing worth trying). The loop
   evaluates every candidate on val, records it as a version with ``parent`` and
-  ``move`` set, and keeps the best. A move never writes files and never records
-  versions itself.
+  ``move`` set, and keeps the best. A move never writes run files and never records
+  versions itself (reports go through ``MoveResult.artifacts``; the one exception is
+  the knob search's Optuna study, which lives in its own storage, by default
+  ``<run dir>/search.journal``).
 * A move may change anything *except* what ``parent.locks`` fixes. The loop checks
   every candidate against its parent in one place (:func:`lock_violations`) and
   rejects violators, so a buggy move cannot silently edit a human's locked rule.
@@ -68,6 +70,9 @@ class MoveResult:
     """Recorded in each candidate's version record (e.g. how many rules changed)."""
     llm_seconds: float = 0.0
     """Wall time spent waiting for an LLM (retries and timeouts included); excluded from loop overhead."""
+    artifacts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """JSON documents for the run dir by relative path (e.g. the knob search's ``pareto.json``); the loop
+    writes them atomically, adding ``parent`` (version id) and ``round``, so a move never writes files."""
 
 
 @runtime_checkable

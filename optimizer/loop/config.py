@@ -58,6 +58,13 @@ class RunConfig(BaseModel):
     fit_min_images: int = Field(default=2, ge=1)
     fit_min_evidence: float = Field(default=1.0, ge=0.0, description="Paired t-statistic a rule change needs.")
     search_budget: int = Field(default=30, ge=1, description="Val evaluations per knob-search/selection call.")
+    storage: str | None = Field(
+        default=None, description="Optuna storage of knob_search: an RDB URL (sqlite:///x.db) or a .journal path; "
+        "default runs/<name>/search.journal. Runs sharing one storage share the studies of identical searches.")
+    prompts_dir: str | None = Field(default=None, description="Proposer instructions (propose.md, revise.md, "
+                                    "complete_rules.md), e.g. an earlier run's prompts/ folder.")
+    optimize_proposer: bool = Field(default=False, description="GEPA over the proposer's instructions first.")
+    proposer_opt_calls: int = Field(default=12, ge=2, description="LLM calls the proposer optimization may spend.")
     min_delta: float = Field(default=0.005, ge=0.0)
     patience: int = Field(default=3, ge=1)
     max_evaluations: int | None = Field(default=200, ge=1)

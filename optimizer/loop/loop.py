@@ -205,7 +205,8 @@ class OptimizationLoop:
             )
         for system in proposals:
             self._check_classes(system, "a proposed system's")
-            self._record(system, "propose", None, 0, {})
+            # keep what the proposer recorded (LM, instructions' sha256, repairs): which prompts made this version
+            self._record(system, "propose", None, 0, dict(system.provenance.details))
         self.progress["rounds_done"] = 0
         self.progress["round_bests"] = [self.best().val_accuracy]
         self._save_progress()
@@ -252,6 +253,8 @@ class OptimizationLoop:
         self._llm_seconds += result.llm_seconds
         self.timing["moves_s"] += time.perf_counter() - clock - result.llm_seconds
         self.progress["search_evaluations"] += result.evaluations
+        for relative, document in result.artifacts.items():
+            self.run.write_json(relative, {**document, "parent": parent.version_id, "round": round_})
         if move.name == "llm_revise":
             self._log_proposer(move.name, parent.version_id, len(result.candidates), result.errors, before)
         recorded = 0

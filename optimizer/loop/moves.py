@@ -5,20 +5,24 @@
   ascent of the rules on train accuracy.
 * :class:`LLMRevisionMove` (``llm_revise``): the proposer revises the system from its
   diagnostics and the score history.
-* :class:`FunctionMove` (``knob_search``, ``select_groups``): wraps a search/selection
-  function of ``cotclip.optimizer.search`` / ``cotclip.optimizer.selection``.
+* :class:`~cotclip.optimizer.loop.knob_move.KnobSearchMove` (``knob_search``): Optuna
+  search of the scoring knobs in a persistent study, reporting its Pareto front.
+* :class:`FunctionMove` (``select_groups``): wraps a selection function of
+  ``cotclip.optimizer.selection``.
 """
 
 from __future__ import annotations
 
 import importlib
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from cotclip.optimizer.loop._base import Move, MoveContext, MoveResult, SearchFunction
 from cotclip.optimizer.loop.config import RunConfig
+from cotclip.optimizer.loop.knob_move import KnobSearchMove, check_storage
 from cotclip.optimizer.loop.refine import RefineRulesMove
 from cotclip.scoring.scorer import group_probabilities
 from cotclip.systems.errors import BudgetExhaustedError, InputError, LLMServerError, ProposerError
@@ -27,7 +31,6 @@ from cotclip.systems.model import System
 __all__ = ["FitRulesMove", "LLMRevisionMove", "FunctionMove", "SEARCH_FUNCTIONS", "check_moves", "build_moves"]
 
 SEARCH_FUNCTIONS = {
-    "knob_search": ("cotclip.optimizer.search", "search_knobs"),
     "select_groups": ("cotclip.optimizer.selection", "select_groups"),
 }
 
@@ -167,10 +170,16 @@ def check_moves(config: RunConfig) -> None:
     for name in config.moves:
         if name in SEARCH_FUNCTIONS:
             _search_function(name)
+    if config.storage is not None and "knob_search" not in config.moves:
+        raise InputError("--storage holds the knob_search move's studies; add knob_search to --moves or drop --storage")
+    check_storage(config.storage)
 
 
-def build_moves(config: RunConfig, proposer: Any | None) -> list[Move]:
-    """The moves named in ``config.moves``, in that order (InputError when one is unavailable)."""
+def build_moves(config: RunConfig, proposer: Any | None, run_dir: str | Path | None = None) -> list[Move]:
+    """The moves named in ``config.moves``, in that order (InputError when one is unavailable).
+
+    ``run_dir`` holds the knob search's default journal (in memory without one).
+    """
     from cotclip.optimizer.loop.merge import MergeMove
 
     fit = FitRulesMove(min_images=config.fit_min_images, min_evidence=config.fit_min_evidence, temperature=config.temperature)
@@ -186,6 +195,8 @@ def build_moves(config: RunConfig, proposer: Any | None) -> list[Move]:
             if proposer is None:
                 raise InputError("move 'llm_revise' needs a proposer; pass --lm or remove it from --moves")
             moves.append(LLMRevisionMove(proposer, n_revisions=config.revisions_per_round, fit=fit if config.fit_after_revise else None))
+        elif name == "knob_search":
+            moves.append(KnobSearchMove(budget=config.search_budget, run_dir=run_dir, storage=config.storage))
         else:
             moves.append(FunctionMove(name, _search_function(name), budget=config.search_budget))
     return moves

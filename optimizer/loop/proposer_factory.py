@@ -1,7 +1,9 @@
 """Turn ``RunConfig.lm`` into a proposer: ``simulated``, ``local`` (SmolLM2 via llama-server) or a DSPy LM string.
 
 LLM answers are cached in the run dir (``llm_cache/``), so a resumed run replays the
-answers it already paid for instead of asking again.
+answers it already paid for instead of asking again. An LLM proposer reads its
+instructions from ``prompts_dir`` or, with ``optimize_proposer``, from the folder the
+proposer optimization writes into the run dir (:mod:`.proposer_tuning`).
 """
 
 from __future__ import annotations
@@ -10,8 +12,10 @@ import contextlib
 from typing import Any
 
 from cotclip.optimizer.loop.config import RunConfig
-from cotclip.optimizer.loop.data import Inputs
+from cotclip.optimizer.loop.data import Inputs, RunData
+from cotclip.optimizer.loop.proposer_tuning import run_prompts_dir
 from cotclip.optimizer.loop.runs import RunDir
+from cotclip.optimizer.proposers._base import ProposalTask
 
 __all__ = ["build_proposer"]
 
@@ -22,8 +26,14 @@ def _budget(config: RunConfig) -> Any:
     return Budget(max_calls=config.max_llm_calls, max_usd=config.max_usd)
 
 
-def build_proposer(config: RunConfig, inputs: Inputs, run: RunDir, stack: contextlib.ExitStack) -> Any:
-    """The proposer for ``config.lm``; a local server is stopped when ``stack`` closes."""
+def build_proposer(
+    config: RunConfig, inputs: Inputs, run: RunDir, stack: contextlib.ExitStack, *, data: RunData, task: ProposalTask
+) -> Any:
+    """The proposer for ``config.lm``; a local server is stopped when ``stack`` closes.
+
+    With ``config.optimize_proposer`` its instructions are first optimized on ``task``
+    with ``data``'s train (diagnostics) and val (score) images.
+    """
     if config.lm == "none":
         return None
     if config.lm == "simulated":
@@ -45,4 +55,6 @@ def build_proposer(config: RunConfig, inputs: Inputs, run: RunDir, stack: contex
             model=config.lm, api_base=config.api_base, cache_dir=run.path / "llm_cache",
             max_tokens=config.llm_max_tokens, timeout_s=config.llm_timeout_s,
         )
-    return LLMProposer(LLMClient(lm_config), budget=_budget(config))
+    client = LLMClient(lm_config)
+    prompts_dir = run_prompts_dir(config, client, run, task, data.train, data.val)
+    return LLMProposer(client, budget=_budget(config), prompts_dir=prompts_dir)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -65,8 +66,29 @@ def _row(score: HeldOutScore | None, note: str = "") -> str:
     return f"| {score.label} | {version} | {score.accuracy:.1%} | {score.ci[0]:.1%} - {score.ci[1]:.1%} | {score.n} |{note}\n"
 
 
-def render_report(summary: RunSummary, versions: list[VersionRecord], extra_rows: list[HeldOutScore] = ()) -> str:
-    """The markdown text of ``report.md``."""
+def _knob_search_section(search: Any) -> str:
+    from cotclip.optimizer.search.pareto import pareto_table  # imports Optuna: only when a search ran
+
+    return (
+        f"\n## Knob search: Pareto front (last search)\n\nStudy `{search.study_name}` in `{search.storage}`, "
+        f"{search.n_trials} complete trials; val accuracy vs prompts (text comparisons) per image. "
+        "All points in `pareto.json`.\n\n" + pareto_table(search) + "\n\n![Pareto front](plots/pareto.png)\n"
+    )
+
+
+def _proposer_section(tuning: dict[str, Any]) -> str:
+    llm = tuning.get("llm", {})
+    return (
+        f"\n## Proposer instructions (GEPA)\n\nVal accuracy of the proposed system: {tuning['seed_score']:.1%} with the "
+        f"given instructions, {tuning['best_score']:.1%} with the best of {tuning['candidates']} candidate(s); "
+        f"{llm.get('proposer_calls', 0)} proposer and {llm.get('reflection_calls', 0)} reflection LLM calls. "
+        f"The run's proposer read `{tuning['prompts_dir']}` (reuse it with `--prompts-dir`).\n"
+    )
+
+
+def render_report(summary: RunSummary, versions: list[VersionRecord], extra_rows: list[HeldOutScore] = (),
+                  *, knob_search: Any = None, proposer_optimization: dict[str, Any] | None = None) -> str:
+    """The markdown text of ``report.md`` (``knob_search``: a SearchResult whose front is shown)."""
     explanation = STOP_REASONS.get(summary.stopped_because, summary.stopped_because)
     lines = [
         f"# cotclip optimize: {Path(summary.run_dir).name}\n\n",
@@ -93,21 +115,36 @@ def render_report(summary: RunSummary, versions: list[VersionRecord], extra_rows
         f"${summary.llm.get('usd', 0.0):.4f}; loop overhead {summary.loop_overhead_s_per_evaluation * 1e3:.2f} ms "
         "per evaluation (excluding LLM time).\n"
     )
+    if knob_search is not None:
+        lines.append(_knob_search_section(knob_search))
+    if proposer_optimization is not None:
+        lines.append(_proposer_section(proposer_optimization))
     lines.append("\n## Versions\n\n| version | round | move | parent | val |\n|---|---|---|---|---|\n")
     lines += [f"| {v.version_id} | {v.round} | {v.move} | {v.parent or '-'} | {v.val_accuracy:.1%} |\n" for v in versions]
     return "".join(lines)
 
 
 def write_report(
-    run_path: Path, summary: RunSummary, versions: list[VersionRecord], extra_rows: list[HeldOutScore] = ()
+    run_path: Path, summary: RunSummary, versions: list[VersionRecord], extra_rows: list[HeldOutScore] = (),
+    *, knob_search: Any = None, proposer_optimization: dict[str, Any] | None = None,
 ) -> Path:
-    """Write ``plots/*.png`` and ``report.md`` (atomically) into ``run_path``; returns the report path."""
+    """Write ``plots/*.png`` and ``report.md`` (atomically) into ``run_path``; returns the report path.
+
+    ``knob_search`` (a SearchResult) adds its Pareto table and ``plots/pareto.png``;
+    ``proposer_optimization`` (``proposer_opt.json``) a section on the tuned instructions.
+    """
     from cotclip.optimizer.loop.runs import atomic_write_text
 
     plots = run_path / "plots"
     plots.mkdir(exist_ok=True)
     plot_val_history(versions, plots / "val_accuracy.png")
     plot_confusion(summary.best, plots / "confusion_test.png")
+    if knob_search is not None:
+        from cotclip.optimizer.search.pareto import save_pareto_plot
+
+        save_pareto_plot(knob_search, plots / "pareto.png")
     target = run_path / "report.md"
-    atomic_write_text(target, render_report(summary, versions, list(extra_rows)))
+    text = render_report(summary, versions, list(extra_rows), knob_search=knob_search,
+                         proposer_optimization=proposer_optimization)
+    atomic_write_text(target, text)
     return target

@@ -10,6 +10,9 @@ Layout of ``runs/<name>/``::
     encoder_calls.jsonl one line per batch sent to the encoder, written *before* the call
     prompts.jsonl       every distinct prompt string the run asked for (unique inputs)
     proposer_log.jsonl  one line per proposer call (move, outcome, usage, repairs)
+    search.journal      Optuna studies of the knob_search move (unless --storage names another)
+    pareto.json         the last knob search's Pareto front (val accuracy vs prompts per image)
+    proposer_opt.json, prompts/*.md   --optimize-proposer: outcome and the tuned instructions
     best.json, summary.json, report.md, plots/*.png   the final result
 
 Every JSON file is written to a temporary sibling and moved into place with

@@ -18,9 +18,11 @@ import yaml
 from cotclip.optimizer.loop.config import RunConfig, load_run_config
 from cotclip.optimizer.loop.data import Inputs, RunData, encode_inputs, encoder_calls, load_inputs, unique_inputs
 from cotclip.optimizer.loop.final import baseline_on_test, environment, pick_comparisons, score_on_test
+from cotclip.optimizer.loop.knob_move import PARETO_FILE
 from cotclip.optimizer.loop.loop import OptimizationLoop
 from cotclip.optimizer.loop.moves import build_moves, check_moves
 from cotclip.optimizer.loop.proposer_factory import build_proposer
+from cotclip.optimizer.loop.proposer_tuning import PROPOSER_OPT_FILE, check_proposer_options
 from cotclip.optimizer.loop.report import write_report
 from cotclip.optimizer.loop.result import HeldOutScore, RunSummary
 from cotclip.optimizer.loop.runs import RunDir, VersionRecord
@@ -68,6 +70,25 @@ def _test_scores(config: RunConfig, data: RunData, versions: list[VersionRecord]
     return scores
 
 
+def _run_reports(run: RunDir) -> tuple[Any, dict[str, Any] | None, dict[str, Any]]:
+    """The last knob search (as a SearchResult), the proposer optimization, and their summary entries."""
+    pareto, tuning = run.read_json(PARETO_FILE), run.read_json(PROPOSER_OPT_FILE)
+    entries: dict[str, Any] = {}
+    search = None
+    if pareto is not None:
+        from cotclip.optimizer.search import SearchResult
+
+        search = SearchResult.from_dict(pareto)
+        entries["knob_search"] = {
+            "file": PARETO_FILE, "parent": pareto.get("parent"), "study_name": search.study_name,
+            "storage": search.storage, "n_trials": search.n_trials,
+            "front": [{"trial": p.trial, "val_accuracy": p.accuracy, "prompts": p.prompts} for p in search.front],
+        }
+    if tuning is not None:
+        entries["proposer_optimization"] = {k: v for k, v in tuning.items() if k != "instructions"}
+    return search, tuning, entries
+
+
 def _finish(config: RunConfig, run: RunDir, data: RunData, loop: OptimizationLoop, reason: str,
             session_evaluations: int, extra_systems: dict[str, System]) -> RunSummary:
     scores = _test_scores(config, data, loop.versions)
@@ -75,6 +96,7 @@ def _finish(config: RunConfig, run: RunDir, data: RunData, loop: OptimizationLoo
     extra = [score_on_test(label, system, data.test, temperature=config.temperature, n_resamples=config.bootstrap,
                            seed=config.seed) for label, system in extra_systems.items()]
     best = loop.best()
+    search, tuning, reports = _run_reports(run)
     summary = RunSummary(
         run_dir=str(run.path), stopped_because=reason, versions=len(loop.versions), evaluations=loop.spent().evaluations,
         best_version=best.version_id, best_val_accuracy=best.val_accuracy, best=scores["best"], baseline=baseline,
@@ -83,12 +105,12 @@ def _finish(config: RunConfig, run: RunDir, data: RunData, loop: OptimizationLoo
         loop_overhead_s_per_evaluation=loop.overhead_per_evaluation(session_evaluations),
         sessions=loop.progress["sessions"],
         extra={"other_systems": [s.to_dict() for s in extra], "timing": dict(loop.timing),
-               "session_evaluations": session_evaluations},
+               "session_evaluations": session_evaluations, **reports},
     )
     run.write_json("best.json", {"version": best.version_id, "val_accuracy": best.val_accuracy,
                                  "test_accuracy": summary.best.accuracy, "system": best.system.to_dict()})
     run.write_json("summary.json", summary.to_dict())
-    write_report(run.path, summary, loop.versions, extra)
+    write_report(run.path, summary, loop.versions, extra, knob_search=search, proposer_optimization=tuning)
     return summary
 
 
@@ -128,6 +150,7 @@ def optimize(
         if config is None:
             raise InputError("nothing to run: pass --data and --model, --config run.yaml, or --resume RUN_DIR")
         check_moves(config)
+        check_proposer_options(config)
         if config.lm == "none" and config.init is None:
             raise InputError("--lm none needs a starting system; pass --init SYSTEM or choose a proposer with --lm")
         inputs = load_inputs(config)
@@ -139,8 +162,9 @@ def optimize(
         data = encode_inputs(inputs, config, run, progress=progress)
         if resume is None:
             run.write_json("environment.json", environment(config.seed, data.encoder.identity, data.describe()))
-        proposer = build_proposer(config, inputs, run, stack)
-        loop = OptimizationLoop(config, run, data, proposer, build_moves(config, proposer), on_version=on_version)
+        proposer = build_proposer(config, inputs, run, stack, data=data, task=_task(config, inputs))
+        moves = build_moves(config, proposer, run.path)
+        loop = OptimizationLoop(config, run, data, proposer, moves, on_version=on_version)
         before = len(loop.versions) + loop.progress["search_evaluations"]
         reason = loop.optimize(_task(config, inputs), user_system)
         if not loop.versions:

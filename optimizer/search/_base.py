@@ -94,6 +94,12 @@ class Knobs:
             "templates": {g: list(t) for g, t in self.templates.items()},
         }
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "Knobs":
+        """Inverse of :meth:`to_dict`."""
+        return cls(float(data["temperature"]), data["aggregation"], float(data["name_prior_weight"]),
+                   dict(data["weights"]), {g: tuple(t) for g, t in data["templates"].items()})
+
 
 @dataclass(frozen=True)
 class ParetoPoint:
@@ -109,6 +115,12 @@ class ParetoPoint:
         """Plain-JSON form (the system as its canonical dict)."""
         return {"trial": self.trial, "accuracy": self.accuracy, "prompts": self.prompts,
                 "knobs": self.knobs.to_dict(), "system": self.system.to_dict()}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "ParetoPoint":
+        """Inverse of :meth:`to_dict` (the system is validated again)."""
+        return cls(int(data["trial"]), float(data["accuracy"]), int(data["prompts"]), Knobs.from_dict(data["knobs"]),
+                   System.from_data(data["system"], source="pareto point"))
 
 
 @dataclass(frozen=True)
@@ -133,6 +145,11 @@ class SearchTiming:
         """Plain-JSON form with the derived rates."""
         return {"trials": self.trials, "wall_s": self.wall_s, "scoring_s": self.scoring_s,
                 "trials_per_s": self.trials_per_s, "optuna_share": self.optuna_share}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "SearchTiming":
+        """Inverse of :meth:`to_dict` (the derived rates are recomputed)."""
+        return cls(int(data["trials"]), float(data["wall_s"]), float(data["scoring_s"]))
 
 
 @dataclass(frozen=True)
@@ -170,3 +187,15 @@ class SearchResult:
             "timing": self.timing.to_dict(),
             "notes": list(self.notes),
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "SearchResult":
+        """Inverse of :meth:`to_dict`, e.g. to report a front stored as ``pareto.json``; extra keys are ignored."""
+        front = tuple(ParetoPoint.from_dict(point) for point in data["front"])
+        best = next((p for p in front if p.trial == data["best"]["trial"]), None) or ParetoPoint.from_dict(data["best"])
+        return cls(
+            study_name=str(data["study_name"]), storage=str(data["storage"]),
+            start_accuracy=float(data["start"]["accuracy"]), start_prompts=int(data["start"]["prompts"]), best=best,
+            front=front, n_trials=int(data["n_trials"]), timing=SearchTiming.from_dict(data["timing"]),
+            notes=tuple(data.get("notes", ())),
+        )

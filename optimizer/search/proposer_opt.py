@@ -15,7 +15,7 @@ Budgets: ``max_metric_calls`` bounds case evaluations (each costs the proposer's
 calls, bounded by its own ``Budget``); ``max_reflection_calls`` bounds the reflection
 LM's calls. The best instructions are saved as ``<run_dir>/prompts/<name>.md`` (with
 the unoptimized files copied beside them), a folder the proposer accepts as
-``prompts_dir`` (``--prompts``) for the next task.
+``prompts_dir`` (``--prompts-dir`` of ``cotclip optimize``/``propose``) for the next task.
 """
 
 from __future__ import annotations
