@@ -71,8 +71,8 @@ class KnobSearchMove:
             return MoveResult(candidates=[])
         result = knob_search(parent, context.val, n_trials=budget, storage=self.storage, run_dir=self.run_dir,
                              study_name=self.study_name(parent, context.val), seed=context.seed)
-        details = {"study": result.study_name, "storage": result.storage, "trials": result.n_trials,
-                   "front_size": len(result.front)}
+        details = {"study": result.study_name, "storage": result.storage, "study_trials": result.n_trials,
+                   "trials_run": result.timing.trials, "front_size": len(result.front)}
         improved = result.best.trial != 0 and result.best_system.fingerprint() != parent.fingerprint()
         return MoveResult(candidates=[result.best_system] if improved else [], evaluations=result.timing.trials,
                           details=details, artifacts={PARETO_FILE: result.to_dict()})

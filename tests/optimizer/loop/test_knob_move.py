@@ -95,9 +95,9 @@ def test_a_search_cut_short_continues_its_study(tmp_path):
     resumed = KnobSearchMove(budget=10, run_dir=run.path).propose(parent, context)
     again = KnobSearchMove(budget=10, run_dir=run.path).propose(parent, context)
     run.release_lock()
-    assert cut_short.evaluations == 6 and resumed.evaluations == 10 - cut_short.details["trials"]
-    assert resumed.details["study"] == cut_short.details["study"] and resumed.details["trials"] == 10
-    assert again.evaluations == 0 and again.details["trials"] == 10
+    assert cut_short.evaluations == 6 and resumed.evaluations == 10 - cut_short.details["study_trials"]
+    assert resumed.details["study"] == cut_short.details["study"] and resumed.details["study_trials"] == 10
+    assert again.evaluations == 0 and again.details["study_trials"] == 10
     assert again.artifacts["pareto.json"]["front"] == resumed.artifacts["pareto.json"]["front"]
 
 
