@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 
+import optuna
 import pytest
 
 from cotclip.optimizer.cli import main
@@ -60,6 +61,10 @@ def test_sigkill_mid_run_then_resume(base_args, tmp_path, capsys):
     fingerprints = [json.loads(content)["fingerprint"] for content in after.values()]
     assert len(set(fingerprints)) == len(fingerprints)  # the interrupted round was not recorded twice
     assert not (run / ".lock").exists()
+    # both sessions' knob searches live in the run's journal; one study per searched parent
+    journal = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(run / "search.journal")))
+    searched = {json.loads(c)["parent"] for c in after.values() if json.loads(c)["move"] == "knob_search"}
+    assert len(optuna.get_all_study_summaries(journal)) >= len(searched)
 
 
 def replace_moves(args: list[str]) -> list[str]:
