@@ -92,7 +92,7 @@ def export_command(
     """Write a system in another format, e.g. the seed article's (seed-json), or compile it (npz)."""
     from cotclip.optimizer.cli.review_cmds import export_any, is_run_dir
 
-    if fmt != "npz" and not is_run_dir(system) and version is None:
+    if fmt in EXPORT_WRITERS and not is_run_dir(system) and version is None:
         _write(system, out, fmt)
         return
     if _is_same_file(system, out):
