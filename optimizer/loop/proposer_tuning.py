@@ -8,6 +8,8 @@ folder, reusable as ``--prompts-dir`` for the next task) and the run's proposer 
 them. ``proposer_opt.json`` records the outcome and marks the step done, so a resumed
 run does not repeat it.
 
+A reflection call that fails costs that iteration only (GEPA goes on; at worst the
+given instructions stay), and a proposer answer that fails scores 0, as in the loop.
 Its LLM budget, ``proposer_opt_calls``, is separate from the run's ``max_llm_calls``:
 about a quarter goes to GEPA's reflection calls (at least one), the rest to proposer
 answers while scoring candidates (answers already in the run's LLM cache are free).

@@ -39,7 +39,7 @@ def recorded_lm(monkeypatch):
     replies = {"good": DummyLM([{"answer": _answer(oracle, oracle.group_names)}] * 100),
                "poor": DummyLM([{"answer": _answer(oracle, oracle.group_names[:1])}] * 100),
                "reflect": DummyLM([{"instructions": f"```\n{rewritten}\n```"}] * 100)}
-    asked = {"reflect": 0, "propose": 0}
+    asked = {"reflect": 0, "propose": 0, "fail_reflection": False}
 
     class RecordedEngine(DummyEngine):
         """DummyLM's engine, answering by request: reflection (no system message), good or poor proposal."""
@@ -47,6 +47,10 @@ def recorded_lm(monkeypatch):
         def _complete_messages(self, messages):
             system_text = " ".join(m["content"] for m in messages if m["role"] == "system")
             kind = "reflect" if not system_text else "good" if MARKER in system_text else "poor"
+            if kind == "reflect" and asked["fail_reflection"]:
+                from dspy.utils.exceptions import LMTimeoutError
+
+                raise LMTimeoutError("recorded timeout")
             asked["reflect" if kind == "reflect" else "propose"] += 1
             return replies[kind]._engine_spec._complete_messages(messages)
 
@@ -101,6 +105,16 @@ def test_without_the_flag_the_packaged_instructions_are_used(tmp_path, recorded_
     made = proposals(tmp_path / "plain")
     assert made and all(r["system"]["provenance"]["details"]["prompt_sha256"] == packaged.sha256 for r in made)
     assert recorded_lm["reflect"] == 0 and not (tmp_path / "plain" / "proposer_opt.json").exists()
+
+
+def test_a_failing_reflection_llm_keeps_the_given_instructions_and_the_run_goes_on(tmp_path, recorded_lm):
+    recorded_lm["fail_reflection"] = True
+    optimize(run_config(tmp_path, "flaky", optimize_proposer=True, proposer_opt_calls=8))
+    run = tmp_path / "flaky"
+    tuning = json.loads((run / "proposer_opt.json").read_text())
+    assert tuning["candidates"] == 1 and tuning["best_score"] == tuning["seed_score"]
+    assert load_instructions("propose", run / "prompts").text == load_instructions("propose").text
+    assert proposals(run)
 
 
 @pytest.mark.parametrize("extra, fragment", [
