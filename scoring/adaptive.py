@@ -30,38 +30,48 @@ groups, so ``pi`` is a product of per-group factors and ``argmax pi_S`` is the s
 own decision restricted to ``S``; once every group is asked the prediction *is* the
 full system's :func:`~cotclip.scoring.scorer.predict` (ties -> first class).
 
-**Which group next.** The unasked group that fits in the remaining budget with the
+**Which group next.** Among the unasked groups that fit in the remaining budget: the
 largest expected information gain under the current belief,
 ``I_pi(C; A_g) = H(sum_c pi_c theta_gc) - sum_c pi_c H(theta_gc)`` (bits; the default
-``rank="gain"``), or that gain divided by the group's prompt cost
-(``rank="gain_per_prompt"``; on the planted worlds it stops less well).
+``rank="gain"``), that gain divided by the group's prompt cost
+(``rank="gain_per_prompt"``), or the largest expected rise of the leader's margin per
+prompt (``rank="margin_per_prompt"``, defined in :mod:`cotclip.scoring.adaptive_stops`).
 
-**Stop** when ``max_c pi >= threshold``, when no unasked group fits in the budget, or
-when every group is asked. A group's cost is its number of options: the text
+**Stop** when the stopping rule says so, when no unasked group fits in the budget, or
+when every group is asked. Rules (``stop=``): ``"posterior"`` (default) stops when
+``max_c pi >= threshold``; ``"margin"`` stops once the unasked groups cannot change the
+full system's decision (exact: predictions equal the full system's); ``"flip"`` stops
+when the answer model's probability that they change it is below ``epsilon``
+(``prob_sum`` only; ``epsilon=0`` is ``"margin"``). Both are defined precisely in
+:mod:`cotclip.scoring.adaptive_stops`. A group's cost is its number of options: the text
 comparisons it adds per image (template variants are averaged into one embedding per
 option, so they cost nothing per image).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any, Literal, Sequence
 
 import numpy as np
 
+from cotclip.scoring.adaptive_curve import AdaptiveCurve, AdaptivePoint
+from cotclip.scoring.adaptive_stops import RuleTables, flip_probability, margin_values, rule_tables, threats
 from cotclip.scoring.scorer import ImageSet, class_scores, group_probabilities, predict
 from cotclip.systems.errors import InputError
 from cotclip.systems.model import System
 
 __all__ = [
-    "AnswerModel", "AdaptiveResult", "AdaptivePoint", "AdaptiveCurve", "AdaptiveClassifier", "Rank",
+    "AnswerModel", "AdaptiveResult", "AdaptivePoint", "AdaptiveCurve", "AdaptiveClassifier", "Rank", "Stop",
     "entropy_bits", "answer_model_from_probabilities", "fit_answer_model", "expected_information_gain",
     "group_terms", "fit_sharpness", "DEFAULT_THRESHOLDS",
+    "DEFAULT_EPSILONS",
 ]
 
-Rank = Literal["gain", "gain_per_prompt"]
+Rank = Literal["gain", "gain_per_prompt", "margin_per_prompt"]
+Stop = Literal["posterior", "margin", "flip"]
 DEFAULT_THRESHOLDS = (0.3, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 0.999)
+DEFAULT_EPSILONS = (0.5, 0.3, 0.2, 0.1, 0.05, 0.02, 0.01, 0.001, 0.0)
 _LOG_FLOOR = 1e-12  # the scorer's floor under log(probability)
 
 
@@ -186,6 +196,8 @@ class AdaptiveResult:
     threshold: float | None
     budget: int | None
     accuracy: float | None = None
+    stop: str = "posterior"
+    epsilon: float | None = None
 
     @property
     def mean_prompts(self) -> float:
@@ -206,81 +218,42 @@ class AdaptiveResult:
         """Summary (no per-image arrays): accuracy, prompt use and how often each group was asked."""
         n = int(self.predictions.size)
         return {"n": n, "accuracy": self.accuracy, "threshold": self.threshold, "budget": self.budget,
-                "mean_prompts": self.mean_prompts, "full_prompts": self.full_prompts,
+                "stop": self.stop, "epsilon": self.epsilon, "mean_prompts": self.mean_prompts, "full_prompts": self.full_prompts,
                 "prompt_fraction": self.prompt_fraction,
                 "mean_questions": float(self.asked.sum(axis=1).mean()) if n else 0.0,
                 "group_ask_rate": {g: float(self.asked[:, i].mean()) if n else 0.0 for i, g in enumerate(self.groups)}}
 
 
 @dataclass(frozen=True)
-class AdaptivePoint:
-    """One point of the accuracy vs prompts curve."""
+class _Policy:
+    """How one adaptive run ranks and stops (validated by :meth:`check`)."""
 
-    threshold: float | None
-    accuracy: float
-    mean_prompts: float
-    prompt_fraction: float
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain-JSON form."""
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class AdaptiveCurve:
-    """Accuracy vs mean prompts per image over stopping thresholds, against the full system."""
-
-    points: tuple[AdaptivePoint, ...]
-    full_accuracy: float
-    full_prompts: int
+    threshold: float | None = 0.9
     budget: int | None = None
     rank: str = "gain"
+    stop: str = "posterior"
+    epsilon: float = 0.05
 
-    def cheapest_matching(self, tolerance: float = 0.0) -> AdaptivePoint | None:
-        """The point with the fewest prompts whose accuracy >= full accuracy - ``tolerance``."""
-        good = [p for p in self.points if p.accuracy >= self.full_accuracy - tolerance - 1e-12]
-        return min(good, key=lambda p: p.mean_prompts, default=None)
+    def check(self, aggregation: str) -> "_Policy":
+        """Self, or InputError naming the bad setting and a valid one."""
+        if self.rank not in ("gain", "gain_per_prompt", "margin_per_prompt"):
+            raise InputError(f"unknown rank {self.rank!r}; use 'gain', 'gain_per_prompt' or 'margin_per_prompt'")
+        if self.stop not in ("posterior", "margin", "flip"):
+            raise InputError(f"unknown stop {self.stop!r}; use 'posterior', 'margin' or 'flip'")
+        if self.threshold is not None and not 0.0 < self.threshold <= 1.0:
+            raise InputError(f"threshold must be in (0, 1] (got {self.threshold}); e.g. 0.9, or omit it to never stop early")
+        if self.budget is not None and self.budget < 1:
+            raise InputError(f"prompt budget must be >= 1 (got {self.budget}); omit it for no budget")
+        if not 0.0 <= self.epsilon < 1.0:
+            raise InputError(f"epsilon must be in [0, 1) (got {self.epsilon}); e.g. 0.05, or 0 for the exact margin stop")
+        if self.stop == "flip" and aggregation != "prob_sum":
+            raise InputError("stop='flip' needs prob_sum aggregation; use stop='margin' (exact) or 'posterior'")
+        return self
 
-    def table(self) -> str:
-        """Markdown table of the curve, the full system last."""
-        lines = ["| threshold | accuracy | mean prompts/image | fraction of full |", "|---|---|---|---|"]
-        for p in self.points:
-            shown = "never" if p.threshold is None else f"{p.threshold:g}"
-            lines.append(f"| {shown} | {p.accuracy:.4f} | {p.mean_prompts:.1f} | {p.prompt_fraction:.2f} |")
-        lines.append(f"| full system | {self.full_accuracy:.4f} | {self.full_prompts} | 1.00 |")
-        return "\n".join(lines)
-
-    def save_plot(self, path: str | Path, title: str = "Adaptive questioning") -> Path:
-        """Write the curve as a PNG (matplotlib, Agg backend) and return its path."""
-        from matplotlib.figure import Figure
-
-        figure = Figure(figsize=(5.5, 4.0), dpi=120)
-        axes = figure.subplots()
-        axes.plot([p.mean_prompts for p in self.points], [p.accuracy for p in self.points], marker="o", label="adaptive")
-        axes.scatter([self.full_prompts], [self.full_accuracy], color="black", marker="*", s=120, label="full system")
-        axes.axvline(self.full_prompts / 2, color="gray", linestyle=":", label="50% of prompts")
-        axes.set(xlabel="mean prompts (text comparisons) per image", ylabel="accuracy", title=title)
-        axes.legend(loc="lower right")
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        figure.savefig(path)
-        return path
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain-JSON form."""
-        best = self.cheapest_matching()
-        return {"full_accuracy": self.full_accuracy, "full_prompts": self.full_prompts, "budget": self.budget,
-                "rank": self.rank, "points": [p.to_dict() for p in self.points],
-                "cheapest_at_full_accuracy": None if best is None else best.to_dict()}
-
-
-def _check_policy(threshold: float | None, budget: int | None, rank: str) -> None:
-    if rank not in ("gain", "gain_per_prompt"):
-        raise InputError(f"unknown rank {rank!r}; use 'gain' or 'gain_per_prompt'")
-    if threshold is not None and not 0.0 < threshold <= 1.0:
-        raise InputError(f"threshold must be in (0, 1] (got {threshold}); e.g. 0.9, or omit it to never stop early")
-    if budget is not None and budget < 1:
-        raise InputError(f"prompt budget must be >= 1 (got {budget}); omit it for no budget")
+    @property
+    def uses_margins(self) -> bool:
+        """Whether the rule tables of :mod:`cotclip.scoring.adaptive_stops` are needed."""
+        return self.stop != "posterior" or self.rank == "margin_per_prompt"
 
 
 @dataclass(frozen=True, eq=False)
@@ -319,12 +292,16 @@ class AdaptiveClassifier:
         return int(self.answers.costs.sum()) + self.prior_prompts
 
     def run(self, images: ImageSet, *, threshold: float | None = 0.9, budget: int | None = None,
-            rank: Rank = "gain") -> AdaptiveResult:
-        """Adaptive predictions for labelled ``images`` (accuracy filled in)."""
+            rank: Rank = "gain", stop: Stop = "posterior", epsilon: float = 0.05) -> AdaptiveResult:
+        """Adaptive predictions for labelled ``images`` (accuracy filled in).
+
+        ``threshold`` is used by ``stop="posterior"`` only, ``epsilon`` by ``stop="flip"`` only.
+        """
         probabilities = group_probabilities(self.system, images, self.temperature)
         scores = class_scores(self.system, images, self.temperature)
         full = predict(self.system, images, self.temperature)
-        result = self.run_arrays(probabilities, scores, full, threshold=threshold, budget=budget, rank=rank)
+        result = self.run_arrays(probabilities, scores, full, threshold=threshold, budget=budget, rank=rank,
+                                 stop=stop, epsilon=epsilon)
         labels = images.label_indices(self.system.classes)
         accuracy = float(np.mean(result.predictions == labels)) if labels.size else 0.0
         return AdaptiveResult(**{**result.__dict__, "accuracy": accuracy})
@@ -332,6 +309,7 @@ class AdaptiveClassifier:
     def run_arrays(
         self, probabilities: Sequence[np.ndarray], scores: np.ndarray, full_predictions: np.ndarray | None = None,
         *, threshold: float | None = 0.9, budget: int | None = None, rank: Rank = "gain",
+        stop: Stop = "posterior", epsilon: float = 0.05,
     ) -> AdaptiveResult:
         """Adaptive predictions from per-group soft answers ``[N, k_g]`` and full class scores ``[N, C]``.
 
@@ -339,17 +317,18 @@ class AdaptiveClassifier:
         the name-prior term and, unless ``full_predictions`` is passed, the decision when
         every group is asked).
         """
-        _check_policy(threshold, budget, rank)
+        policy = _Policy(threshold, budget, rank, stop, epsilon).check(self.system.scoring.aggregation)
         terms = group_terms(self.system, probabilities)
         name_term = np.zeros(terms.shape[1:])
         if self.prior_prompts:  # the scores minus the groups' terms is the name-prior term
             name_term = np.asarray(scores, dtype=np.float64) - terms.sum(axis=0)
         full = np.argmax(scores, axis=1) if full_predictions is None else np.asarray(full_predictions)
-        predictions, prompts, asked = self._ask(terms, name_term, full, threshold, budget, rank)
+        predictions, prompts, asked = self._ask(terms, name_term, full, policy)
         return AdaptiveResult(self.answers.classes, self.answers.groups, predictions, prompts, asked,
-                              self.full_prompts, threshold, budget)
+                              self.full_prompts, threshold, budget, stop=stop,
+                              epsilon=epsilon if stop == "flip" else None)
 
-    def _gains(self, posterior: np.ndarray, open_groups: np.ndarray, rank: Rank) -> np.ndarray:
+    def _gains(self, posterior: np.ndarray, open_groups: np.ndarray, rank: str) -> np.ndarray:
         gains = np.full(open_groups.shape, -np.inf)
         for g, theta in enumerate(self.answers.theta):
             rows = open_groups[:, g]
@@ -358,11 +337,28 @@ class AdaptiveClassifier:
                 gains[rows, g] = gain / theta.shape[1] if rank == "gain_per_prompt" else gain
         return gains
 
-    def _ask(self, terms: np.ndarray, name_term: np.ndarray, full: np.ndarray, threshold: float | None,
-             budget: int | None, rank: Rank) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _stopped(self, posterior: np.ndarray, scores: np.ndarray, unasked: np.ndarray, policy: _Policy,
+                 tables: RuleTables | None) -> tuple[np.ndarray, tuple | None]:
+        """Which images stop now, and (leaders, gaps, threat) when the rule tables are in use."""
+        margins = None if tables is None else threats(scores, unasked, tables)
+        if policy.stop == "posterior":
+            if policy.threshold is None:
+                return np.zeros(len(scores), dtype=bool), margins
+            return posterior.max(axis=1) >= policy.threshold, margins
+        leaders, gaps, threat = margins
+        sure = ~threat.any(axis=1)
+        if policy.stop == "flip" and policy.epsilon > 0:
+            for i in np.flatnonzero(~sure):
+                risk = flip_probability(posterior[i], leaders[i], gaps[i], threat[i], unasked[i], tables)
+                sure[i] = risk < policy.epsilon
+        return sure, margins
+
+    def _ask(self, terms: np.ndarray, name_term: np.ndarray, full: np.ndarray,
+             policy: _Policy) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         n_groups, n_images, _ = terms.shape
         costs = self.answers.costs
-        limit = np.inf if budget is None else budget
+        limit = np.inf if policy.budget is None else policy.budget
+        tables = rule_tables(self.system, self.answers.theta) if policy.uses_margins else None
         scores = name_term.copy()
         asked = np.zeros((n_images, n_groups), dtype=bool)
         spent = np.full(n_images, self.prior_prompts, dtype=np.int64)
@@ -372,9 +368,12 @@ class AdaptiveClassifier:
             if index.size == 0:
                 break
             posterior = np.exp(_log_softmax(self.sharpness * scores[index]))
-            sure = posterior.max(axis=1) >= threshold if threshold is not None else np.zeros(index.size, bool)
-            open_groups = ~asked[index] & (spent[index, None] + costs[None, :] <= limit)
-            gains = self._gains(posterior, open_groups & ~sure[:, None], rank)
+            sure, margins = self._stopped(posterior, scores[index], ~asked[index], policy, tables)
+            open_groups = ~asked[index] & (spent[index, None] + costs[None, :] <= limit) & ~sure[:, None]
+            gains = self._gains(posterior, open_groups, policy.rank)
+            if policy.rank == "margin_per_prompt":  # information gain only breaks ties
+                values = margin_values(posterior, *margins, ~asked[index], tables, costs)
+                gains = np.where(open_groups, values + 1e-9 * gains, -np.inf)
             choice = gains.argmax(axis=1)
             going = np.isfinite(gains[np.arange(index.size), choice])
             active[index[~going]] = False
@@ -388,12 +387,17 @@ class AdaptiveClassifier:
         return predictions, spent, asked
 
     def curve(self, images: ImageSet, thresholds: Sequence[float] = DEFAULT_THRESHOLDS, *,
-              budget: int | None = None, rank: Rank = "gain") -> AdaptiveCurve:
-        """Accuracy vs mean prompts per image on ``images`` for each stopping threshold."""
+              budget: int | None = None, rank: Rank = "gain", stop: Stop = "posterior",
+              epsilons: Sequence[float] = DEFAULT_EPSILONS) -> AdaptiveCurve:
+        """Accuracy vs mean prompts per image on ``images``: one point per threshold
+        (``stop="posterior"``), per epsilon (``"flip"``), or the single exact point (``"margin"``)."""
+        knobs = {"posterior": [(t, None) for t in thresholds], "flip": [(None, e) for e in epsilons]}.get(stop, [(None, None)])
         points = []
-        for threshold in thresholds:
-            result = self.run(images, threshold=threshold, budget=budget, rank=rank)
-            points.append(AdaptivePoint(threshold, float(result.accuracy), result.mean_prompts, result.prompt_fraction))
+        for threshold, epsilon in knobs:
+            result = self.run(images, threshold=threshold, budget=budget, rank=rank, stop=stop,
+                              epsilon=0.0 if epsilon is None else epsilon)
+            points.append(AdaptivePoint(threshold, float(result.accuracy), result.mean_prompts, result.prompt_fraction,
+                                        epsilon))
         truth = images.label_indices(self.system.classes)
         full_accuracy = float(np.mean(predict(self.system, images, self.temperature) == truth))
-        return AdaptiveCurve(tuple(points), full_accuracy, self.full_prompts, budget, rank)
+        return AdaptiveCurve(tuple(points), full_accuracy, self.full_prompts, budget, rank, stop)

@@ -129,3 +129,108 @@ def test_bad_policy_is_a_one_line_error(world_sets, kwargs):
     system, train, held_out = world_sets
     with pytest.raises(InputError):
         AdaptiveClassifier.fit(system, train).run(held_out, **kwargs)
+
+
+# ----- margin and flip stops (cotclip.scoring.adaptive_stops) ---------------------------------------
+def _tiny_system(aggregation="prob_sum", rules=None, weights=(1.0, 1.0)):
+    from cotclip.systems.model import System
+
+    rules = rules or {"a": {"g0": 0, "g1": 0}, "b": {"g0": 1, "g1": 1}}
+    return System.model_validate({
+        "name": "tiny", "classes": list(rules),
+        "groups": [{"name": f"g{i}", "prompt": "a {} thing", "options": ["p", "q", "r"], "weight": w} for i, w in enumerate(weights)],
+        "rules": rules, "scoring": {"aggregation": aggregation},
+    })
+
+
+def test_rule_tables_bound_what_each_group_can_add():
+    from cotclip.scoring.adaptive_stops import rule_tables
+
+    rules = {"a": {"g0": 0, "g1": 2}, "b": {"g0": 1, "g1": 2}, "c": {"g0": None, "g1": 0}}
+    tables = rule_tables(_tiny_system(rules=rules, weights=(2.0, 1.0)))
+    # g0 (weight 2): b can gain 2 on a; c (null) can gain nothing; a can gain 2 on c.
+    np.testing.assert_allclose(tables.bounds[0], [[0, 2, 0], [2, 0, 0], [2, 2, 0]])
+    # g1: a and b share option 2, so neither can gain on the other there.
+    np.testing.assert_allclose(tables.bounds[1], [[0, 0, 1], [0, 0, 1], [1, 1, 0]])
+    log_tables = rule_tables(_tiny_system("log_prob_sum", rules=rules, weights=(2.0, 1.0)))
+    assert log_tables.bounds[0, 0, 1] == pytest.approx(-2.0 * np.log(1e-12))
+
+
+def test_margin_stop_skips_a_group_that_cannot_change_the_decision():
+    system = _tiny_system(weights=(3.0, 1.0))
+    probabilities = [np.array([[0.9, 0.05, 0.05]]), np.array([[0.0, 1.0, 0.0]])]
+    train = [np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]), np.array([[0.4, 0.3, 0.3], [0.3, 0.4, 0.3]])]
+    answers = answer_model_from_probabilities(train, np.array([0, 1]), system.classes, system.group_names)
+    classifier = AdaptiveClassifier(system, answers, sharpness=1.0)
+    scores = group_terms(system, probabilities).sum(axis=0)
+    result = classifier.run_arrays(probabilities, scores, stop="margin")
+    # g0 first (it tells a from b on train); gap 3 * 0.85 = 2.55 > g1's weight 1: stop.
+    assert result.asked.tolist() == [[True, False]] and result.predictions.tolist() == [0]
+
+
+def _random_case(rng, aggregation, n_classes=6, n_groups=4, n_images=60):
+    from cotclip.systems.model import System
+
+    sizes = rng.integers(2, 5, size=n_groups)
+    groups = [{"name": f"g{g}", "prompt": "a {} thing", "options": [f"o{i}" for i in range(k)], "weight": float(rng.uniform(0.2, 2))}
+              for g, k in enumerate(sizes)]
+    rules = {f"c{c}": {f"g{g}": (None if rng.random() < 0.15 else int(rng.integers(k))) for g, k in enumerate(sizes)}
+             for c in range(n_classes)}
+    system = System.model_validate({"name": "random", "classes": list(rules), "groups": groups, "rules": rules,
+                                    "scoring": {"aggregation": aggregation}})
+    probabilities = [rng.dirichlet(np.full(k, 0.3), size=n_images) for k in sizes]
+    labels = rng.integers(n_classes, size=n_images)
+    answers = answer_model_from_probabilities(probabilities, labels, system.classes, system.group_names)
+    scores = group_terms(system, probabilities).sum(axis=0)
+    return AdaptiveClassifier(system, answers, sharpness=float(rng.uniform(0.5, 5))), probabilities, scores
+
+
+@pytest.mark.parametrize("aggregation", ["prob_sum", "log_prob_sum"])
+@pytest.mark.parametrize("rank", ["gain", "margin_per_prompt"])
+def test_margin_stop_never_changes_a_prediction_on_random_systems(aggregation, rank):
+    rng = np.random.default_rng(7)
+    saved = 0
+    for _ in range(15):
+        classifier, probabilities, scores = _random_case(rng, aggregation)
+        result = classifier.run_arrays(probabilities, scores, stop="margin", rank=rank)
+        np.testing.assert_array_equal(result.predictions, scores.argmax(axis=1))
+        saved += int((result.prompts < classifier.full_prompts).sum())
+    if aggregation == "prob_sum":
+        assert saved > 0  # the rule does stop early (log_prob_sum's floor makes its bound loose)
+
+
+def test_flip_stop_is_monotone_in_epsilon_and_exact_at_zero():
+    rng = np.random.default_rng(11)
+    for _ in range(10):
+        classifier, probabilities, scores = _random_case(rng, "prob_sum")
+        runs = [classifier.run_arrays(probabilities, scores, stop="flip", epsilon=e) for e in (0.0, 0.01, 0.1, 0.3, 0.6)]
+        for tighter, looser in zip(runs, runs[1:]):
+            assert (looser.prompts <= tighter.prompts).all()
+        exact = classifier.run_arrays(probabilities, scores, stop="margin")
+        np.testing.assert_array_equal(runs[0].prompts, exact.prompts)
+        np.testing.assert_array_equal(runs[0].predictions, scores.argmax(axis=1))
+        assert runs[-1].to_dict()["epsilon"] == 0.6 and runs[-1].stop == "flip"
+
+
+def test_flip_and_margin_curves_on_the_world(world_sets):
+    system, train, held_out = world_sets
+    classifier = AdaptiveClassifier.fit(system, train)
+    exact = classifier.curve(held_out, stop="margin")
+    assert len(exact.points) == 1 and exact.points[0].accuracy == exact.full_accuracy
+    flip = classifier.curve(held_out, stop="flip", epsilons=(0.3, 0.0))
+    assert flip.points[0].mean_prompts <= flip.points[1].mean_prompts == exact.points[0].mean_prompts
+    assert "| epsilon |" in flip.table() and json.dumps(flip.to_dict())
+
+
+@pytest.mark.parametrize("kwargs", [{"stop": "never"}, {"epsilon": 1.0}, {"epsilon": -0.1}])
+def test_bad_stop_is_a_one_line_error(world_sets, kwargs):
+    system, train, held_out = world_sets
+    with pytest.raises(InputError):
+        AdaptiveClassifier.fit(system, train).run(held_out, **kwargs)
+
+
+def test_flip_stop_needs_prob_sum(world_sets):
+    system, train, held_out = world_sets
+    log_system = system.evolve(scoring={**system.scoring.model_dump(), "aggregation": "log_prob_sum"})
+    with pytest.raises(InputError, match="prob_sum"):
+        AdaptiveClassifier.fit(log_system, train).run(held_out, stop="flip")
