@@ -42,10 +42,9 @@ when every group is asked. Rules (``stop=``): ``"posterior"`` (default) stops wh
 ``max_c pi >= threshold``; ``"margin"`` stops once the unasked groups cannot change the
 full system's decision (exact: predictions equal the full system's); ``"flip"`` stops
 when the answer model's probability that they change it is below ``epsilon``
-(``prob_sum`` only; ``epsilon=0`` is ``"margin"``). Both are defined precisely in
-:mod:`cotclip.scoring.adaptive_stops`. A group's cost is its number of options: the text
-comparisons it adds per image (template variants are averaged into one embedding per
-option, so they cost nothing per image).
+(``prob_sum`` only; ``epsilon=0`` is ``"margin"``); see :mod:`cotclip.scoring.adaptive_stops`.
+A group's cost is its number of options: the text comparisons it adds per image
+(template variants are averaged into one embedding per option: no extra cost).
 """
 
 from __future__ import annotations
@@ -56,7 +55,9 @@ from typing import Any, Literal, Sequence
 import numpy as np
 
 from cotclip.scoring.adaptive_curve import AdaptiveCurve, AdaptivePoint
-from cotclip.scoring.adaptive_stops import RuleTables, flip_probability, margin_values, rule_tables, threats
+from cotclip.scoring.adaptive_stops import (
+    AdaptivePolicy, RuleTables, flip_probability, margin_values, rule_tables, threats,
+)
 from cotclip.scoring.scorer import ImageSet, class_scores, group_probabilities, predict
 from cotclip.systems.errors import InputError
 from cotclip.systems.model import System
@@ -218,42 +219,11 @@ class AdaptiveResult:
         """Summary (no per-image arrays): accuracy, prompt use and how often each group was asked."""
         n = int(self.predictions.size)
         return {"n": n, "accuracy": self.accuracy, "threshold": self.threshold, "budget": self.budget,
-                "stop": self.stop, "epsilon": self.epsilon, "mean_prompts": self.mean_prompts, "full_prompts": self.full_prompts,
+                "stop": self.stop, "epsilon": self.epsilon,
+                "mean_prompts": self.mean_prompts, "full_prompts": self.full_prompts,
                 "prompt_fraction": self.prompt_fraction,
                 "mean_questions": float(self.asked.sum(axis=1).mean()) if n else 0.0,
                 "group_ask_rate": {g: float(self.asked[:, i].mean()) if n else 0.0 for i, g in enumerate(self.groups)}}
-
-
-@dataclass(frozen=True)
-class _Policy:
-    """How one adaptive run ranks and stops (validated by :meth:`check`)."""
-
-    threshold: float | None = 0.9
-    budget: int | None = None
-    rank: str = "gain"
-    stop: str = "posterior"
-    epsilon: float = 0.05
-
-    def check(self, aggregation: str) -> "_Policy":
-        """Self, or InputError naming the bad setting and a valid one."""
-        if self.rank not in ("gain", "gain_per_prompt", "margin_per_prompt"):
-            raise InputError(f"unknown rank {self.rank!r}; use 'gain', 'gain_per_prompt' or 'margin_per_prompt'")
-        if self.stop not in ("posterior", "margin", "flip"):
-            raise InputError(f"unknown stop {self.stop!r}; use 'posterior', 'margin' or 'flip'")
-        if self.threshold is not None and not 0.0 < self.threshold <= 1.0:
-            raise InputError(f"threshold must be in (0, 1] (got {self.threshold}); e.g. 0.9, or omit it to never stop early")
-        if self.budget is not None and self.budget < 1:
-            raise InputError(f"prompt budget must be >= 1 (got {self.budget}); omit it for no budget")
-        if not 0.0 <= self.epsilon < 1.0:
-            raise InputError(f"epsilon must be in [0, 1) (got {self.epsilon}); e.g. 0.05, or 0 for the exact margin stop")
-        if self.stop == "flip" and aggregation != "prob_sum":
-            raise InputError("stop='flip' needs prob_sum aggregation; use stop='margin' (exact) or 'posterior'")
-        return self
-
-    @property
-    def uses_margins(self) -> bool:
-        """Whether the rule tables of :mod:`cotclip.scoring.adaptive_stops` are needed."""
-        return self.stop != "posterior" or self.rank == "margin_per_prompt"
 
 
 @dataclass(frozen=True, eq=False)
@@ -300,8 +270,8 @@ class AdaptiveClassifier:
         probabilities = group_probabilities(self.system, images, self.temperature)
         scores = class_scores(self.system, images, self.temperature)
         full = predict(self.system, images, self.temperature)
-        result = self.run_arrays(probabilities, scores, full, threshold=threshold, budget=budget, rank=rank,
-                                 stop=stop, epsilon=epsilon)
+        policy = {"threshold": threshold, "budget": budget, "rank": rank, "stop": stop, "epsilon": epsilon}
+        result = self.run_arrays(probabilities, scores, full, **policy)
         labels = images.label_indices(self.system.classes)
         accuracy = float(np.mean(result.predictions == labels)) if labels.size else 0.0
         return AdaptiveResult(**{**result.__dict__, "accuracy": accuracy})
@@ -317,16 +287,15 @@ class AdaptiveClassifier:
         the name-prior term and, unless ``full_predictions`` is passed, the decision when
         every group is asked).
         """
-        policy = _Policy(threshold, budget, rank, stop, epsilon).check(self.system.scoring.aggregation)
+        policy = AdaptivePolicy(threshold, budget, rank, stop, epsilon).check(self.system.scoring.aggregation)
         terms = group_terms(self.system, probabilities)
         name_term = np.zeros(terms.shape[1:])
         if self.prior_prompts:  # the scores minus the groups' terms is the name-prior term
             name_term = np.asarray(scores, dtype=np.float64) - terms.sum(axis=0)
         full = np.argmax(scores, axis=1) if full_predictions is None else np.asarray(full_predictions)
         predictions, prompts, asked = self._ask(terms, name_term, full, policy)
-        return AdaptiveResult(self.answers.classes, self.answers.groups, predictions, prompts, asked,
-                              self.full_prompts, threshold, budget, stop=stop,
-                              epsilon=epsilon if stop == "flip" else None)
+        return AdaptiveResult(self.answers.classes, self.answers.groups, predictions, prompts, asked, self.full_prompts,
+                              threshold, budget, stop=stop, epsilon=epsilon if stop == "flip" else None)
 
     def _gains(self, posterior: np.ndarray, open_groups: np.ndarray, rank: str) -> np.ndarray:
         gains = np.full(open_groups.shape, -np.inf)
@@ -337,7 +306,7 @@ class AdaptiveClassifier:
                 gains[rows, g] = gain / theta.shape[1] if rank == "gain_per_prompt" else gain
         return gains
 
-    def _stopped(self, posterior: np.ndarray, scores: np.ndarray, unasked: np.ndarray, policy: _Policy,
+    def _stopped(self, posterior: np.ndarray, scores: np.ndarray, unasked: np.ndarray, policy: AdaptivePolicy,
                  tables: RuleTables | None) -> tuple[np.ndarray, tuple | None]:
         """Which images stop now, and (leaders, gaps, threat) when the rule tables are in use."""
         margins = None if tables is None else threats(scores, unasked, tables)
@@ -354,7 +323,7 @@ class AdaptiveClassifier:
         return sure, margins
 
     def _ask(self, terms: np.ndarray, name_term: np.ndarray, full: np.ndarray,
-             policy: _Policy) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+             policy: AdaptivePolicy) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         n_groups, n_images, _ = terms.shape
         costs = self.answers.costs
         limit = np.inf if policy.budget is None else policy.budget
@@ -391,13 +360,14 @@ class AdaptiveClassifier:
               epsilons: Sequence[float] = DEFAULT_EPSILONS) -> AdaptiveCurve:
         """Accuracy vs mean prompts per image on ``images``: one point per threshold
         (``stop="posterior"``), per epsilon (``"flip"``), or the single exact point (``"margin"``)."""
-        knobs = {"posterior": [(t, None) for t in thresholds], "flip": [(None, e) for e in epsilons]}.get(stop, [(None, None)])
+        knobs = {"posterior": [(t, None) for t in thresholds], "flip": [(None, e) for e in epsilons]}
         points = []
-        for threshold, epsilon in knobs:
+
+        for threshold, epsilon in knobs.get(stop, [(None, None)]):
             result = self.run(images, threshold=threshold, budget=budget, rank=rank, stop=stop,
                               epsilon=0.0 if epsilon is None else epsilon)
-            points.append(AdaptivePoint(threshold, float(result.accuracy), result.mean_prompts, result.prompt_fraction,
-                                        epsilon))
+            points.append(AdaptivePoint(threshold, float(result.accuracy), result.mean_prompts,
+                                        result.prompt_fraction, epsilon))
         truth = images.label_indices(self.system.classes)
         full_accuracy = float(np.mean(predict(self.system, images, self.temperature) == truth))
         return AdaptiveCurve(tuple(points), full_accuracy, self.full_prompts, budget, rank, stop)

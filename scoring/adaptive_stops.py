@@ -47,13 +47,17 @@ the larger expected information gain.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
 from cotclip.scoring.scorer import LOG_FLOOR
+from cotclip.systems.errors import InputError
 from cotclip.systems.model import System
 
-__all__ = ["MARGIN_TOLERANCE", "RuleTables", "rule_tables", "threats", "flip_probability", "margin_values"]
+__all__ = [
+    "AdaptivePolicy", "MARGIN_TOLERANCE", "RuleTables", "rule_tables", "threats", "flip_probability", "margin_values",
+]
 
 MARGIN_TOLERANCE = 1e-5
 _MOST_LIKELY = 32
@@ -66,6 +70,39 @@ def _normal_tail(z: np.ndarray) -> np.ndarray:
     poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))))
     upper = 0.5 * poly * np.exp(-x * x)
     return np.where(z >= 0, upper, 1.0 - upper)
+
+
+@dataclass(frozen=True)
+class AdaptivePolicy:
+    """How one adaptive run ranks and stops (the arguments of ``AdaptiveClassifier.run``; :meth:`check` validates)."""
+
+    threshold: float | None = 0.9
+    budget: int | None = None
+    rank: str = "gain"
+    stop: str = "posterior"
+    epsilon: float = 0.05
+
+    def check(self, aggregation: str) -> "AdaptivePolicy":
+        """Self, or InputError naming the bad setting and a valid one."""
+        if self.rank not in ("gain", "gain_per_prompt", "margin_per_prompt"):
+            raise InputError(f"unknown rank {self.rank!r}; use 'gain', 'gain_per_prompt' or 'margin_per_prompt'")
+        if self.stop not in ("posterior", "margin", "flip"):
+            raise InputError(f"unknown stop {self.stop!r}; use 'posterior', 'margin' or 'flip'")
+        if self.threshold is not None and not 0.0 < self.threshold <= 1.0:
+            raise InputError(
+                f"threshold must be in (0, 1] (got {self.threshold}); e.g. 0.9, or omit it to never stop early")
+        if self.budget is not None and self.budget < 1:
+            raise InputError(f"prompt budget must be >= 1 (got {self.budget}); omit it for no budget")
+        if not 0.0 <= self.epsilon < 1.0:
+            raise InputError(f"epsilon must be in [0, 1) (got {self.epsilon}); e.g. 0.05, or 0 for the exact stop")
+        if self.stop == "flip" and aggregation != "prob_sum":
+            raise InputError("stop='flip' needs prob_sum aggregation; use stop='margin' (exact) or 'posterior'")
+        return self
+
+    @property
+    def uses_margins(self) -> bool:
+        """Whether the rule tables of :mod:`cotclip.scoring.adaptive_stops` are needed."""
+        return self.stop != "posterior" or self.rank == "margin_per_prompt"
 
 
 class RuleTables:
@@ -98,7 +135,8 @@ def rule_tables(system: System, theta: tuple[np.ndarray, ...] | None = None) -> 
         low, high = (group.weight * np.log(LOG_FLOOR), 0.0) if log_scores else (0.0, group.weight)
         codes = np.array([-1 if r is None else r for r in rules])
         differs[g] = codes[:, None] != codes[None, :]
-        bounds[g] = np.where(differs[g], np.where(has_rule, high, 0.0)[None, :] - np.where(has_rule, low, 0.0)[:, None], 0.0)
+        reach = np.where(has_rule, high, 0.0)[None, :] - np.where(has_rule, low, 0.0)[:, None]
+        bounds[g] = np.where(differs[g], reach, 0.0)
         if means is not None:
             means[g][:, has_rule] = group.weight * theta[g][:, codes[has_rule]]
     return RuleTables(np.maximum(bounds, 0.0), differs, weights, means)
