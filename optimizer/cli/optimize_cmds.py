@@ -131,22 +131,26 @@ def optimize_command(
         "prompts_dir": prompts_dir, "optimize_proposer": optimize_proposer, "proposer_opt_calls": proposer_opt_calls,
         **budgets,
     }
-    show = _printer(as_json)
     _quiet_optuna()
-    if resume is not None:
-        if config is not None:
-            raise InputError("--resume reads the run's own run.yaml; drop --config")
-        overrides = {key: value for key, value in settings.items() if value is not None}
-        summary = optimize(resume=resume, overrides=overrides, on_version=show, progress=not as_json)
-    else:
-        if config is None and (data is None or model is None):
-            raise InputError("pass --data and --model (or --config run.yaml, or --resume RUN_DIR)")
-        run_config = load_run_config(config if config is not None else {}, **settings)
-        summary = optimize(run_config, on_version=show, progress=not as_json)
+    summary = _start_or_resume(settings, config, resume, as_json)
     if as_json:
         emit_json(summary.to_cli_json())
     else:
         _print_summary(summary)
+
+
+def _start_or_resume(settings: dict, config: Path | None, resume: Path | None, as_json: bool):
+    """A new run from flags (and an optional run.yaml), or the run in ``resume`` with flag overrides."""
+    show = _printer(as_json)
+    if resume is not None:
+        if config is not None:
+            raise InputError("--resume reads the run's own run.yaml; drop --config")
+        overrides = {key: value for key, value in settings.items() if value is not None}
+        return optimize(resume=resume, overrides=overrides, on_version=show, progress=not as_json)
+    if config is None and (settings["data"] is None or settings["model"] is None):
+        raise InputError("pass --data and --model (or --config run.yaml, or --resume RUN_DIR)")
+    run_config = load_run_config(config if config is not None else {}, **settings)
+    return optimize(run_config, on_version=show, progress=not as_json)
 
 
 def _demo_config(world: str, lm: str, runs_dir: str, cache_dir: str | None) -> RunConfig:

@@ -50,7 +50,7 @@ def load_instructions(name: str, prompts_dir: Path | None = None) -> Instruction
         try:
             text = path.read_text(encoding="utf-8")
         except OSError as exc:
-            raise InputError(f"cannot read prompt file {path}: {exc.strerror}; restore it or drop --prompts") from None
+            raise InputError(f"cannot read prompt file {path}: {exc.strerror}; restore it or drop --prompts-dir") from None
         source = str(path)
     else:
         text = resources.files("cotclip.prompts").joinpath(f"{name}.md").read_text(encoding="utf-8")
