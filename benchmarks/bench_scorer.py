@@ -12,6 +12,8 @@ candidate systems. Rows:
 * ``same system``: ``accuracy(system, images)`` on the same object again;
 * ``equal copy``: a new but identical System object each time (fingerprint look-up);
 * ``new system``: a system never seen before (compile + score, prompts already cosined);
+* ``dense only``: ``same system`` with the scorer forced onto its one-dense-product path
+  (``scorer.DENSE_WORK_LIMIT`` raised), the path small problems take anyway;
 * ``naive loop``: the article's ``classify_pokemon`` per image, per group, per class in
   Python over the same cached embeddings (timed on a subsample at the large size, then
   scaled to all N images).
@@ -27,6 +29,7 @@ import time
 
 import numpy as np
 
+from cotclip.scoring import scorer
 from cotclip.scoring.scorer import ImageSet, PromptEmbedder, accuracy
 from cotclip.systems.model import System
 from _common import TableEncoder, best_seconds, random_system, unit_rows
@@ -71,6 +74,12 @@ def bench_size(name: str, n_images: int, sizes: list[int], n_classes: int, naive
     same = best_seconds(lambda: accuracy(system, images), repeat, inner)
     copies = iter([System.from_data(system.to_dict()) for _ in range(repeat * inner)])  # each object used once
     equal = best_seconds(lambda: accuracy(next(copies), images), repeat, inner)
+    limit, scorer.DENSE_WORK_LIMIT = scorer.DENSE_WORK_LIMIT, 10**18
+    try:
+        assert accuracy(system, images) == reference
+        dense = best_seconds(lambda: accuracy(system, images), repeat, inner)
+    finally:
+        scorer.DENSE_WORK_LIMIT = limit
     system_iter = iter(new_systems)
     fresh = best_seconds(lambda: accuracy(next(system_iter), images), len(new_systems), 1)
     subsample = min(naive_images, n_images)
@@ -80,17 +89,17 @@ def bench_size(name: str, n_images: int, sizes: list[int], n_classes: int, naive
     if subsample == n_images:
         assert abs(naive_value - reference) < 1e-9, (naive_value, reference)
     shape = f"N={n_images}, Q={sum(sizes)}, C={n_classes}"
-    return {"name": name, "shape": shape, "first": first, "same": same, "equal": equal, "fresh": fresh,
+    return {"name": name, "shape": shape, "first": first, "same": same, "equal": equal, "fresh": fresh, "dense": dense,
             "naive": naive, "naive_subsample": subsample}
 
 
 def report(rows: list[dict]) -> None:
     """Print the table and each target beside its measurement."""
     print(f"{'size':<7}{'shape':<28}{'first eval':>12}{'same system':>13}{'equal copy':>12}{'new system':>12}"
-          f"{'naive loop':>13}{'speed-up':>10}")
+          f"{'dense only':>12}{'naive loop':>13}{'speed-up':>10}")
     for r in rows:
         print(f"{r['name']:<7}{r['shape']:<28}{r['first'] * 1e3:>10.2f}ms{r['same'] * 1e3:>11.3f}ms"
-              f"{r['equal'] * 1e3:>10.3f}ms{r['fresh'] * 1e3:>10.3f}ms{r['naive'] * 1e3:>11.1f}ms"
+              f"{r['equal'] * 1e3:>10.3f}ms{r['fresh'] * 1e3:>10.3f}ms{r['dense'] * 1e3:>10.3f}ms{r['naive'] * 1e3:>11.1f}ms"
               f"{r['naive'] / r['same']:>9.0f}x")
     seed, large = rows
     print()

@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+from cotclip.scoring import scorer
 from cotclip.scoring.scorer import (
     LOG_FLOOR,
     ImageSet,
@@ -22,6 +23,13 @@ from cotclip.systems.model import System
 from helpers.hash_text import HashTextEncoder
 
 DIM = 24
+
+
+@pytest.fixture(autouse=True, params=["dense", "tiled"])
+def scoring_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test runs on both of the scorer's paths: one dense product, and tiled rule sums."""
+    monkeypatch.setattr(scorer, "DENSE_WORK_LIMIT", 10**18 if request.param == "dense" else 0)
+    return request.param
 
 
 def random_system(rng: np.random.Generator, variant: str, n_classes: int = 7) -> System:
@@ -161,6 +169,39 @@ def test_identical_rules_tie_and_the_first_class_wins() -> None:
     predictions = predict(system, images)
     assert 2 not in predictions
     assert (predictions == 0).any()
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_predict_is_the_first_argmax_of_class_scores_across_image_tiles(variant: str) -> None:
+    # 600 images span three of the scorer's 256-image tiles, the last one partial; the twin
+    # class (a copy of class0's rules placed last) must tie with class0 and never win.
+    rng = np.random.default_rng(11 + VARIANTS.index(variant))
+    base = random_system(rng, variant, n_classes=12)
+    data = base.to_dict()
+    data["classes"].append("twin")
+    data["rules"]["twin"] = dict(data["rules"][base.classes[0]])
+    system = System.from_data(data)
+    images = make_images(rng, system, n=600)
+
+    scores = class_scores(system, images)
+    predictions = predict(system, images)
+
+    assert scores.shape == (600, 13)
+    np.testing.assert_array_equal(predictions, np.argmax(scores, axis=1))
+    encoder, rows = HashTextEncoder(DIM), [0, 255, 256, 257, 511, 512, 599]
+    embeddings = images.embeddings.astype(np.float64)[rows]
+    expected = [reference_scores(system, x, encoder, system.scoring.temperature) for x in embeddings]
+    np.testing.assert_allclose(scores[rows], expected, rtol=1e-4, atol=2e-4)
+    if system.scoring.name_prior_weight == 0:
+        np.testing.assert_array_equal(scores[:, 0], scores[:, -1])
+        assert 12 not in predictions
+
+
+def test_no_images_give_empty_scores_and_predictions() -> None:
+    system = random_system(np.random.default_rng(12), "plain")
+    images = ImageSet(np.zeros((0, DIM)), [], PromptEmbedder(HashTextEncoder(DIM)))
+    assert class_scores(system, images).shape == (0, len(system.classes))
+    assert predict(system, images).shape == (0,)
 
 
 def test_null_rules_contribute_nothing() -> None:
