@@ -9,6 +9,16 @@ from typing import Annotated, Optional, Sequence
 import typer
 from rich.table import Table
 
+from cotclip.optimizer.cli._adaptive_options import (
+    Adaptive,
+    AdaptiveBudget,
+    AdaptiveEpsilon,
+    AdaptiveRank,
+    AdaptiveStop,
+    AdaptiveThreshold,
+    adaptive_policy,
+    describe_policy,
+)
 from cotclip.optimizer.cli._app import app, console, emit_json
 from cotclip.optimizer.cli._options import (
     CacheDir,
@@ -29,6 +39,7 @@ from cotclip.optimizer.cli._options import (
     parse_crop,
     parse_fractions,
 )
+from cotclip.scoring.adaptive_stops import AdaptivePolicy
 from cotclip.scoring.baselines import BASELINE_METHODS, DEFAULT_NAME_TEMPLATES
 from cotclip.scoring.evaluation import (
     BaselineResult,
@@ -46,16 +57,6 @@ from cotclip.systems.model import System
 
 __all__ = ["evaluate_command", "baseline_command"]
 
-Adaptive = Annotated[
-    bool,
-    typer.Option("--adaptive", help="Also ask groups per image in order of expected information gain, stopping early."),
-]
-AdaptiveThreshold = Annotated[
-    float, typer.Option("--threshold", help="--adaptive: stop once the top class posterior reaches this probability.")
-]
-AdaptiveBudget = Annotated[
-    Optional[int], typer.Option("--budget", help="--adaptive: at most this many prompts (text comparisons) per image.")
-]
 Templates = Annotated[
     Optional[list[str]],
     typer.Option("--template", help="Class-name template with one {} (repeat to average several; default 'a photo of {}')."),
@@ -139,58 +140,68 @@ def evaluate_command(
     image_column: ImageColumn = "image",
     label_column: LabelColumn = "label",
     adaptive: Adaptive = False,
-    threshold: AdaptiveThreshold = 0.9,
+    threshold: AdaptiveThreshold = None,
     budget: AdaptiveBudget = None,
+    stop: AdaptiveStop = None,
+    epsilon: AdaptiveEpsilon = None,
+    rank: AdaptiveRank = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Accuracy of a system on a split, per class, its top confusions and the class-name baseline.
 
     With ``--adaptive``, the answer model is fitted on the train split and each image of
-    the evaluated split is questioned group by group until the posterior is confident.
+    the evaluated split is questioned group by group until the ``--stop`` rule is met.
     """
     check_temperature(temperature)
-    if adaptive and not 0.0 < threshold <= 1.0:
-        raise InputError(f"--threshold must be in (0, 1] (got {threshold}); e.g. 0.9, or 1.0 to ask every group")
     templates = _templates(template)
     loaded = load_system(system)
+    policy = adaptive_policy(adaptive, threshold=threshold, budget=budget, stop=stop, epsilon=epsilon, rank=rank,
+                             aggregation=loaded.scoring.aggregation)
     columns = (image_column, label_column)
     prepared = _prepare(data, model, split, seed, fractions, crop, cache_dir, columns)
     images, dropped = _known_images(prepared.images, loaded.classes, ignore_unknown)
     skipped = {"unreadable": len(prepared.skipped), "unknown_label": dropped}
     result = evaluate_system(loaded, images, temperature=temperature, baseline_templates=templates, skipped=skipped)
     result = dataclasses.replace(result, cache=_cache_stats(prepared))  # texts are embedded during scoring
-    adaptive_result = _adaptive(loaded, images, data, model, seed, fractions, crop, cache_dir, columns, temperature,
-                                threshold, budget) if adaptive else None
+    adaptive_result = None
+    if policy is not None:
+        train = _prepare(data, model, "train", seed, fractions, crop, cache_dir, columns)
+        adaptive_result = _adaptive(loaded, train, images, temperature, policy)
     if as_json:
         payload = result.to_dict()
         if adaptive_result is not None:
-            payload["adaptive"] = adaptive_result.to_dict()
+            payload["adaptive"] = {**adaptive_result.to_dict(), "rank": policy.rank}
         emit_json(payload)
         return
     summary = ClassificationSummary(result.accuracy, result.n, result.per_class, result.confusions)
     _print_summary(summary, Counter(images.labels), f"{loaded.name} on {split} ({result.n} images)")
     _print_skipped(result.skipped)
+    _print_accuracies(result, adaptive_result, policy)
+
+
+def _print_accuracies(result, adaptive_result, policy: AdaptivePolicy | None) -> None:
+    """The accuracy lines under the tables: system, baseline, cache and the adaptive run if any."""
     console.print(f"accuracy: [bold]{result.accuracy:.1%}[/]")
     baseline = "n/a" if result.baseline_accuracy is None else f"{result.baseline_accuracy:.1%}"
     console.print(f"class-name baseline: {baseline} [dim]({result.baseline_note})[/]")
     console.print(f"[dim]embedding cache: {result.cache['hits']} hits, {result.cache['misses']} misses[/]")
     if adaptive_result is not None:
         console.print(
-            f"adaptive: {adaptive_result.accuracy:.1%} with {adaptive_result.mean_prompts:.1f} of "
-            f"{adaptive_result.full_prompts} prompts per image ({adaptive_result.prompt_fraction:.0%})"
+            f"adaptive ({describe_policy(policy)}): {adaptive_result.accuracy:.1%} with "
+            f"{adaptive_result.mean_prompts:.1f} of {adaptive_result.full_prompts} prompts per image "
+            f"({adaptive_result.prompt_fraction:.0%})"
         )
 
 
-def _adaptive(system: System, images: ImageSet, data: str, model: str, seed: int, fractions: str,
-              crop: str | None, cache_dir, columns: tuple[str, str], temperature: float | None, threshold: float,
-              budget: int | None):
-    """Fit adaptive questioning on the train split, then run it on ``images``."""
+def _adaptive(system: System, train: PreparedImages, images: ImageSet, temperature: float | None,
+              policy: AdaptivePolicy):
+    """Fit adaptive questioning on the ``train`` split, then run it on ``images`` under ``policy``."""
     from cotclip.scoring.adaptive import AdaptiveClassifier
 
-    train = _prepare(data, model, "train", seed, fractions, crop, cache_dir, columns)
     train_images, _ = drop_unknown_labels(train.images, system.classes)
     classifier = AdaptiveClassifier.fit(system, train_images, temperature=temperature)
-    return classifier.run(images, threshold=threshold, budget=budget)
+    return classifier.run(images, threshold=policy.threshold, budget=policy.budget, rank=policy.rank,
+                          stop=policy.stop, epsilon=policy.epsilon)
 
 
 def _baseline_classes(system: System | None, prepared: PreparedImages) -> list[str]:
