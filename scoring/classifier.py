@@ -13,7 +13,9 @@ or an ``[N, d]`` array of L2-normalised image embeddings from the same encoder.
 Adaptive mode (:mod:`cotclip.scoring.adaptive`): ``clf.fit_adaptive(train_images, labels)``
 (or an ``.npz`` exported from a run dir, which carries the model fitted on the run's
 train split) then ``clf.predict_adaptive(images, threshold=0.9, budget=None)`` asks the
-most informative groups first and stops once the class is clear.
+most informative groups first and stops once the class is clear (``stop="margin"``: once
+the unasked groups cannot change :meth:`Classifier.predict`'s label; ``stop="flip"``: once
+that is unlikely, below ``epsilon``).
 
 ``predict_proba`` is a softmax over the class scores. With ``log_prob_sum`` the scores
 are log-likelihoods under independent group answers, so this is the naive-Bayes
@@ -198,14 +200,17 @@ class Classifier:
         return Classifier(fitted, self.encoder)
 
     def predict_adaptive(
-        self, images: Images, *, threshold: float | None = 0.9, budget: int | None = None, rank: str | None = None
+        self, images: Images, *, threshold: float | None = 0.9, budget: int | None = None, rank: str | None = None,
+        stop: str | None = None, epsilon: float | None = None,
     ) -> "AdaptiveResult":
-        """Ask groups one image at a time, most informative first, until ``threshold`` or ``budget`` prompts.
+        """Ask groups one image at a time, most informative first, until the stopping rule or ``budget`` prompts.
 
         Returns :class:`~cotclip.scoring.adaptive.AdaptiveResult` (``.labels``, ``.prompts`` per
         image, ``.asked`` groups). With ``threshold=None`` and no budget every group is asked
-        and the labels equal :meth:`predict`'s. ``rank`` (``gain`` or ``gain_per_prompt``)
-        defaults to the adaptive module's default.
+        and the labels equal :meth:`predict`'s. ``rank`` (``gain``, ``gain_per_prompt`` or
+        ``margin_per_prompt``), ``stop`` (``posterior`` uses ``threshold``; ``margin`` gives
+        :meth:`predict`'s labels; ``flip`` uses ``epsilon``, ``prob_sum`` only) and ``epsilon``
+        default to the adaptive module's defaults (see ``AdaptiveClassifier.run``).
         """
         from cotclip.scoring.adaptive import AdaptiveClassifier, AnswerModel
 
@@ -222,9 +227,10 @@ class Classifier:
         )
         adaptive = AdaptiveClassifier(self.system, model, compiled.adaptive_sharpness)
         scores = compiled.class_scores(embeddings)
+        chosen = {"rank": rank, "stop": stop, "epsilon": epsilon}
         return adaptive.run_arrays(
             compiled.group_probabilities(embeddings), scores, np.argmax(scores, axis=1),
-            threshold=threshold, budget=budget, **({} if rank is None else {"rank": rank}),
+            threshold=threshold, budget=budget, **{key: value for key, value in chosen.items() if value is not None},
         )
 
     def explain(self, image: str | Path | ImageRef | np.ndarray, top_k: int = 3) -> Explanation:

@@ -17,6 +17,14 @@ import typer
 import yaml
 from rich.markup import escape
 
+from cotclip.optimizer.cli._adaptive_options import (
+    AdaptiveBudget,
+    AdaptiveEpsilon,
+    AdaptiveRank,
+    AdaptiveStop,
+    AdaptiveThreshold,
+    adaptive_policy,
+)
 from cotclip.optimizer.cli._app import app, console, emit_json, err_console
 from cotclip.optimizer.review.edits import apply_edits, parse_edits
 from cotclip.optimizer.review.session import ReviewSession, load_version
@@ -162,12 +170,13 @@ def _classifier(system: str | None, compiled: Path | None, model: str | None):
     return Classifier.load(loaded, encoder=model)
 
 
-def _labelled_rows(classifier, embeddings, adaptive: bool, threshold: float | None, budget: int | None) -> list[dict]:
-    """One dict per embedded image: label and top-3 probabilities, or the adaptive label and prompts."""
+def _labelled_rows(classifier, embeddings, policy) -> list[dict]:
+    """One dict per embedded image: label and top-3 probabilities, or (``policy`` given) the adaptive label and prompts."""
     if not len(embeddings):
         return []
-    if adaptive:
-        result = classifier.predict_adaptive(embeddings, threshold=threshold, budget=budget)
+    if policy is not None:
+        result = classifier.predict_adaptive(embeddings, threshold=policy.threshold, budget=policy.budget,
+                                             rank=policy.rank, stop=policy.stop, epsilon=policy.epsilon)
         groups = classifier.compiled.group_names
         return [{"label": label, "prompts": int(prompts), "asked": [g for g, on in zip(groups, asked) if on]}
                 for label, prompts, asked in zip(result.labels, result.prompts, result.asked)]
@@ -187,17 +196,27 @@ def predict_command(
     compiled: Path | None = typer.Option(None, "--compiled", help="Compiled classifier (.npz from `cotclip export --format npz`)."),
     model: str | None = typer.Option(None, "--model", help="Encoder spec; default for --compiled: the one stored in the file."),
     crop: str | None = typer.Option(None, "--crop", help="Crop box left,top,right,bottom as fractions, e.g. 0.08,0.11,0.92,0.55."),
-    adaptive: bool = typer.Option(False, "--adaptive", help="Ask groups adaptively (needs an npz exported from a run dir)."),
-    threshold: float = typer.Option(0.9, "--threshold", help="With --adaptive: stop once the top class is this likely."),
-    budget: int | None = typer.Option(None, "--budget", help="With --adaptive: at most this many prompts per image."),
+    adaptive: bool = typer.Option(False, "--adaptive", help="Ask groups adaptively, stopping early (see --stop); "
+                                  "needs an npz exported from a run dir."),
+    threshold: AdaptiveThreshold = None,
+    budget: AdaptiveBudget = None,
+    stop: AdaptiveStop = None,
+    epsilon: AdaptiveEpsilon = None,
+    rank: AdaptiveRank = None,
     as_json: bool = typer.Option(False, "--json", help="Print [{path, label, scores: top-3}] as JSON."),
 ) -> None:
-    """Label image files; unreadable files are reported and skipped."""
+    """Label image files; unreadable files are reported and skipped.
+
+    ``--adaptive`` needs a compiled ``.npz`` exported from a run dir (it carries the answer
+    model fitted on the run's train split); every ``--stop`` rule works on it.
+    """
     from cotclip.scoring.classifier import image_refs_from_paths
 
     crop_box = _parse_crop(crop)
     classifier = _classifier(system, compiled, model)
-    if adaptive and not classifier.compiled.has_adaptive:
+    policy = adaptive_policy(adaptive, threshold=threshold, budget=budget, stop=stop, epsilon=epsilon, rank=rank,
+                             aggregation=classifier.compiled.aggregation)
+    if policy is not None and not classifier.compiled.has_adaptive:
         raise InputError("--adaptive needs an answer model fitted on train images; export the npz from a run dir "
                          "(cotclip export runs/<name> --format npz) or call Classifier.fit_adaptive")
     refs = image_refs_from_paths(images, crop=crop_box)
@@ -207,7 +226,7 @@ def predict_command(
                         f"({failures[0][1]}); check the files")
     for position, reason in failures:
         logger.warning("skipped unreadable image %s: %s", refs[position].source, reason)
-    rows = _labelled_rows(classifier, embeddings, adaptive, threshold, budget)
+    rows = _labelled_rows(classifier, embeddings, policy)
     results = [{"path": str(images[p]), **row} for p, row in zip(ok_positions, rows)]
     results += [{"path": str(images[p]), "label": None, "error": reason} for p, reason in failures]
     if as_json:

@@ -209,6 +209,25 @@ def test_adaptive_mode_without_stopping_asks_everything_and_equals_predict(world
     assert (classifier.predict_adaptive(test_x, threshold=None, budget=10).prompts <= 10).all()
 
 
+@pytest.mark.parametrize("stop, epsilon", [("margin", None), ("flip", 0.0), ("flip", 0.2)])
+def test_adaptive_stop_rules_match_the_adaptive_module(world_setup, stop, epsilon):
+    from cotclip.scoring.adaptive import AdaptiveClassifier
+
+    system, encoder, dataset = world_setup
+    train_x, train_y, test_x, test_y = _split(dataset, encoder)
+    classifier = Classifier.load(system, encoder=encoder).fit_adaptive(train_x, train_y)
+    options = {"stop": stop} if epsilon is None else {"stop": stop, "epsilon": epsilon}
+    result = classifier.predict_adaptive(test_x, threshold=None, rank="margin_per_prompt", **options)
+    prompts = PromptEmbedder(encoder)
+    reference = AdaptiveClassifier.fit(system, ImageSet(train_x, train_y, prompts)).run(
+        ImageSet(test_x, test_y, prompts), threshold=None, rank="margin_per_prompt", **options)
+    assert result.labels == reference.labels and result.prompts.tolist() == reference.prompts.tolist()
+    assert (result.stop, result.epsilon) == (stop, epsilon)
+    assert result.mean_prompts < result.full_prompts
+    if not epsilon:  # the exact stops: the full system's labels
+        assert result.labels == classifier.predict(test_x)
+
+
 def test_adaptive_mode_needs_a_fitted_answer_model(world_setup):
     system, encoder, dataset = world_setup
     classifier = Classifier.load(system, encoder=encoder)
