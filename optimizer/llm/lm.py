@@ -32,7 +32,12 @@ LOCAL_MODEL = "openai/smollm2-135m-instruct"
 
 @dataclass(frozen=True)
 class LMConfig:
-    """How to reach a model. ``model`` is any DSPy/litellm LM string, e.g. ``openai/gpt-4o-mini``."""
+    """How to reach a model. ``model`` is any DSPy/litellm LM string, e.g. ``openai/gpt-4o-mini``.
+
+    ``cache_endpoint`` stands for ``api_base`` in response-cache keys when the address
+    says nothing about the model: the bundled server listens on a fresh port each time,
+    and a key holding that port would make a resumed run pay again for every answer.
+    """
 
     model: str
     api_base: str | None = None
@@ -43,6 +48,7 @@ class LMConfig:
     retries: int = 2
     backoff_s: float = 1.0
     cache_dir: Path | None = None
+    cache_endpoint: str | None = None
 
     def __post_init__(self) -> None:
         if "/" not in self.model or self.model.endswith("/"):
@@ -59,6 +65,7 @@ class LMConfig:
             "model": self.model, "api_base": self.api_base, "temperature": self.temperature,
             "max_tokens": self.max_tokens, "timeout_s": self.timeout_s, "retries": self.retries,
             "backoff_s": self.backoff_s, "cache_dir": str(self.cache_dir) if self.cache_dir else None,
+            "cache_endpoint": self.cache_endpoint,
         }
 
 
@@ -204,7 +211,8 @@ class LLMClient:
     def _request_material(self, signature, inputs: dict[str, Any], lm_kwargs: dict[str, Any]) -> dict[str, Any]:
         messages = self._adapter.format(signature, [], inputs)
         schemas = {name: _schema_of(f.annotation) for name, f in signature.output_fields.items()}
-        return {"model": self.config.model, "api_base": self.config.api_base, "messages": messages,
+        endpoint = self.config.cache_endpoint or self.config.api_base
+        return {"model": self.config.model, "api_base": endpoint, "messages": messages,
                 "output_schema": schemas, "lm_kwargs": lm_kwargs,
                 "max_tokens": self.config.max_tokens}
 

@@ -90,6 +90,7 @@ class LocalLLMServer:
         self.startup_timeout_s = startup_timeout_s
         self.process: subprocess.Popen | None = None
         self._log_path: Path | None = None
+        self._model_file: Path | None = None  # the GGUF the running server loaded
 
     @property
     def api_base(self) -> str:
@@ -107,10 +108,14 @@ class LocalLLMServer:
         """An :class:`LMConfig` for this server; ``options`` override the defaults.
 
         Defaults suit a 135M model on 2 cores: answers of at most 600 tokens, a
-        generous timeout (a busy machine is slow, not broken) and one retry.
+        generous timeout (a busy machine is slow, not broken) and one retry. Cached
+        answers are keyed by the model file, not by this server's (ephemeral) port.
         """
         settings = {"max_tokens": 600, "timeout_s": 300.0, "retries": 1, **options}
-        return LMConfig(LOCAL_MODEL, api_base=self.api_base, api_key="local", **settings)
+        api_base = self.api_base
+        gguf = self._model_file or find_gguf(self.gguf)
+        return LMConfig(LOCAL_MODEL, api_base=api_base, api_key="local",
+                        cache_endpoint=f"local:{gguf.name}:{gguf.stat().st_size}", **settings)
 
     def __enter__(self) -> "LocalLLMServer":
         self.start()
@@ -124,6 +129,7 @@ class LocalLLMServer:
         if self.process is not None:
             return
         gguf, binary = find_gguf(self.gguf), find_llama_server()
+        self._model_file = gguf
         self.port = self.port or free_port()
         handle, log_name = tempfile.mkstemp(prefix="cotclip-llama-", suffix=".log")
         self._log_path = Path(log_name)

@@ -58,3 +58,28 @@ def test_real_server_starts_answers_health_and_stops_its_own_process():
             assert response.status == 200
         assert server.lm_config().api_base == server.api_base
     assert process.poll() is not None and server.process is None
+
+
+def test_cached_answers_outlive_the_servers_port(tmp_path, fake_server):
+    """A resumed `--lm local` run starts a server on a new port; its cache must still answer (no new call)."""
+    from cotclip.optimizer.llm.lm import LLMClient
+    from cotclip.optimizer.proposers.signatures import answer_model, load_instructions, propose_signature
+
+    model = tmp_path / "m.gguf"
+    model.write_bytes(b"GGUF")
+    signature = propose_signature(answer_model(["a", "b"], 3, 4), load_instructions("propose"))
+    inputs = {"classes": ["a", "b"], "domain": "d", "notes": "", "limits": "l", "emphasis": "e", "feedback": ""}
+    first_port = int(fake_server.api_base.rsplit(":", 1)[1].split("/")[0])
+    first = LocalLLMServer(gguf=model, port=first_port).lm_config(cache_dir=tmp_path / "cache", timeout_s=2.0,
+                                                                retries=0)
+    answered = LLMClient(first).complete(signature, inputs, seed=1)
+    assert len(fake_server.requests) == 1 and not answered.usage.cached
+    later = LocalLLMServer(gguf=model, port=free_port()).lm_config(cache_dir=tmp_path / "cache", timeout_s=2.0,
+                                                                  retries=0)  # nothing listens there
+    assert later.api_base != first.api_base
+    again = LLMClient(later).complete(signature, inputs, seed=1)
+    assert again.usage.cached and again.text == answered.text and again.request_key == answered.request_key
+    assert len(fake_server.requests) == 1
+    other = tmp_path / "other.gguf"
+    other.write_bytes(b"GGUF, another model")
+    assert LocalLLMServer(gguf=other, port=first_port).lm_config().cache_endpoint != first.cache_endpoint
