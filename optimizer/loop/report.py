@@ -82,8 +82,19 @@ def _proposer_section(tuning: dict[str, Any]) -> str:
         f"\n## Proposer instructions (GEPA)\n\nVal accuracy of the proposed system: {tuning['seed_score']:.1%} with the "
         f"given instructions, {tuning['best_score']:.1%} with the best of {tuning['candidates']} candidate(s); "
         f"{llm.get('proposer_calls', 0)} proposer and {llm.get('reflection_calls', 0)} reflection LLM calls. "
+        f"{_proposals_line(tuning.get('proposals'))}"
         f"The run's proposer read `{tuning['prompts_dir']}` (reuse it with `--prompts-dir`).\n"
     )
+
+
+def _proposals_line(proposals: list[dict[str, Any]] | None) -> str:
+    """What the reflection LM proposed and what GEPA kept (older proposer_opt.json files lack the record)."""
+    if proposals is None:
+        return ""
+    kept = sum(1 for p in proposals if p.get("accepted"))
+    scores = ", ".join(f"{max(p['scores']):.1%}" for p in proposals if p.get("scores"))
+    return (f"The reflection proposed {len(proposals)} rewrite(s), {kept} kept"
+            + (f" (best score of each: {scores}; all in `proposer_opt.json`). " if scores else ". "))
 
 
 def render_report(summary: RunSummary, versions: list[VersionRecord], extra_rows: list[HeldOutScore] = (),

@@ -16,6 +16,10 @@ calls, bounded by its own ``Budget``); ``max_reflection_calls`` bounds the refle
 LM's calls. The best instructions are saved as ``<run_dir>/prompts/<name>.md`` (with
 the unoptimized files copied beside them), a folder the proposer accepts as
 ``prompts_dir`` (``--prompts-dir`` of ``cotclip optimize``/``propose``) for the next task.
+
+Every rewrite the reflection LM proposed is recorded in the result (``proposals``: its
+text, the scores it got and whether GEPA kept it), so an outcome of "the given
+instructions stay" shows what was tried and why it lost, rather than nothing.
 """
 
 from __future__ import annotations
@@ -63,13 +67,14 @@ class ProposerOptimization:
     metric_calls: int
     reflection_calls: int
     scores: list[float] = field(default_factory=list)
+    proposals: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON form (instruction texts included)."""
         return {"instructions": dict(self.instructions), "seed_score": self.seed_score,
                 "best_score": self.best_score, "prompts_dir": str(self.prompts_dir), "candidates": self.candidates,
                 "metric_calls": self.metric_calls, "reflection_calls": self.reflection_calls,
-                "candidate_scores": list(self.scores)}
+                "candidate_scores": list(self.scores), "proposals": [dict(p) for p in self.proposals]}
 
 
 def feedback_of(system: System, train: ImageSet, val_accuracy: float) -> str:
@@ -106,6 +111,7 @@ class ProposerAdapter:
         self.make_proposer = make_proposer
         self.base_prompts = base_prompts
         self.metric_calls = 0
+        self.evaluated: list[tuple[dict[str, str], list[float]]] = []  # (candidate, its scores) per evaluate call
         self.propose_new_texts = None  # use GEPA's own reflective proposal
 
     def _score(self, proposer: Proposer, case: ProposerCase) -> tuple[float, str, str]:
@@ -124,6 +130,7 @@ class ProposerAdapter:
             proposer = self.make_proposer(_write_prompts(Path(scratch), candidate, self.base_prompts))
             results = [self._score(proposer, case) for case in batch]
         self.metric_calls += len(batch)
+        self.evaluated.append((dict(candidate), [s for s, _, _ in results]))
         traces = [{"classes": list(case.task.classes), "system": text, "feedback": feedback}
                   for case, (_, text, feedback) in zip(batch, results)]
         return EvaluationBatch(outputs=[text for _, text, _ in results], scores=[s for s, _, _ in results],
@@ -138,6 +145,21 @@ class ProposerAdapter:
             for trace, score in zip(eval_batch.trajectories or [], eval_batch.scores)
         ]
         return {name: records for name in components_to_update}
+
+
+def _proposals(evaluated: list[tuple[dict[str, str], list[float]]], seed: dict[str, str],
+               kept: list[dict[str, str]]) -> list[dict[str, Any]]:
+    """Each distinct non-seed candidate GEPA evaluated: its instructions, mean score per evaluation, kept or not."""
+    found: list[dict[str, Any]] = []
+    for candidate, scores in evaluated:
+        if candidate == seed:
+            continue
+        entry = next((e for e in found if e["instructions"] == candidate), None)
+        if entry is None:
+            entry = {"instructions": candidate, "scores": [], "accepted": candidate in kept}
+            found.append(entry)
+        entry["scores"].append(sum(scores) / len(scores) if scores else 0.0)
+    return found
 
 
 class _Reflection:
@@ -202,13 +224,16 @@ def optimize_proposer(
         skip_perfect_score=True, seed=seed,
     )
     best = dict(result.best_candidate)
+    kept = [dict(c) for c in result.candidates]
     prompts_dir = _write_prompts(Path(run_dir) / "prompts", best, base_prompts)
     outcome = ProposerOptimization(
         instructions=best, seed_score=float(result.val_aggregate_scores[0]),
         best_score=float(result.val_aggregate_scores[result.best_idx]), prompts_dir=prompts_dir,
         candidates=len(result.candidates), metric_calls=adapter.metric_calls, reflection_calls=reflection.calls,
         scores=[float(s) for s in result.val_aggregate_scores],
+        proposals=_proposals(adapter.evaluated, seed_candidate, kept),
     )
-    logger.info("proposer instructions: val accuracy %.3f -> %.3f over %d candidates", outcome.seed_score,
-                outcome.best_score, outcome.candidates)
+    logger.info("proposer instructions: val accuracy %.3f -> %.3f; %d rewrite(s) proposed, %d kept",
+                outcome.seed_score, outcome.best_score, len(outcome.proposals),
+                sum(p["accepted"] for p in outcome.proposals))
     return outcome

@@ -88,7 +88,9 @@ def test_optimized_instructions_are_saved_used_by_the_run_and_reusable(tmp_path,
     assert made and all(r["system"]["provenance"]["details"]["prompt_sha256"] == tuned_sha for r in made)
     assert all(len(r["system"]["groups"]) == len(load_world("pokemon-like").oracle_system().groups) for r in made)
     assert summary.extra["proposer_optimization"]["best_score"] == tuning["best_score"]
+    assert any(p["accepted"] and MARKER in p["instructions"]["propose"] for p in tuning["proposals"])
     assert "Proposer instructions (GEPA)" in (run / "report.md").read_text()
+    assert "kept" in (run / "report.md").read_text()
     assert recorded_lm["reflect"] >= 1
 
     # the saved folder is the next run's --prompts-dir: no optimization, same instructions
@@ -113,6 +115,7 @@ def test_a_failing_reflection_llm_keeps_the_given_instructions_and_the_run_goes_
     run = tmp_path / "flaky"
     tuning = json.loads((run / "proposer_opt.json").read_text())
     assert tuning["candidates"] == 1 and tuning["best_score"] == tuning["seed_score"]
+    assert tuning["proposals"] == []  # no reflection answered, so nothing was proposed
     assert load_instructions("propose", run / "prompts").text == load_instructions("propose").text
     assert proposals(run)
 
@@ -148,3 +151,61 @@ def test_propose_reads_a_prompts_dir(tmp_path, capsys, recorded_lm):
     capsys.readouterr()
     assert main(args[:-1] + ["--prompts-dir", str(tmp_path / "empty")]) == 2
     assert "lacks propose.md" in capsys.readouterr().err
+
+
+def _first_request(run) -> str:
+    """Request key (hash of model, messages incl. instructions, seed) of the run's first propose call."""
+    for line in (run / "proposer_log.jsonl").read_text().splitlines():
+        answer = json.loads(line).get("answer")
+        if answer and answer["kind"] == "llm-propose":
+            return answer["request"]
+    raise AssertionError(f"no llm-propose call in {run / 'proposer_log.jsonl'}")
+
+
+@pytest.mark.llm
+@pytest.mark.slow
+def test_optimize_proposer_with_the_real_local_llm_and_prompts_dir_reuse(tmp_path, capsys, scramble):
+    """Structure, not quality: SmolLM2's rewrites rarely win, but whatever GEPA decides is saved and recorded,
+    the budget holds, and the saved folder drives the next run's proposer (about 2-3 minutes on 2 cores)."""
+    import yaml
+
+    classes = load_world("pokemon-like").classes[:4]  # a small task keeps each SmolLM2 answer to ~20 s
+    system = scramble()
+    init = tmp_path / "init.json"  # the runs go on even when SmolLM2 gives no valid system
+    init.write_text(system.evolve(classes=classes, rules={c: system.rules[c] for c in classes}).to_json())
+    config = tmp_path / "run.yaml"
+    config.write_text(yaml.safe_dump({
+        "runs_dir": str(tmp_path / "runs"), "data": "synthetic:pokemon-like", "model": "synthetic", "lm": "local",
+        "classes": classes, "init": str(init), "n_proposals": 1, "max_groups": 2, "max_options": 4,
+        "llm_max_tokens": 400, "llm_timeout_s": 300.0, "moves": ["fit_rules"], "patience": 1, "max_llm_calls": 2,
+        "cache_dir": str(tmp_path / "cache")}))
+    assert main(["optimize", "--config", str(config), "--name", "tuned", "--optimize-proposer",
+                 "--proposer-opt-calls", "6", "--json"]) == 0
+    json.loads(capsys.readouterr().out)
+    run = tmp_path / "runs" / "tuned"
+    tuning = json.loads((run / "proposer_opt.json").read_text())
+    prompts = run / "prompts"
+    assert sorted(p.name for p in prompts.iterdir()) == ["complete_rules.md", "propose.md", "revise.md"]
+    saved = load_instructions("propose", prompts).text
+    assert saved and saved == tuning["instructions"]["propose"].strip()
+    assert tuning["llm"]["paid_proposer_calls"] + tuning["reflection_calls"] <= 6 + 1
+    assert 0.0 <= tuning["seed_score"] <= tuning["best_score"] <= 1.0
+    if tuning["seed_score"] < 1.0:  # GEPA reflects unless the given instructions already score 1.0
+        assert tuning["reflection_calls"] >= 1 and tuning["proposals"], "the reflection LLM proposed nothing"
+    kept = [p for p in tuning["proposals"] if p["accepted"]]
+    if kept:  # a rewrite won: it is the saved file
+        assert tuning["best_score"] > tuning["seed_score"] and saved != load_instructions("propose").text
+    else:  # every rewrite lost (SmolLM2's usual case): the given instructions stay, the rewrites are on record
+        assert saved == load_instructions("propose").text and tuning["best_score"] == tuning["seed_score"]
+        assert all(p["scores"] and max(p["scores"]) <= tuning["seed_score"] for p in tuning["proposals"])
+    assert "Proposer instructions (GEPA)" in (run / "report.md").read_text()
+
+    # the next run reads the saved folder: its proposer sends the very request the tuned run's proposer sent
+    assert main(["optimize", "--config", str(config), "--name", "reuse", "--prompts-dir", str(prompts), "--json"]) == 0
+    json.loads(capsys.readouterr().out)
+    reuse = tmp_path / "runs" / "reuse"
+    assert yaml.safe_load((reuse / "run.yaml").read_text())["prompts_dir"] == str(prompts)
+    assert not (reuse / "proposer_opt.json").exists() and not (reuse / "prompts").exists()
+    assert _first_request(reuse) == _first_request(run)
+    tuned_sha = hashlib.sha256((prompts / "propose.md").read_bytes()).hexdigest()
+    assert all(r["system"]["provenance"]["details"]["prompt_sha256"] == tuned_sha for r in proposals(reuse))

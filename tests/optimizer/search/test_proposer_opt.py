@@ -61,7 +61,26 @@ def test_reflection_that_helps_is_kept_and_saved_as_a_prompts_folder(case, tmp_p
     assert MARKER in load_instructions("propose", result.prompts_dir).text
     assert load_instructions("revise", result.prompts_dir).text == load_instructions("revise").text
     assert 1 <= result.reflection_calls <= 2 and result.metric_calls <= 6 + 1
+    assert [p["accepted"] for p in result.proposals][:1] == [True]
+    assert MARKER in result.proposals[0]["instructions"]["propose"]
+    assert result.proposals[0]["scores"] and max(result.proposals[0]["scores"]) > result.seed_score
     json.dumps(result.to_dict())
+
+
+def test_a_rewrite_that_loses_is_recorded_as_rejected_and_the_given_instructions_stay(case, tmp_path):
+    """What a weak reflection LM (SmolLM2) does: it rewrites, the rewrite scores no better, GEPA drops it."""
+    from dspy.utils import DummyLM
+
+    system, proposer_case = case
+    reflection = DummyLM([{"instructions": "Describe the picture."}] * 10)  # no fences, no MARKER
+    result = optimize_proposer([proposer_case], _recorded_proposer(system), reflection, tmp_path,
+                               max_metric_calls=3, max_reflection_calls=1)
+    assert result.candidates == 1 and result.best_score == result.seed_score
+    assert load_instructions("propose", result.prompts_dir).text == load_instructions("propose").text
+    assert len(result.proposals) == 1 and result.proposals[0]["accepted"] is False
+    assert "Describe the picture." in result.proposals[0]["instructions"]["propose"]
+    assert result.proposals[0]["scores"] and max(result.proposals[0]["scores"]) <= result.seed_score
+    assert json.loads(json.dumps(result.to_dict()))["proposals"] == result.proposals
 
 
 def test_feedback_names_weak_classes_and_confusions(case):
