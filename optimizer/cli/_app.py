@@ -60,6 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     # litellm fetches its price map over the network at import unless told otherwise;
     # cotclip runs offline, so the bundled map is the default (a user's setting wins).
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    # litellm's own log handler writes records below WARNING to stdout, which broke `-v --json`;
+    # at WARNING it leaves INFO to the root handler that -v points at stderr.
+    os.environ.setdefault("LITELLM_LOG", "WARNING")
     from cotclip.optimizer.cli import _commands  # noqa: F401  (registers every command)
 
     try:
