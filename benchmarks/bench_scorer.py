@@ -13,7 +13,7 @@ candidate systems. Rows:
 * ``equal copy``: a new but identical System object each time (fingerprint look-up);
 * ``new system``: a system never seen before (compile + score, prompts already cosined);
 * ``dense only``: ``same system`` with the scorer forced onto its one-dense-product path
-  (``scorer.DENSE_WORK_LIMIT`` raised), the path small problems take anyway;
+  (``scorer.SCORING_PATH = "dense"``), the path small problems take anyway;
 * ``naive loop``: the article's ``classify_pokemon`` per image, per group, per class in
   Python over the same cached embeddings (timed on a subsample at the large size, then
   scaled to all N images).
@@ -74,12 +74,12 @@ def bench_size(name: str, n_images: int, sizes: list[int], n_classes: int, naive
     same = best_seconds(lambda: accuracy(system, images), repeat, inner)
     copies = iter([System.from_data(system.to_dict()) for _ in range(repeat * inner)])  # each object used once
     equal = best_seconds(lambda: accuracy(next(copies), images), repeat, inner)
-    limit, scorer.DENSE_WORK_LIMIT = scorer.DENSE_WORK_LIMIT, 10**18
+    scorer.SCORING_PATH = "dense"
     try:
         assert accuracy(system, images) == reference
         dense = best_seconds(lambda: accuracy(system, images), repeat, inner)
     finally:
-        scorer.DENSE_WORK_LIMIT = limit
+        scorer.SCORING_PATH = "auto"
     system_iter = iter(new_systems)
     fresh = best_seconds(lambda: accuracy(next(system_iter), images), len(new_systems), 1)
     subsample = min(naive_images, n_images)
@@ -111,6 +111,31 @@ def report(rows: list[dict]) -> None:
           f" (naive large timed on {large['naive_subsample']} images, scaled) -> {'met' if best_ratio >= 1000 else 'NOT met'}")
 
 
+CROSSOVER_SIZES = [(117, [9, 12, 12, 10, 8], 16), (1_000, [10] * 10, 100), (5_000, [10] * 10, 400),
+                   (20_000, [8] * 6, 50), (1_000, [20] * 10, 1_000), (10_000, [20] * 10, 1_000)]
+
+
+def crossover(quick: bool) -> None:
+    """Both scorer paths at several sizes, and the one ``SCORING_PATH = "auto"`` picks."""
+    print(f"{'shape':<28}{'dense':>10}{'tiled':>10}  auto picks")
+    for n_images, sizes, n_classes in CROSSOVER_SIZES[:3] if quick else CROSSOVER_SIZES:
+        rng = np.random.default_rng(1)
+        system = random_system(rng, sizes, n_classes)
+        texts = system.prompt_texts()
+        encoder = TableEncoder(dict(zip(texts, unit_rows(rng, len(texts)))))
+        images = ImageSet(unit_rows(rng, n_images), [system.classes[i % n_classes] for i in range(n_images)],
+                          PromptEmbedder(encoder))
+        times = {}
+        for path in ("dense", "tiled"):
+            scorer.SCORING_PATH = path
+            accuracy(system, images)
+            times[path] = best_seconds(lambda: accuracy(system, images), 3 if quick else 5, 3)
+        scorer.SCORING_PATH = "auto"
+        picks = "dense" if scorer._dense_path(images.compiled(system), n_images) else "tiled"
+        shape = f"N={n_images}, Q={sum(sizes)}, C={n_classes}"
+        print(f"{shape:<28}{times['dense'] * 1e3:>8.3f}ms{times['tiled'] * 1e3:>8.3f}ms  {picks}")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run both sizes and print the report."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -122,6 +147,8 @@ def main(argv: list[str] | None = None) -> int:
         bench_size("large", 10_000, [20] * 10, 1_000, 20 if args.quick else 200, args.quick),
     ]
     report(rows)
+    print()
+    crossover(args.quick)
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return 0
 

@@ -85,22 +85,30 @@ def tiled_rule_sums(
     return np.ascontiguousarray(np.concatenate(tiles, axis=1).T)
 
 
-def _first_argmax_down(scores: np.ndarray, countdown: np.ndarray) -> np.ndarray:
+def _first_argmax_down(scores: np.ndarray, block: int = 32) -> np.ndarray:
     """Row of the first maximum of each column of ``scores`` ``[R, T]``.
 
-    ``argmax`` along rows is a strided, scalar loop; a column max, an equality mask and a max
-    of ``countdown`` (``R, R-1, ..., 1``) where equal are three vectorised passes instead
-    (~2.5x faster measured at R=1,000, T=256).
+    ``argmax`` along rows is a strided, scalar loop (~27 ms for R=1,000 over N=10,000). Here
+    one vectorised max per block of ``block`` consecutive rows, an argmax over the few block
+    maxima (the first block holding the column's maximum) and an argmax within that block's
+    rows give the same first index (~7 ms).
     """
-    best = scores.max(axis=0)
-    return len(countdown) - np.where(scores == best, countdown, 0).max(axis=0).astype(np.intp)
+    rows, width = scores.shape
+    full = rows // block * block
+    maxima = scores[:full].reshape(-1, block, width).max(axis=1)
+    if full < rows:
+        maxima = np.vstack([maxima, scores[full:].max(axis=0)])
+    starts = maxima.argmax(axis=0) * block
+    columns = np.arange(width)
+    flat = (starts * width + columns) + (np.arange(block) * width)[:, None]
+    if full < rows:  # the last block is short: repeat its last row, which cannot come first
+        np.minimum(flat, (rows - 1) * width + columns, out=flat)
+    return starts + np.take(scores, flat).argmax(axis=0)
 
 
 def tiled_rule_argmax(
     terms: np.ndarray, rows: np.ndarray, weights: np.ndarray | None, prior: np.ndarray | None, class_columns: np.ndarray
 ) -> np.ndarray:
     """``[N]`` index of the first best column of :func:`tiled_rule_sums`, without building ``[N, U]``."""
-    width = len(class_columns) if prior is not None else len(rows)
-    countdown = np.arange(width, 0, -1, dtype=np.int16 if width < 2**15 else np.int32)[:, None]
-    tiles = _per_tile(terms, rows, weights, prior, class_columns, lambda s: _first_argmax_down(s.numpy(), countdown))
+    tiles = _per_tile(terms, rows, weights, prior, class_columns, lambda scores: _first_argmax_down(scores.numpy()))
     return np.concatenate(tiles) if tiles else np.zeros(0, dtype=np.intp)

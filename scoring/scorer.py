@@ -63,7 +63,7 @@ __all__ = [
 
 LOG_FLOOR = 1e-12
 _LOG_FLOOR_VALUE = float(np.log(LOG_FLOOR))
-DENSE_WORK_LIMIT = 20_000_000  # images x options x signatures below which one dense product is cheaper
+SCORING_PATH = "auto"  # "dense" | "tiled" | "auto" (by size); only benchmarks and tests change it
 _EXP_SAFE = 40.0  # float32 exp(x) is a normal, finite number for |x| <= 87; sums of e^40 stay finite
 
 
@@ -302,8 +302,16 @@ def _probabilities(compiled: _CompiledSystem, images: ImageSet, temperature: flo
 
 
 def _dense_path(compiled: _CompiledSystem, n_images: int) -> bool:
-    """Small problems take one dense product: fewer, cheaper calls than the tiled torch sums."""
-    return n_images * compiled.rule_matrix.size < DENSE_WORK_LIMIT
+    """Whether one dense product beats the tiled sums (:mod:`cotclip.scoring._tiled_sums`).
+
+    Per (image, signature) the product does Q multiply-adds, the tiled path ~G additions and an
+    argmax step; on 2 AVX2 cores the tiled path won only with many options per group,
+    Q >= 7 G + 100, and >= 1e5 (image, signature) pairs (benchmarks/bench_scorer.py sizes).
+    """
+    if SCORING_PATH != "auto":
+        return SCORING_PATH == "dense"
+    options, signatures = compiled.rule_matrix.shape
+    return options < 7 * compiled.bag_rows.shape[1] + 100 or n_images * signatures < 100_000
 
 
 def _class_terms(

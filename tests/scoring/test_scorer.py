@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from cotclip.scoring import scorer
+from cotclip.scoring._tiled_sums import _first_argmax_down
 from cotclip.scoring.scorer import (
     LOG_FLOOR,
     ImageSet,
@@ -28,7 +29,7 @@ DIM = 24
 @pytest.fixture(autouse=True, params=["dense", "tiled"])
 def scoring_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Every test runs on both of the scorer's paths: one dense product, and tiled rule sums."""
-    monkeypatch.setattr(scorer, "DENSE_WORK_LIMIT", 10**18 if request.param == "dense" else 0)
+    monkeypatch.setattr(scorer, "SCORING_PATH", request.param)
     return request.param
 
 
@@ -275,3 +276,12 @@ def test_accuracy_counts_correct_predictions_and_rejects_no_images() -> None:
     assert accuracy(system, images) == pytest.approx(np.mean(predict(system, images) == truth))
     with pytest.raises(DataError, match="no images"):
         accuracy(system, images.subset([]))
+
+
+@pytest.mark.parametrize("rows", [1, 5, 32, 37, 64, 1000])
+def test_first_argmax_down_takes_the_first_row_of_each_columns_maximum(rows: int) -> None:
+    rng = np.random.default_rng(rows)
+    scores = rng.integers(0, 4, (rows, 50)).astype(np.float32)  # many ties, within and across blocks
+    scores[:, 0] = 7.0  # every row ties
+    scores[-1, 1] = 9.0  # the maximum in the short last block
+    np.testing.assert_array_equal(_first_argmax_down(scores), np.argmax(scores, axis=0))
