@@ -16,7 +16,7 @@ from cotclip.optimizer.loop._base import Move, MoveContext, MoveResult, lock_vio
 from cotclip.optimizer.loop.config import RunConfig
 from cotclip.optimizer.loop.data import RunData
 from cotclip.optimizer.loop.runs import RunDir, VersionRecord, utc_now
-from cotclip.optimizer.loop.stopping import Budgets, Convergence, Spent, budget_spent
+from cotclip.optimizer.loop.stopping import Budgets, Convergence, Spent, budget_spent, paid_llm_calls
 from cotclip.optimizer.proposers._base import ProposalTask, ScoredVersion
 from cotclip.scoring.diagnostics import Diagnostics, diagnose
 from cotclip.scoring.scorer import accuracy
@@ -77,7 +77,8 @@ class OptimizationLoop:
             "expanded": [],
             "search_evaluations": 0,
             "wall_s": 0.0,
-            "llm": {"calls": 0, "prompt_tokens": 0, "completion_tokens": 0, "usd": 0.0, "latency_s": 0.0},
+            "llm": {"calls": 0, "cached_calls": 0, "prompt_tokens": 0, "completion_tokens": 0, "usd": 0.0,
+                    "latency_s": 0.0},
             "sessions": 0,
             "stopped_because": None,
             "rejected": [],
@@ -91,7 +92,7 @@ class OptimizationLoop:
         now = self.proposer.usage
         usd_now = getattr(now, "usd", 0.0)
         total = dict(self._llm_before)
-        for key in ("calls", "prompt_tokens", "completion_tokens", "latency_s"):
+        for key in ("calls", "cached_calls", "prompt_tokens", "completion_tokens", "latency_s"):
             total[key] = total.get(key, 0) + getattr(now, key, 0)
         total["usd"] = None if usd_now is None or total.get("usd") is None else total["usd"] + usd_now
         return total
@@ -101,7 +102,7 @@ class OptimizationLoop:
         llm = self.llm_usage()
         return Spent(
             evaluations=len(self.versions) + self.progress["search_evaluations"],
-            llm_calls=int(llm["calls"]),
+            llm_calls=paid_llm_calls(llm),
             usd=float(llm["usd"] or 0.0),
             wall_s=self.progress["wall_s"] + time.perf_counter() - self._started,
         )

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-__all__ = ["Budgets", "Spent", "Convergence", "budget_spent", "stale_rounds", "STOP_REASONS"]
+__all__ = ["Budgets", "Spent", "Convergence", "budget_spent", "paid_llm_calls", "stale_rounds", "STOP_REASONS"]
 
 STOP_REASONS = {
     "converged": "no val gain >= min_delta for `patience` rounds",
@@ -40,12 +40,22 @@ class Budgets:
         return None if self.max_evaluations is None else max(0, self.max_evaluations - spent.evaluations)
 
 
+def paid_llm_calls(llm_usage: dict[str, Any]) -> int:
+    """LLM calls that count against ``max_llm_calls``: answers from the response cache are free.
+
+    The proposer's own :class:`~cotclip.optimizer.llm.usage.Budget` counts the same way, so a
+    resumed run that replays cached answers is not stopped for calls it never paid for.
+    Usage saved before cached calls were recorded has no ``cached_calls``: all its calls count.
+    """
+    return int(llm_usage.get("calls", 0)) - int(llm_usage.get("cached_calls", 0))
+
+
 @dataclass(frozen=True)
 class Spent:
     """What the run has used so far (over all sessions of a resumed run)."""
 
     evaluations: int = 0
-    llm_calls: int = 0
+    llm_calls: int = 0  # paid calls: answers from the response cache are free, as in llm.usage.Budget
     usd: float = 0.0
     wall_s: float = 0.0
 
