@@ -30,6 +30,12 @@ console = Console()
 err_console = Console(stderr=True)
 
 
+# dspy sets its own "dspy" logger to INFO when it is imported, which happens after this
+# callback; levels on its sub-packages' loggers survive that (they are looked up first).
+_DSPY_PARTS = tuple(f"dspy.{part}" for part in (
+    "adapters", "clients", "evaluate", "predict", "primitives", "propose", "signatures", "teleprompt", "utils"))
+
+
 @app.callback()
 def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progress details to stderr.")) -> None:
     logging.basicConfig(
@@ -40,7 +46,7 @@ def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progr
     if not verbose:
         # Truncated or retried LLM answers are expected, repaired and recorded in the
         # proposer log; their library warnings would only bury the progress display.
-        for noisy in ("dspy", "LiteLLM", "litellm", "httpx"):
+        for noisy in ("dspy", *_DSPY_PARTS, "LiteLLM", "litellm", "httpx"):
             logging.getLogger(noisy).setLevel(logging.ERROR)
 
 
