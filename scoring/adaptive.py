@@ -42,7 +42,9 @@ when every group is asked. Rules (``stop=``): ``"posterior"`` (default) stops wh
 ``max_c pi >= threshold``; ``"margin"`` stops once the unasked groups cannot change the
 full system's decision (exact: predictions equal the full system's); ``"flip"`` stops
 when the answer model's probability that they change it is below ``epsilon``
-(``prob_sum`` only; ``epsilon=0`` is ``"margin"``); see :mod:`cotclip.scoring.adaptive_stops`.
+(``prob_sum`` only; ``epsilon=0`` is ``"margin"``); ``"accuracy"`` stops when asking the
+rest is not expected to raise the chance of a right answer by ``epsilon`` (estimated by
+resampling the train images' answers); see :mod:`cotclip.scoring.adaptive_stops`.
 A group's cost is its number of options: the text comparisons it adds per image
 (template variants are averaged into one embedding per option: no extra cost).
 """
@@ -56,7 +58,7 @@ import numpy as np
 
 from cotclip.scoring.adaptive_curve import AdaptiveCurve, AdaptivePoint
 from cotclip.scoring.adaptive_stops import (
-    AdaptivePolicy, RuleTables, flip_probability, margin_values, rule_tables, threats,
+    AdaptivePolicy, RuleTables, TrainPool, accuracy_gain, flip_probability, margin_values, rule_tables, threats,
 )
 from cotclip.scoring.scorer import ImageSet, class_scores, group_probabilities, predict
 from cotclip.systems.errors import InputError
@@ -70,7 +72,7 @@ __all__ = [
 ]
 
 Rank = Literal["gain", "gain_per_prompt", "margin_per_prompt"]
-Stop = Literal["posterior", "margin", "flip"]
+Stop = Literal["posterior", "margin", "flip", "accuracy"]
 DEFAULT_THRESHOLDS = (0.3, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 0.999)
 DEFAULT_EPSILONS = (0.5, 0.3, 0.2, 0.1, 0.05, 0.02, 0.01, 0.001, 0.0)
 _LOG_FLOOR = 1e-12  # the scorer's floor under log(probability)
@@ -228,7 +230,8 @@ class AdaptiveResult:
 
 @dataclass(frozen=True, eq=False)
 class AdaptiveClassifier:
-    """A system plus what adaptive questioning needs from train: answer model and ``beta``.
+    """A system plus what adaptive questioning needs from train: answer model, ``beta`` and
+    (for ``stop="accuracy"``) the train images' group terms.
 
     Build it with :meth:`fit`; then :meth:`run` (labelled :class:`ImageSet`),
     :meth:`run_arrays` (raw group probabilities and full scores, e.g. from a compiled
@@ -239,17 +242,18 @@ class AdaptiveClassifier:
     answers: AnswerModel
     sharpness: float
     temperature: float | None = None
+    pool: TrainPool | None = None
 
     @classmethod
     def fit(
         cls, system: System, train: ImageSet, *, smoothing: float = 0.5, temperature: float | None = None
     ) -> "AdaptiveClassifier":
-        """Fit the answer model and the posterior sharpness ``beta`` on ``train``."""
+        """Fit the answer model, the posterior sharpness ``beta`` and the train pool on ``train``."""
         probabilities = group_probabilities(system, train, temperature)
         labels = train.label_indices(system.classes)
         answers = answer_model_from_probabilities(probabilities, labels, system.classes, system.group_names, smoothing)
         beta = fit_sharpness(class_scores(system, train, temperature), labels)
-        return cls(system, answers, beta, temperature)
+        return cls(system, answers, beta, temperature, TrainPool(group_terms(system, probabilities), labels))
 
     @property
     def prior_prompts(self) -> int:
@@ -265,7 +269,7 @@ class AdaptiveClassifier:
             rank: Rank = "gain", stop: Stop = "posterior", epsilon: float = 0.05) -> AdaptiveResult:
         """Adaptive predictions for labelled ``images`` (accuracy filled in).
 
-        ``threshold`` is used by ``stop="posterior"`` only, ``epsilon`` by ``stop="flip"`` only.
+        ``threshold`` is used by ``stop="posterior"`` only, ``epsilon`` by ``"flip"`` and ``"accuracy"``.
         """
         probabilities = group_probabilities(self.system, images, self.temperature)
         scores = class_scores(self.system, images, self.temperature)
@@ -288,6 +292,9 @@ class AdaptiveClassifier:
         every group is asked).
         """
         policy = AdaptivePolicy(threshold, budget, rank, stop, epsilon).check(self.system.scoring.aggregation)
+        if stop == "accuracy" and self.pool is None:
+            raise InputError("stop='accuracy' resamples train images' answers; build the classifier with "
+                             "AdaptiveClassifier.fit(system, train) or use stop='flip'")
         terms = group_terms(self.system, probabilities)
         name_term = np.zeros(terms.shape[1:])
         if self.prior_prompts:  # the scores minus the groups' terms is the name-prior term
@@ -295,7 +302,7 @@ class AdaptiveClassifier:
         full = np.argmax(scores, axis=1) if full_predictions is None else np.asarray(full_predictions)
         predictions, prompts, asked = self._ask(terms, name_term, full, policy)
         return AdaptiveResult(self.answers.classes, self.answers.groups, predictions, prompts, asked, self.full_prompts,
-                              threshold, budget, stop=stop, epsilon=epsilon if stop == "flip" else None)
+                              threshold, budget, stop=stop, epsilon=epsilon if stop in ("flip", "accuracy") else None)
 
     def _gains(self, posterior: np.ndarray, open_groups: np.ndarray, rank: str) -> np.ndarray:
         gains = np.full(open_groups.shape, -np.inf)
@@ -314,6 +321,9 @@ class AdaptiveClassifier:
             if policy.threshold is None:
                 return np.zeros(len(scores), dtype=bool), margins
             return posterior.max(axis=1) >= policy.threshold, margins
+        if policy.stop == "accuracy":
+            gains = [accuracy_gain(s, p, u, self.pool) for s, p, u in zip(scores, posterior, unasked)]
+            return np.array(gains) < policy.epsilon, margins
         leaders, gaps, threat = margins
         sure = ~threat.any(axis=1)
         if policy.stop == "flip" and policy.epsilon > 0:
@@ -359,8 +369,9 @@ class AdaptiveClassifier:
               budget: int | None = None, rank: Rank = "gain", stop: Stop = "posterior",
               epsilons: Sequence[float] = DEFAULT_EPSILONS) -> AdaptiveCurve:
         """Accuracy vs mean prompts per image on ``images``: one point per threshold
-        (``stop="posterior"``), per epsilon (``"flip"``), or the single exact point (``"margin"``)."""
-        knobs = {"posterior": [(t, None) for t in thresholds], "flip": [(None, e) for e in epsilons]}
+        (``stop="posterior"``), per epsilon (``"flip"``, ``"accuracy"``), or the exact point (``"margin"``)."""
+        by_epsilon = [(None, e) for e in epsilons]
+        knobs = {"posterior": [(t, None) for t in thresholds], "flip": by_epsilon, "accuracy": by_epsilon}
         points = []
 
         for threshold, epsilon in knobs.get(stop, [(None, None)]):

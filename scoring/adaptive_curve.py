@@ -46,10 +46,10 @@ class AdaptiveCurve:
 
     def table(self) -> str:
         """Markdown table of the curve, the full system last."""
-        knob = {"posterior": "threshold", "flip": "epsilon"}.get(self.stop, "stop")
+        knob = {"posterior": "threshold", "flip": "epsilon", "accuracy": "epsilon"}.get(self.stop, "stop")
         lines = [f"| {knob} | accuracy | mean prompts/image | fraction of full |", "|---|---|---|---|"]
         for p in self.points:
-            value = p.epsilon if self.stop == "flip" else p.threshold
+            value = p.epsilon if self.stop in ("flip", "accuracy") else p.threshold
             shown = self.stop if self.stop == "margin" else "never" if value is None else f"{value:g}"
             lines.append(f"| {shown} | {p.accuracy:.4f} | {p.mean_prompts:.1f} | {p.prompt_fraction:.2f} |")
         lines.append(f"| full system | {self.full_accuracy:.4f} | {self.full_prompts} | 1.00 |")

@@ -36,6 +36,21 @@ Stop when there is no threat or ``P(flip) < epsilon``. The path of asked groups 
 depend on ``epsilon``, so prompts per image never increase with ``epsilon``, and
 ``epsilon = 0`` is the exact margin stop.
 
+**Accuracy stop** (``stop="accuracy"``, knob ``epsilon``). Aims at the full system's
+*accuracy*, not its decisions: stop when asking every remaining group is not expected to
+raise the chance of being right by ``epsilon`` or more. The estimate resamples the actual
+train images (:class:`TrainPool`) instead of the answer model: if the image is of class
+``k``, its unasked groups' terms are taken to be those of a train image of class ``k``
+(their within-class correlations kept; train image ``j`` of class ``y_j`` weighs
+``pi[y_j] / n_{y_j}``), so with ``R_j = sum_{g in U} T_g(x_j)``::
+
+    gain = sum_j w_j ([argmax(s + R_j) = y_j] - [L = y_j])
+
+the chance that the full decision is right minus the chance that the leader is. Train
+images of classes with ``pi < 1e-4 max pi`` are skipped (weights renormalised). ``gain``
+can be negative (the remaining groups are expected to mislead); ``epsilon = 0`` stops
+only then. Any aggregation works (the terms are additive for both).
+
 **Margin ranking** (``rank="margin_per_prompt"``). A threatening ``c`` needs its slack
 ``gap[c] - sum_{g in U} B_g[L, c]`` to become positive. Asking ``g`` raises the slack by
 ``B_g[L, c] + E_pi[w_g (q_g(r_Lg) - q_g(r_cg))]`` in expectation (the answer model's
@@ -57,10 +72,12 @@ from cotclip.systems.model import System
 
 __all__ = [
     "AdaptivePolicy", "MARGIN_TOLERANCE", "RuleTables", "rule_tables", "threats", "flip_probability", "margin_values",
+    "TrainPool", "accuracy_gain",
 ]
 
 MARGIN_TOLERANCE = 1e-5
 _MOST_LIKELY = 32
+_POOL_FLOOR = 1e-4  # train images of classes below this share of the top posterior are skipped
 
 
 def _normal_tail(z: np.ndarray) -> np.ndarray:
@@ -86,8 +103,8 @@ class AdaptivePolicy:
         """Self, or InputError naming the bad setting and a valid one."""
         if self.rank not in ("gain", "gain_per_prompt", "margin_per_prompt"):
             raise InputError(f"unknown rank {self.rank!r}; use 'gain', 'gain_per_prompt' or 'margin_per_prompt'")
-        if self.stop not in ("posterior", "margin", "flip"):
-            raise InputError(f"unknown stop {self.stop!r}; use 'posterior', 'margin' or 'flip'")
+        if self.stop not in ("posterior", "margin", "flip", "accuracy"):
+            raise InputError(f"unknown stop {self.stop!r}; use 'posterior', 'margin', 'flip' or 'accuracy'")
         if self.threshold is not None and not 0.0 < self.threshold <= 1.0:
             raise InputError(
                 f"threshold must be in (0, 1] (got {self.threshold}); e.g. 0.9, or omit it to never stop early")
@@ -102,7 +119,7 @@ class AdaptivePolicy:
     @property
     def uses_margins(self) -> bool:
         """Whether the rule tables of :mod:`cotclip.scoring.adaptive_stops` are needed."""
-        return self.stop != "posterior" or self.rank == "margin_per_prompt"
+        return self.stop in ("margin", "flip") or self.rank == "margin_per_prompt"
 
 
 class RuleTables:
@@ -188,3 +205,27 @@ def margin_values(posterior: np.ndarray, leaders: np.ndarray, gaps: np.ndarray, 
         gained = np.clip(rise, 0.0, np.maximum(deficit, 0.0)) * threat
         values[:, g] = np.where(unasked[:, g], gained.sum(axis=1) / costs[g], 0.0)
     return values
+
+
+class TrainPool:
+    """What ``stop="accuracy"`` resamples: train images' group terms ``[G, J, C]`` and true classes ``[J]``."""
+
+    def __init__(self, terms: np.ndarray, labels: np.ndarray):
+        self.terms = np.asarray(terms, dtype=np.float64)
+        self.labels = np.asarray(labels, dtype=np.int64)
+        if self.terms.ndim != 3 or self.terms.shape[1] != self.labels.size or self.labels.size == 0:
+            raise InputError(f"train pool needs terms [G, J, C] and J labels, J >= 1 (got {self.terms.shape} "
+                             f"and {self.labels.size}); fit it with AdaptiveClassifier.fit on labelled train images")
+        self.class_counts = np.bincount(self.labels, minlength=self.terms.shape[2]).astype(np.float64)
+
+
+def accuracy_gain(scores: np.ndarray, posterior: np.ndarray, unasked: np.ndarray, pool: TrainPool) -> float:
+    """``gain`` of the module doc for one image: running scores and posterior ``[C]``, unasked groups ``[G]``."""
+    leader = int(np.argmax(scores))
+    keep = np.flatnonzero(posterior[pool.labels] >= _POOL_FLOOR * posterior.max())
+    labels = pool.labels[keep]
+    weights = posterior[labels] / pool.class_counts[labels]
+    weights = weights / weights.sum()
+    remaining = pool.terms[np.flatnonzero(unasked)][:, keep].sum(axis=0)  # [J', C]
+    final = np.argmax(scores[None, :] + remaining, axis=1)
+    return float(weights @ ((final == labels).astype(np.float64) - (labels == leader)))

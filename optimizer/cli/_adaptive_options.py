@@ -43,12 +43,14 @@ AdaptiveBudget = Annotated[
 AdaptiveStop = Annotated[
     Optional[Stop],
     typer.Option("--stop", help=f"--adaptive stopping rule (default {_DEFAULTS.stop}): posterior (--threshold), "
-                                "margin (exact: the full system's predictions) or flip (--epsilon; prob_sum only)."),
+                                "margin (exact: the full system's predictions), flip (--epsilon; prob_sum only) or "
+                                "accuracy (--epsilon: stop when the rest is not expected to add that much accuracy)."),
 ]
 AdaptiveEpsilon = Annotated[
     Optional[float],
     typer.Option("--epsilon", help=f"--stop flip: stop once the estimated chance that the unasked groups change "
-                                   f"the decision is below this, in [0, 1) (default {_DEFAULTS.epsilon}; 0 = margin)."),
+                                   f"the decision is below this, in [0, 1) (default {_DEFAULTS.epsilon}; 0 = margin); "
+                                   "--stop accuracy: once their estimated accuracy gain is below this."),
 ]
 AdaptiveRank = Annotated[
     Optional[Rank],
@@ -71,11 +73,12 @@ def adaptive_policy(adaptive: bool, *, threshold: float | None, budget: int | No
             raise InputError(f"{named[0]} only applies to adaptive questioning; add --adaptive or drop {named[0]}")
         return None
     stop = stop or _DEFAULTS.stop
-    if epsilon is not None and stop != "flip":
-        raise InputError(f"--epsilon is the knob of --stop flip, not --stop {stop}; add --stop flip or drop --epsilon")
+    if epsilon is not None and stop not in ("flip", "accuracy"):
+        raise InputError(f"--epsilon is the knob of --stop flip or accuracy, not --stop {stop}; "
+                         "add --stop flip or drop --epsilon")
     if threshold is not None and stop != "posterior":
         raise InputError(f"--threshold is the knob of --stop posterior, not --stop {stop}; drop --threshold"
-                         + (" (--epsilon is flip's knob)" if stop == "flip" else " (margin has no knob)"))
+                         + (" (--epsilon is its knob)" if stop in ("flip", "accuracy") else " (margin has no knob)"))
     if epsilon is not None and not (math.isfinite(epsilon) and 0.0 <= epsilon < 1.0):
         raise InputError(f"--epsilon must be in [0, 1) (got {epsilon}); e.g. 0.05, or 0 for the exact margin stop")
     if threshold is not None and not (math.isfinite(threshold) and 0.0 < threshold <= 1.0):
@@ -96,6 +99,7 @@ def adaptive_policy(adaptive: bool, *, threshold: float | None, budget: int | No
 
 def describe_policy(policy: AdaptivePolicy) -> str:
     """A short human label of the stopping rule and its knob, e.g. ``stop flip, epsilon 0.05``."""
-    knob = {"posterior": f", threshold {policy.threshold}", "flip": f", epsilon {policy.epsilon}"}.get(policy.stop, "")
+    knob = {"posterior": f", threshold {policy.threshold}", "flip": f", epsilon {policy.epsilon}",
+            "accuracy": f", epsilon {policy.epsilon}"}.get(policy.stop, "")
     budget = "" if policy.budget is None else f", budget {policy.budget}"
     return f"stop {policy.stop}{knob}, rank {policy.rank}{budget}"

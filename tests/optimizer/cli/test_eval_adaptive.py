@@ -78,7 +78,7 @@ def _evaluate(world_files, capsys, *flags: str, system: str = "oracle") -> dict:
 
 
 def test_stop_and_rank_choices_are_the_adaptive_modules_literals():
-    assert STOP_CHOICES == get_args(Stop) == ("posterior", "margin", "flip")
+    assert STOP_CHOICES == get_args(Stop) == ("posterior", "margin", "flip", "accuracy")
     assert RANK_CHOICES == get_args(Rank) == ("gain", "gain_per_prompt", "margin_per_prompt")
 
 
@@ -109,6 +109,15 @@ def test_stop_flip_records_epsilon_and_trades_prompts_for_risk(world_files, caps
     assert exact["threshold"] is None and exact["rank"] == "gain"
     assert (exact["accuracy"], exact["mean_prompts"]) == (margin["accuracy"], margin["mean_prompts"])
     assert loose["mean_prompts"] < default["mean_prompts"] < exact["mean_prompts"]
+
+
+def test_stop_accuracy_records_epsilon_and_works_with_log_prob_sum(world_files, capsys):
+    tight = _evaluate(world_files, capsys, "--adaptive", "--stop", "accuracy", "--epsilon", "0.01")["adaptive"]
+    loose = _evaluate(world_files, capsys, "--adaptive", "--stop", "accuracy", "--epsilon", "0.2")["adaptive"]
+    assert (tight["stop"], tight["epsilon"], loose["epsilon"], tight["threshold"]) == ("accuracy", 0.01, 0.2, None)
+    assert loose["mean_prompts"] < tight["mean_prompts"] < tight["full_prompts"]
+    logged = _evaluate(world_files, capsys, "--adaptive", "--stop", "accuracy", system="log")["adaptive"]
+    assert logged["stop"] == "accuracy" and logged["mean_prompts"] < logged["full_prompts"]
 
 
 def test_rank_changes_which_groups_are_asked(world_files, capsys):
