@@ -46,8 +46,9 @@ train images (:class:`TrainPool`) instead of the answer model: if the image is o
 
     gain = sum_j w_j ([argmax(s + R_j) = y_j] - [L = y_j])
 
-the chance that the full decision is right minus the chance that the leader is. Train
-images of classes with ``pi < 1e-4 max pi`` are skipped (weights renormalised). ``gain``
+the chance that the full decision is right minus the chance that the leader is. Only the
+train images of the 32 most probable classes with ``pi >= 1e-4 max pi`` are resampled; the
+others' posterior mass counts as certain gain (cheaper, and only conservative). ``gain``
 can be negative (the remaining groups are expected to mislead); ``epsilon = 0`` stops
 only then. Any aggregation works (the terms are additive for both).
 
@@ -222,10 +223,12 @@ class TrainPool:
 def accuracy_gain(scores: np.ndarray, posterior: np.ndarray, unasked: np.ndarray, pool: TrainPool) -> float:
     """``gain`` of the module doc for one image: running scores and posterior ``[C]``, unasked groups ``[G]``."""
     leader = int(np.argmax(scores))
-    keep = np.flatnonzero(posterior[pool.labels] >= _POOL_FLOOR * posterior.max())
+    likely = np.argsort(-posterior, kind="stable")[:_MOST_LIKELY]
+    likely = likely[(posterior[likely] >= _POOL_FLOOR * posterior.max()) & (pool.class_counts[likely] > 0)]
+    keep = np.flatnonzero(np.isin(pool.labels, likely))
     labels = pool.labels[keep]
-    weights = posterior[labels] / pool.class_counts[labels]
-    weights = weights / weights.sum()
-    remaining = pool.terms[np.flatnonzero(unasked)][:, keep].sum(axis=0)  # [J', C]
+    weights = posterior[labels] / pool.class_counts[labels]  # each kept class's images share its posterior
+    unresampled = max(0.0, 1.0 - float(posterior[likely].sum()))
+    remaining = pool.terms[np.ix_(np.flatnonzero(unasked), keep)].sum(axis=0)  # [J', C]
     final = np.argmax(scores[None, :] + remaining, axis=1)
-    return float(weights @ ((final == labels).astype(np.float64) - (labels == leader)))
+    return float(weights @ ((final == labels).astype(np.float64) - (labels == leader))) + unresampled

@@ -115,3 +115,13 @@ def test_accuracy_stop_needs_the_train_pool(world_sets):
     without_pool = AdaptiveClassifier(system, fitted.answers, fitted.sharpness)
     with pytest.raises(InputError, match="AdaptiveClassifier.fit"):
         without_pool.run(held_out, stop="accuracy")
+
+
+def test_mass_of_classes_beyond_the_32_most_probable_counts_as_certain_gain():
+    n = 40
+    pool = TrainPool(np.zeros((1, n, n)), np.arange(n))  # one train image per class, one (asked) group
+    posterior = np.full(n, 1.0 / n)
+    # Resampled (32 classes): final = leader = class 0, right only for class 0's image: 1/40 - 1/40 = 0.
+    # The 8 classes left out count as certain gain: 8/40.
+    gain = accuracy_gain(np.zeros(n), posterior, np.array([False]), pool)
+    assert gain == pytest.approx(8 / n)
