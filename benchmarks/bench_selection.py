@@ -16,9 +16,12 @@ seed (train/val/test 60/20/20) and then averaged over seeds, side by side:
   ``adaptive @50%`` caps every image at half the full prompts;
 * ``adaptive margin``: the exact margin stop (predictions equal the full system's);
   ``adaptive flip eN``: the flip-probability stop at epsilon ``N`` (both in
-  ``cotclip.scoring.adaptive_stops``). The posterior curve (per threshold) and the flip
-  curve (per epsilon) are printed side by side, averaged over seeds, each with its
-  cheapest point that matches the full system's mean accuracy.
+  ``cotclip.scoring.adaptive_stops``); ``adaptive accuracy eN``: the accuracy stop (asking
+  the rest is not expected to add N accuracy, by resampling train images' answers). The
+  posterior curve (per threshold), the flip and the accuracy curves (per epsilon) are
+  printed side by side, averaged over seeds, each with its cheapest test point that
+  matches the full system's mean test accuracy, and, honestly chosen, the knob whose
+  mean *val* accuracy first matches the full system's on val, with its test numbers.
 
 Columns: test accuracy, prompts (text comparisons) per image, and the ratio of each to
 the ``all groups`` row. The adaptive curve of seed 0 is written as a PNG and a table
@@ -45,6 +48,7 @@ from cotclip.scoring.synthetic.world import load_world
 
 THRESHOLDS = (0.5, 0.7, 0.8, 0.9, 0.95, 0.99, 0.999)
 EPSILONS = (0.3, 0.25, 0.2, 0.15, 0.12, 0.1, 0.05, 0.0)
+GAIN_EPSILONS = (0.2, 0.15, 0.1, 0.07, 0.05, 0.03, 0.02, 0.01, 0.0)
 
 
 def _sets(world, prompts, seed):
@@ -82,11 +86,15 @@ def _one_seed(world, prompts, seed, trials, out_dir):
     rows["adaptive @50%"] = (capped.accuracy, capped.mean_prompts)
     exact = adaptive.run(test, stop="margin")
     rows["adaptive margin (exact)"] = (exact.accuracy, exact.mean_prompts)
-    curve = adaptive.curve(test, THRESHOLDS)
-    flip = adaptive.curve(test, stop="flip", epsilons=EPSILONS)
-    for point in flip.points:
-        if point.epsilon in (0.25, 0.12):
-            rows[f"adaptive flip e{point.epsilon:g}"] = (point.accuracy, point.mean_prompts)
+    knobs = {"posterior": {"thresholds": THRESHOLDS}, "flip": {"stop": "flip", "epsilons": EPSILONS},
+             "accuracy": {"stop": "accuracy", "epsilons": GAIN_EPSILONS}}
+    curves = {split: {rule: adaptive.curve(images, **kw) for rule, kw in knobs.items()}
+              for split, images in (("test", test), ("val", val))}
+    curve, flip = curves["test"]["posterior"], curves["test"]["flip"]
+    for rule, shown in (("flip", (0.25, 0.12)), ("accuracy", (0.1, 0.05))):
+        for point in curves["test"][rule].points:
+            if point.epsilon in shown:
+                rows[f"adaptive {rule} e{point.epsilon:g}"] = (point.accuracy, point.mean_prompts)
     if seed == 0:
         stem = out_dir / world.name
         curve.save_plot(f"{stem}-adaptive.png", title=f"Adaptive questioning on {world.name} (test)")
@@ -94,40 +102,53 @@ def _one_seed(world, prompts, seed, trials, out_dir):
         save_pareto_plot(search, f"{stem}-pareto.png", title=f"Knob search on {world.name} (val)")
         Path(f"{stem}-pareto.md").write_text(pareto_table(search) + "\n")
         Path(f"{stem}-adaptive-flip.md").write_text(flip.table() + "\n")
+        Path(f"{stem}-adaptive-accuracy.md").write_text(curves["test"]["accuracy"].table() + "\n")
         print(f"\nadaptive curve, {world.name}, seed 0 (test):\n{curve.table()}")
         print(f"\nPareto front, {world.name}, seed 0 (val):\n{pareto_table(search)}")
-    return rows, (curve, flip)
+    return rows, curves
 
 
 def _mean_curve(curves):
     """``[(knob, accuracy, prompts)]`` averaged over seeds, and the mean full accuracy."""
     points = []
     for i, point in enumerate(curves[0].points):
-        knob = point.epsilon if curves[0].stop == "flip" else point.threshold
+        knob = point.threshold if curves[0].stop == "posterior" else point.epsilon
         points.append((knob, np.mean([c.points[i].accuracy for c in curves]),
                        np.mean([c.points[i].mean_prompts for c in curves])))
     return points, float(np.mean([c.full_accuracy for c in curves]))
 
 
-def _print_curves(world_name, posterior_curves, flip_curves):
-    (old, full), (new, _) = _mean_curve(posterior_curves), _mean_curve(flip_curves)
-    full_prompts = posterior_curves[0].full_prompts
-    print(f"\nadaptive curves, {world_name}: mean over {len(posterior_curves)} split seed(s), test split")
-    print(f"{'posterior stop':<16}{'accuracy':>9}{'fraction':>9}    {'flip stop':<12}{'accuracy':>9}{'fraction':>9}")
-    for i in range(max(len(old), len(new))):
-        left = " " * 34
-        if i < len(old):
-            left = f"{'t' + format(old[i][0], 'g'):<16}{old[i][1]:>9.4f}{old[i][2] / full_prompts:>9.3f}"
-        right = ""
-        if i < len(new):
-            right = f"{'e' + format(new[i][0], 'g'):<12}{new[i][1]:>9.4f}{new[i][2] / full_prompts:>9.3f}"
-        print(f"{left}    {right}")
+def _val_chosen(test_points, val_points, val_full):
+    """The cheapest knob on val whose mean val accuracy matches the full system's on val, as its test point."""
+    matching = [i for i, p in enumerate(val_points) if p[1] >= val_full - 1e-9]
+    return None if not matching else test_points[min(matching, key=lambda i: val_points[i][2])]
+
+
+def _print_curves(world_name, test_curves, val_curves):
+    """Each rule's curve averaged over seeds (test), its cheapest full-accuracy test point and its val-chosen knob."""
+    rules = list(test_curves)
+    means = {rule: _mean_curve(test_curves[rule]) for rule in rules}
+    full, full_prompts = means[rules[0]][1], test_curves[rules[0]][0].full_prompts
+    print(f"\nadaptive curves, {world_name}: mean over {len(test_curves[rules[0]])} split seed(s), test split")
+    print("".join(f"{rule + ' stop':<16}{'accuracy':>9}{'fraction':>9}    " for rule in rules))
+    for i in range(max(len(means[rule][0]) for rule in rules)):
+        cells = []
+        for rule in rules:
+            points = means[rule][0]
+            prefix = "t" if rule == "posterior" else "e"
+            cells.append(" " * 34 if i >= len(points) else
+                         f"{prefix + format(points[i][0], 'g'):<16}{points[i][1]:>9.4f}{points[i][2] / full_prompts:>9.3f}")
+        print("    ".join(cells))
     print(f"{'full system':<16}{full:>9.4f}{1.0:>9.3f}")
-    for label, points in (("posterior", old), ("flip", new)):
-        matching = [p for p in points if p[1] >= full - 1e-9]
-        best = min(matching, key=lambda p: p[2], default=None)
+    for rule in rules:
+        points = means[rule][0]
+        best = min([p for p in points if p[1] >= full - 1e-9], key=lambda p: p[2], default=None)
         shown = "none" if best is None else f"{best[2] / full_prompts:.3f} of the prompts (knob {best[0]:g})"
-        print(f"cheapest {label} point at full-system accuracy: {shown}")
+        val_points, val_full = _mean_curve(val_curves[rule])
+        chosen = _val_chosen(points, val_points, val_full)
+        picked = "none" if chosen is None else (
+            f"knob {chosen[0]:g}: test accuracy {chosen[1]:.4f} at {chosen[2] / full_prompts:.3f} of the prompts")
+        print(f"{rule}: cheapest test point at full-system accuracy: {shown}; chosen on val: {picked}")
 
 
 def _print_table(world_name, per_seed):
@@ -164,7 +185,9 @@ def main(argv: list[str] | None = None) -> int:
         seeds = 1 if world_name == "large" and not args.quick else args.seeds
         results = [_one_seed(world, prompts, seed, args.trials, args.out) for seed in range(seeds)]
         _print_table(world_name, [rows for rows, _ in results])
-        _print_curves(world_name, [curves[0] for _, curves in results], [curves[1] for _, curves in results])
+        by_split = {split: {rule: [curves[split][rule] for _, curves in results] for rule in results[0][1][split]}
+                    for split in ("test", "val")}
+        _print_curves(world_name, by_split["test"], by_split["val"])
     return 0
 
 

@@ -197,6 +197,8 @@ def test_adaptive_mode_matches_the_adaptive_module_and_saves_prompts(world_setup
     assert result.labels == expected.labels
     assert result.prompts.tolist() == expected.prompts.tolist()
     assert result.mean_prompts < result.full_prompts
+    with pytest.raises(InputError, match="AdaptiveClassifier.fit"):  # the npz keeps no train answers to resample
+        classifier.predict_adaptive(test_x, stop="accuracy")
 
 
 def test_adaptive_mode_without_stopping_asks_everything_and_equals_predict(world_setup):
