@@ -209,8 +209,10 @@ class Classifier:
         image, ``.asked`` groups). With ``threshold=None`` and no budget every group is asked
         and the labels equal :meth:`predict`'s. ``rank`` (``gain``, ``gain_per_prompt`` or
         ``margin_per_prompt``), ``stop`` (``posterior`` uses ``threshold``; ``margin`` gives
-        :meth:`predict`'s labels; ``flip`` uses ``epsilon``, ``prob_sum`` only) and ``epsilon``
-        default to the adaptive module's defaults (see ``AdaptiveClassifier.run``).
+        :meth:`predict`'s labels; ``flip`` uses ``epsilon``, ``prob_sum`` only; ``accuracy`` is
+        refused: it resamples train answers that a compiled classifier does not keep, use
+        ``AdaptiveClassifier``) and ``epsilon`` default to the adaptive module's defaults (see
+        ``AdaptiveClassifier.run``).
         """
         from cotclip.scoring.adaptive import AdaptiveClassifier, AnswerModel
 

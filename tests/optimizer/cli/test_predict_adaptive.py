@@ -87,6 +87,7 @@ def test_stop_flip_never_asks_more_than_margin_and_epsilon_0_is_margin(compiled,
         (["--adaptive", "--rank", "best"], "--rank", "prob_sum"),
         (["--stop", "margin"], "--stop only applies to adaptive questioning", "prob_sum"),
         (["--rank", "gain_per_prompt"], "--rank only applies to adaptive questioning", "prob_sum"),
+        (["--adaptive", "--stop", "accuracy"], "AdaptiveClassifier.fit", "prob_sum"),
     ],
 )
 def test_bad_adaptive_flags_are_one_line_exit_2(compiled, capsys, flags, message, npz):
