@@ -15,8 +15,13 @@ candidate systems. Rows:
 * ``dense only``: ``same system`` with the scorer forced onto its one-dense-product path
   (``scorer.SCORING_PATH = "dense"``), the path small problems take anyway;
 * ``naive loop``: the article's ``classify_pokemon`` per image, per group, per class in
-  Python over the same cached embeddings (timed on a subsample at the large size, then
-  scaled to all N images).
+  Python over the same cached embeddings, one numpy dot per prompt (timed on a subsample at
+  the large size, then scaled to all N images);
+* ``article loop``: the same, but with the similarities of one image computed in one
+  product as the article's ``cosine_similarity(image_embedding, text_embeddings)`` does
+  and a numpy softmax per group (more literal, yet slower here: stacking the cached prompt
+  embeddings per image and indexing numpy scalars cost more than the dots they save). The
+  target is checked against the faster of the two loops, the conservative ratio.
 """
 
 from __future__ import annotations
@@ -46,6 +51,30 @@ def naive_accuracy(system: System, image_embeddings: np.ndarray, labels: list[st
             exps = [math.exp((s - top) / temperature) for s in sims]
             total = sum(exps)
             probabilities[group.name] = [e / total for e in exps]
+        scores = {}
+        for class_name in system.classes:
+            score = 0.0
+            for group_name, target in system.rules[class_name].items():
+                score += probabilities[group_name][target]
+            scores[class_name] = score
+        correct += max(scores, key=scores.get) == label
+    return correct / len(labels)
+
+
+def article_accuracy(system: System, image_embeddings: np.ndarray, labels: list[str], table: dict) -> float:
+    """``classify_pokemon`` as the article writes it: all prompts' similarities at once per image."""
+    prompts = [group.prompt.replace("{}", o, 1) for group in system.groups for o in group.options]
+    bounds = np.cumsum([0] + [len(group.options) for group in system.groups])
+    temperature = system.scoring.temperature
+    correct = 0
+    for image, label in zip(image_embeddings, labels):
+        text_embeddings = np.stack([table[p] for p in prompts])  # encode_text(all_prompts), from the cache
+        similarities = text_embeddings @ image
+        probabilities = {}
+        for g, group in enumerate(system.groups):
+            sims = similarities[bounds[g] : bounds[g + 1]] / temperature
+            exps = np.exp(sims - sims.max())
+            probabilities[group.name] = exps / exps.sum()
         scores = {}
         for class_name in system.classes:
             score = 0.0
@@ -86,29 +115,33 @@ def bench_size(name: str, n_images: int, sizes: list[int], n_classes: int, naive
     start = time.perf_counter()
     naive_value = naive_accuracy(system, embeddings[:subsample], labels[:subsample], table)
     naive = (time.perf_counter() - start) / subsample * n_images
+    start = time.perf_counter()
+    article_value = article_accuracy(system, embeddings[:subsample], labels[:subsample], table)
+    article = (time.perf_counter() - start) / subsample * n_images
     if subsample == n_images:
         assert abs(naive_value - reference) < 1e-9, (naive_value, reference)
+        assert abs(article_value - reference) < 1e-9, (article_value, reference)
     shape = f"N={n_images}, Q={sum(sizes)}, C={n_classes}"
     return {"name": name, "shape": shape, "first": first, "same": same, "equal": equal, "fresh": fresh, "dense": dense,
-            "naive": naive, "naive_subsample": subsample}
+            "naive": naive, "article": article, "naive_subsample": subsample}
 
 
 def report(rows: list[dict]) -> None:
     """Print the table and each target beside its measurement."""
     print(f"{'size':<7}{'shape':<28}{'first eval':>12}{'same system':>13}{'equal copy':>12}{'new system':>12}"
-          f"{'dense only':>12}{'naive loop':>13}{'speed-up':>10}")
+          f"{'dense only':>12}{'naive loop':>13}{'speed-up':>10}{'article loop':>14}{'speed-up':>10}")
     for r in rows:
         print(f"{r['name']:<7}{r['shape']:<28}{r['first'] * 1e3:>10.2f}ms{r['same'] * 1e3:>11.3f}ms"
               f"{r['equal'] * 1e3:>10.3f}ms{r['fresh'] * 1e3:>10.3f}ms{r['dense'] * 1e3:>10.3f}ms{r['naive'] * 1e3:>11.1f}ms"
-              f"{r['naive'] / r['same']:>9.0f}x")
+              f"{r['naive'] / r['same']:>9.0f}x{r['article'] * 1e3:>12.1f}ms{r['article'] / r['same']:>9.0f}x")
     seed, large = rows
     print()
     print(f"targets: seed size >= 10,000 evals/s: {1 / seed['same']:,.0f}/s (equal copy {1 / seed['equal']:,.0f}/s)"
           f" -> {'met' if 1 / seed['same'] >= 10_000 else 'NOT met'}")
     print(f"         large <= 25 ms/eval: {large['same'] * 1e3:.1f} ms -> {'met' if large['same'] <= 0.025 else 'NOT met'}")
-    best_ratio = max(r["naive"] / r["same"] for r in rows)
-    print(f"         >= 1000x naive loop: seed {seed['naive'] / seed['same']:.0f}x, large {large['naive'] / large['same']:.0f}x"
-          f" (naive large timed on {large['naive_subsample']} images, scaled) -> {'met' if best_ratio >= 1000 else 'NOT met'}")
+    ratios = [min(r["naive"], r["article"]) / r["same"] for r in rows]
+    print(f"         >= 1000x naive loop (the faster of the two): seed {ratios[0]:.0f}x, large {ratios[1]:.0f}x"
+          f" (large timed on {large['naive_subsample']} images, scaled) -> {'met' if max(ratios) >= 1000 else 'NOT met'}")
 
 
 CROSSOVER_SIZES = [(117, [9, 12, 12, 10, 8], 16), (1_000, [10] * 10, 100), (5_000, [10] * 10, 400),
