@@ -39,6 +39,17 @@ from cotclip.scoring.scorer import ImageSet, PromptEmbedder, accuracy
 from cotclip.systems.model import System
 from _common import TableEncoder, best_seconds, random_system, unit_rows
 
+def best_class(system: System, probabilities: dict) -> str:
+    """The article's scoring step: per class, the sum of its rules' option probabilities."""
+    scores = {}
+    for class_name in system.classes:
+        score = 0.0
+        for group_name, target in system.rules[class_name].items():
+            score += probabilities[group_name][target]
+        scores[class_name] = score
+    return max(scores, key=scores.get)
+
+
 def naive_accuracy(system: System, image_embeddings: np.ndarray, labels: list[str], table: dict) -> float:
     """The article's pseudocode, literally: per image, per group, per class."""
     correct = 0
@@ -51,13 +62,7 @@ def naive_accuracy(system: System, image_embeddings: np.ndarray, labels: list[st
             exps = [math.exp((s - top) / temperature) for s in sims]
             total = sum(exps)
             probabilities[group.name] = [e / total for e in exps]
-        scores = {}
-        for class_name in system.classes:
-            score = 0.0
-            for group_name, target in system.rules[class_name].items():
-                score += probabilities[group_name][target]
-            scores[class_name] = score
-        correct += max(scores, key=scores.get) == label
+        correct += best_class(system, probabilities) == label
     return correct / len(labels)
 
 
@@ -75,13 +80,7 @@ def article_accuracy(system: System, image_embeddings: np.ndarray, labels: list[
             sims = similarities[bounds[g] : bounds[g + 1]] / temperature
             exps = np.exp(sims - sims.max())
             probabilities[group.name] = exps / exps.sum()
-        scores = {}
-        for class_name in system.classes:
-            score = 0.0
-            for group_name, target in system.rules[class_name].items():
-                score += probabilities[group_name][target]
-            scores[class_name] = score
-        correct += max(scores, key=scores.get) == label
+        correct += best_class(system, probabilities) == label
     return correct / len(labels)
 
 
