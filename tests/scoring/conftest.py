@@ -1,4 +1,4 @@
-"""Shared scoring fixtures: a tiny random CLIP on disk and a small image folder."""
+"""Shared scoring fixtures: a tiny random CLIP on disk, a small image folder, the pokemon-like world's splits."""
 
 from __future__ import annotations
 
@@ -6,6 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from cotclip.scoring.scorer import ImageSet, PromptEmbedder
+from cotclip.scoring.splits import select, split_dataset
+from cotclip.scoring.synthetic.encoder import SyntheticEncoder
+from cotclip.scoring.synthetic.world import load_world
 from helpers.tiny_clip import build_image_folder, build_tiny_clip, build_tiny_siglip
 
 
@@ -33,3 +37,17 @@ def tiny_clip_encoder(tiny_clip_dir: Path):
     from cotclip.scoring.registry import load_encoder
 
     return load_encoder(f"hf:{tiny_clip_dir}")
+
+
+@pytest.fixture(scope="module")
+def world_sets():
+    """The pokemon-like world's oracle system, its train images and its val+test images (split seed 0)."""
+    world = load_world("pokemon-like")
+    prompts = PromptEmbedder(SyntheticEncoder(world))
+    splits = split_dataset(list(world.labels), seed=0)
+
+    def image_set(*names):
+        positions = [p for name in names for p in select(splits, name)]
+        return ImageSet(world.image_embeddings[positions], [world.labels[i] for i in positions], prompts)
+
+    return world.oracle_system(), image_set("train"), image_set("val", "test")

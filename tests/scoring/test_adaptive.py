@@ -15,24 +15,8 @@ from cotclip.scoring.adaptive import (
     fit_sharpness,
     group_terms,
 )
-from cotclip.scoring.scorer import ImageSet, PromptEmbedder, class_scores, group_probabilities, predict
-from cotclip.scoring.splits import select, split_dataset
-from cotclip.scoring.synthetic.encoder import SyntheticEncoder
-from cotclip.scoring.synthetic.world import load_world
+from cotclip.scoring.scorer import class_scores, group_probabilities, predict
 from cotclip.systems.errors import InputError
-
-
-@pytest.fixture(scope="module")
-def world_sets():
-    world = load_world("pokemon-like")
-    prompts = PromptEmbedder(SyntheticEncoder(world))
-    splits = split_dataset(list(world.labels), seed=0)
-
-    def image_set(*names):
-        positions = [p for name in names for p in select(splits, name)]
-        return ImageSet(world.image_embeddings[positions], [world.labels[i] for i in positions], prompts)
-
-    return world.oracle_system(), image_set("train"), image_set("val", "test")
 
 
 def test_entropy_and_information_gain_match_hand_values():

@@ -9,10 +9,6 @@ import pytest
 
 from cotclip.scoring.adaptive import AdaptiveClassifier, _log_softmax, answer_model_from_probabilities, group_terms
 from cotclip.scoring.adaptive_stops import TrainPool, accuracy_gain
-from cotclip.scoring.scorer import ImageSet, PromptEmbedder
-from cotclip.scoring.splits import select, split_dataset
-from cotclip.scoring.synthetic.encoder import SyntheticEncoder
-from cotclip.scoring.synthetic.world import load_world
 from cotclip.systems.errors import InputError
 
 
@@ -84,19 +80,6 @@ def test_accuracy_stop_stops_only_where_the_gain_is_below_epsilon(aggregation):
             stopped_early += 1
         assert result.stop == "accuracy" and result.to_dict()["epsilon"] == 0.2
     assert stopped_early > 0
-
-
-@pytest.fixture(scope="module")
-def world_sets():
-    world = load_world("pokemon-like")
-    prompts = PromptEmbedder(SyntheticEncoder(world))
-    splits = split_dataset(list(world.labels), seed=0)
-
-    def image_set(*names):
-        positions = [p for name in names for p in select(splits, name)]
-        return ImageSet(world.image_embeddings[positions], [world.labels[i] for i in positions], prompts)
-
-    return world.oracle_system(), image_set("train"), image_set("val", "test")
 
 
 def test_accuracy_curve_on_the_world(world_sets):
