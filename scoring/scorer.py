@@ -214,7 +214,7 @@ class ImageSet:
         return np.take(self._cosines, rows, axis=0)
 
 
-def _rule_structures(system: System) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+def _rule_structures(system: System) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per distinct rule signature, the option row and weight of each group; each class's signature."""
     offsets = np.cumsum([0] + [len(g.options) for g in system.groups])
     signatures: dict[tuple[int | None, ...], int] = {}
