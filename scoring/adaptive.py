@@ -52,13 +52,13 @@ A group's cost is its number of options: the text comparisons it adds per image
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
 from cotclip.scoring.adaptive_curve import AdaptiveCurve, AdaptivePoint
 from cotclip.scoring.adaptive_stops import (
-    AdaptivePolicy, RuleTables, TrainPool, accuracy_gain, flip_probability, margin_values, rule_tables, threats,
+    AdaptivePolicy, Rank, RuleTables, Stop, TrainPool, accuracy_gain, flip_probability, margin_values, rule_tables, threats,
 )
 from cotclip.scoring.scorer import ImageSet, class_scores, group_probabilities, predict
 from cotclip.systems.errors import InputError
@@ -71,8 +71,6 @@ __all__ = [
     "DEFAULT_EPSILONS",
 ]
 
-Rank = Literal["gain", "gain_per_prompt", "margin_per_prompt"]
-Stop = Literal["posterior", "margin", "flip", "accuracy"]
 DEFAULT_THRESHOLDS = (0.3, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 0.999)
 DEFAULT_EPSILONS = (0.5, 0.3, 0.2, 0.1, 0.05, 0.02, 0.01, 0.001, 0.0)
 _LOG_FLOOR = 1e-12  # the scorer's floor under log(probability)

@@ -64,6 +64,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 import numpy as np
 
@@ -72,13 +73,20 @@ from cotclip.systems.errors import InputError
 from cotclip.systems.model import System
 
 __all__ = [
-    "AdaptivePolicy", "MARGIN_TOLERANCE", "RuleTables", "rule_tables", "threats", "flip_probability", "margin_values",
+    "AdaptivePolicy", "MARGIN_TOLERANCE", "Rank", "Stop", "RuleTables", "rule_tables", "threats", "flip_probability", "margin_values",
     "TrainPool", "accuracy_gain",
 ]
 
+Rank = Literal["gain", "gain_per_prompt", "margin_per_prompt"]
+Stop = Literal["posterior", "margin", "flip", "accuracy"]
 MARGIN_TOLERANCE = 1e-5
 _MOST_LIKELY = 32
 _POOL_FLOOR = 1e-4  # train images of classes below this share of the top posterior are skipped
+
+
+def _or_list(names: tuple[str, ...]) -> str:
+    quoted = [repr(name) for name in names]
+    return ", ".join(quoted[:-1]) + " or " + quoted[-1]
 
 
 def _normal_tail(z: np.ndarray) -> np.ndarray:
@@ -102,10 +110,10 @@ class AdaptivePolicy:
 
     def check(self, aggregation: str) -> "AdaptivePolicy":
         """Self, or InputError naming the bad setting and a valid one."""
-        if self.rank not in ("gain", "gain_per_prompt", "margin_per_prompt"):
-            raise InputError(f"unknown rank {self.rank!r}; use 'gain', 'gain_per_prompt' or 'margin_per_prompt'")
-        if self.stop not in ("posterior", "margin", "flip", "accuracy"):
-            raise InputError(f"unknown stop {self.stop!r}; use 'posterior', 'margin', 'flip' or 'accuracy'")
+        if self.rank not in get_args(Rank):
+            raise InputError(f"unknown rank {self.rank!r}; use {_or_list(get_args(Rank))}")
+        if self.stop not in get_args(Stop):
+            raise InputError(f"unknown stop {self.stop!r}; use {_or_list(get_args(Stop))}")
         if self.threshold is not None and not 0.0 < self.threshold <= 1.0:
             raise InputError(
                 f"threshold must be in (0, 1] (got {self.threshold}); e.g. 0.9, or omit it to never stop early")
