@@ -199,6 +199,19 @@ class Classifier:
         )
         return Classifier(fitted, self.encoder)
 
+    def adaptive_refusal(self, stop: str | None = None) -> str | None:
+        """Why :meth:`predict_adaptive` cannot run with ``stop`` (one line with the fix), or None.
+
+        Callers can ask before embedding any image.
+        """
+        if not self.compiled.has_adaptive:
+            return ("this classifier has no adaptive answer model; call .fit_adaptive(train_images, labels) "
+                    "or export the npz from a run dir, which fits it on the run's train split")
+        if stop == "accuracy":
+            return ("stop='accuracy' resamples train images' answers, which a compiled classifier does not keep; "
+                    "use AdaptiveClassifier.fit(system, train) or stop='flip'")
+        return None
+
     def predict_adaptive(
         self, images: Images, *, threshold: float | None = 0.9, budget: int | None = None, rank: str | None = None,
         stop: str | None = None, epsilon: float | None = None,
@@ -217,11 +230,9 @@ class Classifier:
         from cotclip.scoring.adaptive import AdaptiveClassifier, AnswerModel
 
         compiled = self.compiled
-        if not compiled.has_adaptive:
-            raise InputError(
-                "this classifier has no adaptive answer model; call .fit_adaptive(train_images, labels) "
-                "or export the npz from a run dir, which fits it on the run's train split"
-            )
+        refusal = self.adaptive_refusal(stop)
+        if refusal:
+            raise InputError(refusal)
         embeddings = self._embed_all(images)
         thetas = tuple(compiled.adaptive_theta[:, compiled.group_slice(g)] for g in range(len(compiled.group_names)))
         model = AnswerModel(

@@ -208,7 +208,7 @@ def predict_command(
     """Label image files; unreadable files are reported and skipped.
 
     ``--adaptive`` needs a compiled ``.npz`` exported from a run dir (it carries the answer
-    model fitted on the run's train split); every ``--stop`` rule works on it.
+    model fitted on the run's train split); every ``--stop`` rule but ``accuracy`` works on it.
     """
     from cotclip.scoring.classifier import image_refs_from_paths
 
@@ -219,6 +219,9 @@ def predict_command(
     if policy is not None and not classifier.compiled.has_adaptive:
         raise InputError("--adaptive needs an answer model fitted on train images; export the npz from a run dir "
                          "(cotclip export runs/<name> --format npz) or call Classifier.fit_adaptive")
+    refusal = None if policy is None else classifier.adaptive_refusal(policy.stop)
+    if refusal:  # before any image is embedded
+        raise InputError(refusal)
     refs = image_refs_from_paths(images, crop=crop_box)
     embeddings, ok_positions, failures = classifier.embed(refs)
     if failures and not ok_positions:
