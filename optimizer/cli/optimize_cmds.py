@@ -56,6 +56,16 @@ def _printer(as_json: bool):
     return show
 
 
+def _step_printer(line: str) -> None:
+    err_console.print(f"[cyan]proposer[/] {line}")
+
+
+def _proposer_choice(value: str | None) -> str | None:
+    if value is not None and value not in ("auto", "staged", "oneshot"):
+        raise InputError(f"--proposer {value!r} is not a proposer mode; use staged, oneshot or auto")
+    return value
+
+
 def _quiet_optuna() -> None:
     """Optuna logs every trial at INFO; the loop reports versions itself (``-v`` keeps Optuna's lines)."""
     import logging
@@ -88,7 +98,8 @@ def optimize_command(
     model: str | None = typer.Option(None, "--model", help="Encoder spec (hf:, precomputed:, open_clip:, synthetic)."),
     classes: str | None = typer.Option(None, "--classes", help="a,b,c or a file with one class per line (default: all labels)."),
     init: str | None = typer.Option(None, "--init", help="Start also from this system file (seed or canonical format)."),
-    lm: str | None = typer.Option(None, "--lm", help="Proposer: simulated, local (SmolLM2), none, or a DSPy LM string."),
+    lm: str | None = typer.Option(None, "--lm", help="Proposer: simulated, local[:smollm2|:qwen2.5-coder-0.5b|:qwen2.5-coder-1.5b|:file.gguf], none, or a DSPy LM string."),
+    proposer: str | None = typer.Option(None, "--proposer", help="staged, oneshot or auto (default: staged for local and small models, oneshot otherwise)."),
     api_base: str | None = typer.Option(None, "--api-base", help="OpenAI-compatible endpoint for --lm."),
     domain: str | None = typer.Option(None, "--domain", help="One line about the images, for the proposer."),
     notes: str | None = typer.Option(None, "--notes", help="YAML/JSON mapping class -> note, for the proposer."),
@@ -123,7 +134,7 @@ def optimize_command(
                "max_llm_calls": max_llm_calls, "max_usd": max_usd, "max_wall_s": max_wall_s}
     settings = {
         "data": data, "model": model, "classes": _classes(classes), "init": init, "lm": lm, "api_base": api_base,
-        "domain": domain, "notes": notes, "n_proposals": proposals, "seed": seed, "cache_dir": cache_dir,
+        "proposer": _proposer_choice(proposer), "domain": domain, "notes": notes, "n_proposals": proposals, "seed": seed, "cache_dir": cache_dir,
         "max_groups": max_groups, "max_options": max_options,
         "moves": [m.strip() for m in moves.split(",") if m.strip()] if moves else None,
         "fractions": _floats(fractions, 3, "--fractions"), "crop": _floats(crop, 4, "--crop"),
@@ -146,26 +157,27 @@ def _start_or_resume(settings: dict, config: Path | None, resume: Path | None, a
         if config is not None:
             raise InputError("--resume reads the run's own run.yaml; drop --config")
         overrides = {key: value for key, value in settings.items() if value is not None}
-        return optimize(resume=resume, overrides=overrides, on_version=show, progress=not as_json)
+        return optimize(resume=resume, overrides=overrides, on_version=show, progress=not as_json,
+                        on_step=None if as_json else _step_printer)
     if config is None and (settings["data"] is None or settings["model"] is None):
         raise InputError("pass --data and --model (or --config run.yaml, or --resume RUN_DIR)")
     run_config = load_run_config(config if config is not None else {}, **settings)
-    return optimize(run_config, on_version=show, progress=not as_json)
+    return optimize(run_config, on_version=show, progress=not as_json, on_step=None if as_json else _step_printer)
 
 
-def _demo_config(world: str, lm: str, runs_dir: str, cache_dir: str | None) -> RunConfig:
+def _demo_config(world: str, lm: str, proposer: str, runs_dir: str, cache_dir: str | None) -> RunConfig:
     from cotclip.scoring.synthetic.world import load_world
 
     notes = load_world(world).field_notes(omit_rate=0.2, error_rate=0.1, seed=0)
     local = lm != "simulated"
     return RunConfig(
         name=f"demo-{default_run_name()}", runs_dir=runs_dir, data=f"synthetic:{world}", model="synthetic", lm=lm,
-        notes=notes, domain="creatures from a fantasy card game", cache_dir=cache_dir,
-        # SmolLM2 on 2 cores writes ~1000 tokens in 20-60 s: the LLM call budget bounds the demo's time,
+        proposer=proposer, notes=notes, domain="creatures from a fantasy card game", cache_dir=cache_dir,
+        # A small local model on 2 cores takes 5-60 s an answer: the LLM call budget bounds the demo's time,
         # and the data-driven moves (fit, refine, merge) run before the LLM in every round.
         n_proposals=2 if local else 4, revisions_per_round=1 if local else 2, beam=1 if local else 2,
-        patience=2 if local else 3, max_groups=5, max_options=10, llm_max_tokens=1000, llm_timeout_s=600.0,
-        max_llm_calls=8 if local else None, max_evaluations=200,
+        patience=2 if local else 3, max_groups=6, max_options=12, llm_max_tokens=1000, llm_timeout_s=600.0,
+        max_llm_calls=30 if local else None, max_evaluations=200,
         # from a weak LLM's systems, knob search (e.g. mixing in the class-name prior) is a cheap, real gain
         moves=["fit_rules", "refine_rules", "merge", "knob_search", "llm_revise"] if local
         else ["fit_rules", "refine_rules", "merge", "llm_revise"],
@@ -174,8 +186,9 @@ def _demo_config(world: str, lm: str, runs_dir: str, cache_dir: str | None) -> R
 
 @app.command("demo")
 def demo_command(
-    lm: str = typer.Option("local", "--lm", help="local (SmolLM2 via llama-server) or simulated."),
-    world: str = typer.Option("pokemon-like", "--world", help="Synthetic world preset or world.yaml."),
+    lm: str = typer.Option("local", "--lm", help="local (the default local model), local:<name>, or simulated."),
+    proposer: str = typer.Option("auto", "--proposer", help="staged, oneshot or auto (staged for local models)."),
+    world: str = typer.Option("pokemon-like-xl", "--world", help="Synthetic world preset or world.yaml."),
     runs_dir: str = typer.Option("runs", "--runs-dir", help="Parent folder of the demo's run dir."),
     cache_dir: str | None = typer.Option(None, "--cache-dir", help="Embedding cache folder."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON on stdout."),
@@ -183,11 +196,12 @@ def demo_command(
     """Offline end-to-end run on a synthetic (simulated) world: baseline, first proposal, best and oracle on test."""
     from cotclip.scoring.synthetic.world import load_world
 
-    config = _demo_config(world, lm, runs_dir, cache_dir)
+    config = _demo_config(world, lm, _proposer_choice(proposer), runs_dir, cache_dir)
     _quiet_optuna()
     oracle = load_world(world).oracle_system()
     summary = optimize(config, on_version=_printer(as_json), progress=not as_json,
-                       extra_systems=lambda inputs: {"oracle (simulation only)": oracle})
+                       extra_systems=lambda inputs: {"oracle (simulation only)": oracle},
+                       on_step=None if as_json else _step_printer)
     if as_json:
         emit_json({**summary.to_cli_json(), "oracle_test_accuracy": summary.extra["other_systems"][0]["accuracy"]})
     else:

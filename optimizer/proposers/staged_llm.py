@@ -1,0 +1,229 @@
+"""The LLM side of the staged proposer: one short, validated call per step.
+
+Each method asks one typed question (:mod:`.staged_signatures`), parses the raw
+answer with the same repair as the one-shot proposer, keeps only what validates and
+records the raw answer and what was dropped. None of them raises on a bad answer:
+an unusable answer or a failed server call gives an empty result and a log line, and
+the staged proposer falls back (built-in templates, rules from the images). Only a
+spent budget (:class:`BudgetExhaustedError`) propagates.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+from typing import Any
+
+from cotclip.optimizer.llm.lm import LLMClient
+from cotclip.optimizer.llm.usage import Budget, Usage
+from cotclip.optimizer.proposers._parse import UnusableAnswerError, parse_answer
+from cotclip.optimizer.proposers.repair import normalize_text
+from cotclip.optimizer.proposers.signatures import Instructions, load_instructions
+from cotclip.optimizer.proposers.staged_signatures import (
+    KINDS, assign_signature, contrast_signature, describe_signature, expand_signature, templates_signature,
+)
+from cotclip.optimizer.proposers.staged_stages import StagedGroup
+from cotclip.systems.errors import LLMServerError
+
+__all__ = ["StagedSteps", "DEFAULT_TEMPLATES"]
+
+logger = logging.getLogger(__name__)
+
+#: Used when the LLM's question for a kind is unusable: plain English, one ``{}`` each.
+DEFAULT_TEMPLATES: dict[str, tuple[str, str]] = {
+    "color": ("main_color", "Its body is mainly {} in color."),
+    "resembles": ("looks_like", "It looks like {}."),
+    "feature": ("notable_feature", "Its most notable feature is {}."),
+    "shape": ("body_shape", "Its body shape is {}."),
+    "background": ("background", "The background shows {}."),
+    "texture": ("surface", "Its surface is {}."),
+    "size": ("size", "It is {} in size."),
+    "pattern": ("markings", "It is marked with {}."),
+    "pose": ("pose", "It is shown {}."),
+}
+_NAME = re.compile(r"[^a-z0-9]+")
+
+
+def _kinds_text() -> str:
+    return "\n".join(f"- {kind}: {meaning}" for kind, meaning in KINDS.items())
+
+
+def _kind_of(value: Any) -> str | None:
+    text = normalize_text(value or "")
+    return next((k for k in KINDS if text == k or text.startswith(k)), None)
+
+
+def _attributes(items: Any) -> list[tuple[str, str]]:
+    """``(kind, phrase)`` pairs from a list of ``{"kind", "phrase"}`` records (others skipped)."""
+    pairs = []
+    for item in items if isinstance(items, list) else []:
+        if isinstance(item, dict) and (kind := _kind_of(item.get("kind"))) and isinstance(item.get("phrase"), str):
+            pairs.append((kind, item["phrase"]))
+    return pairs
+
+
+class StagedSteps:
+    """Budgeted, logged, validated LLM calls for the staged proposer's steps."""
+
+    def __init__(self, client: LLMClient, *, budget: Budget, prompts_dir: Path | None = None) -> None:
+        self.client = client
+        self.budget = budget
+        self.prompts_dir = prompts_dir
+        self._usage = Usage()
+        self.records: list[dict[str, Any]] = []
+        self._instructions: dict[str, Instructions] = {}
+        self._calls = 0
+
+    @property
+    def usage(self) -> Usage:
+        """LLM use so far."""
+        return self._usage
+
+    @property
+    def model(self) -> str:
+        """The LM string of the client."""
+        return self.client.config.model
+
+    def instructions(self, name: str) -> Instructions:
+        """``prompts/<name>.md`` (or the replacement in ``prompts_dir``), read once."""
+        if name not in self._instructions:
+            self._instructions[name] = load_instructions(name, self.prompts_dir)
+        return self._instructions[name]
+
+    def prompt_hashes(self) -> dict[str, str]:
+        """sha256 of every instruction file used so far."""
+        return {name: i.sha256 for name, i in self._instructions.items()}
+
+    def note(self, step: str, line: str, notes: list[str]) -> None:
+        """Record a step summary (and what it repaired or dropped) in the log."""
+        self.records.append({"kind": "staged-step", "step": step, "summary": line, "notes": list(notes)})
+
+    def _ask(self, step: str, signature, inputs: dict[str, Any], *, temperature: float | None = None) -> Any:
+        """One budgeted call; the parsed answer (a dict) or None, recorded either way."""
+        self.budget.check(self._usage)
+        self._calls += 1
+        record: dict[str, Any] = {"kind": f"staged-{step}", "raw": None, "error": None}
+        self.records.append(record)
+        try:
+            completion = self.client.complete(signature, inputs, temperature=temperature, seed=self._calls)
+        except LLMServerError as exc:
+            record["error"] = exc.message
+            logger.info("staged %s: the LLM call failed: %s", step, exc.message)
+            return None
+        self._usage = self._usage.add(completion.usage)
+        record.update(raw=completion.text, usage=completion.usage.to_dict(), request=completion.request_key)
+        try:
+            return parse_answer(completion.text).data
+        except UnusableAnswerError as exc:
+            record["error"] = str(exc)
+            return None
+
+    # ----- the steps ---------------------------------------------------------------------
+    def describe(self, batch: list[str], domain: str | None, notes: dict[str, str]) -> dict[str, list[tuple[str, str]]]:
+        """``{class: [(kind, phrase), ...]}`` for the classes of ``batch`` the answer covers (asked twice at most)."""
+        found: dict[str, list[tuple[str, str]]] = {}
+        feedback = ""
+        for _ in range(2):
+            missing = [c for c in batch if c not in found]
+            lines = "\n".join(f"- {c}: {notes.get(c, '') or '(no note)'}" for c in missing)
+            data = self._ask("describe", describe_signature(missing, self.instructions("describe")),
+                             {"domain": domain or "images of the listed classes", "notes": lines,
+                              "kinds": _kinds_text(), "feedback": feedback})
+            entries = data.get("descriptions", data) if isinstance(data, dict) else None
+            entries = entries.get("classes", entries) if isinstance(entries, dict) else entries
+            by_name = {normalize_text(c): c for c in missing}
+            for entry in entries if isinstance(entries, list) else []:
+                name = by_name.get(normalize_text(entry.get("name", ""))) if isinstance(entry, dict) else None
+                if name is not None and (pairs := _attributes(entry.get("attributes"))):
+                    found.setdefault(name, pairs)
+            if all(c in found for c in batch):
+                break
+            feedback = ("your previous answer gave no usable attributes for " + ", ".join(c for c in batch if c not in found)
+                        + "; answer for every class with kind and phrase")
+        return found
+
+    def templates(self, kinds: list[str], examples: dict[str, list[str]], domain: str | None) -> dict[str, tuple[str, str]]:
+        """``{kind: (group name, template)}``; a built-in template where the answer's is unusable."""
+        lines = "\n".join(f"- {k} ({KINDS[k]}): e.g. " + ", ".join(examples.get(k, [])) for k in kinds)
+        data = self._ask("questions", templates_signature(kinds, self.instructions("questions")),
+                         {"domain": domain or "images of the listed classes", "kinds": lines})
+        entries = data.get("questions", data) if isinstance(data, dict) else None
+        entries = entries.get("questions", entries) if isinstance(entries, dict) else entries
+        chosen: dict[str, tuple[str, str]] = {}
+        used: set[str] = set()
+        for entry in entries if isinstance(entries, list) else []:
+            kind = _kind_of(entry.get("kind")) if isinstance(entry, dict) else None
+            prompt = " ".join(str(entry.get("prompt", "")).split()) if kind else ""
+            name = _NAME.sub("_", str(entry.get("name", "")).lower()).strip("_")[:40] if kind else ""
+            if kind in kinds and kind not in chosen and prompt.count("{}") == 1 and len(prompt) <= 120 and name \
+                    and name not in used and "{" not in prompt.replace("{}", ""):
+                chosen[kind] = (name, prompt)
+                used.add(name)
+        fallback = [k for k in kinds if k not in chosen]
+        for kind in fallback:
+            name, prompt = self.default_template(kind)
+            chosen[kind] = (name if name not in used else f"{name}_{kind}", prompt)
+            used.add(chosen[kind][0])
+        self.note("questions", f"{len(kinds) - len(fallback)} of {len(kinds)} questions from the LLM",
+                  [f"{k}: built-in question used (the answer's was unusable)" for k in fallback])
+        return chosen
+
+    def default_template(self, kind: str) -> tuple[str, str]:
+        """The built-in ``(group name, template)`` of ``kind``."""
+        return DEFAULT_TEMPLATES.get(kind, (kind, f"Its {kind} is {{}}."))
+
+    def more_values(self, kind: str, known: list[str], domain: str | None) -> list[str]:
+        """Other values of ``kind`` the LLM lists (short phrases, not already known)."""
+        data = self._ask("expand", expand_signature(self.instructions("expand")),
+                         {"domain": domain or "images of the listed classes", "kind": f"{kind} ({KINDS[kind]})",
+                          "known": known})
+        values = data.get("more", data) if isinstance(data, dict) else None
+        values = values.get("values", []) if isinstance(values, dict) else values
+        known_keys = {normalize_text(k) for k in known}
+        cleaned = []
+        for value in values if isinstance(values, list) else []:
+            text = " ".join(str(value).split()).strip(" .,;:'\"")
+            if text and len(text.split()) <= 4 and not re.search(r"[{}\[\]<>:=#*\d]", text) \
+                    and normalize_text(text) not in known_keys:
+                known_keys.add(normalize_text(text))
+                cleaned.append(text)
+        return cleaned
+
+    def choose_options(self, group: StagedGroup, pending: list[tuple[str, str]]) -> dict[str, int]:
+        """For classes whose phrase matched no option of ``group``: the option the LLM picks (none = absent)."""
+        classes = list(dict.fromkeys(c for c, _ in pending))
+        lines = "\n".join(f"- {c}: {phrase}" for c, phrase in pending)
+        data = self._ask("assign", assign_signature(classes, list(group.options), self.instructions("assign")),
+                         {"question": group.prompt, "descriptions": lines})
+        entries = data.get("answer", data) if isinstance(data, dict) else None
+        entries = entries.get("choices", entries) if isinstance(entries, dict) else entries
+        by_option = {normalize_text(o): i for i, o in enumerate(group.options)}
+        by_class = {normalize_text(c): c for c in classes}
+        chosen: dict[str, int] = {}
+        for entry in entries if isinstance(entries, list) else []:
+            if not isinstance(entry, dict):
+                continue
+            name = by_class.get(normalize_text(entry.get("name", "")))
+            index = by_option.get(normalize_text(entry.get("option", "")))
+            if name is not None and index is not None and name not in chosen:
+                chosen[name] = index
+        return chosen
+
+    def contrast(self, pair: tuple[str, str], notes: dict[str, str], domain: str | None
+                 ) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+        """Visible attributes of each class of ``pair`` that the other lacks (cleaned against the notes)."""
+        from cotclip.optimizer.proposers.staged_stages import clean_attributes
+
+        first, second = pair
+        text = "\n".join(f"- {c}: {notes.get(c, '') or '(no note)'}" for c in pair)
+        data = self._ask("contrast", contrast_signature(first, second, self.instructions("contrast")),
+                         {"domain": domain or "images of the listed classes", "pair": text, "kinds": _kinds_text()})
+        answer = data.get("differences", data) if isinstance(data, dict) else {}
+        answer = answer if isinstance(answer, dict) else {}
+        result = []
+        for name, key in ((first, "first"), (second, "second")):
+            kept, dropped = clean_attributes(name, notes.get(name), _attributes(answer.get(key)), list(pair))
+            self.note("contrast", f"{name}: {len(kept)} phrase(s)", dropped)
+            result.append([(p.kind, p.phrase) for p in kept if p.from_note or not notes.get(name)])
+        return result[0], result[1]
