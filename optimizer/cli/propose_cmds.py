@@ -129,10 +129,12 @@ def _proposer(lm: str, api_base: str | None, data: str | None, options: dict[str
             raise InputError("--lm simulated needs --data synthetic:<world> (it refuses real data)")
         yield simulated_proposer_for(load_dataset(data), seed=options.get("seed", 0))
         return
-    if lm == "local":
+    from cotclip.optimizer.llm.models import is_local_lm, resolve_local_model
+
+    if is_local_lm(lm):
         from cotclip.optimizer.llm.server import LocalLLMServer
 
-        with LocalLLMServer() as server:
+        with LocalLLMServer(model=resolve_local_model(lm)) as server:
             yield LLMProposer(LLMClient(server.lm_config(**_lm_options(options))), budget=budget,
                               prompts_dir=prompts_dir)
         return
@@ -192,7 +194,7 @@ def _report(output: _Output, proposer: Any, task: ProposalTask, as_json: bool) -
 @app.command("propose")
 def propose_command(
     classes: Optional[str] = typer.Option(None, "--classes", help="Class names: a,b,c or a file (one per line, or a JSON/YAML list)."),
-    lm: str = typer.Option(..., "--lm", help="DSPy LM string (openai/gpt-4o-mini, ...), local (SmolLM2), or simulated."),
+    lm: str = typer.Option(..., "--lm", help="DSPy LM string (openai/gpt-4o-mini, ...), local[:model|:file.gguf], or simulated (one-shot proposer)."),
     out: Path = typer.Option(..., "--out", help="Output folder for candidate_NN.json and proposer_log.jsonl."),
     notes: Optional[Path] = typer.Option(None, "--notes", help="YAML/JSON mapping class -> note for the LLM."),
     domain: Optional[str] = typer.Option(None, "--domain", help="One line about what the images show."),

@@ -157,8 +157,8 @@ class LocalLLMServer:
         url = f"http://127.0.0.1:{self.port}/health"
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise LLMServerError(f"llama-server exited with code {self.process.returncode} while starting "
-                                     f"({self.last_log_line()}); {_SETUP_HINT}")
+                raise LLMServerError(f"llama-server exited with code {self.process.returncode} while loading "
+                                     f"{self._model_file} ({self.last_log_line()}); {self._reload_hint()}")
             try:
                 with urllib.request.urlopen(url, timeout=2) as response:
                     if response.status == 200:
@@ -168,6 +168,12 @@ class LocalLLMServer:
             time.sleep(0.2)
         raise LLMServerError(f"llama-server did not become healthy within {self.startup_timeout_s:.0f}s "
                              f"({self.last_log_line()}); the machine may be overloaded, retry later")
+
+    def _reload_hint(self) -> str:
+        if self.gguf is not None or self.local_model.path is not None:
+            return "check that the file is a complete GGUF model"
+        return (f"if the model file is corrupt, delete it and run `cotclip fetch-model {self.local_model.name}`; "
+                f"else {_SETUP_HINT}")
 
     def last_log_line(self) -> str:
         """The last non-empty line the server logged (for error messages)."""

@@ -106,6 +106,7 @@ def render_report(summary: RunSummary, versions: list[VersionRecord], extra_rows
         f"Stopped because: **{summary.stopped_because}** ({explanation}) after {summary.versions} versions, "
         f"{summary.evaluations} val evaluations, {summary.wall_s:.1f} s.\n\n",
         f"Best version {summary.best_version}: val {summary.best_val_accuracy:.1%}.\n\n",
+        f"Proposer: {summary.extra.get('proposer', 'unrecorded')}.\n\n",
         "## Test accuracy (95% bootstrap interval)\n\n| system | version | accuracy | 95% CI | n |\n|---|---|---|---|---|\n",
         _row(summary.best),
         _row(summary.initial),

@@ -105,3 +105,16 @@ def test_auto_picks_the_staged_proposer_for_local_and_small_models(lm, chosen, m
 def test_an_unknown_proposer_mode_exits_2(capsys):
     code = main(["optimize", "--data", "synthetic:pokemon-like", "--model", "synthetic", "--proposer", "best"])
     assert code == 2 and "--proposer 'best' is not a proposer mode; use staged, oneshot or auto" in capsys.readouterr().err
+
+
+@pytest.mark.llm
+def test_a_corrupt_gguf_is_one_line_naming_the_file(tmp_path, capsys):
+    from cotclip.optimizer.llm.server import find_llama_server
+
+    find_llama_server()  # fails (never skips) without `make setup`
+    bad = tmp_path / "broken.gguf"
+    bad.write_bytes(b"GGUF" + b"\0" * 1000)
+    code = main(["propose", "--lm", f"local:{bad}", "--classes", "a,b", "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err
+    assert f"while loading {bad}" in err and "check that the file is a complete GGUF model" in err
