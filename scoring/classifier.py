@@ -36,6 +36,7 @@ import numpy as np
 from cotclip.scoring.compiled import CompiledClassifier, compile_system, read_compiled
 from cotclip.scoring.data.local import check_crop, file_ref
 from cotclip.scoring.encoders._base import Encoder, ImageRef
+from cotclip.scoring.similarity import MultiVectors
 from cotclip.systems.errors import DataError, EncoderError, InputError
 from cotclip.systems.model import System
 
@@ -44,7 +45,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Classifier", "GroupAnswer", "ClassVote", "Explanation", "image_refs_from_paths"]
 
-Images = Union[Sequence[Union[str, Path, ImageRef]], np.ndarray]
+Images = Union[Sequence[Union[str, Path, ImageRef]], np.ndarray, MultiVectors]
 Crop = tuple[float, float, float, float]
 
 
@@ -142,6 +143,8 @@ class Classifier:
 
     def embed(self, images: Images) -> tuple[np.ndarray, list[int], list[tuple[int, str]]]:
         """Image embeddings ``[n_ok, d]``, the positions embedded, and ``(position, reason)`` failures."""
+        if isinstance(images, MultiVectors):
+            return images, list(range(len(images))), []
         if isinstance(images, np.ndarray):
             return np.asarray(images, dtype=np.float32), list(range(len(images))), []
         if self.encoder is None:

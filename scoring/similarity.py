@@ -43,6 +43,7 @@ __all__ = [
     "maxsim_reference",
     "normalize_embeddings",
     "template_gram",
+    "averaged_maxsim",
 ]
 
 SIMILARITIES = ("cosine", "maxsim")
@@ -200,3 +201,14 @@ def template_gram(embeddings: Embeddings) -> np.ndarray:
         return np.ones((len(embeddings), len(embeddings)), dtype=np.float64)
     matrix = np.asarray(embeddings, dtype=np.float64)
     return matrix @ matrix.T
+
+
+def averaged_maxsim(vectors: np.ndarray, token_offsets: np.ndarray, template_starts: np.ndarray, images: MultiVectors) -> np.ndarray:
+    """``[Q, N]``: per option, the mean MaxSim of its templates (``template_starts [Q+1]`` into the texts).
+
+    ``vectors``/``token_offsets`` hold every template text's tokens (a :class:`MultiVectors` in
+    parts, as a compiled classifier stores them); the mean over templates is the scorer's rule.
+    """
+    per_template = maxsim(MultiVectors(vectors, token_offsets), images)
+    counts = np.diff(template_starts).astype(np.float32)[:, None]
+    return np.add.reduceat(per_template, template_starts[:-1], axis=0) / counts

@@ -34,7 +34,7 @@ import yaml
 
 from cotclip.systems.errors import EncoderError, InputError
 
-__all__ = ["EncoderOptions", "parse_encoder_options", "family_defaults", "accepts", "check_accepted", "RESERVED"]
+__all__ = ["EncoderOptions", "EncoderSettings", "parse_encoder_options", "family_defaults", "accepts", "check_accepted", "RESERVED"]
 
 _SIDES = ("image", "text")
 RESERVED = {
@@ -72,6 +72,30 @@ class EncoderOptions:
         """The options as ``side.KEY=VALUE`` strings (what ``--encoder-option`` takes)."""
         return [f"{side}.{key}={json.dumps(value) if not isinstance(value, str) else value}"
                 for side in _SIDES for key, value in sorted(getattr(self, side).items())]
+
+
+@dataclass(frozen=True)
+class EncoderSettings:
+    """How to load an encoder beyond its spec: encode options, similarity, remote-code trust.
+
+    ``options`` are ``--encoder-option`` strings (parsed by the loader); ``similarity`` is
+    ``cosine`` or ``maxsim``; ``trust_remote_code`` allows a model folder's own Python code.
+    """
+
+    options: tuple[str, ...] = ()
+    similarity: str = "cosine"
+    trust_remote_code: bool = False
+
+    def loader_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for :func:`cotclip.scoring.registry.load_encoder`."""
+        kwargs: dict[str, Any] = {"encoder_options": list(self.options), "similarity": self.similarity}
+        if self.trust_remote_code:
+            kwargs["trust_remote_code"] = True
+        return kwargs
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"options", "similarity", "trust_remote_code"}``."""
+        return {"options": list(self.options), "similarity": self.similarity, "trust_remote_code": self.trust_remote_code}
 
 
 def _value(text: str) -> Any:
