@@ -26,6 +26,7 @@ from cotclip.optimizer.cli._adaptive_options import (
     adaptive_policy,
 )
 from cotclip.optimizer.cli._app import app, console, emit_json, err_console
+from cotclip.optimizer.cli._options import EncoderOptionFlag, SimilarityFlag, TrustRemoteCode, encoder_settings
 from cotclip.optimizer.review.edits import apply_edits, parse_edits
 from cotclip.optimizer.review.session import ReviewSession, load_version
 from cotclip.systems.errors import DataError, InputError
@@ -153,13 +154,13 @@ def _parse_crop(crop: str | None) -> tuple[float, float, float, float] | None:
     return check_crop(crop.split(","))
 
 
-def _classifier(system: str | None, compiled: Path | None, model: str | None):
+def _classifier(system: str | None, compiled: Path | None, model: str | None, settings=None):
     from cotclip.scoring.classifier import Classifier
 
     if (system is None) == (compiled is None):
         raise InputError("give exactly one of --system SYSTEM or --compiled FILE.npz")
     if compiled is not None:
-        return Classifier.load(compiled, encoder=model)
+        return Classifier.load(compiled, encoder=model, encoder_settings=settings)
     loaded, run_path = load_system_or_run(system)
     if model is None and run_path is not None:
         from cotclip.optimizer.review.rundata import run_config
@@ -167,7 +168,7 @@ def _classifier(system: str | None, compiled: Path | None, model: str | None):
         model = run_config(run_path).model
     if model is None:
         raise InputError("--system needs --model to embed its prompts; add --model hf:<dir> (or use --compiled)")
-    return Classifier.load(loaded, encoder=model)
+    return Classifier.load(loaded, encoder=model, encoder_settings=settings)
 
 
 def _labelled_rows(classifier, embeddings, policy) -> list[dict]:
@@ -203,6 +204,9 @@ def predict_command(
     stop: AdaptiveStop = None,
     epsilon: AdaptiveEpsilon = None,
     rank: AdaptiveRank = None,
+    encoder_option: EncoderOptionFlag = None,
+    similarity: SimilarityFlag = "cosine",
+    trust_remote_code: TrustRemoteCode = False,
     as_json: bool = typer.Option(False, "--json", help="Print [{path, label, scores: top-3}] as JSON."),
 ) -> None:
     """Label image files; unreadable files are reported and skipped.
@@ -213,7 +217,7 @@ def predict_command(
     from cotclip.scoring.classifier import image_refs_from_paths
 
     crop_box = _parse_crop(crop)
-    classifier = _classifier(system, compiled, model)
+    classifier = _classifier(system, compiled, model, encoder_settings(encoder_option, similarity, trust_remote_code))
     policy = adaptive_policy(adaptive, threshold=threshold, budget=budget, stop=stop, epsilon=epsilon, rank=rank,
                              aggregation=classifier.compiled.aggregation)
     if policy is not None and not classifier.compiled.has_adaptive:
