@@ -244,7 +244,8 @@ def predict_command(
 
 
 def export_any(
-    spec: str, fmt: str, out: Path, *, model: str | None = None, version: int | None = None, cache_dir: str | None = None
+    spec: str, fmt: str, out: Path, *, model: str | None = None, version: int | None = None, cache_dir: str | None = None,
+    settings=None,
 ) -> System:
     """``cotclip export`` for a system or run dir in any format, ``npz`` included.
 
@@ -257,7 +258,7 @@ def export_any(
     if fmt == "npz":
         from cotclip.scoring.compiled import write_compiled
 
-        write_compiled(_compiled_for_export(system, run_path, model, cache_dir), out)
+        write_compiled(_compiled_for_export(system, run_path, model, cache_dir, settings), out)
     elif fmt in EXPORT_WRITERS:
         EXPORT_WRITERS[fmt](system, out)
     else:
@@ -265,13 +266,13 @@ def export_any(
     return system
 
 
-def _compiled_for_export(system: System, run_path: Path | None, model: str | None, cache_dir: str | None):
+def _compiled_for_export(system: System, run_path: Path | None, model: str | None, cache_dir: str | None, settings=None):
     """The compiled classifier; from a run dir it carries the adaptive model fitted on the run's train split."""
     from cotclip.optimizer.review.rundata import load_review_data
     from cotclip.scoring.classifier import Classifier
     from cotclip.scoring.compiled import compile_system
 
-    encoder, encoder_spec = _export_encoder(model, run_path, cache_dir)
+    encoder, encoder_spec = _export_encoder(model, run_path, cache_dir, settings)
     classifier = Classifier(compile_system(system, encoder, encoder_spec=encoder_spec), encoder)
     if run_path is None:
         return classifier.compiled
@@ -279,12 +280,13 @@ def _compiled_for_export(system: System, run_path: Path | None, model: str | Non
     return classifier.fit_adaptive(train.embeddings, train.labels).compiled
 
 
-def _export_encoder(model: str | None, run_path: Path | None, cache_dir: str | None):
+def _export_encoder(model: str | None, run_path: Path | None, cache_dir: str | None, settings=None):
     from cotclip.scoring.cache import CachedEncoder, EmbeddingCache
     from cotclip.scoring.registry import load_encoder
 
     if model is not None:
-        return CachedEncoder(load_encoder(model), EmbeddingCache(cache_dir)), model
+        loader = settings.loader_kwargs() if settings is not None else {}
+        return CachedEncoder(load_encoder(model, **loader), EmbeddingCache(cache_dir)), model
     if run_path is None:
         raise InputError("--format npz needs --model to embed the prompts, e.g. --model hf:<dir>")
     from cotclip.optimizer.review.rundata import cached_run_encoder, run_inputs

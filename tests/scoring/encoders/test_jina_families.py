@@ -159,3 +159,20 @@ def test_cli_evaluate_with_maxsim_and_a_bad_option_exits_2(models, images, tmp_p
     err = capsys.readouterr().err.strip()
     message = [line for line in err.splitlines() if not line.startswith("Loading weights")]  # transformers' own bar
     assert len(message) == 1 and "image.prompt_name" in message[0] and "Traceback" not in err
+
+
+def test_cli_export_and_predict_with_a_maxsim_encoder(models, images, tmp_path, capsys) -> None:
+    system = tmp_path / "pets.json"
+    system.write_text(SYSTEM.to_json(), encoding="utf-8")
+    model, out = f"hf:{models['jina-embeddings-v4']}", tmp_path / "pets.npz"
+    assert main(["export", str(system), "--format", "npz", "--out", str(out), "--model", model, "--trust-remote-code",
+                 "--similarity", "maxsim", "--cache-dir", str(tmp_path / "cache")]) == 0
+    with np.load(out) as archive:
+        assert str(archive["similarity"]) == "maxsim" and str(archive["encoder_identity"]).endswith(":sim=maxsim")
+    files = [str(p) for p in sorted(images.rglob("*.png"))[:2]]
+    capsys.readouterr()
+    assert main(["predict", "--compiled", str(out), "--trust-remote-code", *files, "--json"]) == 0
+    labels = [row["label"] for row in json.loads(capsys.readouterr().out)]
+    assert len(labels) == 2 and set(labels) <= {"cat", "dog"}
+    assert main(["predict", "--compiled", str(out), "--trust-remote-code", "--similarity", "maxsim", *files]) == 0
+    capsys.readouterr()
