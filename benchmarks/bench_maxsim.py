@@ -55,6 +55,7 @@ class _Table:
         return np.stack([self.rows[t] for t in texts])
 
     def encode_images(self, images):  # pragma: no cover - images arrive as embeddings
+        """Not used: the benchmark hands the ImageSet its image embeddings directly."""
         raise NotImplementedError
 
 

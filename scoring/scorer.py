@@ -23,10 +23,8 @@ For image ``x`` (L2-normalised embedding) and a system with groups ``g`` (option
 
 4. The prediction is ``argmax_c S(c)``; ties go to the first class in system order.
 
-Under ``--similarity maxsim`` (multi-vector encoders, :mod:`cotclip.scoring.similarity`)
-``cos(x, o)`` is the normalised MaxSim of the image's patches and the prompt's tokens, and
-an option with template variants scores the mean of its templates' MaxSims; every later
-step is the same.
+Under ``--similarity maxsim`` ``cos(x, o)`` is the normalised MaxSim of patches and tokens
+(:mod:`cotclip.scoring.similarity`); template variants average their scores. The rest is the same.
 
 Speed: an :class:`ImageSet` keeps one cosine matrix of its images against every prompt
 string embedded so far (stored prompt-major, ``[prompts, N]``) and a compiled form of each
@@ -126,8 +124,7 @@ class ImageSet:
         if len(embeddings.shape) != 2 or embeddings.shape[0] != len(labels):
             raise ValueError(f"embeddings {embeddings.shape} do not match {len(labels)} labels")
         self.embeddings = normalize_embeddings(embeddings)  # [N, d], or N patch matrices under MaxSim
-        if isinstance(self.embeddings, np.ndarray):
-            self.embeddings.flags.writeable = False
+        getattr(self.embeddings, "vectors", self.embeddings).flags.writeable = False
         self.labels = list(labels)
         self.prompts = prompts
         self.compile_count = 0
