@@ -9,6 +9,16 @@ and a 16-byte BLAKE2b digest of key + everything before it. This reads about thr
 times faster than one ``.npy`` per row (``benchmarks/bench_cache.py``) and the digest
 catches truncated, foreign and bit-rotten files.
 
+Multi-vector embeddings (``--similarity maxsim``: a patch matrix per image, a token
+matrix per prompt) are one file per input too: ``b"CCM1"``, the vector count and width as
+little-endian uint32, the values as **float16**, and the same digest, so an image of ``p``
+patches of width ``d`` costs ``2 p d + 28`` bytes (a 128-wide vector 256 bytes; 1,024
+patches 256 KiB, half of float32). float16 keeps about three significant digits, below
+what a bfloat16 model (jina-embeddings-v4 runs in bf16) resolves, and every caller sees the
+rounded values, also on the call that computed them, so a result never depends on whether
+the cache was warm. The encoder identity carries the similarity, so these files never mix
+with single-vector rows.
+
 Concurrency: every write goes to a temporary file in the target folder and is moved
 into place with ``os.replace``, which is atomic; two processes writing the same key
 write the same bytes, so readers only ever see a complete row. A file that does not
@@ -31,6 +41,7 @@ from typing import Sequence
 import numpy as np
 
 from cotclip.scoring.encoders._base import ImageEncoding, ImageRef
+from cotclip.scoring.similarity import MultiVectors
 from cotclip.systems.errors import CacheError
 
 __all__ = ["EmbeddingCache", "CachedEncoder", "CacheStats", "default_cache_dir", "cache_key"]
@@ -38,6 +49,7 @@ __all__ = ["EmbeddingCache", "CachedEncoder", "CacheStats", "default_cache_dir",
 logger = logging.getLogger(__name__)
 _LAYOUT = "v1"
 _MAGIC = b"CCR1"
+_MATRIX_MAGIC = b"CCM1"
 _DIGEST_SIZE = 16
 
 
@@ -75,18 +87,38 @@ class CacheStats:
         return {"hits": self.hits, "misses": self.misses, "encoder_calls": self.encoder_calls}
 
 
+def _digest(key: str, body: bytes) -> bytes:
+    return hashlib.blake2b(key.encode("ascii") + body, digest_size=_DIGEST_SIZE).digest()
+
+
 def _encode_row(key: str, row: np.ndarray) -> bytes:
-    body = _MAGIC + struct.pack("<I", row.shape[0]) + row.astype("<f4").tobytes()
-    return body + hashlib.blake2b(key.encode("ascii") + body, digest_size=_DIGEST_SIZE).digest()
+    if row.ndim == 2:
+        body = _MATRIX_MAGIC + struct.pack("<II", *row.shape) + row.astype("<f2").tobytes()
+    else:
+        body = _MAGIC + struct.pack("<I", row.shape[0]) + row.astype("<f4").tobytes()
+    return body + _digest(key, body)
+
+
+def _decode_matrix(key: str, data: bytes, dim: int) -> tuple[np.ndarray | None, str]:
+    count, width = struct.unpack("<II", data[4:12]) if len(data) >= 12 else (0, 0)
+    if width != dim or len(data) != 12 + 2 * count * dim + _DIGEST_SIZE or count < 1:
+        return None, f"{len(data)} bytes, expected {dim}-wide vectors"
+    body, digest = data[:-_DIGEST_SIZE], data[-_DIGEST_SIZE:]
+    if _digest(key, body) != digest:
+        return None, "checksum mismatch"
+    matrix = np.frombuffer(body, dtype="<f2", offset=12).astype(np.float32).reshape(count, dim)
+    return (matrix, "") if np.all(np.isfinite(matrix)) else (None, "non-finite values")
 
 
 def _decode_row(key: str, data: bytes, dim: int) -> tuple[np.ndarray | None, str]:
+    if data[:4] == _MATRIX_MAGIC:
+        return _decode_matrix(key, data, dim)
     if len(data) != 8 + 4 * dim + _DIGEST_SIZE or data[:4] != _MAGIC:
         return None, f"{len(data)} bytes, expected a {dim}-wide row"
     body, digest = data[:-_DIGEST_SIZE], data[-_DIGEST_SIZE:]
     if struct.unpack("<I", body[4:8])[0] != dim:
         return None, "width does not match the encoder"
-    if hashlib.blake2b(key.encode("ascii") + body, digest_size=_DIGEST_SIZE).digest() != digest:
+    if _digest(key, body) != digest:
         return None, "checksum mismatch"
     row = np.frombuffer(body, dtype="<f4", offset=8).astype(np.float32)
     if not np.all(np.isfinite(row)):
@@ -119,7 +151,9 @@ class EmbeddingCache:
         return f"{self._identity_dir(identity)}{os.sep}{key[:2]}{os.sep}{key}.row"
 
     def get(self, identity: str, key: str, dim: int) -> np.ndarray | None:
-        """The cached ``float32 [dim]`` row or None; unusable files are logged and treated as absent."""
+        """The cached ``float32 [dim]`` row (``[count, dim]`` matrix for a multi-vector) or None.
+
+        Unusable files are logged and treated as absent."""
         row = self._memory.get(key)
         if row is not None:
             return row
@@ -140,8 +174,13 @@ class EmbeddingCache:
         return row
 
     def put(self, identity: str, key: str, row: np.ndarray) -> np.ndarray:
-        """Store one row atomically (temporary file in the same folder, then ``os.replace``); return it."""
+        """Store one row (or multi-vector matrix) atomically: temporary file in the same folder, then ``os.replace``.
+
+        Returns what a later :meth:`get` will return (a matrix rounded to float16 and back).
+        """
         row = np.ascontiguousarray(row, dtype=np.float32)
+        if row.ndim == 2:
+            row = row.astype(np.float16).astype(np.float32)
         path = Path(self._path(identity, key))
         try:
             if not path.parent.is_dir():
@@ -195,6 +234,21 @@ class CachedEncoder:
         return self.encoder.dim
 
     @property
+    def similarity(self) -> str:
+        """The inner encoder's similarity (``cosine`` unless it returns multi-vectors)."""
+        return getattr(self.encoder, "similarity", "cosine")
+
+    def _rows_of(self, embeddings) -> list[np.ndarray]:
+        if isinstance(embeddings, MultiVectors):
+            return [embeddings.item(i) for i in range(len(embeddings))]
+        return list(embeddings)
+
+    def _stack(self, rows: list[np.ndarray]):
+        if self.similarity == "maxsim":
+            return MultiVectors.from_list(rows, self.dim)
+        return np.stack(rows) if rows else np.zeros((0, self.dim), dtype=np.float32)
+
+    @property
     def stats(self) -> CacheStats:
         """A snapshot of the counters so far."""
         return CacheStats(hits=self._hits, misses=self._misses, encoder_calls=self._calls)
@@ -218,11 +272,11 @@ class CachedEncoder:
         found, missing = self._lookup(keys)
         if missing:
             first_text = {key: text for key, text in zip(keys, texts)}
-            rows = self.encoder.encode_texts([first_text[key] for key in missing])
+            rows = self._rows_of(self.encoder.encode_texts([first_text[key] for key in missing]))
             self._calls += len(missing)
             for key, row in zip(missing, rows):
                 found[key] = self.cache.put(self.identity, key, row)
-        return np.stack([found[key] for key in keys]) if keys else np.zeros((0, self.dim), dtype=np.float32)
+        return self._stack([found[key] for key in keys])
 
     def encode_images(self, images: Sequence[ImageRef]) -> ImageEncoding:
         """Cached rows for known images; unseen ones encoded once; failures passed through."""
@@ -232,11 +286,11 @@ class CachedEncoder:
             first_ref = {key: ref for key, ref in zip(keys, images)}
             encoding = self.encoder.encode_images([first_ref[key] for key in missing])
             self._calls += len(missing)
-            for position, row in zip(encoding.ok_positions, encoding.embeddings):
+            for position, row in zip(encoding.ok_positions, self._rows_of(encoding.embeddings)):
                 found[missing[position]] = self.cache.put(self.identity, missing[position], row)
             for position, reason in encoding.failures:
                 self._failed[missing[position]] = reason
         ok = [i for i, key in enumerate(keys) if key in found]
         failures = [(i, self._failed[key]) for i, key in enumerate(keys) if key not in found]
-        rows = np.stack([found[keys[i]] for i in ok]) if ok else np.zeros((0, self.dim), dtype=np.float32)
+        rows = self._stack([found[keys[i]] for i in ok])
         return ImageEncoding(embeddings=rows, ok_positions=ok, failures=failures)

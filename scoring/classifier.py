@@ -36,6 +36,8 @@ import numpy as np
 from cotclip.scoring.compiled import CompiledClassifier, compile_system, read_compiled
 from cotclip.scoring.data.local import check_crop, file_ref
 from cotclip.scoring.encoders._base import Encoder, ImageRef
+from cotclip.scoring.encoders.options import EncoderSettings
+from cotclip.scoring.similarity import MultiVectors
 from cotclip.systems.errors import DataError, EncoderError, InputError
 from cotclip.systems.model import System
 
@@ -44,7 +46,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Classifier", "GroupAnswer", "ClassVote", "Explanation", "image_refs_from_paths"]
 
-Images = Union[Sequence[Union[str, Path, ImageRef]], np.ndarray]
+Images = Union[Sequence[Union[str, Path, ImageRef]], np.ndarray, MultiVectors]
 Crop = tuple[float, float, float, float]
 
 
@@ -112,23 +114,28 @@ class Classifier:
         self.encoder = encoder
 
     @classmethod
-    def load(cls, source: str | Path | System, encoder: Encoder | str | None = None) -> "Classifier":
+    def load(cls, source: str | Path | System, encoder: Encoder | str | None = None,
+             encoder_settings: EncoderSettings | None = None) -> "Classifier":
         """From a compiled ``.npz`` path or a :class:`System` (then ``encoder`` is required).
 
         ``encoder`` may be an :class:`Encoder` or a model spec string; for an ``.npz``
-        it defaults to the spec stored in the file. A mismatching encoder identity
-        raises :class:`EncoderError`.
+        it defaults to the spec stored in the file. ``encoder_settings`` (options,
+        similarity, remote-code trust) apply when a spec string is loaded; for an ``.npz``
+        the similarity is the file's. A mismatching encoder identity raises :class:`EncoderError`.
         """
         spec = encoder if isinstance(encoder, str) else ""
         if isinstance(source, System):
             if encoder is None:
                 raise InputError("compiling a system needs an encoder; pass encoder=<Encoder or model spec>")
-            encoder_obj = _resolve_encoder(encoder)
+            encoder_obj = _resolve_encoder(encoder, encoder_settings)
             return cls(compile_system(source, encoder_obj, encoder_spec=spec), encoder_obj)
         compiled = read_compiled(source)
         if encoder is None and compiled.encoder_spec:
             encoder = compiled.encoder_spec
-        return cls(compiled, _resolve_encoder(encoder) if encoder is not None else None)
+        if encoder_settings is not None and encoder_settings.similarity not in ("cosine", compiled.similarity):
+            raise InputError(f"{source} was compiled for {compiled.similarity} similarity; drop --similarity {encoder_settings.similarity}")
+        settings = replace(encoder_settings or EncoderSettings(), similarity=compiled.similarity)
+        return cls(compiled, _resolve_encoder(encoder, settings) if encoder is not None else None)
 
     @property
     def classes(self) -> list[str]:
@@ -142,6 +149,8 @@ class Classifier:
 
     def embed(self, images: Images) -> tuple[np.ndarray, list[int], list[tuple[int, str]]]:
         """Image embeddings ``[n_ok, d]``, the positions embedded, and ``(position, reason)`` failures."""
+        if isinstance(images, MultiVectors):
+            return images, list(range(len(images))), []
         if isinstance(images, np.ndarray):
             return np.asarray(images, dtype=np.float32), list(range(len(images))), []
         if self.encoder is None:
@@ -285,9 +294,9 @@ def _softmax_rows(scores: np.ndarray) -> np.ndarray:
     return exp / exp.sum(axis=1, keepdims=True)
 
 
-def _resolve_encoder(encoder: Encoder | str) -> Encoder:
+def _resolve_encoder(encoder: Encoder | str, settings: EncoderSettings | None = None) -> Encoder:
     if isinstance(encoder, str):
         from cotclip.scoring.registry import load_encoder
 
-        return load_encoder(encoder)
+        return load_encoder(encoder, **(settings or EncoderSettings()).loader_kwargs())
     return encoder

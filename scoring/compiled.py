@@ -29,7 +29,15 @@ Arrays (``Q`` = total options, ``G`` groups, ``C`` classes, ``d`` embedding widt
 ``adaptive_sharpness`` float64 scalar      optional: posterior sharpness ``beta``
 ``adaptive_smoothing`` float64 scalar      optional: smoothing the answer model used
 ``adaptive_counts``    float64 ``[C]``     optional: train images per class it was fitted on
+``similarity``         str                 ``cosine`` or ``maxsim`` (files without it: cosine)
 =====================  ==================  ==============================================
+
+Under ``maxsim`` (a multi-vector encoder, :mod:`cotclip.scoring.similarity`) there is no
+mean prompt vector: ``option_embeddings`` stacks the token vectors of every template text
+of every option (``[tokens, d]``), ``option_token_offsets [T+1]`` cuts them into texts,
+``option_template_starts [Q+1]`` groups the texts into options (an option scores the mean
+MaxSim of its templates), and ``name_embeddings``/``name_token_offsets [C+1]`` do the same
+for the class-name prompts. Images must then be multi-vectors of the same encoder.
 
 The ``adaptive_*`` arrays (all or none) hold the answer model of
 :mod:`cotclip.scoring.adaptive`, fitted on labelled train images, so that the classifier
@@ -49,7 +57,9 @@ from typing import Any
 
 import numpy as np
 
+from cotclip.scoring.compiled_maxsim import maxsim_problems, maxsim_prompts, read_maxsim
 from cotclip.scoring.encoders._base import Encoder, l2_normalize
+from cotclip.scoring.similarity import MultiVectors, averaged_maxsim, maxsim, normalize_embeddings, similarity_of
 from cotclip.systems.errors import InputError
 from cotclip.systems.model import System
 
@@ -87,6 +97,15 @@ class CompiledClassifier:
     adaptive_sharpness: float | None = None
     adaptive_smoothing: float | None = None
     adaptive_counts: np.ndarray | None = None
+    similarity: str = "cosine"
+    option_token_offsets: np.ndarray | None = None
+    option_template_starts: np.ndarray | None = None
+    name_token_offsets: np.ndarray | None = None
+
+    @property
+    def n_options(self) -> int:
+        """Number of options over all groups."""
+        return len(self.option_texts)
 
     @property
     def has_adaptive(self) -> bool:
@@ -107,7 +126,14 @@ class CompiledClassifier:
         """The columns of ``option_embeddings`` that belong to one group."""
         return slice(int(self.group_offsets[group_index]), int(self.group_offsets[group_index + 1]))
 
-    def _checked(self, image_embeddings: np.ndarray) -> np.ndarray:
+    def _checked(self, image_embeddings):
+        if self.similarity == "maxsim" or isinstance(image_embeddings, MultiVectors):
+            if not isinstance(image_embeddings, MultiVectors) or self.similarity != "maxsim" or image_embeddings.dim != self.dim:
+                raise InputError(
+                    f"this classifier needs {self.similarity} image embeddings of width {self.dim}, got {similarity_of(image_embeddings)} "
+                    f"ones of shape {image_embeddings.shape}; embed the images with the encoder (and --similarity) it was compiled for"
+                )
+            return normalize_embeddings(image_embeddings)
         image_embeddings = np.asarray(image_embeddings, dtype=np.float32)
         if image_embeddings.ndim != 2 or image_embeddings.shape[1] != self.dim:
             raise InputError(
@@ -119,7 +145,10 @@ class CompiledClassifier:
     def _option_probabilities(self, images: np.ndarray, temperature: float | None) -> np.ndarray:
         """``[Q, N]`` per-group softmax, option-major (rows contiguous, as the scorer lays it out)."""
         temp = self.temperature if temperature is None else temperature
-        logits = self.option_embeddings @ images.T
+        if self.similarity == "maxsim":
+            logits = averaged_maxsim(self.option_embeddings, self.option_token_offsets, self.option_template_starts, images)
+        else:
+            logits = self.option_embeddings @ images.T
         logits *= np.float32(1.0 / temp)
         starts = self.group_offsets[:-1]
         group_of = np.repeat(np.arange(len(starts)), np.diff(self.group_offsets))
@@ -136,7 +165,7 @@ class CompiledClassifier:
     @cached_property
     def rule_matrix(self) -> np.ndarray:
         """``[Q, C]``: the group weight where class ``c``'s rule picks option ``q``, else 0."""
-        matrix = np.zeros((self.option_embeddings.shape[0], len(self.class_names)), dtype=np.float32)
+        matrix = np.zeros((self.n_options, len(self.class_names)), dtype=np.float32)
         classes, groups = np.nonzero(self.rules >= 0)
         matrix[self.group_offsets[groups] + self.rules[classes, groups], classes] = self.group_weights[groups]
         return matrix
@@ -150,7 +179,9 @@ class CompiledClassifier:
         scores = probabilities.T @ self.rule_matrix
         if self.name_prior_weight > 0:
             temp = self.temperature if temperature is None else temperature
-            prior = _softmax((images @ self.name_embeddings.T) * np.float32(1.0 / temp))
+            names = (maxsim(MultiVectors(self.name_embeddings, self.name_token_offsets), images).T
+                     if self.similarity == "maxsim" else images @ self.name_embeddings.T)
+            prior = _softmax(names * np.float32(1.0 / temp))
             if self.aggregation == "log_prob_sum":
                 prior = np.log(np.maximum(prior, _LOG_FLOOR))
             scores += np.float32(self.name_prior_weight) * prior
@@ -178,7 +209,9 @@ class CompiledClassifier:
             "name_prior_weight": np.array(self.name_prior_weight, dtype=np.float64),
             "name_embeddings": np.asarray(self.name_embeddings, dtype=np.float32),
             "system_json": np.array(self.system_json),
+            "similarity": np.array(self.similarity),
             **self._adaptive_arrays(),
+            **{k: np.asarray(getattr(self, k), dtype=np.int64) for k in _MAXSIM if getattr(self, k) is not None},
         }
 
     def _adaptive_arrays(self) -> dict[str, np.ndarray]:
@@ -199,7 +232,8 @@ class CompiledClassifier:
             "encoder_spec": self.encoder_spec,
             "classes": list(self.class_names),
             "groups": list(self.group_names),
-            "n_options": int(self.option_embeddings.shape[0]),
+            "n_options": self.n_options,
+            "similarity": self.similarity,
             "dim": self.dim,
             "temperature": self.temperature,
             "aggregation": self.aggregation,
@@ -221,7 +255,10 @@ def _option_embeddings(system: System, encoder: Encoder) -> tuple[np.ndarray, li
 
 def compile_system(system: System, encoder: Encoder, encoder_spec: str = "") -> CompiledClassifier:
     """Embed every prompt of ``system`` with ``encoder`` and pack it for inference."""
-    option_embeddings, option_texts = _option_embeddings(system, encoder)
+    maxsim_fields = maxsim_prompts(system, encoder) if getattr(encoder, "similarity", "cosine") == "maxsim" else {}
+    option_embeddings, option_texts = maxsim_fields.pop("option_embeddings", None), [o for g in system.groups for o in g.options]
+    if option_embeddings is None:
+        option_embeddings, option_texts = _option_embeddings(system, encoder)
     sizes = [len(g.options) for g in system.groups]
     offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
     rules = np.array(
@@ -229,7 +266,9 @@ def compile_system(system: System, encoder: Encoder, encoder_spec: str = "") -> 
         dtype=np.int64,
     ).reshape(len(system.classes), len(system.groups))
     scoring = system.scoring
-    if scoring.name_prior_weight > 0:
+    if "name_embeddings" in maxsim_fields:
+        name_embeddings = maxsim_fields.pop("name_embeddings")
+    elif scoring.name_prior_weight > 0:
         names = [scoring.name_template.replace("{}", c, 1) for c in system.classes]
         name_embeddings = l2_normalize(encoder.encode_texts(names))
     else:
@@ -249,6 +288,7 @@ def compile_system(system: System, encoder: Encoder, encoder_spec: str = "") -> 
         name_prior_weight=float(scoring.name_prior_weight),
         name_embeddings=name_embeddings,
         system_json=system.to_json(),
+        **maxsim_fields,
     )
 
 
@@ -264,6 +304,7 @@ def write_compiled(compiled: CompiledClassifier, path: str | Path) -> Path:
 
 
 _STRINGS = ("encoder_identity", "encoder_spec", "aggregation", "system_json")
+_MAXSIM = ("option_token_offsets", "option_template_starts", "name_token_offsets")
 _ARRAYS = ("group_offsets", "option_embeddings", "rules", "group_weights", "name_embeddings")
 
 
@@ -296,6 +337,7 @@ def read_compiled(path: str | Path) -> CompiledClassifier:
         temperature=float(arrays["temperature"]),
         name_prior_weight=float(arrays["name_prior_weight"]),
         **_read_adaptive(arrays, path),
+        **read_maxsim(arrays, path),
     )
     _check_shapes(compiled, path)
     return compiled
@@ -320,9 +362,11 @@ def _read_adaptive(arrays: dict[str, np.ndarray], path: Path) -> dict[str, Any]:
 
 
 def _check_shapes(compiled: CompiledClassifier, path: Path) -> None:
-    n_options, n_classes, n_groups = compiled.option_embeddings.shape[0], len(compiled.class_names), len(compiled.group_names)
+    n_options, n_classes, n_groups = compiled.n_options, len(compiled.class_names), len(compiled.group_names)
     problems = []
-    if compiled.option_embeddings.ndim != 2 or len(compiled.option_texts) != n_options:
+    if compiled.similarity == "maxsim":
+        problems.extend(maxsim_problems(compiled))
+    elif compiled.option_embeddings.ndim != 2 or compiled.option_embeddings.shape[0] != n_options:
         problems.append("option_embeddings/option_texts disagree")
     if compiled.group_offsets.shape != (n_groups + 1,) or int(compiled.group_offsets[-1]) != n_options:
         problems.append("group_offsets do not cover the options")
@@ -330,7 +374,7 @@ def _check_shapes(compiled: CompiledClassifier, path: Path) -> None:
         problems.append("rules/group_weights have the wrong shape")
     elif np.any(compiled.rules >= np.diff(compiled.group_offsets)[None, :]) or np.any(compiled.rules < -1):
         problems.append("a rule index is out of range")
-    if compiled.name_prior_weight > 0 and compiled.name_embeddings.shape != (n_classes, compiled.dim):
+    if compiled.similarity == "cosine" and compiled.name_prior_weight > 0 and compiled.name_embeddings.shape != (n_classes, compiled.dim):
         problems.append("name_embeddings do not match the classes")
     if compiled.aggregation not in ("prob_sum", "log_prob_sum") or not compiled.temperature > 0:
         problems.append("aggregation/temperature invalid")

@@ -16,6 +16,7 @@ import numpy as np
 
 from cotclip.scoring.data._base import Dataset
 from cotclip.scoring.encoders._base import Encoder
+from cotclip.scoring.similarity import MultiVectors
 
 __all__ = ["EmbeddedImages", "embed_dataset", "CHUNK_SIZE"]
 
@@ -30,10 +31,12 @@ class EmbeddedImages:
     """Embeddings of the readable images of a dataset selection.
 
     ``positions[i]`` is the dataset position of ``embeddings[i]`` / ``labels[i]``;
+    ``embeddings`` is ``[N, d]``, or :class:`~cotclip.scoring.similarity.MultiVectors` (a patch
+    matrix per image) for a multi-vector encoder;
     ``skipped`` lists ``(source, reason)`` for images that could not be read.
     """
 
-    embeddings: np.ndarray
+    embeddings: np.ndarray | MultiVectors
     labels: list[str]
     positions: list[int]
     skipped: list[tuple[str, str]] = field(default_factory=list)
@@ -42,7 +45,7 @@ class EmbeddedImages:
         """Counts and the skipped images (not the embeddings themselves)."""
         return {
             "n": len(self.labels),
-            "dim": int(self.embeddings.shape[1]) if self.embeddings.ndim == 2 else 0,
+            "dim": int(self.embeddings.shape[1]) if len(self.embeddings.shape) == 2 else 0,
             "positions": list(self.positions),
             "skipped": [{"source": source, "reason": reason} for source, reason in self.skipped],
         }
@@ -72,12 +75,18 @@ def embed_dataset(dataset: Dataset, encoder: Encoder, positions: list[int] | Non
     for chunk in _chunks(len(positions), show):
         chunk_positions = [positions[i] for i in chunk]
         encoding = encoder.encode_images([dataset.images[p] for p in chunk_positions])
-        rows.append(np.asarray(encoding.embeddings, dtype=np.float32).reshape(len(encoding.ok_positions), encoder.dim))
+        if isinstance(encoding.embeddings, MultiVectors):
+            rows.append(encoding.embeddings)
+        else:
+            rows.append(np.asarray(encoding.embeddings, dtype=np.float32).reshape(len(encoding.ok_positions), encoder.dim))
         kept.extend(chunk_positions[i] for i in encoding.ok_positions)
         skipped.extend((dataset.images[chunk_positions[i]].source, reason) for i, reason in encoding.failures)
     if skipped:
         named = "; ".join(f"{source} ({reason})" for source, reason in skipped[:10])
         more = f"; and {len(skipped) - 10} more" if len(skipped) > 10 else ""
         logger.warning("skipped %d unreadable image(s): %s%s", len(skipped), named, more)
-    embeddings = np.concatenate(rows) if rows else np.zeros((0, encoder.dim), dtype=np.float32)
+    if getattr(encoder, "similarity", "cosine") == "maxsim":
+        embeddings = MultiVectors.concatenate(rows, encoder.dim)
+    else:
+        embeddings = np.concatenate(rows) if rows else np.zeros((0, encoder.dim), dtype=np.float32)
     return EmbeddedImages(embeddings=embeddings, labels=[dataset.labels[p] for p in kept], positions=kept, skipped=skipped)

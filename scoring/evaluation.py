@@ -23,6 +23,7 @@ from cotclip.scoring.baselines import DEFAULT_NAME_TEMPLATES, baseline_scores
 from cotclip.scoring.cache import CachedEncoder, EmbeddingCache
 from cotclip.scoring.data._base import Dataset
 from cotclip.scoring.embedding import embed_dataset
+from cotclip.scoring.encoders.options import EncoderSettings
 from cotclip.scoring.registry import load_dataset, load_encoder
 from cotclip.scoring.scorer import ImageSet, PromptEmbedder, predict
 from cotclip.scoring.splits import select, split_dataset
@@ -134,10 +135,15 @@ def prepare_images(
     progress: bool = True,
     image_column: str = "image",
     label_column: str = "label",
+    encoder_settings: EncoderSettings | None = None,
 ) -> PreparedImages:
-    """Load, split and embed ``data`` with ``model`` through the embedding cache (see module docstring)."""
+    """Load, split and embed ``data`` with ``model`` through the embedding cache (see module docstring).
+
+    ``encoder_settings`` carries ``--encoder-option``, ``--similarity`` and ``--trust-remote-code``.
+    """
     dataset = load_dataset(data, crop=crop, image_column=image_column, label_column=label_column)
-    encoder = CachedEncoder(load_encoder(model, dataset=dataset), EmbeddingCache(cache_dir))
+    loader = (encoder_settings or EncoderSettings()).loader_kwargs()
+    encoder = CachedEncoder(load_encoder(model, dataset=dataset, **loader), EmbeddingCache(cache_dir))
     if split == "all":
         positions = list(range(len(dataset)))
     else:

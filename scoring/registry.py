@@ -52,6 +52,9 @@ def load_encoder(spec: str, **options: Any) -> Encoder:
             f"unknown model spec {spec!r}; use one of hf:<id-or-dir>, precomputed:<file.npz>, "
             "open_clip:<arch>/<pretrained>, synthetic"
         )
+    if scheme != "hf" and (options.get("encoder_options") or options.get("similarity", "cosine") not in (None, "cosine")):
+        asked = "--encoder-option" if options.get("encoder_options") else f"--similarity {options['similarity']}"
+        raise EncoderError(f"{asked} applies to hf: models only, not to {scheme}:; drop it for --model {spec}")
     return importlib.import_module(module_name).load_encoder(rest, **options)
 
 

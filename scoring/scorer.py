@@ -23,6 +23,9 @@ For image ``x`` (L2-normalised embedding) and a system with groups ``g`` (option
 
 4. The prediction is ``argmax_c S(c)``; ties go to the first class in system order.
 
+Under ``--similarity maxsim`` ``cos(x, o)`` is the normalised MaxSim of patches and tokens
+(:mod:`cotclip.scoring.similarity`); template variants average their scores. The rest is the same.
+
 Speed: an :class:`ImageSet` keeps one cosine matrix of its images against every prompt
 string embedded so far (stored prompt-major, ``[prompts, N]``) and a compiled form of each
 system it has scored (gather rows, group boundaries, rule matrix), keyed by
@@ -45,9 +48,9 @@ from typing import Sequence
 
 import numpy as np
 
-from cotclip.scoring.encoders._base import l2_normalize
 from cotclip.scoring._tiled_sums import tiled_rule_argmax, tiled_rule_sums
 from cotclip.scoring.prompt_embedder import PromptEmbedder, inverse_mean_norms
+from cotclip.scoring.similarity import MultiVectors, normalize_embeddings, similarity_matrix
 from cotclip.systems.errors import DataError
 from cotclip.systems.model import System
 
@@ -116,11 +119,12 @@ class ImageSet:
     def __init__(
         self, embeddings: np.ndarray, labels: Sequence[str], prompts: PromptEmbedder, *, max_compiled: int = 256
     ) -> None:
-        embeddings = np.asarray(embeddings)
-        if embeddings.ndim != 2 or embeddings.shape[0] != len(labels):
+        if not isinstance(embeddings, MultiVectors):
+            embeddings = np.asarray(embeddings)
+        if len(embeddings.shape) != 2 or embeddings.shape[0] != len(labels):
             raise ValueError(f"embeddings {embeddings.shape} do not match {len(labels)} labels")
-        self.embeddings = l2_normalize(embeddings)
-        self.embeddings.flags.writeable = False
+        self.embeddings = normalize_embeddings(embeddings)  # [N, d], or N patch matrices under MaxSim
+        getattr(self.embeddings, "vectors", self.embeddings).flags.writeable = False
         self.labels = list(labels)
         self.prompts = prompts
         self.compile_count = 0
@@ -137,14 +141,15 @@ class ImageSet:
     def subset(self, positions: Sequence[int]) -> "ImageSet":
         """The images at ``positions``, sharing this set's prompt embedder."""
         index = np.asarray(positions, dtype=np.intp)
-        return ImageSet(self.embeddings[index], [self.labels[i] for i in index], self.prompts)
+        rows = self.embeddings.take(index) if isinstance(self.embeddings, MultiVectors) else self.embeddings[index]
+        return ImageSet(rows, [self.labels[i] for i in index], self.prompts)
 
     # ----- cosines ---------------------------------------------------------------------
     def prompt_rows(self, texts: Sequence[str]) -> np.ndarray:
         """Row of each text in the prompt-major cosine matrix, embedding unseen texts in one batch."""
         unseen = list(dict.fromkeys(t for t in texts if t not in self._row_of))
         if unseen:
-            new = self.prompts.embed(unseen) @ self.embeddings.T
+            new = similarity_matrix(self.prompts.embed(unseen), self.embeddings)
             start = len(self._row_of)
             if start + len(unseen) > self._cosines.shape[0]:
                 grown = np.zeros((max(2 * self._cosines.shape[0], start + len(unseen)), len(self)), np.float32)

@@ -9,3 +9,4 @@ from cotclip.optimizer.cli import optimize_cmds  # noqa: F401
 from cotclip.optimizer.cli import eval_cmds  # noqa: F401
 from cotclip.optimizer.cli import propose_cmds  # noqa: F401
 from cotclip.optimizer.cli import model_cmds  # noqa: F401
+from cotclip.optimizer.cli import transfer_cmds  # noqa: F401

@@ -18,6 +18,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from cotclip.scoring.encoders.options import EncoderSettings, parse_encoder_options
+from cotclip.scoring.similarity import SIMILARITIES
 from cotclip.scoring.splits import SPLIT_NAMES, check_fractions
 from cotclip.systems.errors import DataError, InputError
 
@@ -35,6 +37,10 @@ __all__ = [
     "ImageColumn",
     "LabelColumn",
     "JsonFlag",
+    "EncoderOptionFlag",
+    "SimilarityFlag",
+    "TrustRemoteCode",
+    "encoder_settings",
     "parse_crop",
     "parse_fractions",
     "check_split",
@@ -67,6 +73,25 @@ IgnoreUnknown = Annotated[
     bool, typer.Option("--ignore-unknown", help="Drop images whose label is not a class of the system (their count is reported).")
 ]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document instead of tables.")]
+EncoderOptionFlag = Annotated[
+    Optional[list[str]],
+    typer.Option("--encoder-option", help="KEY=VALUE for the model's encode calls (text.KEY / image.KEY for one side), "
+                 "e.g. text.task=retrieval, truncate_dim=512; repeatable. hf: remote-code models only."),
+]
+SimilarityFlag = Annotated[
+    str, typer.Option("--similarity", help="cosine (one vector per image/prompt) or maxsim (multi-vector late interaction).")
+]
+TrustRemoteCode = Annotated[
+    bool, typer.Option("--trust-remote-code", help="Run the model folder's own Python code (jina-clip, jina-embeddings-v4).")
+]
+
+
+def encoder_settings(options: list[str] | None, similarity: str = "cosine", trust_remote_code: bool = False) -> EncoderSettings:
+    """The encoder flags as :class:`EncoderSettings`; InputError for a bad option or similarity."""
+    parse_encoder_options(options or [])
+    if similarity not in SIMILARITIES:
+        raise InputError(f"--similarity {similarity!r} is not known; use {' or '.join(SIMILARITIES)}")
+    return EncoderSettings(tuple(options or ()), similarity, trust_remote_code)
 
 
 def _numbers(text: str, count: int, flag: str, example: str) -> tuple[float, ...]:

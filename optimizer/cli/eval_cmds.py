@@ -24,6 +24,10 @@ from cotclip.optimizer.cli._options import (
     CacheDir,
     CropBox,
     DataSpec,
+    EncoderOptionFlag,
+    SimilarityFlag,
+    TrustRemoteCode,
+    encoder_settings,
     Fractions,
     IgnoreUnknown,
     ImageColumn,
@@ -41,6 +45,7 @@ from cotclip.optimizer.cli._options import (
 )
 from cotclip.scoring.adaptive_stops import AdaptivePolicy
 from cotclip.scoring.baselines import BASELINE_METHODS, DEFAULT_NAME_TEMPLATES
+from cotclip.scoring.encoders.options import EncoderSettings
 from cotclip.scoring.evaluation import (
     BaselineResult,
     ClassificationSummary,
@@ -64,7 +69,7 @@ Templates = Annotated[
 
 
 def _prepare(data: str, model: str, split: str, seed: int, fractions: str, crop: str | None, cache_dir,
-             columns: tuple[str, str] = ("image", "label")) -> PreparedImages:
+             columns: tuple[str, str] = ("image", "label"), settings: EncoderSettings | None = None) -> PreparedImages:
     return prepare_images(
         data,
         model,
@@ -75,6 +80,7 @@ def _prepare(data: str, model: str, split: str, seed: int, fractions: str, crop:
         cache_dir=cache_dir,
         image_column=columns[0],
         label_column=columns[1],
+        encoder_settings=settings,
     )
 
 
@@ -145,6 +151,9 @@ def evaluate_command(
     stop: AdaptiveStop = None,
     epsilon: AdaptiveEpsilon = None,
     rank: AdaptiveRank = None,
+    encoder_option: EncoderOptionFlag = None,
+    similarity: SimilarityFlag = "cosine",
+    trust_remote_code: TrustRemoteCode = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Accuracy of a system on a split, per class, its top confusions and the class-name baseline.
@@ -158,14 +167,15 @@ def evaluate_command(
     policy = adaptive_policy(adaptive, threshold=threshold, budget=budget, stop=stop, epsilon=epsilon, rank=rank,
                              aggregation=loaded.scoring.aggregation)
     columns = (image_column, label_column)
-    prepared = _prepare(data, model, split, seed, fractions, crop, cache_dir, columns)
+    settings = encoder_settings(encoder_option, similarity, trust_remote_code)
+    prepared = _prepare(data, model, split, seed, fractions, crop, cache_dir, columns, settings)
     images, dropped = _known_images(prepared.images, loaded.classes, ignore_unknown)
     skipped = {"unreadable": len(prepared.skipped), "unknown_label": dropped}
     result = evaluate_system(loaded, images, temperature=temperature, baseline_templates=templates, skipped=skipped)
     result = dataclasses.replace(result, cache=_cache_stats(prepared))  # texts are embedded during scoring
     adaptive_result = None
     if policy is not None:
-        train = _prepare(data, model, "train", seed, fractions, crop, cache_dir, columns)
+        train = _prepare(data, model, "train", seed, fractions, crop, cache_dir, columns, settings)
         adaptive_result = _adaptive(loaded, train, images, temperature, policy)
     if as_json:
         payload = result.to_dict()
@@ -225,6 +235,9 @@ def baseline_command(
     ignore_unknown: IgnoreUnknown = False,
     image_column: ImageColumn = "image",
     label_column: LabelColumn = "label",
+    encoder_option: EncoderOptionFlag = None,
+    similarity: SimilarityFlag = "cosine",
+    trust_remote_code: TrustRemoteCode = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Zero-shot accuracy of a baseline: class names, DCLIP-style descriptors or WaffleCLIP random words."""
@@ -234,7 +247,8 @@ def baseline_command(
         raise InputError("--method descriptors describes classes by their rule options; pass --system S")
     templates = _templates(template)
     loaded = load_system(system) if system is not None else None
-    prepared = _prepare(data, model, split, seed, fractions, crop, cache_dir, (image_column, label_column))
+    settings = encoder_settings(encoder_option, similarity, trust_remote_code)
+    prepared = _prepare(data, model, split, seed, fractions, crop, cache_dir, (image_column, label_column), settings)
     classes = _baseline_classes(loaded, prepared)
     images, dropped = _known_images(prepared.images, classes, ignore_unknown)
     summary = evaluate_baseline(

@@ -124,6 +124,10 @@ def optimize_command(
     prompts_dir: str | None = typer.Option(None, "--prompts-dir", help="Proposer instructions folder (propose.md, revise.md, complete_rules.md), e.g. an earlier run's prompts/."),
     optimize_proposer: bool | None = typer.Option(None, "--optimize-proposer", help="First tune the LLM proposer's instructions with GEPA on this task; saved in the run's prompts/."),
     proposer_opt_calls: int | None = typer.Option(None, "--proposer-opt-calls", help="LLM calls --optimize-proposer may spend (default 12; separate from --max-llm-calls)."),
+    encoder_option: list[str] | None = typer.Option(None, "--encoder-option", help="KEY=VALUE for the model's encode calls (text.KEY / image.KEY for one side), repeatable; hf: remote-code models."),
+    similarity: str | None = typer.Option(None, "--similarity", help="cosine (default) or maxsim (multi-vector late interaction)."),
+    trust_remote_code: bool | None = typer.Option(None, "--trust-remote-code", help="Run the model folder's own Python code (jina-clip, jina-embeddings-v4)."),
+    transfer_model: list[str] | None = typer.Option(None, "--transfer-model", help="Also score best, first proposal and baseline on this encoder in the report (repeatable)."),
     runs_dir: str | None = typer.Option(None, "--runs-dir", help="Parent folder of run dirs (default: runs)."),
     name: str | None = typer.Option(None, "--name", help="Run name (default: a timestamp)."),
     config: Path | None = typer.Option(None, "--config", help="A run.yaml to start from (flags override it)."),
@@ -141,6 +145,8 @@ def optimize_command(
         "fractions": _floats(fractions, 3, "--fractions"), "crop": _floats(crop, 4, "--crop"),
         "temperature": temperature, "runs_dir": runs_dir, "name": name, "storage": storage, "search_budget": search_budget,
         "prompts_dir": prompts_dir, "optimize_proposer": optimize_proposer, "proposer_opt_calls": proposer_opt_calls,
+        "encoder_options": encoder_option, "similarity": similarity, "trust_remote_code": trust_remote_code,
+        "transfer_models": transfer_model,
         **budgets,
     }
     _quiet_optuna()

@@ -26,6 +26,7 @@ from cotclip.optimizer.cli._adaptive_options import (
     adaptive_policy,
 )
 from cotclip.optimizer.cli._app import app, console, emit_json, err_console
+from cotclip.optimizer.cli._options import EncoderOptionFlag, SimilarityFlag, TrustRemoteCode, encoder_settings
 from cotclip.optimizer.review.edits import apply_edits, parse_edits
 from cotclip.optimizer.review.session import ReviewSession, load_version
 from cotclip.systems.errors import DataError, InputError
@@ -153,13 +154,13 @@ def _parse_crop(crop: str | None) -> tuple[float, float, float, float] | None:
     return check_crop(crop.split(","))
 
 
-def _classifier(system: str | None, compiled: Path | None, model: str | None):
+def _classifier(system: str | None, compiled: Path | None, model: str | None, settings=None):
     from cotclip.scoring.classifier import Classifier
 
     if (system is None) == (compiled is None):
         raise InputError("give exactly one of --system SYSTEM or --compiled FILE.npz")
     if compiled is not None:
-        return Classifier.load(compiled, encoder=model)
+        return Classifier.load(compiled, encoder=model, encoder_settings=settings)
     loaded, run_path = load_system_or_run(system)
     if model is None and run_path is not None:
         from cotclip.optimizer.review.rundata import run_config
@@ -167,7 +168,7 @@ def _classifier(system: str | None, compiled: Path | None, model: str | None):
         model = run_config(run_path).model
     if model is None:
         raise InputError("--system needs --model to embed its prompts; add --model hf:<dir> (or use --compiled)")
-    return Classifier.load(loaded, encoder=model)
+    return Classifier.load(loaded, encoder=model, encoder_settings=settings)
 
 
 def _labelled_rows(classifier, embeddings, policy) -> list[dict]:
@@ -203,6 +204,9 @@ def predict_command(
     stop: AdaptiveStop = None,
     epsilon: AdaptiveEpsilon = None,
     rank: AdaptiveRank = None,
+    encoder_option: EncoderOptionFlag = None,
+    similarity: SimilarityFlag = "cosine",
+    trust_remote_code: TrustRemoteCode = False,
     as_json: bool = typer.Option(False, "--json", help="Print [{path, label, scores: top-3}] as JSON."),
 ) -> None:
     """Label image files; unreadable files are reported and skipped.
@@ -213,7 +217,7 @@ def predict_command(
     from cotclip.scoring.classifier import image_refs_from_paths
 
     crop_box = _parse_crop(crop)
-    classifier = _classifier(system, compiled, model)
+    classifier = _classifier(system, compiled, model, encoder_settings(encoder_option, similarity, trust_remote_code))
     policy = adaptive_policy(adaptive, threshold=threshold, budget=budget, stop=stop, epsilon=epsilon, rank=rank,
                              aggregation=classifier.compiled.aggregation)
     if policy is not None and not classifier.compiled.has_adaptive:
@@ -240,7 +244,8 @@ def predict_command(
 
 
 def export_any(
-    spec: str, fmt: str, out: Path, *, model: str | None = None, version: int | None = None, cache_dir: str | None = None
+    spec: str, fmt: str, out: Path, *, model: str | None = None, version: int | None = None, cache_dir: str | None = None,
+    settings=None,
 ) -> System:
     """``cotclip export`` for a system or run dir in any format, ``npz`` included.
 
@@ -253,7 +258,7 @@ def export_any(
     if fmt == "npz":
         from cotclip.scoring.compiled import write_compiled
 
-        write_compiled(_compiled_for_export(system, run_path, model, cache_dir), out)
+        write_compiled(_compiled_for_export(system, run_path, model, cache_dir, settings), out)
     elif fmt in EXPORT_WRITERS:
         EXPORT_WRITERS[fmt](system, out)
     else:
@@ -261,13 +266,13 @@ def export_any(
     return system
 
 
-def _compiled_for_export(system: System, run_path: Path | None, model: str | None, cache_dir: str | None):
+def _compiled_for_export(system: System, run_path: Path | None, model: str | None, cache_dir: str | None, settings=None):
     """The compiled classifier; from a run dir it carries the adaptive model fitted on the run's train split."""
     from cotclip.optimizer.review.rundata import load_review_data
     from cotclip.scoring.classifier import Classifier
     from cotclip.scoring.compiled import compile_system
 
-    encoder, encoder_spec = _export_encoder(model, run_path, cache_dir)
+    encoder, encoder_spec = _export_encoder(model, run_path, cache_dir, settings)
     classifier = Classifier(compile_system(system, encoder, encoder_spec=encoder_spec), encoder)
     if run_path is None:
         return classifier.compiled
@@ -275,12 +280,13 @@ def _compiled_for_export(system: System, run_path: Path | None, model: str | Non
     return classifier.fit_adaptive(train.embeddings, train.labels).compiled
 
 
-def _export_encoder(model: str | None, run_path: Path | None, cache_dir: str | None):
+def _export_encoder(model: str | None, run_path: Path | None, cache_dir: str | None, settings=None):
     from cotclip.scoring.cache import CachedEncoder, EmbeddingCache
     from cotclip.scoring.registry import load_encoder
 
     if model is not None:
-        return CachedEncoder(load_encoder(model), EmbeddingCache(cache_dir)), model
+        loader = settings.loader_kwargs() if settings is not None else {}
+        return CachedEncoder(load_encoder(model, **loader), EmbeddingCache(cache_dir)), model
     if run_path is None:
         raise InputError("--format npz needs --model to embed the prompts, e.g. --model hf:<dir>")
     from cotclip.optimizer.review.rundata import cached_run_encoder, run_inputs

@@ -15,6 +15,7 @@ import typer
 from rich.markup import escape
 
 from cotclip.optimizer.cli._app import app, console, emit_json, err_console
+from cotclip.optimizer.cli._options import EncoderOptionFlag, SimilarityFlag, TrustRemoteCode, encoder_settings
 from cotclip.systems.errors import InputError
 from cotclip.systems.io import SYSTEM_DUMPERS, load_system, save_system, validate_system_source
 from cotclip.systems.model import System
@@ -88,8 +89,15 @@ def export_command(
     version: int | None = typer.Option(None, "--version", help="With a run dir: export this version instead of the best."),
     model: str | None = typer.Option(None, "--model", help="npz: encoder that embeds the prompts (default for a run dir: the run's)."),
     cache_dir: str | None = typer.Option(None, "--cache-dir", help="npz: embedding cache folder."),
+    encoder_option: EncoderOptionFlag = None,
+    similarity: SimilarityFlag = "cosine",
+    trust_remote_code: TrustRemoteCode = False,
 ) -> None:
-    """Write a system in another format, e.g. the seed article's (seed-json), or compile it (npz)."""
+    """Write a system in another format, e.g. the seed article's (seed-json), or compile it (npz).
+
+    --encoder-option, --similarity and --trust-remote-code apply to --model (a run dir's own
+    encoder keeps the run's settings).
+    """
     from cotclip.optimizer.cli.review_cmds import export_any, is_run_dir
 
     if fmt in EXPORT_WRITERS and not is_run_dir(system) and version is None:
@@ -97,7 +105,8 @@ def export_command(
         return
     if _is_same_file(system, out):
         raise InputError(f"--out {out} is the input file itself; write to a different path")
-    written = export_any(system, fmt, out, model=model, version=version, cache_dir=cache_dir)
+    settings = encoder_settings(encoder_option, similarity, trust_remote_code)
+    written = export_any(system, fmt, out, model=model, version=version, cache_dir=cache_dir, settings=settings)
     console.print(escape(f"wrote {out} ({fmt}: {len(written.classes)} classes, {len(written.groups)} groups)"),
                   soft_wrap=True, highlight=False)
 

@@ -75,6 +75,12 @@ class RunConfig(BaseModel):
     max_usd: float | None = Field(default=None, ge=0.0)
     max_wall_s: float | None = Field(default=None, gt=0.0)
     bootstrap: int = Field(default=2000, ge=100)
+    encoder_options: list[str] = Field(default_factory=list, description="KEY=VALUE for the model's encode calls "
+                                       "(text.KEY / image.KEY for one side), as --encoder-option.")
+    similarity: str = Field(default="cosine", description="cosine, or maxsim for multi-vector encoders.")
+    trust_remote_code: bool = Field(default=False, description="Allow the model folder's own Python code.")
+    transfer_models: list[str] = Field(default_factory=list, description="Other encoders the final report also scores "
+                                       "best, first proposal and baseline on (same test split).")
 
     @field_validator("moves")
     @classmethod
@@ -83,6 +89,21 @@ class RunConfig(BaseModel):
         if unknown:
             raise ValueError(f"unknown move {unknown[0]!r}; choose from {', '.join(MOVE_NAMES)}")
         return moves
+
+    @field_validator("similarity")
+    @classmethod
+    def _known_similarity(cls, similarity: str) -> str:
+        if similarity not in ("cosine", "maxsim"):
+            raise ValueError(f"unknown similarity {similarity!r}; use cosine or maxsim")
+        return similarity
+
+    @field_validator("encoder_options")
+    @classmethod
+    def _options_are_pairs(cls, options: list[str]) -> list[str]:
+        bad = [item for item in options if "=" not in item or not item.partition("=")[0].strip()]
+        if bad:
+            raise ValueError(f"encoder option {bad[0]!r} is not KEY=VALUE, e.g. text.task=retrieval")
+        return options
 
     @model_validator(mode="after")
     def _check_fractions(self) -> "RunConfig":

@@ -21,6 +21,7 @@ from cotclip.scoring.cache import CachedEncoder, EmbeddingCache
 from cotclip.scoring.data._base import Dataset
 from cotclip.scoring.embedding import embed_dataset
 from cotclip.scoring.encoders._base import Encoder, ImageEncoding, ImageRef
+from cotclip.scoring.encoders.options import EncoderSettings
 from cotclip.scoring.registry import load_dataset, load_encoder
 from cotclip.scoring.scorer import ImageSet, PromptEmbedder
 from cotclip.scoring.splits import Splits, split_dataset
@@ -47,6 +48,11 @@ class _PassThroughEncoder:
     def dim(self) -> int:
         """The inner encoder's width."""
         return self.inner.dim
+
+    @property
+    def similarity(self) -> str:
+        """The inner encoder's similarity (``maxsim`` for multi-vector encoders)."""
+        return getattr(self.inner, "similarity", "cosine")
 
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
         """Delegate."""
@@ -162,7 +168,8 @@ def load_inputs(config: RunConfig) -> Inputs:
     classes, positions = _chosen_positions(dataset, config)
     chosen = dataset.subset(positions) if len(positions) != len(dataset) else dataset
     splits = split_dataset(chosen.labels, fractions=config.fractions, seed=config.seed)
-    return Inputs(chosen, classes, splits, load_encoder(config.model, dataset=chosen))
+    settings = EncoderSettings(tuple(config.encoder_options), config.similarity, config.trust_remote_code)
+    return Inputs(chosen, classes, splits, load_encoder(config.model, dataset=chosen, **settings.loader_kwargs()))
 
 
 def encode_inputs(inputs: Inputs, config: RunConfig, run: RunDir, *, progress: bool = False) -> RunData:

@@ -131,6 +131,10 @@ def render_report(summary: RunSummary, versions: list[VersionRecord], extra_rows
         lines.append(_knob_search_section(knob_search))
     if proposer_optimization is not None:
         lines.append(_proposer_section(proposer_optimization))
+    if summary.extra.get("transfer"):
+        from cotclip.optimizer.loop.transfer import transfer_markdown
+
+        lines.append("\n## Transfer to other encoders (--transfer-model)\n\n" + transfer_markdown(summary.extra["transfer"]))
     lines.append("\n## Versions\n\n| version | round | move | parent | val |\n|---|---|---|---|---|\n")
     lines += [f"| {v.version_id} | {v.round} | {v.move} | {v.parent or '-'} | {v.val_accuracy:.1%} |\n" for v in versions]
     return "".join(lines)

@@ -27,6 +27,7 @@ from cotclip.optimizer.loop.report import write_report
 from cotclip.optimizer.loop.result import HeldOutScore, RunSummary
 from cotclip.optimizer.loop.runs import RunDir, VersionRecord
 from cotclip.optimizer.proposers._base import ProposalTask
+from cotclip.scoring.encoders.options import EncoderSettings
 from cotclip.systems.errors import InputError, ProposerError, RunDirError
 from cotclip.systems.io import load_system
 from cotclip.systems.model import System
@@ -105,13 +106,24 @@ def _finish(config: RunConfig, run: RunDir, data: RunData, loop: OptimizationLoo
         loop_overhead_s_per_evaluation=loop.overhead_per_evaluation(session_evaluations),
         sessions=loop.progress["sessions"],
         extra={"other_systems": [s.to_dict() for s in extra], "timing": dict(loop.timing),
-               "session_evaluations": session_evaluations, "proposer": proposer_mode(config), **reports},
+               "session_evaluations": session_evaluations, "proposer": proposer_mode(config), **reports,
+               **_transfer(config, loop)},
     )
     run.write_json("best.json", {"version": best.version_id, "val_accuracy": best.val_accuracy,
                                  "test_accuracy": summary.best.accuracy, "system": best.system.to_dict()})
     run.write_json("summary.json", summary.to_dict())
     write_report(run.path, summary, loop.versions, extra, knob_search=search, proposer_optimization=tuning)
     return summary
+
+
+def _transfer(config: RunConfig, loop: OptimizationLoop) -> dict[str, Any]:
+    """``{"transfer": table}`` when ``--transfer-model`` asked for one (the run's own row comes from the cache)."""
+    if not config.transfer_models:
+        return {}
+    from cotclip.optimizer.loop.transfer import transfer_table
+
+    settings = EncoderSettings(trust_remote_code=config.trust_remote_code)
+    return {"transfer": transfer_table(config, loop.versions, config.transfer_models, settings=settings).to_dict()}
 
 
 def _open_resumed(path: Path, overrides: dict[str, Any]) -> tuple[RunConfig, RunDir]:
@@ -160,6 +172,10 @@ def optimize(
         inputs = load_inputs(config)
         user_system = load_system(config.init) if config.init else None
         _task(config, inputs)
+        if config.transfer_models:  # a bad --transfer-model fails now, not after the run
+            from cotclip.optimizer.loop.transfer import check_transfer_models
+
+            check_transfer_models(config, inputs.dataset)
         run = RunDir.create(config.run_dir)
         run.write_text("run.yaml", config.to_yaml())
     with run, contextlib.ExitStack() as stack:

@@ -53,8 +53,7 @@ class _GroupTable:
         texts = [template.replace("{}", option, 1) for option in group.options for template in pool]
         shape = (self.n_options, len(pool))
         self.cosines = images.similarities(texts).astype(np.float64).reshape(-1, *shape)
-        embeddings = images.prompts.embed(texts).astype(np.float64).reshape(*shape, -1)
-        self.gram = np.einsum("ktd,ksd->kts", embeddings, embeddings)
+        self.gram = np.stack([images.prompts.gram(texts[k * len(pool) : (k + 1) * len(pool)]) for k in range(self.n_options)])
         rules = [system.rule(c, group.name) for c in system.classes]
         self.rule_options = np.array([0 if r is None else r for r in rules], dtype=np.int64)
         self.rule_mask = np.array([r is not None for r in rules], dtype=np.float64)

@@ -16,6 +16,11 @@ runs one suite over all of them):
   raises for one unreadable image; it raises :class:`~cotclip.systems.errors.EncoderError`
   for refs it cannot handle at all (e.g. another dataset's precomputed ids).
 * Encoders are pure: same input, same output; no global state.
+* Optional ``similarity``: an encoder whose ``similarity`` attribute is ``"maxsim"``
+  returns :class:`~cotclip.scoring.similarity.MultiVectors` instead of ``[n, dim]`` arrays
+  from both methods (a matrix of unit token vectors per text, of unit patch vectors per
+  image; ``dim`` is their width) and is compared by MaxSim. Without the attribute an
+  encoder is ``"cosine"``; wrappers forward it.
 """
 
 from __future__ import annotations

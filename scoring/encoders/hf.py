@@ -16,6 +16,9 @@ environment says ``HF_HUB_OFFLINE=1``.
 Identity = model class + model id/folder + revision (hub commit) or a sha256 of the
 folder's files + a hash of the image processor's configuration (resize, crop, mean,
 std, backend class), so any change to weights or preprocessing changes the cache key.
+Remote-code models also take encoder options (:mod:`.options`: ``task``, ``prompt_name``,
+``truncate_dim``, ..., with defaults for the jina families) and, with ``similarity="maxsim"``,
+are asked for multi-vectors (``return_multivector=True``); both enter the identity.
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ import numpy as np
 from PIL import Image
 
 from cotclip.scoring.encoders._base import ImageEncoding, ImageRef, l2_normalize
+from cotclip.scoring.encoders.options import EncoderOptions, accepts, check_accepted, family_defaults, parse_encoder_options
+from cotclip.scoring.similarity import MultiVectors, check_similarity
 from cotclip.systems.errors import EncoderError
 
 __all__ = ["HFEncoder", "load_encoder", "folder_fingerprint", "resolve_model_folder", "hub_offline", "UNREADABLE_IMAGE_ERRORS"]
@@ -100,15 +105,19 @@ def resolve_model_folder(
 
 
 class _Backend:
-    """How one model family turns PIL images and strings into raw feature rows."""
+    """How one model family turns PIL images and strings into raw feature rows (or token/patch matrices)."""
 
-    def __init__(self, model: Any, image_fn: Callable[[list], Any], text_fn: Callable[[list[str]], Any], pre: str) -> None:
+    def __init__(self, model: Any, image_fn: Callable[[list], Any], text_fn: Callable[[list[str]], Any], pre: str,
+                 options: EncoderOptions = EncoderOptions(), similarity: str = "cosine") -> None:
         self.model, self.image_fn, self.text_fn, self.preprocessing = model, image_fn, text_fn, pre
+        self.options, self.similarity = options, similarity
 
 
 def _as_numpy(output: Any) -> np.ndarray:
     import torch
 
+    if isinstance(output, (list, tuple)):  # jina-embeddings-v4 returns a list of row tensors
+        output = np.stack([_as_numpy(row) for row in output]) if output else np.zeros((0, 0), np.float32)
     if not isinstance(output, (torch.Tensor, np.ndarray)):
         output = getattr(output, "pooler_output", None)
         if output is None:
@@ -154,7 +163,33 @@ def _feature_backend(model: Any, folder: Path, device: str, trust: bool) -> _Bac
     return _Backend(model, images, texts, hashlib.sha256(pre.encode()).hexdigest()[:16])
 
 
-def _load_backend(folder: Path, device: str, trust: bool) -> _Backend:
+def _remote_code_backend(model: Any, folder: Path, options: EncoderOptions, similarity: str) -> _Backend:
+    """``encode_image``/``encode_text`` with the family's defaults under the user's options."""
+    family, defaults = family_defaults(model, model.encode_text)
+    options = options.merged_over(defaults)
+    where = f"{type(model).__name__} ({family or 'remote code'}) in {folder}"
+    check_accepted(options, model.encode_image, model.encode_text, where)
+    image_kwargs, text_kwargs = dict(options.image), dict(options.text)
+    if similarity == "maxsim":
+        for side, function, kwargs in (("image", model.encode_image, image_kwargs), ("text", model.encode_text, text_kwargs)):
+            if not accepts(function, "return_multivector"):
+                raise EncoderError(
+                    f"--similarity maxsim needs multi-vector output, but {where}'s encode_{side} takes no "
+                    "return_multivector; use --similarity cosine or a multi-vector model such as jina-embeddings-v4"
+                )
+            kwargs["return_multivector"] = True
+
+    def images(pixels: list) -> Any:
+        return model.encode_image(pixels, **image_kwargs)
+
+    def texts(strings: list[str]) -> Any:
+        return model.encode_text(strings, **text_kwargs)
+
+    return _Backend(model, images, texts, "remote-code", options, similarity)
+
+
+def _load_backend(folder: Path, device: str, trust: bool, options: EncoderOptions = EncoderOptions(),
+                  similarity: str = "cosine") -> _Backend:
     import torch
     from transformers import AutoModel
 
@@ -173,7 +208,13 @@ def _load_backend(folder: Path, device: str, trust: bool) -> _Backend:
         raise EncoderError(f"cannot load the model in {folder}: {str(exc).splitlines()[0]}; check that it is a CLIP-style model") from None
     model = model.to(device).eval()
     if hasattr(model, "encode_image") and hasattr(model, "encode_text"):  # the model's own preprocessing wins
-        return _Backend(model, model.encode_image, model.encode_text, "remote-code")
+        return _remote_code_backend(model, folder, options, similarity)
+    if options or similarity != "cosine":
+        asked = "--similarity maxsim" if similarity != "cosine" else "--encoder-option " + " ".join(options.as_flags())
+        raise EncoderError(
+            f"{type(model).__name__} in {folder} has no encode_image/encode_text of its own, so {asked} cannot apply; "
+            "drop it or use a remote-code model that takes it (jina-clip, jina-embeddings-v4)"
+        )
     if hasattr(model, "get_image_features") and hasattr(model, "get_text_features"):
         return _feature_backend(model, folder, device, trust)
     raise EncoderError(
@@ -190,12 +231,53 @@ class HFEncoder:
         self._batch_size = batch_size
         self._progress = progress
         self._identity = f"hf:{type(backend.model).__name__}:{name}@{version}:pre={backend.preprocessing}"
-        self._dim = int(self.encode_texts(["a photo"]).shape[1])
+        if backend.options:
+            self._identity += f":opts={backend.options.identity()}"
+        if backend.similarity != "cosine":
+            self._identity += f":sim={backend.similarity}"
+        try:
+            self._dim = int(self.encode_texts(["a photo"]).shape[1])
+        except (ValueError, TypeError, KeyError, RuntimeError, AssertionError) as exc:
+            if not backend.options:
+                raise
+            shown = " ".join(backend.options.as_flags())
+            raise EncoderError(
+                f"{type(backend.model).__name__} rejected the encoder options {shown} "
+                f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__}); fix or drop the --encoder-option"
+            ) from None
 
     @property
     def identity(self) -> str:
-        """Model class, id or folder name, revision or content hash, preprocessing hash."""
+        """Model class, id or folder name, revision or content hash, preprocessing hash, options, similarity."""
         return self._identity
+
+    @property
+    def similarity(self) -> str:
+        """``maxsim`` when the model is asked for multi-vectors, else ``cosine``."""
+        return self._backend.similarity
+
+    @property
+    def options(self) -> EncoderOptions:
+        """The options passed to the model's encode calls (family defaults included)."""
+        return self._backend.options
+
+    def _rows(self, output: Any, count: int):
+        """The model's output as unit rows, or as unit multi-vectors under MaxSim."""
+        if self.similarity == "maxsim":
+            matrices = [_as_numpy(item) for item in output]
+            matrices = [m.reshape(-1, m.shape[-1]) for m in matrices]
+            if len(matrices) != count:
+                raise EncoderError(f"the model returned {len(matrices)} multi-vectors for {count} inputs; check its return_multivector")
+            return matrices
+        return _as_numpy(output)
+
+    def _finish(self, parts: list, dim: int):
+        """Unit rows ``[n, dim]``, or unit multi-vectors under MaxSim."""
+        if self.similarity == "maxsim":
+            matrices = [m for part in parts for m in part]
+            stacked = MultiVectors.from_list(matrices, matrices[0].shape[-1] if matrices else dim)
+            return MultiVectors(l2_normalize(stacked.vectors), stacked.offsets)
+        return l2_normalize(np.concatenate(parts)) if parts else np.zeros((0, dim), dtype=np.float32)
 
     @property
     def dim(self) -> int:
@@ -218,18 +300,17 @@ class HFEncoder:
                 yield batch
                 bar.advance(task, len(batch))
 
-    def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
-        """L2-normalised ``float32 [len(texts), dim]`` in input order."""
+    def encode_texts(self, texts: Sequence[str]) -> np.ndarray | MultiVectors:
+        """L2-normalised ``float32 [len(texts), dim]`` (multi-vectors under MaxSim) in input order."""
         import torch
 
         texts = [str(t) for t in texts]
-        rows = []
+        parts = []
         with torch.no_grad():
             for batch in self._batches(len(texts), "texts"):
-                rows.append(_as_numpy(self._backend.text_fn([texts[i] for i in batch])))
-        if not rows:
-            return np.zeros((0, getattr(self, "_dim", 0)), dtype=np.float32)
-        return l2_normalize(np.concatenate(rows))
+                output = self._backend.text_fn([texts[i] for i in batch])
+                parts.append(self._rows(output, len(batch)))
+        return self._finish(parts, getattr(self, "_dim", 0))
 
     def encode_images(self, images: Sequence[ImageRef]) -> ImageEncoding:
         """Embeddings of the readable images; unreadable ones become ``failures``."""
@@ -249,8 +330,9 @@ class HFEncoder:
                     except UNREADABLE_IMAGE_ERRORS as exc:
                         failures.append((position, f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'unreadable'}"))
                 if pixels:
-                    rows.append(_as_numpy(self._backend.image_fn(pixels)))
-        embeddings = l2_normalize(np.concatenate(rows)) if rows else np.zeros((0, self._dim), dtype=np.float32)
+                    output = self._backend.image_fn(pixels)
+                    rows.append(self._rows(output, len(pixels)))
+        embeddings = self._finish(rows, self._dim)
         return ImageEncoding(embeddings=embeddings, ok_positions=ok, failures=failures)
 
 
@@ -276,12 +358,23 @@ def load_encoder(
     trust_remote_code: bool = False,
     revision: str | None = None,
     hub_cache_dir: str | None = None,
+    encoder_options: Any = None,
+    similarity: str = "cosine",
     **_: Any,
 ) -> HFEncoder:
-    """The model ``hf:<rest>`` (hub id or folder); unknown options are ignored."""
+    """The model ``hf:<rest>`` (hub id or folder); unknown loader options are ignored.
+
+    ``encoder_options`` (``["text.task=retrieval", ...]``, a mapping or :class:`EncoderOptions`)
+    go to a remote-code model's encode calls; ``similarity="maxsim"`` asks it for multi-vectors.
+    """
     if not isinstance(batch_size, int) or batch_size < 1:
         raise EncoderError(f"batch size must be a positive integer, got {batch_size!r}; pass e.g. --batch-size 32")
+    try:
+        similarity = check_similarity(similarity)
+    except ValueError as exc:
+        raise EncoderError(f"{exc}; pass --similarity cosine or maxsim") from None
+    options = parse_encoder_options(encoder_options)
     folder, version = resolve_model_folder(rest, revision=revision, allow_download=allow_download, hub_cache_dir=hub_cache_dir)
-    backend = _load_backend(folder, _device(device), trust_remote_code)
+    backend = _load_backend(folder, _device(device), trust_remote_code, options, similarity)
     name = f"dir:{folder.name}" if version.startswith("sha256:") else rest
     return HFEncoder(backend, name, version, batch_size=batch_size, progress=progress)

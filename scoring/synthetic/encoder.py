@@ -77,7 +77,16 @@ def world_of_dataset(dataset: Dataset) -> World:
 
 
 def load_encoder(rest: str, *, dataset: Dataset | None = None, **_: Any) -> SyntheticEncoder:
-    """``synthetic:<world>`` names the world; plain ``synthetic`` takes it from ``dataset``."""
+    """``synthetic:<world>`` names the world; plain ``synthetic`` takes it from ``dataset``.
+
+    ``synthetic:variant:<k>[:<world>]`` is encoder variant ``k`` of that world (:mod:`.variants`).
+    """
+    if rest.strip().startswith("variant:"):
+        from cotclip.scoring.synthetic.variants import VariantEncoder, parse_variant_spec
+
+        index, world_spec = parse_variant_spec(rest.strip())
+        base = load_encoder(world_spec, dataset=dataset)
+        return VariantEncoder(base.world, index)
     if rest.strip():
         try:
             return SyntheticEncoder(load_world(rest.strip()))

@@ -58,6 +58,15 @@ def siglip_case(request: pytest.FixtureRequest) -> EncoderCase:
     return EncoderCase(load_encoder(f"hf:{request.getfixturevalue('tiny_siglip_dir')}"), case.images, case.texts, unreadable=case.unreadable)
 
 
+def jina_v4_case(request: pytest.FixtureRequest) -> EncoderCase:
+    """jina-embeddings-v4's API (the tiny stand-in's remote code) through ``hf:`` with its default options."""
+    from helpers.tiny_jina import build_tiny_jina
+
+    case = hf_case(request)
+    folder = build_tiny_jina(request.getfixturevalue("tmp_path") / "v4", "jina-embeddings-v4")
+    return EncoderCase(load_encoder(f"hf:{folder}", trust_remote_code=True), case.images, case.texts, unreadable=case.unreadable)
+
+
 def cached_hf_case(request: pytest.FixtureRequest) -> EncoderCase:
     """The tiny CLIP behind the on-disk embedding cache."""
     case = hf_case(request)
@@ -94,6 +103,7 @@ ENCODER_CASES: dict[str, Callable[[pytest.FixtureRequest], EncoderCase] | str] =
     "synthetic": synthetic_case,
     "hf": hf_case,
     "hf-siglip": siglip_case,
+    "hf-jina-v4": jina_v4_case,
     "cached-hf": cached_hf_case,
     "precomputed": precomputed_case,
 }

@@ -1,0 +1,58 @@
+"""``cotclip transfer RUN --model M [--model M2 ...]``: a run's systems on encoders it was not optimized on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.table import Table
+
+from cotclip.optimizer.cli._app import app, console, emit_json
+from cotclip.optimizer.cli._options import CacheDir, EncoderOptionFlag, JsonFlag, SimilarityFlag, TrustRemoteCode, encoder_settings
+from cotclip.optimizer.loop.result import HeldOutScore
+from cotclip.optimizer.loop.transfer import TransferTable, transfer_run
+from cotclip.systems.errors import InputError
+
+__all__ = ["transfer_command"]
+
+
+def _cell(score: HeldOutScore | None) -> str:
+    return "n/a" if score is None else f"{score.accuracy:.1%} [dim]({score.ci[0]:.1%}-{score.ci[1]:.1%})[/]"
+
+
+def _print_table(table: TransferTable) -> None:
+    view = Table(title=f"transfer of v{table.best_version} (best) and v{table.initial_version or '-'} (first proposal), test split",
+                 title_justify="left")
+    for column in ("encoder", "images", "best", "first proposal", "class-name baseline"):
+        view.add_column(column, justify="left" if column == "encoder" else "right")
+    for row in table.rows:
+        name = f"{row.model} [dim](optimized on)[/]" if row.own else row.model
+        view.add_row(name, str(row.n), _cell(row.best), _cell(row.initial), _cell(row.baseline))
+    console.print(view)
+
+
+@app.command("transfer")
+def transfer_command(
+    run: Annotated[Path, typer.Argument(help="A run dir made by `cotclip optimize`.")],
+    model: Annotated[Optional[list[str]], typer.Option("--model", help="Another encoder to score on (repeatable).")] = None,
+    data: Annotated[Optional[str], typer.Option("--data", help="The run's data (default: run.yaml's data spec).")] = None,
+    cache_dir: CacheDir = None,
+    encoder_option: EncoderOptionFlag = None,
+    similarity: SimilarityFlag = "cosine",
+    trust_remote_code: TrustRemoteCode = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Score the run's best system, first proposal and class-name baseline on other encoders, same test split.
+
+    The first row is the encoder the run was optimized on. --encoder-option, --similarity and
+    --trust-remote-code apply to the --model encoders; the run's own encoder keeps its settings.
+    """
+    if not model:
+        raise InputError("pass at least one --model to transfer to, e.g. --model synthetic:variant:1")
+    settings = encoder_settings(encoder_option, similarity, trust_remote_code)
+    table = transfer_run(run, model, settings=settings, data=data, cache_dir=str(cache_dir) if cache_dir else None)
+    if as_json:
+        emit_json(table.to_dict())
+        return
+    _print_table(table)
