@@ -116,46 +116,30 @@ def _check_class_names(names: list[str]) -> None:
         seen.add(key)
 
 
+_POKEMON_LIKE: dict[str, Any] = {
+    "seed": 5,
+    "dim": 128,
+    "classes": 16,
+    "groups": [
+        {"name": "color", "values": 9, "visibility": 0.9},
+        {"name": "form", "values": 12, "visibility": 0.75},
+        {"name": "trait", "values": 12, "visibility": 0.45},
+        {"name": "shape", "values": 10, "visibility": 0.6},
+        {"name": "background", "values": 8, "visibility": 0.5},
+    ],
+    "images_per_class": 9,
+    "noise": 4.0,
+    "nuisance": {"count": 6, "strength": 1.0},
+    "name_alignment": 0.4,
+    "identity_strength": 1.0,
+    "surface_forms": 3,
+    "confusable_fraction": 0.25,
+}
+
 PRESETS: dict[str, dict[str, Any]] = {
-    "pokemon-like": {
-        "seed": 5,
-        "dim": 128,
-        "classes": 16,
-        "groups": [
-            {"name": "color", "values": 9, "visibility": 0.9},
-            {"name": "form", "values": 12, "visibility": 0.75},
-            {"name": "trait", "values": 12, "visibility": 0.45},
-            {"name": "shape", "values": 10, "visibility": 0.6},
-            {"name": "background", "values": 8, "visibility": 0.5},
-        ],
-        "images_per_class": 9,
-        "noise": 4.0,
-        "nuisance": {"count": 6, "strength": 1.0},
-        "name_alignment": 0.4,
-        "identity_strength": 1.0,
-        "surface_forms": 3,
-        "confusable_fraction": 0.25,
-    },
+    "pokemon-like": _POKEMON_LIKE,
     # pokemon-like with enough test images for +-5-point 95% intervals (384 test images at 0.2): the demo's world
-    "pokemon-like-xl": {
-        "seed": 5,
-        "dim": 128,
-        "classes": 16,
-        "groups": [
-            {"name": "color", "values": 9, "visibility": 0.9},
-            {"name": "form", "values": 12, "visibility": 0.75},
-            {"name": "trait", "values": 12, "visibility": 0.45},
-            {"name": "shape", "values": 10, "visibility": 0.6},
-            {"name": "background", "values": 8, "visibility": 0.5},
-        ],
-        "images_per_class": 120,
-        "noise": 4.0,
-        "nuisance": {"count": 6, "strength": 1.0},
-        "name_alignment": 0.4,
-        "identity_strength": 1.0,
-        "surface_forms": 3,
-        "confusable_fraction": 0.25,
-    },
+    "pokemon-like-xl": {**_POKEMON_LIKE, "images_per_class": 120},
     # a second benchmark world for the proposers: 32 classes, 6 groups, 384 test images at 0.2
     "menagerie": {
         "seed": 23,

@@ -19,3 +19,17 @@ def fake_diagnostics():
         unused_options={"dominant_color": []},
         to_dict=lambda: {},
     )
+
+
+@pytest.fixture(scope="module")
+def local_server():
+    """The bundled SmolLM2 served by llama-server; FAILS (never skips) when `make setup` has not run."""
+    from cotclip.optimizer.llm.server import LocalLLMServer, find_gguf, find_llama_server
+    from cotclip.systems.errors import LLMServerError
+
+    try:
+        find_gguf(), find_llama_server()
+    except LLMServerError as exc:
+        pytest.fail(f"the local LLM is not installed: {exc.message}")
+    with LocalLLMServer() as server:
+        yield server

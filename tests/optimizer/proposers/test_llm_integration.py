@@ -11,26 +11,15 @@ import pytest
 
 from cotclip.optimizer.cli import main
 from cotclip.optimizer.llm.lm import LLMClient
-from cotclip.optimizer.llm.server import LocalLLMServer, find_gguf, find_llama_server
 from cotclip.optimizer.proposers._base import ProposalTask
 from cotclip.optimizer.proposers.llm import LLMProposer
 from cotclip.optimizer.proposers.repair import parse_answer
-from cotclip.systems.errors import LLMServerError, ProposerError
+from cotclip.systems.errors import ProposerError
 from cotclip.systems.model import System
 
 pytestmark = [pytest.mark.llm, pytest.mark.slow]
 
 CLASSES = ("cat", "dog", "parrot")
-
-
-@pytest.fixture(scope="module")
-def local_server():
-    try:
-        find_gguf(), find_llama_server()
-    except LLMServerError as exc:
-        pytest.fail(f"the local LLM is not installed: {exc.message}")
-    with LocalLLMServer() as server:
-        yield server
 
 
 def _check_records(records):

@@ -9,24 +9,12 @@ FAILS (never skips) when the model or binary is missing: run `make setup`.
 import pytest
 
 from cotclip.optimizer.llm.lm import LLMClient
-from cotclip.optimizer.llm.server import LocalLLMServer, find_gguf, find_llama_server
 from cotclip.optimizer.proposers._base import ProposalTask
 from cotclip.optimizer.proposers.staged import StagedProposer
 from cotclip.optimizer.proposers.repair import parse_answer
 from cotclip.scoring.synthetic.world import load_world
-from cotclip.systems.errors import LLMServerError
 
 pytestmark = [pytest.mark.llm, pytest.mark.slow]
-
-
-@pytest.fixture(scope="module")
-def local_server():
-    try:
-        find_gguf(), find_llama_server()
-    except LLMServerError as exc:
-        pytest.fail(f"the local LLM is not installed: {exc.message}")
-    with LocalLLMServer() as server:
-        yield server
 
 
 def test_every_staged_step_against_smollm2_gives_a_valid_grounded_system(local_server, pokemon, tmp_path):
