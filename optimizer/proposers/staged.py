@@ -120,15 +120,21 @@ class StagedProposer:
     def _describe(self, task: ProposalTask) -> list[ClassPhrase]:
         pool: list[ClassPhrase] = []
         classes = list(task.classes)
-        for start in range(0, len(classes), self.batch_size):
+        batches = range(0, len(classes), self.batch_size)
+        for number, start in enumerate(batches, 1):
             batch = classes[start: start + self.batch_size]
             answered = self.steps.describe(batch, task.domain, task.notes)
+            found = 0
             for name in batch:
                 kept, notes = clean_attributes(name, task.notes.get(name), answered.get(name, []), classes)
                 if name not in answered:
                     notes.append(f"{name}: no description in the answer; its rules come from the images")
                 self.steps.note("describe", f"{name}: {len(kept)} phrase(s)", notes)
                 pool.extend(kept)
+                found += len(kept)
+            if self.on_step is not None:
+                self.on_step(f"describe: batch {number}/{len(batches)}: {found} phrases for {len(answered)} "
+                             f"of {len(batch)} classes")
         described = len({p.class_name for p in pool if p.from_note})
         self._say("describe", f"{len(pool)} phrases for {described} of {len(classes)} classes "
                   f"({len({p.kind for p in pool})} kinds)")

@@ -46,7 +46,8 @@ _NAME = re.compile(r"[^a-z0-9]+")
 
 
 def _kinds_text() -> str:
-    return "\n".join(f"- {kind}: {meaning}" for kind, meaning in KINDS.items())
+    # names only: small models copied "how big it is" from a list of meanings as a phrase
+    return ", ".join(KINDS)
 
 
 def _kind_of(value: Any) -> str | None:
