@@ -158,11 +158,15 @@ class StagedSteps:
         for entry in entries if isinstance(entries, list) else []:
             kind = _kind_of(entry.get("kind")) if isinstance(entry, dict) else None
             prompt = " ".join(str(entry.get("prompt", "")).split()) if kind else ""
-            name = _NAME.sub("_", str(entry.get("name", "")).lower()).strip("_")[:40] if kind else ""
-            if kind in kinds and kind not in chosen and prompt.count("{}") == 1 and len(prompt) <= 120 and name \
-                    and name not in used and "{" not in prompt.replace("{}", ""):
-                chosen[kind] = (name, prompt)
-                used.add(name)
+            name = _NAME.sub("_", str(entry.get("name", "")).lower()).strip("_") if kind else ""
+            if kind in kinds and kind not in chosen and prompt.count("{}") == 1 and len(prompt) <= 120 \
+                    and "{" not in prompt.replace("{}", ""):
+                copied = any(normalize_text(e) in name.replace("_", " ") for e in examples.get(kind, []))
+                if not name or len(name) > 30 or copied or name in used:
+                    name = self.default_template(kind)[0]  # small models name a question after an example
+                if name not in used:
+                    chosen[kind] = (name, prompt)
+                    used.add(name)
         fallback = [k for k in kinds if k not in chosen]
         for kind in fallback:
             name, prompt = self.default_template(kind)

@@ -212,8 +212,12 @@ def test_questions_answer_names_are_cleaned(world, notes, pokemon, tmp_path):
     kinds_at = len(world.classes) // 4
     questions = json.loads(answers[kinds_at])
     questions["questions"]["questions"][0]["name"] = "Main Colour!!"
+    second = questions["questions"]["questions"][1]
+    example = next(p for pairs in note_phrases(world, notes).values() for k, p in pairs if k == second["kind"])
+    second["name"] = example  # small models name a question after an example phrase
     answers[kinds_at] = json.dumps(questions)
     proposer, _ = _proposer(answers, train, tmp_path)
     system = proposer.propose(_task(world, notes, n=1))[0]
-    assert "main_colour" in {g.name for g in system.groups}
+    names = {g.name for g in system.groups}
+    assert "main_colour" in names and DEFAULT_TEMPLATES[second["kind"]][0] in names
 
