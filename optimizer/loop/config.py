@@ -43,7 +43,8 @@ class RunConfig(BaseModel):
         "(staged for local and small models).")
     api_base: str | None = None
     llm_max_tokens: int = Field(default=1500, ge=64, description="Longest LLM answer, in tokens.")
-    llm_timeout_s: float = Field(default=120.0, gt=0.0, description="Per-request LLM timeout.")
+    llm_timeout_s: float = Field(default=120.0, gt=0.0, description="Seconds one LLM attempt may take.")
+    llm_retries: int = Field(default=2, ge=0, description="Attempts after a failed LLM call (exponential backoff).")
     domain: str | None = None
     notes: str | dict[str, str] | None = Field(default=None, description="Per-class notes: a YAML/JSON file or a mapping.")
     n_proposals: int = Field(default=4, ge=1)

@@ -120,11 +120,12 @@ def render_report(summary: RunSummary, versions: list[VersionRecord], extra_rows
     lines += [f"| {name} | {value:.1%} |\n" for name, value in summary.best.per_class.items()]
     lines.append("\n## Plots\n\n![val accuracy over versions](plots/val_accuracy.png)\n\n")
     lines.append("![confusion of the best system on test](plots/confusion_test.png)\n")
+    usd = summary.llm.get("usd", 0.0)
     lines.append(
         f"\n## Cost\n\nEncoder calls: {summary.encoder_calls} for {summary.unique_inputs} unique inputs; "
         f"LLM: {summary.llm.get('calls', 0)} calls, "
         f"{summary.llm.get('prompt_tokens', 0) + summary.llm.get('completion_tokens', 0)} tokens, "
-        f"${summary.llm.get('usd', 0.0):.4f}; loop overhead {summary.loop_overhead_s_per_evaluation * 1e3:.2f} ms "
+        f"{'unknown dollars (the model is not in the price map)' if usd is None else f'${usd:.4f}'}; loop overhead {summary.loop_overhead_s_per_evaluation * 1e3:.2f} ms "
         "per evaluation (excluding LLM time).\n"
     )
     if knob_search is not None:

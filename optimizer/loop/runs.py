@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -133,19 +134,52 @@ class RunDir:
         self.path = Path(path)
         self.versions_dir = self.path / "versions"
         self._locked = False
+        self.replaced = False
+        """Set by :meth:`create` when it replaced a run dir whose start never recorded a version."""
 
     # ----- lifecycle -----------------------------------------------------------------
     @classmethod
     def create(cls, path: Path) -> "RunDir":
-        """A new, empty run dir (raises RunDirError when it already holds a run)."""
-        path = Path(path)
-        if (path / "run.yaml").exists() or (path / "versions").exists():
-            raise RunDirError(f"run dir {path} already holds a run; resume it with --resume {path} or pick another --name")
-        path.mkdir(parents=True, exist_ok=True)
-        run = cls(path)
+        """A new, empty run dir.
+
+        A run dir that holds a started run (at least one version) is refused with
+        RunDirError; one whose start failed before its first version (a bad flag, an
+        LLM that was down, ``kill -9``) is not a run: it is emptied and reused, and
+        :attr:`replaced` says so. A process still starting in it holds its lock and is
+        never disturbed.
+        """
+        run = cls(Path(path))
+        held = (run.path / "run.yaml").exists() or run.versions_dir.exists()
+        if held and run.has_versions():
+            raise run._started_error()
+        run.path.mkdir(parents=True, exist_ok=True)
         run.acquire_lock()
+        if held:
+            if run.has_versions():  # it recorded one while we took the lock
+                run.release_lock()
+                raise run._started_error()
+            run._empty()
+            run.replaced = True
         run.versions_dir.mkdir(exist_ok=True)
         return run
+
+    def _started_error(self) -> RunDirError:
+        return RunDirError(f"run dir {self.path} already holds a run; resume it with --resume {self.path} "
+                           "or pick another --name")
+
+    def has_versions(self) -> bool:
+        """Whether at least one version file is recorded (the run has started)."""
+        return self.versions_dir.is_dir() and any(self.versions_dir.glob("[0-9][0-9][0-9][0-9].json"))
+
+    def _empty(self) -> None:
+        """Remove everything but our lock (the run dir of a start that recorded no version)."""
+        for entry in self.path.iterdir():
+            if entry.name == _LOCK:
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink(missing_ok=True)
 
     @classmethod
     def open_existing(cls, path: Path) -> "RunDir":
