@@ -103,7 +103,7 @@ def optimize_command(
     data: str | None = typer.Option(None, "--data", help="Dataset spec (folder, manifest, hf:, precomputed:, synthetic:)."),
     model: str | None = typer.Option(None, "--model", help="Encoder spec (hf:, precomputed:, open_clip:, synthetic)."),
     classes: str | None = typer.Option(None, "--classes", help="a,b,c or a file with one class per line (default: all labels)."),
-    init: str | None = typer.Option(None, "--init", help="Start also from this system file (seed or canonical format)."),
+    init: str | None = typer.Option(None, "--init", help="Start also from this system file (seed or canonical format) or run dir (its current version, locks kept)."),
     lm: str | None = typer.Option(None, "--lm", help="Proposer: simulated, local[:smollm2|:qwen2.5-coder-0.5b|:qwen2.5-coder-1.5b|:file.gguf], none, or a DSPy LM string.",
                                   show_default=_default("lm")),
     proposer: str | None = typer.Option(None, "--proposer", help="staged, oneshot or auto (default: staged for local and small models, oneshot otherwise)."),

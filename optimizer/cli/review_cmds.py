@@ -4,7 +4,8 @@
 ``--apply edits.yaml``, applies reviewer edits from the terminal; both write a new
 version of the run. ``predict`` labels image files with a system or a compiled
 ``.npz`` classifier. :func:`export_any` extends ``cotclip export`` to run dirs
-(``runs/<name>`` = its best version, or ``--version N``) and the ``npz`` format.
+(``runs/<name>`` = its current version, or ``--version N``) and the ``npz`` format. A run's
+current version is its newest human edit (or the best version built on it), else its best on val.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from cotclip.optimizer.cli._adaptive_options import (
 from cotclip.optimizer.cli._app import app, console, emit_json, err_console
 from cotclip.optimizer.cli._options import EncoderOptionFlag, SimilarityFlag, TrustRemoteCode, encoder_settings
 from cotclip.optimizer.review.edits import apply_edits, parse_edits
-from cotclip.optimizer.review.session import ReviewSession, load_version
+from cotclip.optimizer.review.session import ReviewSession, load_version, version_and_why
 from cotclip.systems.errors import DataError, InputError
 from cotclip.systems.io import load_system
 from cotclip.systems.model import System
@@ -47,7 +48,7 @@ def is_run_dir(path: str | Path) -> bool:
 
 
 def load_system_or_run(spec: str, version: int | None = None) -> tuple[System, Path | None]:
-    """A system from a file/``ready:`` spec, or from a run dir (best version or ``version``).
+    """A system from a file/``ready:`` spec, or from a run dir (its current version, or ``version``).
 
     A run dir's system is the one the run evaluated: when ``run.yaml`` overrides the
     temperature, the override is written into the system's scoring block.
@@ -78,27 +79,30 @@ def _read_edits(path: Path) -> object:
 def _session(run: Path, version: int | None, cache_dir: str | None) -> ReviewSession:
     from cotclip.optimizer.review.rundata import load_review_data
 
-    record = load_version(run, version)
-    return ReviewSession(run, record, load_review_data(run, record.system, cache_dir=cache_dir))
+    record, why = version_and_why(run, version)
+    return ReviewSession(run, record, load_review_data(run, record.system, cache_dir=cache_dir), why=why)
 
 
 def _apply(run: Path, version: int | None, edits_path: Path, cache_dir: str | None, as_json: bool) -> None:
     payload = _read_edits(edits_path)
-    record = load_version(run, version)
+    record, why = version_and_why(run, version)
     apply_edits(record.system, parse_edits(payload, source=str(edits_path)))  # fail fast, before any encoding
     result = _session(run, version, cache_dir).save(payload)
     if as_json:
-        emit_json(result)
+        emit_json({**result, "edited": {"version": record.version_id, "why": why}})
     else:
-        console.print(escape(f"saved version {result['version']} ({result['path']}): val accuracy {result['val_accuracy']:.4f}"),
-                      soft_wrap=True, highlight=False)
+        console.print(escape(f"edited version {record.version_id} ({why}); saved version {result['version']} "
+                             f"({result['path']}): val accuracy {result['val_accuracy']:.4f}, now the run's current "
+                             "version (the newest human edit)"), soft_wrap=True, highlight=False)
 
 
 def _serve(run: Path, version: int | None, port: int, open_browser: bool, cache_dir: str | None) -> None:
     from cotclip.optimizer.review.server import make_server
 
-    server = make_server(_session(run, version, cache_dir), port)
-    console.print(escape(f"reviewing {run} at {server.url} (Ctrl-C to stop)"), soft_wrap=True, highlight=False)
+    session = _session(run, version, cache_dir)
+    server = make_server(session, port)
+    console.print(escape(f"reviewing {run} version {session.record.version_id} ({session.why}) at {server.url} "
+                         "(Ctrl-C to stop)"), soft_wrap=True, highlight=False)
     if open_browser:
         webbrowser.open(server.url)
     try:
@@ -112,7 +116,7 @@ def _serve(run: Path, version: int | None, port: int, open_browser: bool, cache_
 @app.command("review")
 def review_command(
     run: Path = typer.Argument(..., help="Run directory, e.g. runs/<name>."),
-    version: int | None = typer.Option(None, "--version", help="Version number to review (default: the best)."),
+    version: int | None = typer.Option(None, "--version", help="Version number to review (default: the current one: the newest human edit, else the best on val)."),
     port: int = typer.Option(8765, "--port", help="Port on 127.0.0.1 (0 = any free port)."),
     no_browser: bool = typer.Option(False, "--no-browser", help="Do not open a browser tab."),
     apply: Path | None = typer.Option(None, "--apply", help=_EDITS_HELP),

@@ -36,9 +36,11 @@ from typing import Any, Iterator
 from cotclip.systems.errors import CotclipError, RunDirError
 from cotclip.systems.model import System
 
-__all__ = ["VersionRecord", "RunDir", "atomic_write_text", "utc_now"]
+__all__ = ["VersionRecord", "RunDir", "atomic_write_text", "utc_now", "current_version", "HUMAN_EDIT"]
 
 _LOCK = ".lock"
+#: The move of a version a reviewer saved (``cotclip review``).
+HUMAN_EDIT = "human-edit"
 
 
 def utc_now() -> str:
@@ -301,3 +303,38 @@ class RunDir:
                 raise RunDirError(f"{file} is corrupt (it says version {record.version_id}); delete it")
             records.append(record)
         return records
+
+
+def _descends_from(record: VersionRecord, ancestor: str, parents: dict[str, str | None]) -> bool:
+    seen: set[str] = set()
+    node: str | None = record.version_id
+    while node is not None and node not in seen:
+        if node == ancestor:
+            return True
+        seen.add(node)
+        node = parents.get(node)
+    return False
+
+
+def current_version(records: list[VersionRecord]) -> tuple[VersionRecord, str]:
+    """The version a run stands for (what review, export and ``--init RUN_DIR`` use), and why.
+
+    Without human edits that is the best on val (ties: the earliest). Once a reviewer saved
+    a ``human-edit`` version, the newest one wins over everything recorded before it: the
+    current version is the best on val among it and the versions built on it (ties: the
+    edit itself), so a later optimization that improves on the edit carries it forward and
+    one that only found other systems never silently replaces it.
+    """
+    if not records:
+        raise RunDirError("the run has no versions yet; let `cotclip optimize` record at least one")
+    edits = [r for r in records if r.move == HUMAN_EDIT]
+    if not edits:
+        best = max(records, key=lambda r: (r.val_accuracy, -r.number))
+        return best, "best on val"
+    edit = edits[-1]
+    parents = {r.version_id: r.parent for r in records}
+    lineage = [r for r in records if _descends_from(r, edit.version_id, parents)]
+    chosen = max(lineage, key=lambda r: (r.val_accuracy, -r.number))
+    if chosen is edit:
+        return edit, "newest human edit"
+    return chosen, f"best on val among the newest human edit (v{edit.version_id}) and the versions built on it"

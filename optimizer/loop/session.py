@@ -30,7 +30,7 @@ from cotclip.optimizer.loop.proposer_factory import build_proposer, proposer_mod
 from cotclip.optimizer.loop.proposer_tuning import PROPOSER_OPT_FILE, check_proposer_options
 from cotclip.optimizer.loop.report import write_report
 from cotclip.optimizer.loop.result import HeldOutScore, RunSummary
-from cotclip.optimizer.loop.runs import RunDir, VersionRecord
+from cotclip.optimizer.loop.runs import RunDir, VersionRecord, current_version
 from cotclip.optimizer.proposers._base import ProposalTask
 from cotclip.scoring.encoders.options import EncoderSettings
 from cotclip.systems.errors import CotclipError, InputError, ProposerError, RunDirError
@@ -108,6 +108,7 @@ def _finish(config: RunConfig, run: RunDir, data: RunData, loop: OptimizationLoo
     extra = [score_on_test(label, system, data.test, temperature=config.temperature, n_resamples=config.bootstrap,
                            seed=config.seed) for label, system in extra_systems.items()]
     best = loop.best()
+    current, why = current_version(loop.versions)
     search, tuning, reports = _run_reports(run)
     summary = RunSummary(
         run_dir=str(run.path), stopped_because=reason, versions=len(loop.versions), evaluations=loop.spent().evaluations,
@@ -118,7 +119,8 @@ def _finish(config: RunConfig, run: RunDir, data: RunData, loop: OptimizationLoo
         sessions=loop.progress["sessions"],
         extra={"other_systems": [s.to_dict() for s in extra], "timing": dict(loop.timing),
                "session_evaluations": session_evaluations, "proposer": proposer_mode(config),
-               "llm_failures": llm_failures, **reports, **_transfer(config, loop)},
+               "llm_failures": llm_failures, "current": {"version": current.version_id, "why": why}, **reports,
+               **_transfer(config, loop)},
     )
     run.write_json("best.json", {"version": best.version_id, "val_accuracy": best.val_accuracy,
                                  "test_accuracy": summary.best.accuracy, "system": best.system.to_dict()})
@@ -135,6 +137,16 @@ def _transfer(config: RunConfig, loop: OptimizationLoop) -> dict[str, Any]:
 
     settings = EncoderSettings(trust_remote_code=config.trust_remote_code)
     return {"transfer": transfer_table(config, loop.versions, config.transfer_models, settings=settings).to_dict()}
+
+
+def _load_init(spec: str | None) -> System | None:
+    """``--init``: a system file, or a run dir's current version (a human edit keeps its locks)."""
+    if spec is None:
+        return None
+    path = Path(spec)
+    if path.is_dir() and (path / "versions").is_dir():
+        return current_version(RunDir(path).load_versions())[0].system
+    return load_system(spec)
 
 
 def _flag(key: str) -> str:
@@ -180,7 +192,7 @@ def _open(config: RunConfig | None, resume: Path | None, overrides: dict[str, An
         try:
             run.load_versions()  # refuse a corrupt run dir before anything else happens
             inputs = load_inputs(config)
-            user_system = load_system(config.init) if config.init else None
+            user_system = _load_init(config.init)
         except BaseException:
             run.release_lock()
             raise
@@ -192,7 +204,7 @@ def _open(config: RunConfig | None, resume: Path | None, overrides: dict[str, An
     if config.lm == "none" and config.init is None:
         raise InputError("--lm none needs a starting system; pass --init SYSTEM or choose a proposer with --lm")
     inputs = load_inputs(config)
-    user_system = load_system(config.init) if config.init else None
+    user_system = _load_init(config.init)
     _task(config, inputs)
     if config.transfer_models:  # a bad --transfer-model fails now, not after the run
         from cotclip.optimizer.loop.transfer import check_transfer_models
