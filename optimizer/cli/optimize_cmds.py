@@ -102,6 +102,10 @@ def _print_summary(summary: RunSummary, extra_rows: bool = False) -> None:
 def optimize_command(
     data: str | None = typer.Option(None, "--data", help="Dataset spec (folder, manifest, hf:, precomputed:, synthetic:)."),
     model: str | None = typer.Option(None, "--model", help="Encoder spec (hf:, precomputed:, open_clip:, synthetic)."),
+    image_column: str | None = typer.Option(None, "--image-column", help="Manifest / HF dataset column of the images.",
+                                            show_default=_default("image_column")),
+    label_column: str | None = typer.Option(None, "--label-column", help="Manifest / HF dataset column of the labels.",
+                                            show_default=_default("label_column")),
     classes: str | None = typer.Option(None, "--classes", help="a,b,c or a file with one class per line (default: all labels)."),
     init: str | None = typer.Option(None, "--init", help="Start also from this system file (seed or canonical format) or run dir (its current version, locks kept)."),
     lm: str | None = typer.Option(None, "--lm", help="Proposer: simulated, local[:smollm2|:qwen2.5-coder-0.5b|:qwen2.5-coder-1.5b|:file.gguf], none, or a DSPy LM string.",
@@ -154,7 +158,8 @@ def optimize_command(
                "max_llm_calls": max_llm_calls, "max_usd": max_usd, "max_wall_s": max_wall_s,
                "llm_timeout_s": llm_timeout, "llm_retries": llm_retries}
     settings = {
-        "data": data, "model": model, "classes": _classes(classes), "init": init, "lm": lm, "api_base": api_base,
+        "data": data, "model": model, "image_column": image_column, "label_column": label_column,
+        "classes": _classes(classes), "init": init, "lm": lm, "api_base": api_base,
         "proposer": _proposer_choice(proposer), "domain": domain, "notes": notes, "n_proposals": proposals, "seed": seed, "cache_dir": cache_dir,
         "max_groups": max_groups, "max_options": max_options,
         "moves": [m.strip() for m in moves.split(",") if m.strip()] if moves else None,

@@ -169,10 +169,24 @@ def _classifier(system: str | None, compiled: Path | None, model: str | None, se
     if model is None and run_path is not None:
         from cotclip.optimizer.review.rundata import run_config
 
-        model = run_config(run_path).model
+        model = _model_spec(run_config(run_path))
     if model is None:
         raise InputError("--system needs --model to embed its prompts; add --model hf:<dir> (or use --compiled)")
     return Classifier.load(loaded, encoder=model, encoder_settings=settings)
+
+
+def _image_refs(classifier, images: list[Path], crop_box):
+    """Refs of image files, or of a synthetic world's rows when the encoder is that world's (it has no files)."""
+    from cotclip.scoring.classifier import image_refs_from_paths
+
+    world = getattr(classifier.encoder, "world", None)
+    if world is None:
+        return image_refs_from_paths(images, crop=crop_box)
+    if crop_box is not None:
+        raise InputError(f"synthetic world {world.name} images have no pixels to crop; drop --crop")
+    from cotclip.scoring.synthetic.dataset import world_image_refs
+
+    return world_image_refs(world, [str(image) for image in images])
 
 
 def _labelled_rows(classifier, embeddings, policy) -> list[dict]:
@@ -196,7 +210,7 @@ def _labelled_rows(classifier, embeddings, policy) -> list[dict]:
 
 @app.command("predict")
 def predict_command(
-    images: list[Path] = typer.Argument(..., help="Image files to label."),
+    images: list[Path] = typer.Argument(..., help="Image files to label (a synthetic world's images: row numbers)."),
     system: str | None = typer.Option(None, "--system", help="System file, ready:<name> or run dir."),
     compiled: Path | None = typer.Option(None, "--compiled", help="Compiled classifier (.npz from `cotclip export --format npz`)."),
     model: str | None = typer.Option(None, "--model", help="Encoder spec; default for --compiled: the one stored in the file."),
@@ -218,8 +232,6 @@ def predict_command(
     ``--adaptive`` needs a compiled ``.npz`` exported from a run dir (it carries the answer
     model fitted on the run's train split); every ``--stop`` rule but ``accuracy`` works on it.
     """
-    from cotclip.scoring.classifier import image_refs_from_paths
-
     crop_box = _parse_crop(crop)
     classifier = _classifier(system, compiled, model, encoder_settings(encoder_option, similarity, trust_remote_code))
     policy = adaptive_policy(adaptive, threshold=threshold, budget=budget, stop=stop, epsilon=epsilon, rank=rank,
@@ -230,7 +242,7 @@ def predict_command(
     refusal = None if policy is None else classifier.adaptive_refusal(policy.stop)
     if refusal:  # before any image is embedded
         raise InputError(refusal)
-    refs = image_refs_from_paths(images, crop=crop_box)
+    refs = _image_refs(classifier, images, crop_box)
     embeddings, ok_positions, failures = classifier.embed(refs)
     if failures and not ok_positions:
         raise DataError(f"none of the {len(images)} image(s) could be read, first: {refs[failures[0][0]].source} "
@@ -296,4 +308,11 @@ def _export_encoder(model: str | None, run_path: Path | None, cache_dir: str | N
     from cotclip.optimizer.review.rundata import cached_run_encoder, run_inputs
 
     config, inputs = run_inputs(run_path)
-    return cached_run_encoder(config, inputs, cache_dir), config.model
+    return cached_run_encoder(config, inputs, cache_dir), _model_spec(config)
+
+
+def _model_spec(config) -> str:
+    """The run's ``--model``; plain ``synthetic`` gets its world named, so it loads without the run's data."""
+    if config.model.strip() == "synthetic" and config.data.startswith("synthetic:"):
+        return f"synthetic:{config.data.partition(':')[2]}"
+    return config.model

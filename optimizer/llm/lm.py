@@ -319,7 +319,7 @@ class LLMClient:
         if isinstance(exc, dspy_errors.LMAuthError) or "credentials" in text.lower() or "api key" in text.lower():
             fix = "set the provider's API key (e.g. OPENAI_API_KEY) in the environment"
         elif isinstance(exc, dspy_errors.LMInvalidRequestError) or "UnsupportedParams" in text:
-            fix = "check the --lm spec (provider/model) and --api-base"
+            fix = "check the --lm spec (provider/model) and its endpoint"
         else:
             fix = "check that the server is up and reachable, or raise --llm-timeout/--llm-retries"
         return LLMUnavailableError(f"LLM {self.config.model}{where} {what}: {text}; {fix}")

@@ -36,6 +36,8 @@ class RunConfig(BaseModel):
     data: str
     model: str
     classes: list[str] | None = Field(default=None, description="Default: every label of the dataset.")
+    image_column: str = Field(default="image", description="Manifest / HF dataset column of the images.")
+    label_column: str = Field(default="label", description="Manifest / HF dataset column of the labels.")
     init: str | None = Field(default=None, description="A user/seed system file to start from.")
     lm: str = Field(default="simulated", description="`simulated`, `local[:model|:file.gguf]` or a DSPy LM string.")
     proposer: Literal["auto", "staged", "oneshot"] = Field(

@@ -207,7 +207,8 @@ class RunDir:
                 holder = self._lock_holder(lock)
                 if holder is not None and holder != os.getpid() and _pid_alive(holder):
                     raise RunDirError(
-                        f"run dir {self.path} is in use by process {holder}; wait for it or use another --name"
+                        f"run dir {self.path} is in use by process {holder}; wait for it to finish "
+                        "(or give `cotclip optimize` another --name)"
                     ) from None
                 lock.unlink(missing_ok=True)
                 continue
