@@ -8,11 +8,8 @@ directory the caller chooses, keyed by the full request.
 
 Every call is bounded: each attempt waits at most ``timeout_s`` (and never past the
 client's :attr:`~LLMClient.deadline`, a run's wall-time budget), so an endpoint that
-accepts and never answers costs at most ``timeout_s x (retries + 1)`` plus the backoff.
-litellm's calls block, so an attempt runs in a daemon worker thread that the client
-stops waiting for: the HTTP request itself is also given that timeout and ends with it,
-but a server that trickles bytes can keep the abandoned thread (never its answer) alive
-until the process exits. After an endpoint failed every attempt the client answers
+accepts and never answers costs at most ``timeout_s x (retries + 1)`` plus the backoff
+(the HTTP request is given that timeout); :mod:`.bounded` says what is really cancelled. After an endpoint failed every attempt the client answers
 every later call with the same :class:`LLMUnavailableError` at once.
 """
 
@@ -23,12 +20,12 @@ import json
 import logging
 import os
 import tempfile
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from cotclip.optimizer.llm.bounded import backstop, call_within, fresh_copy, missing_api_key, utc_now
 from cotclip.optimizer.llm.usage import CallUsage, price_of_call
 from cotclip.systems.errors import BudgetExhaustedError, InputError, LLMServerError, LLMUnavailableError
 
@@ -165,10 +162,6 @@ def _is_llm_failure(exc: Exception) -> bool:
     return isinstance(exc, (LMError, ConnectionError, TimeoutError))
 
 
-#: Extra seconds the worker is waited for past the HTTP timeout, so that the client's own timeout error wins.
-_GRACE_S = 1.0
-
-
 def _one_line(exc: Exception, limit: int = 160) -> str:
     text = " ".join(str(exc).split()) or type(exc).__name__
     return text if len(text) <= limit else text[: limit - 3] + "..."
@@ -259,7 +252,7 @@ class LLMClient:
         return None if self.deadline is None else self.deadline - time.perf_counter()
 
     def _wall_spent(self, waited: str) -> BudgetExhaustedError:
-        self.failures.append({"at": _utc(), "error": f"cut by the wall-time budget {waited}", "cut": True})
+        self.failures.append({"at": utc_now(), "error": f"cut by the wall-time budget {waited}", "cut": True})
         return BudgetExhaustedError(f"wall-time budget spent {waited}; raise --max-wall-s to continue",
                                     reason="max_wall_s")
 
@@ -291,23 +284,16 @@ class LLMClient:
         """A hosted provider without its API key fails here, before any request, with the key's name."""
         if not self._built_lm or self.config.api_key or self.config.api_base:
             return
-        import litellm
-
-        provider = self.config.model.split("/", 1)[0]
-        if provider not in litellm.provider_list:
-            return  # the call fails with the spec error below
-        needed = litellm.validate_environment(self.config.model).get("missing_keys") or []
-        keys = [name for name in needed if "KEY" in name or "TOKEN" in name]
-        if keys:
-            error = LLMUnavailableError(
-                f"LLM {self.config.model} needs an API key: set {keys[0]} in the environment "
+        key = missing_api_key(self.config.model)
+        if key:
+            self.unavailable = LLMUnavailableError(
+                f"LLM {self.config.model} needs an API key: set {key} in the environment "
                 "(or pass --api-base for a keyless OpenAI-compatible server)")
-            self.unavailable = error
-            raise error
+            raise self.unavailable
 
     def _give_up(self, exc: Exception, what: str) -> LLMUnavailableError:
         error = self._server_error(exc, what)
-        self.failures.append({"at": _utc(), "error": error.message, "cut": False})
+        self.failures.append({"at": utc_now(), "error": error.message, "cut": False})
         self.unavailable = error
         return error
 
@@ -325,33 +311,21 @@ class LLMClient:
         return LLMUnavailableError(f"LLM {self.config.model}{where} {what}: {text}; {fix}")
 
     def _call_once(self, signature, inputs, lm_kwargs, key: str) -> Completion:
-        """One attempt in a worker thread, waited for at most the timeout (or up to the deadline)."""
+        """One attempt, waited for at most :func:`backstop` of the timeout, and never past the deadline."""
         remaining = self._remaining()
         timeout = self.config.timeout_s if remaining is None else min(self.config.timeout_s, remaining)
         if self._built_lm:  # the HTTP request ends with the wait (not part of the cache key); test doubles own theirs
             lm_kwargs["timeout"] = max(timeout, 0.001)
-        outcome: dict[str, Any] = {}
-        lm = self.lm
-
-        def attempt() -> None:
-            try:
-                outcome["completion"] = self._ask(lm, signature, inputs, lm_kwargs, key)
-            except BaseException as exc:  # handed to the waiting thread
-                outcome["error"] = exc
-
-        started = time.perf_counter()
-        worker = threading.Thread(target=attempt, name="cotclip-llm-call", daemon=True)
-        worker.start()
-        worker.join(timeout + (0 if remaining is not None and remaining <= self.config.timeout_s else _GRACE_S))
-        if worker.is_alive():
-            self.lm = _fresh_copy(lm)  # the abandoned call may still append to the old LM's history
-            waited = f"after waiting {time.perf_counter() - started:.1f}s for the LLM"
-            if remaining is not None and remaining <= self.config.timeout_s:
-                raise self._wall_spent(f"({waited})")
-            raise TimeoutError(f"no answer within --llm-timeout {self.config.timeout_s:g}s")
-        if "error" in outcome:
-            raise outcome["error"]
-        return outcome["completion"]
+        lm, started = self.lm, time.perf_counter()
+        at_deadline = remaining is not None and remaining <= backstop(self.config.timeout_s)
+        finished, completion = call_within(lambda: self._ask(lm, signature, inputs, lm_kwargs, key),
+                                           remaining if at_deadline else backstop(self.config.timeout_s))
+        if finished:
+            return completion
+        self.lm = fresh_copy(lm)  # the abandoned call may still append to the old LM's history
+        if at_deadline:
+            raise self._wall_spent(f"(after waiting {time.perf_counter() - started:.1f}s for the LLM)")
+        raise TimeoutError(f"no answer within --llm-timeout {self.config.timeout_s:g}s")
 
     def _ask(self, lm, signature, inputs, lm_kwargs, key: str) -> Completion:
         from dspy.utils.exceptions import AdapterParseError
@@ -372,20 +346,6 @@ class LLMClient:
         usd = price_of_call(self.config.model, prompt_tokens, completion_tokens) if prompt_tokens else 0.0
         return Completion(_raw_text(lm),
                           CallUsage(self.config.model, prompt_tokens, completion_tokens, usd, latency), key)
-
-
-def _fresh_copy(lm):
-    """``lm`` with its own history (DSPy's ``copy``), or ``lm`` itself when it cannot be copied."""
-    try:
-        return lm.copy()
-    except Exception:  # a test double without copy(): nothing else writes to its history
-        return lm
-
-
-def _utc() -> str:
-    from datetime import datetime, timezone
-
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def _schema_of(annotation: Any) -> Any:
