@@ -58,6 +58,7 @@ __all__ = [
     "LOG_FLOOR",
     "PromptEmbedder",
     "ImageSet",
+    "check_labels",
     "option_similarities",
     "group_probabilities",
     "class_scores",
@@ -107,6 +108,18 @@ class _CompiledSystem:
     temperature: float
     log_scores: bool
     name_prior_weight: float
+
+
+def check_labels(labels: Sequence[str], classes: Sequence[str]) -> None:
+    """DataError naming the labels that are not ``classes`` (and how many images carry them)."""
+    known = set(classes)
+    if unknown := sorted({label for label in labels if label not in known}):
+        count = sum(1 for label in labels if label not in known)
+        shown = ", ".join(repr(u) for u in unknown[:5]) + (", ..." if len(unknown) > 5 else "")
+        raise DataError(
+            f"{count} image(s) have labels that are not classes of the system: {shown}; "
+            "add those classes to the system or pass --ignore-unknown to drop the images"
+        )
 
 
 class ImageSet:
@@ -180,14 +193,7 @@ class ImageSet:
         cached = self._label_indices.get(key)
         if cached is None:
             position = {name: i for i, name in enumerate(key)}
-            unknown = sorted({label for label in self.labels if label not in position})
-            if unknown:
-                count = sum(1 for label in self.labels if label not in position)
-                shown = ", ".join(repr(u) for u in unknown[:5]) + (", ..." if len(unknown) > 5 else "")
-                raise DataError(
-                    f"{count} image(s) have labels that are not classes of the system: {shown}; "
-                    "add those classes to the system or pass --ignore-unknown to drop the images"
-                )
+            check_labels(self.labels, key)
             cached = np.fromiter((position[label] for label in self.labels), dtype=np.intp, count=len(self))
             cached.flags.writeable = False
             self._label_indices[key] = cached
