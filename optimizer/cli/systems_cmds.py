@@ -48,7 +48,13 @@ def validate_command(
     as_json: bool = typer.Option(False, "--json", help='Print {"valid", "errors", "warnings"} as JSON.'),
 ) -> None:
     """Check a system: errors (exit 2) make it unusable, warnings (exit 0) point at weaknesses."""
-    report = validate_system_source(system)
+    try:
+        report = validate_system_source(system)
+    except InputError as exc:  # unreadable (missing, binary, not UTF-8): still one JSON document with --json
+        if not as_json:
+            raise
+        emit_json({"valid": False, "errors": [exc.message], "warnings": []})
+        raise typer.Exit(2) from None
     if as_json:
         emit_json(report.to_dict())
     else:

@@ -119,3 +119,17 @@ def test_resume_accepts_budgets_and_llm_settings_and_explains_what_it_refuses(ba
     code, _, err = run_cli(["optimize", "--resume", str(run), "-k", "3", "--lm", "simulated"], capsys)
     assert code == 2 and err.count("\n") == 1
     assert "refuses --lm, -k/--proposals:" in err and "define what the run is" in err and "--llm-timeout" in err
+
+
+def test_optimize_help_shows_the_defaults_run_yaml_falls_back_to():
+    import typer.main
+
+    from cotclip.optimizer.cli._app import app
+    from cotclip.optimizer.loop.config import RunConfig
+
+    optimize = typer.main.get_command(app).commands["optimize"]
+    shown = {param.name: param.show_default for param in optimize.params}
+    for option, field in [("lm", "lm"), ("proposals", "n_proposals"), ("patience", "patience"),
+                          ("max_evaluations", "max_evaluations"), ("llm_timeout", "llm_timeout_s"),
+                          ("llm_retries", "llm_retries")]:
+        assert shown[option] == str(RunConfig.model_fields[field].default), option
