@@ -124,6 +124,7 @@ def test_resume_accepts_budgets_and_llm_settings_and_explains_what_it_refuses(ba
 def test_optimize_help_shows_the_defaults_run_yaml_falls_back_to():
     import typer.main
 
+    from cotclip.optimizer.cli import _commands  # noqa: F401  (registers every command)
     from cotclip.optimizer.cli._app import app
     from cotclip.optimizer.loop.config import RunConfig
 
