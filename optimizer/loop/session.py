@@ -210,6 +210,10 @@ def _open(config: RunConfig | None, resume: Path | None, overrides: dict[str, An
         from cotclip.optimizer.loop.transfer import check_transfer_models
 
         check_transfer_models(config, inputs.dataset)
+    if config.lm == "simulated":  # it refuses real data: say so before a run dir exists
+        from cotclip.optimizer.proposers.simulated import simulated_proposer_for
+
+        simulated_proposer_for(inputs.dataset, seed=config.seed)
     run = RunDir.create(config.run_dir)
     if run.replaced:
         notice(f"replaced run dir {run.path}: its earlier start recorded no version")

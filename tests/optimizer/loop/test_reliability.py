@@ -134,3 +134,17 @@ def test_optimize_help_shows_the_defaults_run_yaml_falls_back_to():
                           ("max_evaluations", "max_evaluations"), ("llm_timeout", "llm_timeout_s"),
                           ("llm_retries", "llm_retries")]:
         assert shown[option] == str(RunConfig.model_fields[field].default), option
+
+
+def test_the_simulated_proposer_on_real_data_fails_before_a_run_dir_exists(tmp_path, capsys):
+    import numpy as np
+
+    npz = tmp_path / "real.npz"
+    rng = np.random.default_rng(0)
+    np.savez(npz, image_embeddings=rng.standard_normal((12, 8)).astype(np.float32),
+             labels=np.array(["a", "b"] * 6), texts=np.array(["x"]), text_embeddings=rng.standard_normal((1, 8)))
+    code, _, err = run_cli(["optimize", "--data", f"precomputed:{npz}", "--model", f"precomputed:{npz}",
+                            "--lm", "simulated", "--runs-dir", str(tmp_path / "runs"), "--name", "real",
+                            "--cache-dir", str(tmp_path / "cache")], capsys)
+    assert code == 2 and "synthetic" in err and err.count("\n") == 1
+    assert not (tmp_path / "runs" / "real").exists()
