@@ -8,7 +8,7 @@ from typing import Any
 import typer
 
 from cotclip.optimizer.cli._app import app, console, emit_json, err_console
-from cotclip.optimizer.loop.config import MOVE_NAMES, load_run_config
+from cotclip.optimizer.loop.config import MOVE_NAMES, RunConfig, load_run_config
 from cotclip.optimizer.loop.demo import demo_config
 from cotclip.optimizer.loop.result import RunSummary
 from cotclip.optimizer.loop.runs import VersionRecord

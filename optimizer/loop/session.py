@@ -290,7 +290,7 @@ def _run(config: RunConfig, run: RunDir, inputs: Inputs, user_system: System | N
                               deadline=deadline)
     moves = build_moves(config, proposer, run.path)
     loop = OptimizationLoop(config, run, data, proposer, moves, on_version=on_version, started=started)
-    client = getattr(proposer, "client", None)
+    client = getattr(proposer, "client", None) or getattr(getattr(proposer, "steps", None), "client", None)
     before = len(loop.versions) + loop.progress["search_evaluations"]
     reason = loop.optimize(_task(config, inputs), user_system)
     failures = _record_llm_failures(run, client, reason)

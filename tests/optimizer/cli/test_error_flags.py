@@ -54,11 +54,13 @@ REACH: dict[str, tuple[str, ...]] = {
     "optimizer/llm/lm.py::_check_credentials": ("propose", "optimize"),  # demo's local server has an api_base
     "optimizer/llm/lm.py::_wall_spent": ("optimize",),  # only optimize sets a deadline
     "optimizer/llm/usage.py": ("propose", "optimize"),
+    "optimizer/llm/models.py": LLM,
     "optimizer/loop/": ("optimize",),
     "optimizer/proposers/_base.py": ("propose", "optimize"),
     "optimizer/proposers/llm.py": LLM,
     "optimizer/proposers/signatures.py": ("propose", "optimize"),
     "optimizer/proposers/simulated.py": ("propose", "optimize"),
+    "optimizer/proposers/staged.py": ("optimize", "demo"),
     "optimizer/review/": ("review",),
     "optimizer/review/session.py::_versions_and_pick": ("review", "export"),
     "scoring/baselines.py": ("baseline",),
@@ -74,7 +76,8 @@ REACH: dict[str, tuple[str, ...]] = {
     "scoring/synthetic/dataset.py::load_dataset": DATA,
 }
 #: Strings that name flags of another program, not of cotclip.
-FOREIGN = {"optimizer/llm/server.py::start"}  # llama-server's command line
+FOREIGN = {"optimizer/llm/server.py::start",  # llama-server's command line
+           "optimizer/llm/models.py::_download"}  # pip's
 
 
 def command_flags() -> dict[str, set[str]]:

@@ -65,11 +65,12 @@ def test_a_never_answering_endpoint_ends_within_the_wall_budget_with_a_report(ba
     assert any(entry.get("cut") and entry.get("stopped_because") == "max_wall_s" for entry in log)
 
 
-@pytest.mark.parametrize("mode", ["garbage", "500"])
-def test_an_endpoint_that_fails_every_attempt_stops_the_run_with_its_report(base_args, server, tmp_path, capsys, mode):
+@pytest.mark.parametrize(("mode", "proposer"), [("garbage", "oneshot"), ("500", "oneshot"), ("garbage", "staged")])
+def test_an_endpoint_that_fails_every_attempt_stops_the_run_with_its_report(base_args, server, tmp_path, capsys, mode,
+                                                                            proposer):
     server.mode = mode
     code, out, err = run_cli(llm_args(base_args, server.api_base) + [
-        "--name", mode, "--llm-timeout", "5", "--llm-retries", "1", "--json"], capsys)
+        "--name", mode, "--llm-timeout", "5", "--llm-retries", "1", "--proposer", proposer, "--json"], capsys)
     assert code == 0, err
     summary = json.loads(out)
     assert summary["stopped_because"] == "llm_unavailable" and summary["versions"] >= 1
