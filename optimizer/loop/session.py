@@ -153,9 +153,19 @@ def _flag(key: str) -> str:
     return _FLAGS.get(key, "--" + key.replace("_", "-"))
 
 
+def _changes(path: Path, key: str, value: Any) -> bool:
+    """Whether ``key = value`` differs from what ``run.yaml`` records (repeating the recorded value is fine)."""
+    try:
+        return getattr(load_run_config(path / "run.yaml"), key) != getattr(
+            load_run_config(path / "run.yaml", **{key: value}), key)
+    except InputError:
+        return True
+
+
 def _refuse_overrides(path: Path, overrides: dict[str, Any]) -> None:
     """A resume continues the recorded run: settings that define it cannot change (the message says why)."""
-    refused = sorted(key for key, value in overrides.items() if value is not None and key not in RESUME_OVERRIDES)
+    refused = sorted(key for key, value in overrides.items()
+                     if value is not None and key not in RESUME_OVERRIDES and _changes(path, key, value))
     if not refused:
         return
     flags = ", ".join(_flag(key) for key in refused)
@@ -172,6 +182,7 @@ def _open_resumed(path: Path, overrides: dict[str, Any]) -> tuple[RunConfig, Run
     if not (path / "run.yaml").is_file():
         RunDir.open_existing(path)  # raises the right error: missing dir or not a run dir
     _refuse_overrides(path, overrides)
+    overrides = {key: value for key, value in overrides.items() if key in RESUME_OVERRIDES}
     run = RunDir.open_existing(path)
     try:
         config = load_run_config(path / "run.yaml", **overrides)

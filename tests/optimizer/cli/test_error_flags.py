@@ -178,3 +178,16 @@ def test_every_resume_override_is_a_flag_of_optimize():
     optimize = command_flags()["optimize"]
     for key in RESUME_OVERRIDES:
         assert all(part in optimize for part in _flag(key).split("/") if part.startswith("--")), key
+
+
+def test_every_run_setting_a_resume_can_name_is_a_flag_of_optimize():
+    """The resume refusal names settings by flag: each RunConfig field has one, or is run.yaml-only."""
+    from cotclip.optimizer.loop.config import RunConfig
+    from cotclip.optimizer.loop.session import _flag
+
+    yaml_only = {"llm_max_tokens", "beam", "revisions_per_round", "fit_after_revise", "fit_min_images",
+                 "fit_min_evidence", "bootstrap"}
+    optimize = command_flags()["optimize"]
+    missing = [key for key in RunConfig.model_fields if key not in yaml_only
+               and not all(part in optimize for part in _flag(key).split("/") if part.startswith("--"))]
+    assert not missing, f"RunConfig fields without an optimize flag: {missing} (add the flag or list it as run.yaml-only)"

@@ -117,6 +117,9 @@ def test_resume_accepts_budgets_and_llm_settings_and_explains_what_it_refuses(ba
     assert json.loads((run / "summary.json").read_text())["evaluations"] <= 4
     stored = (run / "run.yaml").read_text()
     assert "llm_timeout_s: 30.0" in stored and "llm_retries: 1" in stored and "127.0.0.1:9" in stored
+    code, _, err = run_cli(["optimize", "--resume", str(run), "--lm", "none", "--moves", "fit_rules,refine_rules",
+                            "--max-evaluations", "4", "--json"], capsys)
+    assert code == 0, err  # repeating what run.yaml records is no change
     code, _, err = run_cli(["optimize", "--resume", str(run), "-k", "3", "--lm", "simulated"], capsys)
     assert code == 2 and err.count("\n") == 1
     assert "refuses --lm, -k/--proposals:" in err and "define what the run is" in err and "--llm-timeout" in err
