@@ -46,7 +46,8 @@ logger = logging.getLogger(__name__)
 RESUME_OVERRIDES = ("min_delta", "patience", "max_evaluations", "max_llm_calls", "max_usd", "max_wall_s",
                     "api_base", "llm_timeout_s", "llm_retries", "cache_dir")
 #: Config fields whose flag is not ``--`` + the field name with dashes.
-_FLAGS = {"n_proposals": "-k/--proposals", "llm_timeout_s": "--llm-timeout"}
+_FLAGS = {"n_proposals": "-k/--proposals", "llm_timeout_s": "--llm-timeout", "encoder_options": "--encoder-option",
+          "transfer_models": "--transfer-model"}
 
 
 def _read_notes(path: str | dict[str, str] | None) -> dict[str, str]:

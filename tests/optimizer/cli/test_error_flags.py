@@ -30,6 +30,7 @@ COMMAND = re.compile(r"cotclip (world \w+|\w+)")
 
 DATA = ("evaluate", "baseline", "optimize")
 LLM = ("propose", "optimize", "demo")
+ENCODERS = ("evaluate", "baseline", "optimize", "predict", "export", "transfer")  # the commands with --model
 REACH: dict[str, tuple[str, ...]] = {
     "optimizer/cli/_adaptive_options.py": ("evaluate", "predict"),
     "optimizer/cli/_app.py": (),  # only --help, which every command has
@@ -68,7 +69,11 @@ REACH: dict[str, tuple[str, ...]] = {
     "scoring/classifier.py": ("predict",),
     "scoring/compiled.py": ("predict",),
     "scoring/data/": DATA,
-    "scoring/encoders/": ("evaluate", "baseline", "optimize", "predict", "export"),
+    "scoring/encoders/": ENCODERS,
+    "scoring/compiled_maxsim.py": ("predict", "export"),
+    "scoring/registry.py::load_encoder": ENCODERS,
+    "scoring/similarity.py": ENCODERS,
+    "optimizer/cli/transfer_cmds.py": ("transfer",),
     "scoring/evaluation.py": ("evaluate", "baseline"),
     "scoring/registry.py::load_dataset": (*DATA, "propose"),
     "scoring/scorer.py": ("evaluate", "baseline"),
