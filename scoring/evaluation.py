@@ -25,7 +25,8 @@ from cotclip.scoring.data._base import Dataset
 from cotclip.scoring.embedding import embed_dataset
 from cotclip.scoring.encoders.options import EncoderSettings
 from cotclip.scoring.registry import load_dataset, load_encoder
-from cotclip.scoring.scorer import ImageSet, PromptEmbedder, check_labels, predict
+from cotclip.scoring.labels import check_labels
+from cotclip.scoring.scorer import ImageSet, PromptEmbedder, predict
 from cotclip.scoring.splits import select, split_dataset
 from cotclip.systems.errors import DataError, MissingTextEmbeddingsError
 from cotclip.systems.model import System

@@ -49,6 +49,7 @@ from typing import Sequence
 import numpy as np
 
 from cotclip.scoring._tiled_sums import tiled_rule_argmax, tiled_rule_sums
+from cotclip.scoring.labels import check_labels
 from cotclip.scoring.prompt_embedder import PromptEmbedder, inverse_mean_norms
 from cotclip.scoring.similarity import MultiVectors, normalize_embeddings, similarity_matrix
 from cotclip.systems.errors import DataError
@@ -58,7 +59,6 @@ __all__ = [
     "LOG_FLOOR",
     "PromptEmbedder",
     "ImageSet",
-    "check_labels",
     "option_similarities",
     "group_probabilities",
     "class_scores",
@@ -108,18 +108,6 @@ class _CompiledSystem:
     temperature: float
     log_scores: bool
     name_prior_weight: float
-
-
-def check_labels(labels: Sequence[str], classes: Sequence[str]) -> None:
-    """DataError naming the labels that are not ``classes`` (and how many images carry them)."""
-    known = set(classes)
-    if unknown := sorted({label for label in labels if label not in known}):
-        count = sum(1 for label in labels if label not in known)
-        shown = ", ".join(repr(u) for u in unknown[:5]) + (", ..." if len(unknown) > 5 else "")
-        raise DataError(
-            f"{count} image(s) have labels that are not classes of the system: {shown}; "
-            "add those classes to the system or pass --ignore-unknown to drop the images"
-        )
 
 
 class ImageSet:

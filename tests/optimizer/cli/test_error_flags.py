@@ -77,6 +77,7 @@ REACH: dict[str, tuple[str, ...]] = {
     "scoring/evaluation.py": ("evaluate", "baseline"),
     "scoring/registry.py::load_dataset": (*DATA, "propose"),
     "scoring/scorer.py": ("evaluate", "baseline"),
+    "scoring/labels.py": ("evaluate", "baseline"),
     "scoring/synthetic/": (*DATA, "predict", "export"),
     "scoring/synthetic/dataset.py::load_dataset": DATA,
 }
