@@ -210,8 +210,9 @@ class LLMClient:
         from dspy.adapters.json_adapter import JSONAdapter
 
         self.config = config
-        self._built_lm = lm is None
         self.lm = lm if lm is not None else build_lm(config)
+        # a litellm-backed LM takes a per-call timeout and needs provider keys; test doubles own their engine
+        self._litellm = getattr(self.lm, "engine", None) == "litellm"
         self.deadline: float | None = None
         """``time.perf_counter()`` value after which no call is made or waited for (a run's wall budget)."""
         self.unavailable: LLMUnavailableError | None = None
@@ -282,7 +283,7 @@ class LLMClient:
 
     def _check_credentials(self) -> None:
         """A hosted provider without its API key fails here, before any request, with the key's name."""
-        if not self._built_lm or self.config.api_key or self.config.api_base:
+        if not self._litellm or self.config.api_key or self.config.api_base:
             return
         key = missing_api_key(self.config.model)
         if key:
@@ -314,7 +315,7 @@ class LLMClient:
         """One attempt, waited for at most :func:`backstop` of the timeout, and never past the deadline."""
         remaining = self._remaining()
         timeout = self.config.timeout_s if remaining is None else min(self.config.timeout_s, remaining)
-        if self._built_lm:  # the HTTP request ends with the wait (not part of the cache key); test doubles own theirs
+        if self._litellm:  # the HTTP request ends with the wait (not part of the cache key)
             lm_kwargs["timeout"] = max(timeout, 0.001)
         lm, started = self.lm, time.perf_counter()
         at_deadline = remaining is not None and remaining <= backstop(self.config.timeout_s)

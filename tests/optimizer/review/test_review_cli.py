@@ -105,7 +105,7 @@ def test_export_any_from_a_run_dir_writes_every_format(run_dir: Path, tmp_path: 
     encoder = SyntheticEncoder(world)
     dataset = dataset_of_world(world, "pokemon-like")
     classifier = Classifier.load(tmp_path / "c.npz", encoder=encoder)
-    assert classifier.compiled.encoder_spec == "synthetic"
+    assert classifier.compiled.encoder_spec == "synthetic:pokemon-like"  # names its world: loads without --data
     assert classifier.compiled.has_adaptive  # fitted on the run's train split
     assert classifier.compiled.adaptive_counts.sum() == 80
     images = ImageSet(encoder.encode_images(dataset.images).embeddings, dataset.labels, PromptEmbedder(encoder))
