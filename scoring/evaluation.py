@@ -25,6 +25,7 @@ from cotclip.scoring.data._base import Dataset
 from cotclip.scoring.embedding import embed_dataset
 from cotclip.scoring.encoders.options import EncoderSettings
 from cotclip.scoring.registry import load_dataset, load_encoder
+from cotclip.scoring.labels import check_labels
 from cotclip.scoring.scorer import ImageSet, PromptEmbedder, predict
 from cotclip.scoring.splits import select, split_dataset
 from cotclip.systems.errors import DataError, MissingTextEmbeddingsError
@@ -52,6 +53,8 @@ class PreparedImages:
     dataset: Dataset
     positions: list[int]
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    unknown_dropped: int = 0
+    """Images left out before the split because their label is not one of ``only_classes``."""
 
 
 @dataclass(frozen=True)
@@ -136,14 +139,28 @@ def prepare_images(
     image_column: str = "image",
     label_column: str = "label",
     encoder_settings: EncoderSettings | None = None,
+    only_classes: Sequence[str] | None = None,
+    drop_unknown: bool = True,
 ) -> PreparedImages:
     """Load, split and embed ``data`` with ``model`` through the embedding cache (see module docstring).
 
     ``encoder_settings`` carries ``--encoder-option``, ``--similarity`` and ``--trust-remote-code``.
+    With ``only_classes`` (a system's classes), images of other labels are checked *before*
+    the split: dropped when ``drop_unknown`` (``--ignore-unknown``; a class the system does
+    not know may then be too small to split), else a DataError naming them. Splits are
+    stratified with one seed per class, so the known classes' splits do not change.
     """
     dataset = load_dataset(data, crop=crop, image_column=image_column, label_column=label_column)
     loader = (encoder_settings or EncoderSettings()).loader_kwargs()
     encoder = CachedEncoder(load_encoder(model, dataset=dataset, **loader), EmbeddingCache(cache_dir))
+    unknown = 0
+    if only_classes is not None:
+        known = set(only_classes)
+        kept = [i for i, label in enumerate(dataset.labels) if label in known]
+        unknown = len(dataset) - len(kept)
+        if unknown and not drop_unknown:
+            check_labels(dataset.labels, only_classes)  # names them and --ignore-unknown
+        dataset = dataset.subset(kept) if unknown else dataset
     if split == "all":
         positions = list(range(len(dataset)))
     else:
@@ -152,7 +169,7 @@ def prepare_images(
         raise DataError(f"split {split!r} of {data} has no images; use another split or change --fractions")
     embedded = embed_dataset(dataset, encoder, positions, progress=progress)
     images = ImageSet(embedded.embeddings, embedded.labels, PromptEmbedder(encoder))
-    return PreparedImages(images, encoder, dataset, list(embedded.positions), list(embedded.skipped))
+    return PreparedImages(images, encoder, dataset, list(embedded.positions), list(embedded.skipped), unknown)
 
 
 def drop_unknown_labels(images: ImageSet, classes: Sequence[str]) -> tuple[ImageSet, int]:

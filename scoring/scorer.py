@@ -49,6 +49,7 @@ from typing import Sequence
 import numpy as np
 
 from cotclip.scoring._tiled_sums import tiled_rule_argmax, tiled_rule_sums
+from cotclip.scoring.labels import check_labels
 from cotclip.scoring.prompt_embedder import PromptEmbedder, inverse_mean_norms
 from cotclip.scoring.similarity import MultiVectors, normalize_embeddings, similarity_matrix
 from cotclip.systems.errors import DataError
@@ -180,14 +181,7 @@ class ImageSet:
         cached = self._label_indices.get(key)
         if cached is None:
             position = {name: i for i, name in enumerate(key)}
-            unknown = sorted({label for label in self.labels if label not in position})
-            if unknown:
-                count = sum(1 for label in self.labels if label not in position)
-                shown = ", ".join(repr(u) for u in unknown[:5]) + (", ..." if len(unknown) > 5 else "")
-                raise DataError(
-                    f"{count} image(s) have labels that are not classes of the system: {shown}; "
-                    "add those classes to the system or pass --ignore-unknown to drop the images"
-                )
+            check_labels(self.labels, key)
             cached = np.fromiter((position[label] for label in self.labels), dtype=np.intp, count=len(self))
             cached.flags.writeable = False
             self._label_indices[key] = cached

@@ -18,6 +18,7 @@ __all__ = [
     "CacheError",
     "ProposerError",
     "LLMServerError",
+    "LLMUnavailableError",
     "BudgetExhaustedError",
     "RunDirError",
 ]
@@ -80,8 +81,24 @@ class LLMServerError(CotclipError):
     """An LLM endpoint is down, refused, too slow or answered with an error."""
 
 
+class LLMUnavailableError(LLMServerError):
+    """An LLM endpoint failed every attempt (or refused the request): a run stops instead of waiting again.
+
+    ``reason`` is the run's ``stopped_because`` when this ends an optimization.
+    """
+
+    reason = "llm_unavailable"
+
+
 class BudgetExhaustedError(CotclipError):
-    """A call, token, dollar, evaluation or time budget is spent."""
+    """A call, token, dollar, evaluation or time budget is spent.
+
+    ``reason`` names the budget (a ``stopped_because`` value such as ``max_wall_s``) when known.
+    """
+
+    def __init__(self, message: str, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class RunDirError(CotclipError):

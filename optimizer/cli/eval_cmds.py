@@ -69,7 +69,8 @@ Templates = Annotated[
 
 
 def _prepare(data: str, model: str, split: str, seed: int, fractions: str, crop: str | None, cache_dir,
-             columns: tuple[str, str] = ("image", "label"), settings: EncoderSettings | None = None) -> PreparedImages:
+             columns: tuple[str, str] = ("image", "label"), settings: EncoderSettings | None = None,
+             only_classes: Sequence[str] | None = None, drop_unknown: bool = True) -> PreparedImages:
     return prepare_images(
         data,
         model,
@@ -81,6 +82,8 @@ def _prepare(data: str, model: str, split: str, seed: int, fractions: str, crop:
         image_column=columns[0],
         label_column=columns[1],
         encoder_settings=settings,
+        only_classes=only_classes,
+        drop_unknown=drop_unknown,
     )
 
 
@@ -166,16 +169,17 @@ def evaluate_command(
     loaded = load_system(system)
     policy = adaptive_policy(adaptive, threshold=threshold, budget=budget, stop=stop, epsilon=epsilon, rank=rank,
                              aggregation=loaded.scoring.aggregation)
-    columns = (image_column, label_column)
+    columns, known = (image_column, label_column), loaded.classes
     settings = encoder_settings(encoder_option, similarity, trust_remote_code)
-    prepared = _prepare(data, model, split, seed, fractions, crop, cache_dir, columns, settings)
+    prepared = _prepare(data, model, split, seed, fractions, crop, cache_dir, columns, settings, known, ignore_unknown)
     images, dropped = _known_images(prepared.images, loaded.classes, ignore_unknown)
-    skipped = {"unreadable": len(prepared.skipped), "unknown_label": dropped}
+    skipped = {"unreadable": len(prepared.skipped), "unknown_label": dropped + prepared.unknown_dropped}
     result = evaluate_system(loaded, images, temperature=temperature, baseline_templates=templates, skipped=skipped)
     result = dataclasses.replace(result, cache=_cache_stats(prepared))  # texts are embedded during scoring
     adaptive_result = None
     if policy is not None:
-        train = _prepare(data, model, "train", seed, fractions, crop, cache_dir, columns, settings)
+        train = _prepare(data, model, "train", seed, fractions, crop, cache_dir, columns, settings, known,
+                         ignore_unknown)
         adaptive_result = _adaptive(loaded, train, images, temperature, policy)
     if as_json:
         payload = result.to_dict()
@@ -248,13 +252,15 @@ def baseline_command(
     templates = _templates(template)
     loaded = load_system(system) if system is not None else None
     settings = encoder_settings(encoder_option, similarity, trust_remote_code)
-    prepared = _prepare(data, model, split, seed, fractions, crop, cache_dir, (image_column, label_column), settings)
+    known = loaded.classes if loaded is not None else None
+    prepared = _prepare(data, model, split, seed, fractions, crop, cache_dir, (image_column, label_column), settings,
+                        known, ignore_unknown)
     classes = _baseline_classes(loaded, prepared)
     images, dropped = _known_images(prepared.images, classes, ignore_unknown)
     summary = evaluate_baseline(
         method, classes, images, system=loaded, templates=templates, seed=waffle_seed, n_descriptors=waffle_count
     )
-    skipped = {"unreadable": len(prepared.skipped), "unknown_label": dropped}
+    skipped = {"unreadable": len(prepared.skipped), "unknown_label": dropped + prepared.unknown_dropped}
     result = BaselineResult(method, summary, cache=_cache_stats(prepared), skipped=skipped)
     if as_json:
         emit_json(result.to_dict())

@@ -8,7 +8,7 @@ from typing import Any
 import typer
 
 from cotclip.optimizer.cli._app import app, console, emit_json, err_console
-from cotclip.optimizer.loop.config import MOVE_NAMES, load_run_config
+from cotclip.optimizer.loop.config import MOVE_NAMES, RunConfig, load_run_config
 from cotclip.optimizer.loop.demo import demo_config
 from cotclip.optimizer.loop.result import RunSummary
 from cotclip.optimizer.loop.runs import VersionRecord
@@ -42,6 +42,11 @@ def _classes(text: str | None) -> list[str] | None:
     if not names:
         raise InputError(f"--classes {text!r} names no class; pass a,b,c or a file with one class per line")
     return names
+
+
+def _default(field: str) -> str:
+    """A RunConfig default as ``--help`` shows it (the options themselves default to None: run.yaml wins)."""
+    return str(RunConfig.model_fields[field].default)
 
 
 def _printer(as_json: bool):
@@ -97,14 +102,18 @@ def _print_summary(summary: RunSummary, extra_rows: bool = False) -> None:
 def optimize_command(
     data: str | None = typer.Option(None, "--data", help="Dataset spec (folder, manifest, hf:, precomputed:, synthetic:)."),
     model: str | None = typer.Option(None, "--model", help="Encoder spec (hf:, precomputed:, open_clip:, synthetic)."),
+    image_column: str | None = typer.Option(None, "--image-column", help="Manifest / HF dataset column of the images.", show_default=_default("image_column")),
+    label_column: str | None = typer.Option(None, "--label-column", help="Manifest / HF dataset column of the labels.", show_default=_default("label_column")),
     classes: str | None = typer.Option(None, "--classes", help="a,b,c or a file with one class per line (default: all labels)."),
-    init: str | None = typer.Option(None, "--init", help="Start also from this system file (seed or canonical format)."),
-    lm: str | None = typer.Option(None, "--lm", help="Proposer: simulated, local[:smollm2|:qwen2.5-coder-0.5b|:qwen2.5-coder-1.5b|:file.gguf], none, or a DSPy LM string."),
+    init: str | None = typer.Option(None, "--init", help="Start also from this system file (seed or canonical format) or run dir (its current version, locks kept)."),
+    lm: str | None = typer.Option(None, "--lm", help="Proposer: simulated, local[:smollm2|:qwen2.5-coder-0.5b|:qwen2.5-coder-1.5b|:file.gguf], none, or a DSPy LM string.", show_default=_default("lm")),
     proposer: str | None = typer.Option(None, "--proposer", help="staged, oneshot or auto (default: staged for local and small models, oneshot otherwise)."),
     api_base: str | None = typer.Option(None, "--api-base", help="OpenAI-compatible endpoint for --lm."),
+    llm_timeout: float | None = typer.Option(None, "--llm-timeout", help="Seconds one LLM attempt may take.", show_default=_default("llm_timeout_s")),
+    llm_retries: int | None = typer.Option(None, "--llm-retries", help="Attempts after a failed LLM call; a run stops (llm_unavailable) once all fail.", show_default=_default("llm_retries")),
     domain: str | None = typer.Option(None, "--domain", help="One line about the images, for the proposer."),
     notes: str | None = typer.Option(None, "--notes", help="YAML/JSON mapping class -> note, for the proposer."),
-    proposals: int | None = typer.Option(None, "-k", "--proposals", help="Initial proposals (K)."),
+    proposals: int | None = typer.Option(None, "-k", "--proposals", help="Initial proposals (K).", show_default=_default("n_proposals")),
     max_groups: int | None = typer.Option(None, "--max-groups", help="Most groups a proposal may have."),
     max_options: int | None = typer.Option(None, "--max-options", help="Most options per group in a proposal."),
     moves: str | None = typer.Option(None, "--moves", help=f"Comma list of moves, applied in order: {','.join(MOVE_NAMES)} (default: all but the last two)."),
@@ -113,12 +122,12 @@ def optimize_command(
     crop: str | None = typer.Option(None, "--crop", help="Crop box left,top,right,bottom as fractions."),
     cache_dir: str | None = typer.Option(None, "--cache-dir", help="Embedding cache folder."),
     temperature: float | None = typer.Option(None, "--temperature", help="Override every system's softmax temperature."),
-    min_delta: float | None = typer.Option(None, "--min-delta", help="Smallest val gain that counts as progress."),
-    patience: int | None = typer.Option(None, "--patience", help="Rounds without progress before stopping."),
-    max_evaluations: int | None = typer.Option(None, "--max-evaluations", help="Val evaluation budget."),
+    min_delta: float | None = typer.Option(None, "--min-delta", help="Smallest val gain that counts as progress.", show_default=_default("min_delta")),
+    patience: int | None = typer.Option(None, "--patience", help="Rounds without progress before stopping.", show_default=_default("patience")),
+    max_evaluations: int | None = typer.Option(None, "--max-evaluations", help="Val evaluation budget.", show_default=_default("max_evaluations")),
     max_llm_calls: int | None = typer.Option(None, "--max-llm-calls", help="LLM call budget."),
     max_usd: float | None = typer.Option(None, "--max-usd", help="LLM dollar budget."),
-    max_wall_s: float | None = typer.Option(None, "--max-wall-s", help="Wall-time budget in seconds."),
+    max_wall_s: float | None = typer.Option(None, "--max-wall-s", help="Wall-time budget in seconds (the whole session); cuts an LLM call in flight."),
     search_budget: int | None = typer.Option(None, "--search-budget", help="Val evaluations (trials) per knob_search/select_groups call (default 30)."),
     storage: str | None = typer.Option(None, "--storage", help="Optuna storage of knob_search: sqlite:///x.db (any RDB URL) or a .journal path; runs with one storage share identical searches (default: the run dir's search.journal)."),
     prompts_dir: str | None = typer.Option(None, "--prompts-dir", help="Proposer instructions folder (propose.md, revise.md, complete_rules.md), e.g. an earlier run's prompts/."),
@@ -135,22 +144,23 @@ def optimize_command(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON on stdout."),
 ) -> None:
     """Optimize a classification system for a frozen encoder: propose, evaluate, fit, revise, stop, report."""
-    budgets = {"min_delta": min_delta, "patience": patience, "max_evaluations": max_evaluations,
-               "max_llm_calls": max_llm_calls, "max_usd": max_usd, "max_wall_s": max_wall_s}
     settings = {
-        "data": data, "model": model, "classes": _classes(classes), "init": init, "lm": lm, "api_base": api_base,
-        "proposer": _proposer_choice(proposer), "domain": domain, "notes": notes, "n_proposals": proposals, "seed": seed, "cache_dir": cache_dir,
-        "max_groups": max_groups, "max_options": max_options,
+        "min_delta": min_delta, "patience": patience, "max_evaluations": max_evaluations, "max_llm_calls": max_llm_calls,
+        "max_usd": max_usd, "max_wall_s": max_wall_s, "llm_timeout_s": llm_timeout, "llm_retries": llm_retries,
+        "data": data, "model": model, "image_column": image_column, "label_column": label_column,
+        "classes": _classes(classes), "init": init, "lm": lm, "api_base": api_base,
+        "proposer": _proposer_choice(proposer), "domain": domain, "notes": notes, "n_proposals": proposals, "seed": seed,
+        "cache_dir": cache_dir, "max_groups": max_groups, "max_options": max_options,
         "moves": [m.strip() for m in moves.split(",") if m.strip()] if moves else None,
         "fractions": _floats(fractions, 3, "--fractions"), "crop": _floats(crop, 4, "--crop"),
         "temperature": temperature, "runs_dir": runs_dir, "name": name, "storage": storage, "search_budget": search_budget,
         "prompts_dir": prompts_dir, "optimize_proposer": optimize_proposer, "proposer_opt_calls": proposer_opt_calls,
-        "encoder_options": encoder_option, "similarity": similarity, "trust_remote_code": trust_remote_code,
-        "transfer_models": transfer_model,
-        **budgets,
+        "encoder_options": encoder_option, "similarity": similarity, "trust_remote_code": trust_remote_code, "transfer_models": transfer_model,
     }
-    _quiet_optuna()
-    summary = _start_or_resume(settings, config, resume, as_json)
+    _show(_start_or_resume(settings, config, resume, as_json), as_json)
+
+
+def _show(summary: RunSummary, as_json: bool) -> None:
     if as_json:
         emit_json(summary.to_cli_json())
     else:
@@ -159,17 +169,23 @@ def optimize_command(
 
 def _start_or_resume(settings: dict, config: Path | None, resume: Path | None, as_json: bool):
     """A new run from flags (and an optional run.yaml), or the run in ``resume`` with flag overrides."""
+    _quiet_optuna()
     show = _printer(as_json)
     if resume is not None:
         if config is not None:
             raise InputError("--resume reads the run's own run.yaml; drop --config")
         overrides = {key: value for key, value in settings.items() if value is not None}
         return optimize(resume=resume, overrides=overrides, on_version=show, progress=not as_json,
-                        on_step=None if as_json else _step_printer)
+                        on_step=None if as_json else _step_printer, on_notice=_notice)
     if config is None and (settings["data"] is None or settings["model"] is None):
         raise InputError("pass --data and --model (or --config run.yaml, or --resume RUN_DIR)")
     run_config = load_run_config(config if config is not None else {}, **settings)
-    return optimize(run_config, on_version=show, progress=not as_json, on_step=None if as_json else _step_printer)
+    return optimize(run_config, on_version=show, progress=not as_json, on_step=None if as_json else _step_printer,
+                    on_notice=_notice)
+
+
+def _notice(message: str) -> None:
+    err_console.print(message, markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command("demo")
@@ -179,12 +195,15 @@ def demo_command(
     world: str = typer.Option("pokemon-like-xl", "--world", help="Synthetic world preset or world.yaml."),
     runs_dir: str = typer.Option("runs", "--runs-dir", help="Parent folder of the demo's run dir."),
     cache_dir: str | None = typer.Option(None, "--cache-dir", help="Embedding cache folder."),
+    llm_timeout: float = typer.Option(600.0, "--llm-timeout", min=0.0, help="Seconds one LLM attempt may take."),
+    llm_retries: int = typer.Option(2, "--llm-retries", min=0, help="Attempts after a failed LLM call."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON on stdout."),
 ) -> None:
     """Offline end-to-end run on a synthetic (simulated) world: baseline, first proposal, best and oracle on test."""
     from cotclip.scoring.synthetic.world import load_world
 
-    config = demo_config(world, lm, _proposer_choice(proposer), runs_dir=runs_dir, cache_dir=cache_dir)
+    config = demo_config(world, lm, _proposer_choice(proposer), runs_dir=runs_dir, cache_dir=cache_dir).model_copy(
+        update={"llm_timeout_s": llm_timeout, "llm_retries": llm_retries})
     _quiet_optuna()
     oracle = load_world(world).oracle_system()
     summary = optimize(config, on_version=_printer(as_json), progress=not as_json,

@@ -4,7 +4,8 @@
 ``--apply edits.yaml``, applies reviewer edits from the terminal; both write a new
 version of the run. ``predict`` labels image files with a system or a compiled
 ``.npz`` classifier. :func:`export_any` extends ``cotclip export`` to run dirs
-(``runs/<name>`` = its best version, or ``--version N``) and the ``npz`` format.
+(``runs/<name>`` = its current version, or ``--version N``) and the ``npz`` format. A run's
+current version is its newest human edit (or the best version built on it), else its best on val.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from cotclip.optimizer.cli._adaptive_options import (
 from cotclip.optimizer.cli._app import app, console, emit_json, err_console
 from cotclip.optimizer.cli._options import EncoderOptionFlag, SimilarityFlag, TrustRemoteCode, encoder_settings
 from cotclip.optimizer.review.edits import apply_edits, parse_edits
-from cotclip.optimizer.review.session import ReviewSession, load_version
+from cotclip.optimizer.review.session import ReviewSession, load_version, version_and_why
 from cotclip.systems.errors import DataError, InputError
 from cotclip.systems.io import load_system
 from cotclip.systems.model import System
@@ -47,7 +48,7 @@ def is_run_dir(path: str | Path) -> bool:
 
 
 def load_system_or_run(spec: str, version: int | None = None) -> tuple[System, Path | None]:
-    """A system from a file/``ready:`` spec, or from a run dir (best version or ``version``).
+    """A system from a file/``ready:`` spec, or from a run dir (its current version, or ``version``).
 
     A run dir's system is the one the run evaluated: when ``run.yaml`` overrides the
     temperature, the override is written into the system's scoring block.
@@ -78,27 +79,30 @@ def _read_edits(path: Path) -> object:
 def _session(run: Path, version: int | None, cache_dir: str | None) -> ReviewSession:
     from cotclip.optimizer.review.rundata import load_review_data
 
-    record = load_version(run, version)
-    return ReviewSession(run, record, load_review_data(run, record.system, cache_dir=cache_dir))
+    record, why = version_and_why(run, version)
+    return ReviewSession(run, record, load_review_data(run, record.system, cache_dir=cache_dir), why=why)
 
 
 def _apply(run: Path, version: int | None, edits_path: Path, cache_dir: str | None, as_json: bool) -> None:
     payload = _read_edits(edits_path)
-    record = load_version(run, version)
+    record, why = version_and_why(run, version)
     apply_edits(record.system, parse_edits(payload, source=str(edits_path)))  # fail fast, before any encoding
     result = _session(run, version, cache_dir).save(payload)
     if as_json:
-        emit_json(result)
+        emit_json({**result, "edited": {"version": record.version_id, "why": why}})
     else:
-        console.print(escape(f"saved version {result['version']} ({result['path']}): val accuracy {result['val_accuracy']:.4f}"),
-                      soft_wrap=True, highlight=False)
+        console.print(escape(f"edited version {record.version_id} ({why}); saved version {result['version']} "
+                             f"({result['path']}): val accuracy {result['val_accuracy']:.4f}, now the run's current "
+                             "version (the newest human edit)"), soft_wrap=True, highlight=False)
 
 
 def _serve(run: Path, version: int | None, port: int, open_browser: bool, cache_dir: str | None) -> None:
     from cotclip.optimizer.review.server import make_server
 
-    server = make_server(_session(run, version, cache_dir), port)
-    console.print(escape(f"reviewing {run} at {server.url} (Ctrl-C to stop)"), soft_wrap=True, highlight=False)
+    session = _session(run, version, cache_dir)
+    server = make_server(session, port)
+    console.print(escape(f"reviewing {run} version {session.record.version_id} ({session.why}) at {server.url} "
+                         "(Ctrl-C to stop)"), soft_wrap=True, highlight=False)
     if open_browser:
         webbrowser.open(server.url)
     try:
@@ -112,7 +116,7 @@ def _serve(run: Path, version: int | None, port: int, open_browser: bool, cache_
 @app.command("review")
 def review_command(
     run: Path = typer.Argument(..., help="Run directory, e.g. runs/<name>."),
-    version: int | None = typer.Option(None, "--version", help="Version number to review (default: the best)."),
+    version: int | None = typer.Option(None, "--version", help="Version number to review (default: the current one: the newest human edit, else the best on val)."),
     port: int = typer.Option(8765, "--port", help="Port on 127.0.0.1 (0 = any free port)."),
     no_browser: bool = typer.Option(False, "--no-browser", help="Do not open a browser tab."),
     apply: Path | None = typer.Option(None, "--apply", help=_EDITS_HELP),
@@ -165,10 +169,24 @@ def _classifier(system: str | None, compiled: Path | None, model: str | None, se
     if model is None and run_path is not None:
         from cotclip.optimizer.review.rundata import run_config
 
-        model = run_config(run_path).model
+        model = _model_spec(run_config(run_path))
     if model is None:
         raise InputError("--system needs --model to embed its prompts; add --model hf:<dir> (or use --compiled)")
     return Classifier.load(loaded, encoder=model, encoder_settings=settings)
+
+
+def _image_refs(classifier, images: list[Path], crop_box):
+    """Refs of image files, or of a synthetic world's rows when the encoder is that world's (it has no files)."""
+    from cotclip.scoring.classifier import image_refs_from_paths
+
+    world = getattr(classifier.encoder, "world", None)
+    if world is None:
+        return image_refs_from_paths(images, crop=crop_box)
+    if crop_box is not None:
+        raise InputError(f"synthetic world {world.name} images have no pixels to crop; drop --crop")
+    from cotclip.scoring.synthetic.dataset import world_image_refs
+
+    return world_image_refs(world, [str(image) for image in images])
 
 
 def _labelled_rows(classifier, embeddings, policy) -> list[dict]:
@@ -192,7 +210,7 @@ def _labelled_rows(classifier, embeddings, policy) -> list[dict]:
 
 @app.command("predict")
 def predict_command(
-    images: list[Path] = typer.Argument(..., help="Image files to label."),
+    images: list[Path] = typer.Argument(..., help="Image files to label (a synthetic world's images: row numbers)."),
     system: str | None = typer.Option(None, "--system", help="System file, ready:<name> or run dir."),
     compiled: Path | None = typer.Option(None, "--compiled", help="Compiled classifier (.npz from `cotclip export --format npz`)."),
     model: str | None = typer.Option(None, "--model", help="Encoder spec; default for --compiled: the one stored in the file."),
@@ -214,8 +232,6 @@ def predict_command(
     ``--adaptive`` needs a compiled ``.npz`` exported from a run dir (it carries the answer
     model fitted on the run's train split); every ``--stop`` rule but ``accuracy`` works on it.
     """
-    from cotclip.scoring.classifier import image_refs_from_paths
-
     crop_box = _parse_crop(crop)
     classifier = _classifier(system, compiled, model, encoder_settings(encoder_option, similarity, trust_remote_code))
     policy = adaptive_policy(adaptive, threshold=threshold, budget=budget, stop=stop, epsilon=epsilon, rank=rank,
@@ -226,7 +242,7 @@ def predict_command(
     refusal = None if policy is None else classifier.adaptive_refusal(policy.stop)
     if refusal:  # before any image is embedded
         raise InputError(refusal)
-    refs = image_refs_from_paths(images, crop=crop_box)
+    refs = _image_refs(classifier, images, crop_box)
     embeddings, ok_positions, failures = classifier.embed(refs)
     if failures and not ok_positions:
         raise DataError(f"none of the {len(images)} image(s) could be read, first: {refs[failures[0][0]].source} "
@@ -292,4 +308,11 @@ def _export_encoder(model: str | None, run_path: Path | None, cache_dir: str | N
     from cotclip.optimizer.review.rundata import cached_run_encoder, run_inputs
 
     config, inputs = run_inputs(run_path)
-    return cached_run_encoder(config, inputs, cache_dir), config.model
+    return cached_run_encoder(config, inputs, cache_dir), _model_spec(config)
+
+
+def _model_spec(config) -> str:
+    """The run's ``--model``; plain ``synthetic`` gets its world named, so it loads without the run's data."""
+    if config.model.strip() == "synthetic" and config.data.startswith("synthetic:"):
+        return f"synthetic:{config.data.partition(':')[2]}"
+    return config.model

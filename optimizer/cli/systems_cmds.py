@@ -48,7 +48,13 @@ def validate_command(
     as_json: bool = typer.Option(False, "--json", help='Print {"valid", "errors", "warnings"} as JSON.'),
 ) -> None:
     """Check a system: errors (exit 2) make it unusable, warnings (exit 0) point at weaknesses."""
-    report = validate_system_source(system)
+    try:
+        report = validate_system_source(system)
+    except InputError as exc:  # unreadable (missing, binary, not UTF-8): still one JSON document with --json
+        if not as_json:
+            raise
+        emit_json({"valid": False, "errors": [exc.message], "warnings": []})
+        raise typer.Exit(2) from None
     if as_json:
         emit_json(report.to_dict())
     else:
@@ -83,10 +89,10 @@ def _write(system_spec: str, out: Path, fmt: str) -> System:
 
 @app.command("export")
 def export_command(
-    system: str = typer.Argument(..., help=_SYSTEM_HELP + " Or a run dir runs/<name> (its best version)."),
+    system: str = typer.Argument(..., help=_SYSTEM_HELP + " Or a run dir runs/<name> (its current version: the newest human edit, else the best on val)."),
     fmt: str = typer.Option(..., "--format", "-f", help=f"Output format: {', '.join(EXPORT_WRITERS)}, npz (compiled classifier)."),
     out: Path = typer.Option(..., "--out", "-o", help="File to write (written atomically; never the input file)."),
-    version: int | None = typer.Option(None, "--version", help="With a run dir: export this version instead of the best."),
+    version: int | None = typer.Option(None, "--version", help="With a run dir: export this version instead of the current one."),
     model: str | None = typer.Option(None, "--model", help="npz: encoder that embeds the prompts (default for a run dir: the run's)."),
     cache_dir: str | None = typer.Option(None, "--cache-dir", help="npz: embedding cache folder."),
     encoder_option: EncoderOptionFlag = None,

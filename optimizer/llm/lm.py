@@ -5,6 +5,12 @@ answer text (parsing and repair happen in :mod:`cotclip.optimizer.proposers.repa
 Nothing here touches DSPy's global settings: the LM is passed explicitly, DSPy's own
 (global, pickle-based) cache is off, and responses are cached as JSON files in a
 directory the caller chooses, keyed by the full request.
+
+Every call is bounded: each attempt waits at most ``timeout_s`` (and never past the
+client's :attr:`~LLMClient.deadline`, a run's wall-time budget), so an endpoint that
+accepts and never answers costs at most ``timeout_s x (retries + 1)`` plus the backoff
+(the HTTP request is given that timeout); :mod:`.bounded` says what is really cancelled. After an endpoint failed every attempt the client answers
+every later call with the same :class:`LLMUnavailableError` at once.
 """
 
 from __future__ import annotations
@@ -19,8 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from cotclip.optimizer.llm.bounded import backstop, call_within, fresh_copy, missing_api_key, utc_now
 from cotclip.optimizer.llm.usage import CallUsage, price_of_call
-from cotclip.systems.errors import InputError, LLMServerError
+from cotclip.systems.errors import BudgetExhaustedError, InputError, LLMServerError, LLMUnavailableError
 
 __all__ = ["LOCAL_MODEL", "LMConfig", "Completion", "ResponseCache", "LLMClient", "build_lm", "register_local_model"]
 
@@ -37,6 +44,7 @@ class LMConfig:
     ``cache_endpoint`` stands for ``api_base`` in response-cache keys when the address
     says nothing about the model: the bundled server listens on a fresh port each time,
     and a key holding that port would make a resumed run pay again for every answer.
+    ``timeout_s`` bounds each attempt; ``retries`` more attempts follow a failed one.
     """
 
     model: str
@@ -203,6 +211,14 @@ class LLMClient:
 
         self.config = config
         self.lm = lm if lm is not None else build_lm(config)
+        # a litellm-backed LM takes a per-call timeout and needs provider keys; test doubles own their engine
+        self._litellm = getattr(self.lm, "engine", None) == "litellm"
+        self.deadline: float | None = None
+        """``time.perf_counter()`` value after which no call is made or waited for (a run's wall budget)."""
+        self.unavailable: LLMUnavailableError | None = None
+        """Set once the endpoint failed every attempt: later calls raise it at once."""
+        self.failures: list[dict[str, Any]] = []
+        """One record per call that failed for good or was cut by the deadline."""
         self.cache = ResponseCache(config.cache_dir) if config.cache_dir else None
         enforced = "response_format" in self.lm.supported_params and self.lm.supports_response_schema
         self._adapter = _compact_adapter() if enforced else JSONAdapter()
@@ -233,53 +249,103 @@ class LLMClient:
                                  "completion_tokens": completion.usage.completion_tokens})
         return completion
 
+    def _remaining(self) -> float | None:
+        return None if self.deadline is None else self.deadline - time.perf_counter()
+
+    def _wall_spent(self, waited: str) -> BudgetExhaustedError:
+        self.failures.append({"at": utc_now(), "error": f"cut by the wall-time budget {waited}", "cut": True})
+        return BudgetExhaustedError(f"wall-time budget spent {waited}; raise --max-wall-s to continue",
+                                    reason="max_wall_s")
+
     def _call_with_retries(self, signature, inputs, lm_kwargs, key: str) -> Completion:
+        if self.unavailable is not None:
+            raise self.unavailable
+        self._check_credentials()
         attempts = self.config.retries + 1
         for attempt in range(attempts):
+            remaining = self._remaining()
+            if remaining is not None and remaining <= 0:
+                raise self._wall_spent("before the LLM call")
             try:
                 return self._call_once(signature, inputs, dict(lm_kwargs), key)
             except Exception as exc:
                 if not _is_llm_failure(exc):
                     raise  # a bug, not the LLM's fault: let it surface
                 if not _retryable(exc):
-                    raise self._server_error(exc, "refused the request") from None
+                    raise self._give_up(exc, "refused the request") from None
                 if attempt == attempts - 1:
-                    raise self._server_error(exc, f"failed {attempts} time(s)") from None
+                    raise self._give_up(exc, f"failed {attempts} time(s)") from None
                 delay = self.config.backoff_s * 2**attempt
+                remaining = self._remaining()
                 logger.warning("LLM call failed (%s); retrying in %.1fs", _one_line(exc), delay)
-                self._sleep(delay)
+                self._sleep(delay if remaining is None else max(0.0, min(delay, remaining)))
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _server_error(self, exc: Exception, what: str) -> LLMServerError:
+    def _check_credentials(self) -> None:
+        """A hosted provider without its API key fails here, before any request, with the key's name."""
+        if not self._litellm or self.config.api_key or self.config.api_base:
+            return
+        key = missing_api_key(self.config.model)
+        if key:
+            self.unavailable = LLMUnavailableError(
+                f"LLM {self.config.model} needs an API key: set {key} in the environment "
+                "(or pass --api-base for a keyless OpenAI-compatible server)")
+            raise self.unavailable
+
+    def _give_up(self, exc: Exception, what: str) -> LLMUnavailableError:
+        error = self._server_error(exc, what)
+        self.failures.append({"at": utc_now(), "error": error.message, "cut": False})
+        self.unavailable = error
+        return error
+
+    def _server_error(self, exc: Exception, what: str) -> LLMUnavailableError:
         from dspy.utils import exceptions as dspy_errors
 
         where = f" at {self.config.api_base}" if self.config.api_base else ""
-        if isinstance(exc, dspy_errors.LMAuthError):
+        text = _one_line(exc)
+        if isinstance(exc, dspy_errors.LMAuthError) or "credentials" in text.lower() or "api key" in text.lower():
             fix = "set the provider's API key (e.g. OPENAI_API_KEY) in the environment"
-        elif isinstance(exc, dspy_errors.LMInvalidRequestError):
-            fix = "check the --lm spec (provider/model) and --api-base"
+        elif isinstance(exc, dspy_errors.LMInvalidRequestError) or "UnsupportedParams" in text:
+            fix = "check the --lm spec (provider/model) and its endpoint"
         else:
-            fix = "check that the server is up and reachable, or raise --timeout/--retries"
-        return LLMServerError(f"LLM {self.config.model}{where} {what}: {_one_line(exc)}; {fix}")
+            fix = "check that the server is up and reachable, or raise --llm-timeout/--llm-retries"
+        return LLMUnavailableError(f"LLM {self.config.model}{where} {what}: {text}; {fix}")
 
     def _call_once(self, signature, inputs, lm_kwargs, key: str) -> Completion:
+        """One attempt, waited for at most :func:`backstop` of the timeout, and never past the deadline."""
+        remaining = self._remaining()
+        timeout = self.config.timeout_s if remaining is None else min(self.config.timeout_s, remaining)
+        if self._litellm:  # the HTTP request ends with the wait (not part of the cache key)
+            lm_kwargs["timeout"] = max(timeout, 0.001)
+        lm, started = self.lm, time.perf_counter()
+        at_deadline = remaining is not None and remaining <= backstop(self.config.timeout_s)
+        finished, completion = call_within(lambda: self._ask(lm, signature, inputs, lm_kwargs, key),
+                                           remaining if at_deadline else backstop(self.config.timeout_s))
+        if finished:
+            return completion
+        self.lm = fresh_copy(lm)  # the abandoned call may still append to the old LM's history
+        if at_deadline:
+            raise self._wall_spent(f"(after waiting {time.perf_counter() - started:.1f}s for the LLM)")
+        raise TimeoutError(f"no answer within --llm-timeout {self.config.timeout_s:g}s")
+
+    def _ask(self, lm, signature, inputs, lm_kwargs, key: str) -> Completion:
         from dspy.utils.exceptions import AdapterParseError
 
         started = time.perf_counter()
-        before = self.lm.history[-1].get("uuid") if self.lm.history else None
+        before = lm.history[-1].get("uuid") if lm.history else None
         try:
-            self._adapter(self.lm, lm_kwargs, signature, [], inputs)
+            self._adapter(lm, lm_kwargs, signature, [], inputs)
         except AdapterParseError:
             pass  # the raw text is repaired by the caller, which records what it fixed
         latency = time.perf_counter() - started
-        if not self.lm.history or self.lm.history[-1].get("uuid") == before:
+        if not lm.history or lm.history[-1].get("uuid") == before:
             raise LLMServerError(f"LLM {self.config.model} returned no answer; check the LM spec")
-        entry = self.lm.history[-1]
+        entry = lm.history[-1]
         usage = dict(entry.get("usage") or {})
         prompt_tokens = int(usage.get("prompt_tokens") or 0)
         completion_tokens = int(usage.get("completion_tokens") or 0)
         usd = price_of_call(self.config.model, prompt_tokens, completion_tokens) if prompt_tokens else 0.0
-        return Completion(_raw_text(self.lm),
+        return Completion(_raw_text(lm),
                           CallUsage(self.config.model, prompt_tokens, completion_tokens, usd, latency), key)
 
 

@@ -36,6 +36,8 @@ class RunConfig(BaseModel):
     data: str
     model: str
     classes: list[str] | None = Field(default=None, description="Default: every label of the dataset.")
+    image_column: str = Field(default="image", description="Manifest / HF dataset column of the images.")
+    label_column: str = Field(default="label", description="Manifest / HF dataset column of the labels.")
     init: str | None = Field(default=None, description="A user/seed system file to start from.")
     lm: str = Field(default="simulated", description="`simulated`, `local[:model|:file.gguf]` or a DSPy LM string.")
     proposer: Literal["auto", "staged", "oneshot"] = Field(
@@ -43,7 +45,8 @@ class RunConfig(BaseModel):
         "(staged for local and small models).")
     api_base: str | None = None
     llm_max_tokens: int = Field(default=1500, ge=64, description="Longest LLM answer, in tokens.")
-    llm_timeout_s: float = Field(default=120.0, gt=0.0, description="Per-request LLM timeout.")
+    llm_timeout_s: float = Field(default=120.0, gt=0.0, description="Seconds one LLM attempt may take.")
+    llm_retries: int = Field(default=2, ge=0, description="Attempts after a failed LLM call (exponential backoff).")
     domain: str | None = None
     notes: str | dict[str, str] | None = Field(default=None, description="Per-class notes: a YAML/JSON file or a mapping.")
     n_proposals: int = Field(default=4, ge=1)

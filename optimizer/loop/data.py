@@ -164,7 +164,8 @@ class Inputs:
 
 def load_inputs(config: RunConfig) -> Inputs:
     """Load the dataset and encoder and split deterministically; every bad input fails here, before any file is written."""
-    dataset = load_dataset(config.data, crop=config.crop)
+    dataset = load_dataset(config.data, crop=config.crop, image_column=config.image_column,
+                           label_column=config.label_column)
     classes, positions = _chosen_positions(dataset, config)
     chosen = dataset.subset(positions) if len(positions) != len(dataset) else dataset
     splits = split_dataset(chosen.labels, fractions=config.fractions, seed=config.seed)

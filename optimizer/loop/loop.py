@@ -20,7 +20,9 @@ from cotclip.optimizer.loop.stopping import Budgets, Convergence, Spent, budget_
 from cotclip.optimizer.proposers._base import ProposalTask, ScoredVersion
 from cotclip.scoring.diagnostics import Diagnostics, diagnose
 from cotclip.scoring.scorer import accuracy
-from cotclip.systems.errors import BudgetExhaustedError, InputError, ProposerError, SystemValidationError
+from cotclip.systems.errors import (
+    BudgetExhaustedError, InputError, LLMUnavailableError, ProposerError, SystemValidationError,
+)
 from cotclip.systems.model import Provenance, System
 
 __all__ = ["OptimizationLoop", "history_for_proposer"]
@@ -48,6 +50,7 @@ class OptimizationLoop:
         moves: list[Move],
         *,
         on_version: Callable[[VersionRecord, float], None] | None = None,
+        started: float | None = None,
     ) -> None:
         self.config = config
         self.run = run
@@ -60,7 +63,7 @@ class OptimizationLoop:
         self.progress = run.read_json(PROGRESS, default=None) or self._fresh_progress()
         self.budgets = Budgets(config.max_evaluations, config.max_llm_calls, config.max_usd, config.max_wall_s)
         self.convergence = Convergence(config.min_delta, config.patience)
-        self._started = time.perf_counter()
+        self._started = time.perf_counter() if started is None else started  # the session's start: wall budget
         self._llm_before = dict(self.progress["llm"])
         self._diagnostics: dict[str, Diagnostics] = {}
         self._loop_seconds = 0.0
@@ -302,8 +305,9 @@ class OptimizationLoop:
             while reason is None:
                 produced = self.one_round(self.progress["rounds_done"] + 1)
                 reason = self._stop_reason(produced)
-        except BudgetExhaustedError as exc:
-            reason = "max_evaluations" if "evaluation" in exc.message else budget_spent(self.budgets, self.spent()) or "max_llm_calls"
+        except (BudgetExhaustedError, LLMUnavailableError) as exc:  # a budget, or an LLM that failed every attempt
+            reason = getattr(exc, "reason", None) or (
+                "max_evaluations" if "evaluation" in exc.message else budget_spent(self.budgets, self.spent()) or "max_llm_calls")
         self._loop_seconds = time.perf_counter() - loop_started - self._llm_seconds
         self.progress["stopped_because"] = reason
         self._save_progress()

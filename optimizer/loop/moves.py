@@ -25,7 +25,7 @@ from cotclip.optimizer.loop.config import RunConfig
 from cotclip.optimizer.loop.knob_move import KnobSearchMove, check_storage
 from cotclip.optimizer.loop.refine import RefineRulesMove
 from cotclip.scoring.scorer import group_probabilities
-from cotclip.systems.errors import BudgetExhaustedError, InputError, LLMServerError, ProposerError
+from cotclip.systems.errors import BudgetExhaustedError, InputError, LLMServerError, LLMUnavailableError, ProposerError
 from cotclip.systems.model import System
 
 __all__ = ["FitRulesMove", "LLMRevisionMove", "FunctionMove", "SEARCH_FUNCTIONS", "check_moves", "build_moves"]
@@ -96,10 +96,10 @@ class LLMRevisionMove:
 
     With ``fit`` set, each revision is also recorded with its rules refitted on train
     (the LLM changes the questions, the data decides the answers). A revision the
-    proposer cannot turn into a valid system (:class:`ProposerError`) or a server that
-    fails or times out (:class:`LLMServerError`) is reported in ``MoveResult.errors``;
-    the run goes on with the other moves. A spent LLM budget
-    (:class:`BudgetExhaustedError`) propagates so that the loop stops cleanly.
+    proposer cannot turn into a valid system (:class:`ProposerError`) is reported in
+    ``MoveResult.errors``; the run goes on with the other moves. A spent budget
+    (:class:`BudgetExhaustedError`, the wall time included) and an endpoint that failed
+    every attempt (:class:`LLMUnavailableError`) propagate so that the loop stops cleanly.
     """
 
     name = "llm_revise"
@@ -118,7 +118,7 @@ class LLMRevisionMove:
             started = time.perf_counter()
             try:
                 revised = self.proposer.revise(parent, context.diagnostics, list(context.history))
-            except BudgetExhaustedError:
+            except (BudgetExhaustedError, LLMUnavailableError):  # the loop stops, with its report
                 raise
             except (ProposerError, LLMServerError) as exc:  # a bad or late answer costs this revision only
                 errors.append(exc.message)

@@ -49,13 +49,14 @@ def _budget(config: RunConfig) -> Any:
 
 def build_proposer(
     config: RunConfig, inputs: Inputs, run: RunDir, stack: contextlib.ExitStack, *, data: RunData, task: ProposalTask,
-    on_step: Callable[[str], None] | None = None,
+    on_step: Callable[[str], None] | None = None, deadline: float | None = None,
 ) -> Any:
     """The proposer for ``config.lm``; a local server is stopped when ``stack`` closes.
 
     With ``config.optimize_proposer`` its instructions are first optimized on ``task``
     with ``data``'s train (diagnostics) and val (score) images (one-shot proposer only).
-    ``on_step`` receives the staged proposer's one-line step summaries.
+    ``on_step`` receives the staged proposer's one-line step summaries. ``deadline``
+    (``time.perf_counter()``, the run's wall-time budget) bounds every call of its LLM client.
     """
     if config.lm == "none":
         return None
@@ -73,14 +74,16 @@ def build_proposer(
 
         server = stack.enter_context(LocalLLMServer(model=resolve_local_model(config.lm)))
         lm_config = server.lm_config(
-            cache_dir=run.path / "llm_cache", max_tokens=config.llm_max_tokens, timeout_s=config.llm_timeout_s
+            cache_dir=run.path / "llm_cache", max_tokens=config.llm_max_tokens, timeout_s=config.llm_timeout_s,
+            retries=config.llm_retries,
         )
     else:
         lm_config = LMConfig(
             model=config.lm, api_base=config.api_base, cache_dir=run.path / "llm_cache",
-            max_tokens=config.llm_max_tokens, timeout_s=config.llm_timeout_s,
+            max_tokens=config.llm_max_tokens, timeout_s=config.llm_timeout_s, retries=config.llm_retries,
         )
     client = LLMClient(lm_config)
+    client.deadline = deadline
     if proposer_mode(config) == "staged":
         return _staged(config, client, data, on_step)
     prompts_dir = run_prompts_dir(config, client, run, task, data.train, data.val)

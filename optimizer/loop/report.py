@@ -97,6 +97,15 @@ def _proposals_line(proposals: list[dict[str, Any]] | None) -> str:
             + (f" (best score of each: {scores}; all in `proposer_opt.json`). " if scores else ". "))
 
 
+def _current_line(summary: RunSummary) -> str:
+    """Which version review, export and ``--init RUN_DIR`` use, and why (it differs from the best after a human edit)."""
+    current = summary.extra.get("current")
+    if not current:
+        return ""
+    return (f"Current version {current['version']} ({current['why']}): what `cotclip review`, `export` and "
+            "`review --apply` use unless given `--version`.\n\n")
+
+
 def render_report(summary: RunSummary, versions: list[VersionRecord], extra_rows: list[HeldOutScore] = (),
                   *, knob_search: Any = None, proposer_optimization: dict[str, Any] | None = None) -> str:
     """The markdown text of ``report.md`` (``knob_search``: a SearchResult whose front is shown)."""
@@ -107,6 +116,7 @@ def render_report(summary: RunSummary, versions: list[VersionRecord], extra_rows
         f"{summary.evaluations} val evaluations, {summary.wall_s:.1f} s.\n\n",
         f"Best version {summary.best_version}: val {summary.best_val_accuracy:.1%}.\n\n",
         f"Proposer: {summary.extra.get('proposer', 'unrecorded')}.\n\n",
+        _current_line(summary),
         "## Test accuracy (95% bootstrap interval)\n\n| system | version | accuracy | 95% CI | n |\n|---|---|---|---|---|\n",
         _row(summary.best),
         _row(summary.initial),
@@ -120,11 +130,12 @@ def render_report(summary: RunSummary, versions: list[VersionRecord], extra_rows
     lines += [f"| {name} | {value:.1%} |\n" for name, value in summary.best.per_class.items()]
     lines.append("\n## Plots\n\n![val accuracy over versions](plots/val_accuracy.png)\n\n")
     lines.append("![confusion of the best system on test](plots/confusion_test.png)\n")
+    usd = summary.llm.get("usd", 0.0)
     lines.append(
         f"\n## Cost\n\nEncoder calls: {summary.encoder_calls} for {summary.unique_inputs} unique inputs; "
         f"LLM: {summary.llm.get('calls', 0)} calls, "
         f"{summary.llm.get('prompt_tokens', 0) + summary.llm.get('completion_tokens', 0)} tokens, "
-        f"${summary.llm.get('usd', 0.0):.4f}; loop overhead {summary.loop_overhead_s_per_evaluation * 1e3:.2f} ms "
+        f"{'unknown dollars (the model is not in the price map)' if usd is None else f'${usd:.4f}'}; loop overhead {summary.loop_overhead_s_per_evaluation * 1e3:.2f} ms "
         "per evaluation (excluding LLM time).\n"
     )
     if knob_search is not None:

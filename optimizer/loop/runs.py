@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -35,9 +36,11 @@ from typing import Any, Iterator
 from cotclip.systems.errors import CotclipError, RunDirError
 from cotclip.systems.model import System
 
-__all__ = ["VersionRecord", "RunDir", "atomic_write_text", "utc_now"]
+__all__ = ["VersionRecord", "RunDir", "atomic_write_text", "utc_now", "current_version", "HUMAN_EDIT"]
 
 _LOCK = ".lock"
+#: The move of a version a reviewer saved (``cotclip review``).
+HUMAN_EDIT = "human-edit"
 
 
 def utc_now() -> str:
@@ -133,19 +136,52 @@ class RunDir:
         self.path = Path(path)
         self.versions_dir = self.path / "versions"
         self._locked = False
+        self.replaced = False
+        """Set by :meth:`create` when it replaced a run dir whose start never recorded a version."""
 
     # ----- lifecycle -----------------------------------------------------------------
     @classmethod
     def create(cls, path: Path) -> "RunDir":
-        """A new, empty run dir (raises RunDirError when it already holds a run)."""
-        path = Path(path)
-        if (path / "run.yaml").exists() or (path / "versions").exists():
-            raise RunDirError(f"run dir {path} already holds a run; resume it with --resume {path} or pick another --name")
-        path.mkdir(parents=True, exist_ok=True)
-        run = cls(path)
+        """A new, empty run dir.
+
+        A run dir that holds a started run (at least one version) is refused with
+        RunDirError; one whose start failed before its first version (a bad flag, an
+        LLM that was down, ``kill -9``) is not a run: it is emptied and reused, and
+        :attr:`replaced` says so. A process still starting in it holds its lock and is
+        never disturbed.
+        """
+        run = cls(Path(path))
+        held = (run.path / "run.yaml").exists() or run.versions_dir.exists()
+        if held and run.has_versions():
+            raise run._started_error()
+        run.path.mkdir(parents=True, exist_ok=True)
         run.acquire_lock()
+        if held:
+            if run.has_versions():  # it recorded one while we took the lock
+                run.release_lock()
+                raise run._started_error()
+            run._empty()
+            run.replaced = True
         run.versions_dir.mkdir(exist_ok=True)
         return run
+
+    def _started_error(self) -> RunDirError:
+        return RunDirError(f"run dir {self.path} already holds a run; resume it with --resume {self.path} "
+                           "or pick another --name")
+
+    def has_versions(self) -> bool:
+        """Whether at least one version file is recorded (the run has started)."""
+        return self.versions_dir.is_dir() and any(self.versions_dir.glob("[0-9][0-9][0-9][0-9].json"))
+
+    def _empty(self) -> None:
+        """Remove everything but our lock (the run dir of a start that recorded no version)."""
+        for entry in self.path.iterdir():
+            if entry.name == _LOCK:
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink(missing_ok=True)
 
     @classmethod
     def open_existing(cls, path: Path) -> "RunDir":
@@ -171,7 +207,8 @@ class RunDir:
                 holder = self._lock_holder(lock)
                 if holder is not None and holder != os.getpid() and _pid_alive(holder):
                     raise RunDirError(
-                        f"run dir {self.path} is in use by process {holder}; wait for it or use another --name"
+                        f"run dir {self.path} is in use by process {holder}; wait for it to finish "
+                        "(or give `cotclip optimize` another --name)"
                     ) from None
                 lock.unlink(missing_ok=True)
                 continue
@@ -267,3 +304,38 @@ class RunDir:
                 raise RunDirError(f"{file} is corrupt (it says version {record.version_id}); delete it")
             records.append(record)
         return records
+
+
+def _descends_from(record: VersionRecord, ancestor: str, parents: dict[str, str | None]) -> bool:
+    seen: set[str] = set()
+    node: str | None = record.version_id
+    while node is not None and node not in seen:
+        if node == ancestor:
+            return True
+        seen.add(node)
+        node = parents.get(node)
+    return False
+
+
+def current_version(records: list[VersionRecord]) -> tuple[VersionRecord, str]:
+    """The version a run stands for (what review, export and ``--init RUN_DIR`` use), and why.
+
+    Without human edits that is the best on val (ties: the earliest). Once a reviewer saved
+    a ``human-edit`` version, the newest one wins over everything recorded before it: the
+    current version is the best on val among it and the versions built on it (ties: the
+    edit itself), so a later optimization that improves on the edit carries it forward and
+    one that only found other systems never silently replaces it.
+    """
+    if not records:
+        raise RunDirError("the run has no versions yet; let `cotclip optimize` record at least one")
+    edits = [r for r in records if r.move == HUMAN_EDIT]
+    if not edits:
+        best = max(records, key=lambda r: (r.val_accuracy, -r.number))
+        return best, "best on val"
+    edit = edits[-1]
+    parents = {r.version_id: r.parent for r in records}
+    lineage = [r for r in records if _descends_from(r, edit.version_id, parents)]
+    chosen = max(lineage, key=lambda r: (r.val_accuracy, -r.number))
+    if chosen is edit:
+        return edit, "newest human edit"
+    return chosen, f"best on val among the newest human edit (v{edit.version_id}) and the versions built on it"

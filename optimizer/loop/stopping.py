@@ -2,7 +2,8 @@
 
 ``stopped_because`` is one of ``converged`` (no val gain >= ``min_delta`` for
 ``patience`` rounds), ``max_evaluations``, ``max_llm_calls``, ``max_usd``,
-``max_wall_s`` (that budget is spent) or ``exhausted`` (no move produced a new candidate).
+``max_wall_s`` (that budget is spent), ``exhausted`` (no move produced a new candidate) or
+``llm_unavailable`` (the LLM endpoint failed every attempt of a call).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ STOP_REASONS = {
     "max_usd": "the dollar budget is spent",
     "max_wall_s": "the wall-time budget is spent",
     "exhausted": "no move produced a new candidate",
+    "llm_unavailable": "the LLM endpoint failed every attempt (see proposer_log.jsonl)",
 }
 
 

@@ -106,7 +106,7 @@ class StagedProposer:
         grounded, notes = ground(base, self.train)
         if grounded is None:
             raise ProposerError("the staged proposer found no option the encoder can read on train images; "
-                                "give per-class --notes with visible attributes or try another --lm")
+                                "give per-class notes (`cotclip optimize --notes`) with visible attributes or try another --lm")
         self._say("ground", f"{sum(len(g.options) for g in grounded.groups)} of "
                   f"{sum(len(g.options) for g in base.groups)} options readable", notes)
         candidates = [grounded]
@@ -140,7 +140,7 @@ class StagedProposer:
                   f"({len({p.kind for p in pool})} kinds)")
         if not pool:
             raise ProposerError(f"the LLM {self.steps.model} described no class usably; "
-                                "give per-class --notes or try another --lm (see the proposer log)")
+                                "give per-class notes (`cotclip optimize --notes`) or try another --lm (see the proposer log)")
         self._pool = pool
         return pool
 
@@ -153,7 +153,7 @@ class StagedProposer:
                                  max_groups=task.max_groups, max_options=task.max_options)
         if not groups:
             raise ProposerError("the described phrases form no group of two or more options; "
-                                "give per-class --notes or try another --lm")
+                                "give per-class notes (`cotclip optimize --notes`) or try another --lm")
         shown = ", ".join(f"{g.name}({len(g.options)})" for g in groups)
         self._say("organize", f"{len(groups)} groups: {shown}", notes)
         return groups

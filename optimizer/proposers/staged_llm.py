@@ -5,7 +5,8 @@ answer with the same repair as the one-shot proposer, keeps only what validates 
 records the raw answer and what was dropped. None of them raises on a bad answer:
 an unusable answer or a failed server call gives an empty result and a log line, and
 the staged proposer falls back (built-in templates, rules from the images). Only a
-spent budget (:class:`BudgetExhaustedError`) propagates.
+spent budget (:class:`BudgetExhaustedError`) and an endpoint that failed every attempt
+(:class:`LLMUnavailableError`: the run stops instead of asking it again) propagate.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from cotclip.optimizer.proposers.staged_signatures import (
     KINDS, assign_signature, contrast_signature, describe_signature, expand_signature, templates_signature,
 )
 from cotclip.optimizer.proposers.staged_stages import ClassPhrase, StagedGroup, clean_attributes
-from cotclip.systems.errors import LLMServerError
+from cotclip.systems.errors import LLMServerError, LLMUnavailableError
 
 __all__ = ["StagedSteps", "DEFAULT_TEMPLATES"]
 
@@ -110,6 +111,9 @@ class StagedSteps:
         try:
             completion = self.client.complete(signature, inputs, temperature=temperature,
                                               seed=self.seed * 1000 + self._calls)
+        except LLMUnavailableError as exc:  # every attempt failed: the run stops (llm_unavailable), with its report
+            record["error"] = exc.message
+            raise
         except LLMServerError as exc:
             record["error"] = exc.message
             logger.info("staged %s: the LLM call failed: %s", step, exc.message)

@@ -61,12 +61,16 @@ class _Handler(BaseHTTPRequestHandler):
         logger.info("%s %s", self.address_string(), format % args)
 
     def _send(self, status: int, body: bytes, content_type: str) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Cache-Control", "no-store")
-        self.end_headers()
-        self.wfile.write(body)
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Cache-Control", "no-store")
+            self.end_headers()
+            self.wfile.write(body)
+        except ConnectionError:  # the browser went away (closed tab, reload): nothing to answer
+            logger.info("client %s disconnected before the answer was sent", self.address_string())
+            self.close_connection = True
 
     def _json(self, status: int, payload: Any) -> None:
         self._send(status, json.dumps(payload, ensure_ascii=False).encode(), "application/json; charset=utf-8")
@@ -121,13 +125,28 @@ class _Handler(BaseHTTPRequestHandler):
         self._answer(lambda: action(self._body()))
 
 
+class _Server(ThreadingHTTPServer):
+    """A threading HTTP server that treats a client hanging up (BrokenPipe, reset) as normal, not as a traceback."""
+
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Log a vanished client quietly; anything else is a bug and keeps the standard report."""
+        import sys
+
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            logger.info("client %s disconnected", client_address)
+            return
+        super().handle_error(request, client_address)
+
+
 class ReviewServer:
     """A running review server on ``127.0.0.1:port`` (``port=0`` picks a free one)."""
 
     def __init__(self, session: ReviewSession, port: int = 0) -> None:
         handler = type("ReviewHandler", (_Handler,), {"session": session})
         try:
-            self.httpd = ThreadingHTTPServer((HOST, port), handler)
+            self.httpd = _Server((HOST, port), handler)
         except OSError as exc:
             raise InputError(f"cannot listen on {HOST}:{port} ({exc.strerror}); pick another --port") from None
         self.httpd.daemon_threads = True

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cotclip.optimizer.loop.runs import RunDir, VersionRecord, utc_now
+from cotclip.optimizer.loop.runs import HUMAN_EDIT, RunDir, VersionRecord, current_version, utc_now
 from cotclip.optimizer.review.edits import EditBatch, apply_edits, parse_edits
 from cotclip.optimizer.review.evidence import rule_evidence
 from cotclip.optimizer.review.thumbnails import thumbnail
@@ -30,9 +30,7 @@ from cotclip.scoring.scorer import ImageSet, accuracy
 from cotclip.systems.errors import InputError, RunDirError
 from cotclip.systems.model import System
 
-__all__ = ["ReviewData", "ReviewSession", "load_version"]
-
-HUMAN_EDIT = "human-edit"
+__all__ = ["ReviewData", "ReviewSession", "load_version", "HUMAN_EDIT"]
 
 
 @dataclass(frozen=True)
@@ -50,7 +48,16 @@ class ReviewData:
 
 
 def load_version(run_path: Path, version: int | None = None) -> VersionRecord:
-    """Version ``version`` of the run (default: the best on val, else the latest)."""
+    """Version ``version`` of the run (default: its current version, see :func:`current_version`)."""
+    return _versions_and_pick(run_path, version)[0]
+
+
+def version_and_why(run_path: Path, version: int | None = None) -> tuple[VersionRecord, str]:
+    """Like :func:`load_version`, with why that version: asked for, or why it is the current one."""
+    return _versions_and_pick(run_path, version)
+
+
+def _versions_and_pick(run_path: Path, version: int | None) -> tuple[VersionRecord, str]:
     run = RunDir(Path(run_path))
     if not run.versions_dir.is_dir():
         raise RunDirError(f"{run_path} has no versions/ folder; pass a run dir made by `cotclip optimize`")
@@ -60,23 +67,19 @@ def load_version(run_path: Path, version: int | None = None) -> VersionRecord:
     if version is not None:
         for record in records:
             if record.number == version:
-                return record
+                return record, f"--version {version}"
         raise InputError(f"{run_path} has no version {version}; pick one of {records[0].number}..{records[-1].number}")
-    best = run.read_json("best.json")
-    if isinstance(best, dict) and "version" in best:
-        wanted = int(best["version"])
-        for record in records:
-            if record.number == wanted:
-                return record
-    return max(records, key=lambda r: (r.val_accuracy, r.number))
+    return current_version(records)
 
 
 class ReviewSession:
     """Review state shared by the web server's threads (a lock serialises changes)."""
 
-    def __init__(self, run_path: Path, record: VersionRecord, data: ReviewData, *, examples: int = 4) -> None:
+    def __init__(self, run_path: Path, record: VersionRecord, data: ReviewData, *, examples: int = 4,
+                 why: str = "asked for") -> None:
         self.run_path = Path(run_path)
         self.record = record
+        self.why = why
         self.data = data
         self.examples = examples
         self._lock = threading.Lock()
@@ -89,7 +92,7 @@ class ReviewSession:
     def state(self) -> dict[str, Any]:
         """Everything the page renders (JSON-ready)."""
         with self._lock:  # image sets memoise prompt cosines: one scoring call at a time
-            record = self.record
+            record, why = self.record, self.why
             temperature = self.data.temperature
             evidence = rule_evidence(record.system, self.data.train, examples=self.examples, temperature=temperature)
             val_accuracy = accuracy(record.system, self.data.val, temperature)
@@ -97,6 +100,7 @@ class ReviewSession:
             "run": self.run_path.name,
             "run_path": str(self.run_path),
             "version": record.version_id,
+            "why": why,
             "move": record.move,
             "parent": record.parent,
             "val_accuracy": val_accuracy,
@@ -134,12 +138,13 @@ class ReviewSession:
             val_accuracy = accuracy(edited, self.data.val, self.data.temperature)
             val_n = len(self.data.val.labels)
             record = _store_version(self.run_path, self.record, edited, batch, (val_accuracy, val_n), started)
-            self.record = record
+            self.record, self.why = record, "newest human edit"
         return {
             "version": record.version_id,
             "path": str(self.run_path / "versions" / f"{record.version_id}.json"),
             "val_accuracy": val_accuracy,
             "parent": record.parent,
+            "current": "this version: the newest human edit is what review, export and --apply use by default",
         }
 
 

@@ -125,7 +125,8 @@ def _load_hub(repo_id: str, split: str | None, allow_download: bool, hub_cache_d
     except LocalEntryNotFoundError:
         raise DataError(
             f"dataset {repo_id!r} is not in the local Hugging Face cache and downloads are off; pass a local "
-            "folder (save_to_disk, class subfolders or a manifest) or allow downloads (--allow-download)"
+            "folder (save_to_disk, class subfolders or a manifest); the command line never downloads, the "
+            "Python API's allow_download=True does, on a machine with network"
         ) from None
     return datasets.load_dataset(folder, split=split, cache_dir=datasets_cache_dir)
 

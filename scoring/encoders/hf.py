@@ -97,7 +97,8 @@ def resolve_model_folder(
         why = "HF_HUB_OFFLINE=1 is set" if hub_offline() else "downloads are off"
         raise EncoderError(
             f"model {rest!r} is not in the local Hugging Face cache and {why}; pass a local folder "
-            "(hf:<dir>), or allow downloads (allow_download=True / --allow-download) on a machine with network"
+            "(hf:<dir>) holding the model (the command line never downloads; the Python API's "
+            "allow_download=True does, on a machine with network)"
         ) from None
     except (HfHubHTTPError, OSError, ValueError) as exc:
         raise EncoderError(f"cannot fetch model {rest!r} from the hub: {str(exc).splitlines()[0]}; check the id and network") from None
@@ -368,7 +369,7 @@ def load_encoder(
     go to a remote-code model's encode calls; ``similarity="maxsim"`` asks it for multi-vectors.
     """
     if not isinstance(batch_size, int) or batch_size < 1:
-        raise EncoderError(f"batch size must be a positive integer, got {batch_size!r}; pass e.g. --batch-size 32")
+        raise EncoderError(f"batch size must be a positive integer, got {batch_size!r}; pass e.g. batch_size=32")
     try:
         similarity = check_similarity(similarity)
     except ValueError as exc:

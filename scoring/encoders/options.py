@@ -39,7 +39,7 @@ __all__ = ["EncoderOptions", "EncoderSettings", "parse_encoder_options", "family
 _SIDES = ("image", "text")
 RESERVED = {
     "images": "the inputs", "sentences": "the inputs", "texts": "the inputs",
-    "batch_size": "--batch-size", "device": "--device", "show_progress_bar": "cotclip's progress bar",
+    "batch_size": "cotclip's batching", "device": "cotclip's device choice", "show_progress_bar": "cotclip's progress bar",
     "convert_to_numpy": "cotclip", "convert_to_tensor": "cotclip", "return_numpy": "cotclip",
     "normalize_embeddings": "cotclip (it always normalises)", "return_multivector": "--similarity maxsim",
 }

@@ -129,7 +129,7 @@ class PrecomputedEncoder:
             if not row.isdigit() or int(row) >= len(self.contents.image_embeddings):
                 raise EncoderError(
                     f"image {ref.source} is not from {self.contents.path}; a precomputed encoder only embeds its own "
-                    "file's images, so pass the same file to --data precomputed:<file>"
+                    "file's images (the data precomputed:<file>), not image files; use a real encoder for those"
                 )
             rows.append(int(row))
         embeddings = self.contents.image_embeddings[rows].reshape(len(rows), self.dim)

@@ -196,8 +196,22 @@ def _one_line(exc: ValidationError) -> str:
         return f"unknown key {where!r}; allowed keys: {allowed} (a group has name, values, visibility){more}"
     if parts and parts[0] == "classes":
         return "classes must be a count of at least 2 or a list of at least 2 names"
+    bound = _BOUNDS.get(first["type"])
+    if bound is not None:
+        limit = (first.get("ctx") or {}).get(bound[1])
+        return f"{where} is {first.get('input')!r} but must be {bound[0]} {limit}; fix it in the world file{more}"
+    if first["type"] in _KINDS:
+        return f"{where} is {first.get('input')!r} but must be {_KINDS[first['type']]}; fix it in the world file{more}"
     message = str(first["msg"]).removeprefix("Value error, ")
     return f"{where + ': ' if where else ''}{message}{more}"
+
+
+#: pydantic error types of a numeric bound -> (comparison, the ctx key that holds the limit)
+_BOUNDS = {"greater_than_equal": (">=", "ge"), "greater_than": (">", "gt"), "less_than_equal": ("<=", "le"),
+           "less_than": ("<", "lt")}
+_KINDS = {"int_type": "a whole number", "int_parsing": "a whole number", "int_from_float": "a whole number",
+          "float_type": "a number", "float_parsing": "a number", "bool_type": "true or false",
+          "bool_parsing": "true or false", "string_type": "text", "list_type": "a list", "dict_type": "a mapping"}
 
 
 def parse_world_config(data: Any, source: str) -> WorldConfig:

@@ -45,7 +45,8 @@ class SyntheticEncoder:
         if not ref.uid.startswith(self._uid_prefix):
             raise EncoderError(
                 f"image {ref.source!r} is not from synthetic world {self.world.name} ({self.world.hash}); "
-                f"use --data synthetic:{self.world.name} with --model synthetic, or a real encoder for real images"
+                f"this simulated encoder embeds only that world's images (synthetic:{self.world.name}), "
+                "use a real encoder for real images"
             )
         row = ref.row if ref.row is not None else int(ref.uid[len(self._uid_prefix):])
         if not 0 <= row < self.world.n_images:
@@ -68,7 +69,7 @@ def world_of_dataset(dataset: Dataset) -> World:
     if scheme != "synthetic" or not dataset.identity.startswith("synthetic:"):
         raise EncoderError(
             f"--model synthetic needs a synthetic dataset, not {dataset.source!r}; "
-            "use --data synthetic:<preset|world.yaml>, or --model synthetic:<world> to name the world"
+            "use the data of a synthetic world (synthetic:<preset|world.yaml>) or a real encoder"
         )
     world = load_world(spec)
     if not dataset.identity.startswith(f"synthetic:{world.hash}"):
@@ -96,7 +97,6 @@ def load_encoder(rest: str, *, dataset: Dataset | None = None, **_: Any) -> Synt
             raise EncoderError(exc.message) from None
     if dataset is None:
         raise EncoderError(
-            "--model synthetic needs to know its world; pass --data synthetic:<preset|world.yaml> "
-            "or name it: --model synthetic:<preset|world.yaml>"
+            "--model synthetic needs to know its world; name it: --model synthetic:<preset|world.yaml>"
         )
     return SyntheticEncoder(world_of_dataset(dataset))

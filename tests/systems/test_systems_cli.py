@@ -282,3 +282,15 @@ def test_seed_yaml_with_wrong_key_types_is_reported(cli: Any, tmp_path: Path) ->
     path.write_text('classification_cot:\n  g: {prompt: "{}", options: [a, b]}\n1: x\nk_rules:\n  2: {g: 1}\n', "utf-8")
     code, out, err = cli("validate", str(path))
     assert code == 2 and "classes[0]: Input should be a valid string (got int 2)" in err and "Traceback" not in out + err
+
+
+def test_validate_json_on_a_binary_file_still_prints_one_json_document(tmp_path, capsys):
+    import json as _json
+
+    from cotclip.optimizer.cli import main as _main
+
+    binary = tmp_path / "image.json"
+    binary.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\xff\xfe")
+    assert _main(["validate", str(binary), "--json"]) == 2
+    report = _json.loads(capsys.readouterr().out)
+    assert report["valid"] is False and "not UTF-8" in report["errors"][0] and report["warnings"] == []

@@ -27,12 +27,14 @@ SYSTEM = System.from_data(
 NAME_PROMPTS = [f"a photo of {c}" for c in SYSTEM.classes]
 
 
-def build_npz(path: Path, *, with_names: bool = True, extra_labels: tuple[str, ...] = (), per_class: int = 5) -> Path:
+def build_npz(path: Path, *, with_names: bool = True, extra_labels: tuple[str, ...] = (), per_class: int = 5,
+              extra_count: int | None = None) -> Path:
     """Images near their class's option prompts; texts = system prompts, descriptors (+ class-name prompts)."""
     rng = np.random.default_rng(0)
     texts = SYSTEM.prompt_texts() + [t for ts in descriptor_texts(SYSTEM) for t in ts] + (NAME_PROMPTS if with_names else [])
     text_embeddings = rng.standard_normal((len(texts), DIM)).astype(np.float32)
-    labels = [c for c in (*SYSTEM.classes, *extra_labels) for _ in range(per_class)]
+    labels = [c for c in SYSTEM.classes for _ in range(per_class)]
+    labels += [c for c in extra_labels for _ in range(per_class if extra_count is None else extra_count)]
     row = {text: i for i, text in enumerate(texts)}
     anchors = {
         c: sum(text_embeddings[row[t]] for g in SYSTEM.groups for t in g.option_texts(SYSTEM.rule(c, g.name)))
@@ -219,3 +221,14 @@ def test_manifest_with_custom_column_names(capsys, tmp_path, tiny_clip_dir) -> N
     assert main(["evaluate", *common, "--image-column", "file"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error:") and err.count("\n") == 1 and "label" in err and "Traceback" not in err
+
+
+def test_an_unknown_class_too_small_to_split_is_dropped_by_ignore_unknown(capsys, files, tmp_path) -> None:
+    # 'zebra' has a single image: the stratified split cannot place it, and it is not a class of the system
+    npz = f"precomputed:{build_npz(tmp_path / 'zebra.npz', extra_labels=('zebra',), extra_count=1)}"
+    args = ["evaluate", "--system", files["system"], "--data", npz, "--model", npz, "--cache-dir", files["cache"]]
+    assert_fails(capsys, args, "'zebra'", "--ignore-unknown")  # the label problem, not a split problem
+    data = run_json(capsys, args + ["--ignore-unknown"])
+    assert data["skipped"]["unknown_label"] == 1 and data["n"] > 0
+    baseline = run_json(capsys, ["baseline", "--system", files["system"], *args[3:], "--ignore-unknown"])
+    assert baseline["skipped"]["unknown_label"] == 1

@@ -1,4 +1,4 @@
-"""A fake OpenAI-compatible server on 127.0.0.1 that can answer, fail with 500, or hang."""
+"""A fake OpenAI-compatible server on 127.0.0.1 that can answer, fail with 500, hang, never answer or talk garbage."""
 
 from __future__ import annotations
 
@@ -12,10 +12,16 @@ ANSWER = {"answer": {"groups": [{"name": "color", "prompt": "It is {}.", "option
 
 
 class FakeServer:
-    """Counts requests; ``mode`` is 'ok', '500' or 'hang'; keeps the last request body."""
+    """Counts requests; keeps the request bodies. ``mode``:
+
+    'ok' answers, '500' fails, 'hang' answers after 3 s, 'never' accepts and never answers
+    (until closed), 'trickle' sends headers then one byte every 0.1 s (a per-read HTTP
+    timeout never fires), 'garbage' answers 200 with a body that is not JSON.
+    """
 
     def __init__(self) -> None:
         self.mode = "ok"
+        self.closing = threading.Event()
         self.switch_after: int | None = None  # after this many requests, answer 500
         self.requests: list[dict] = []
         server = self
@@ -29,6 +35,9 @@ class FakeServer:
                 server.requests.append(json.loads(body or b"{}"))
                 if server.mode == "hang":
                     time.sleep(3)
+                if server.mode in ("never", "trickle", "garbage"):
+                    self._misbehave(server.mode)
+                    return
                 failing = server.switch_after is not None and len(server.requests) > server.switch_after
                 if server.mode == "500" or failing:
                     self._send(500, {"error": {"message": "internal error", "type": "server_error"}})
@@ -39,6 +48,24 @@ class FakeServer:
                                  "message": {"role": "assistant", "content": json.dumps(ANSWER)}}],
                     "usage": {"prompt_tokens": 120, "completion_tokens": 30, "total_tokens": 150},
                 })
+
+            def _misbehave(self, mode):
+                try:
+                    if mode == "never":
+                        server.closing.wait()
+                        return
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", "100000" if mode == "trickle" else "21")
+                    self.end_headers()
+                    if mode == "garbage":
+                        self.wfile.write(b"<html>not json at all")
+                        return
+                    while not server.closing.wait(0.1):
+                        self.wfile.write(b" ")
+                        self.wfile.flush()
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
 
             def _send(self, status, payload):
                 data = json.dumps(payload).encode()
@@ -58,5 +85,6 @@ class FakeServer:
         self.thread.start()
 
     def close(self) -> None:
+        self.closing.set()
         self.httpd.shutdown()
         self.httpd.server_close()

@@ -64,10 +64,14 @@ def test_corrupt_version_is_a_one_line_run_dir_error(tmp_path):
         run.load_versions()
 
 
-def test_create_refuses_an_existing_run_and_open_needs_one(tmp_path):
+def test_create_refuses_a_started_run_replaces_an_unstarted_one_and_open_needs_one(tmp_path):
     run = RunDir.create(tmp_path / "r")
     run.write_text("run.yaml", "data: x\n")
     run.release_lock()
+    again = RunDir.create(tmp_path / "r")  # no version yet: a failed start, emptied and reused
+    assert again.replaced and not (tmp_path / "r" / "run.yaml").exists()
+    again.write_text("versions/0001.json", "{}")
+    again.release_lock()
     with pytest.raises(RunDirError, match="already holds a run"):
         RunDir.create(tmp_path / "r")
     with pytest.raises(RunDirError, match="does not exist"):

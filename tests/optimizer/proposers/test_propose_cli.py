@@ -76,3 +76,14 @@ def test_class_and_notes_files(tmp_path):
     notes.write_text("a: [unclosed\n")
     with pytest.raises(InputError, match="not valid YAML"):
         read_notes(notes)
+
+
+@pytest.mark.parametrize("flag, value", [("--temperature", "-1"), ("--llm-timeout", "-3"), ("--llm-retries", "-1")])
+def test_propose_refuses_negative_llm_settings_before_any_call(tmp_path, capsys, flag, value):
+    from cotclip.optimizer.cli import main as _main
+
+    code = _main(["propose", "--lm", "openai/x", "--api-base", "http://127.0.0.1:9/v1", "--classes", "a,b",
+                  "--out", str(tmp_path / "out"), flag, value])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("error:") and flag in err and err.count("\n") == 1
+    assert not (tmp_path / "out").exists()

@@ -103,7 +103,7 @@ def test_an_unusable_question_falls_back_to_the_built_in_template(world, notes, 
 def test_only_garbage_is_a_proposer_error_that_says_what_to_do(world, notes, pokemon, tmp_path):
     _, train, _, _ = pokemon
     proposer, _ = _proposer(["garbage"] * 40, train, tmp_path)
-    with pytest.raises(ProposerError, match="described no class usably; give per-class --notes"):
+    with pytest.raises(ProposerError, match="described no class usably; give per-class notes"):
         proposer.propose(_task(world, notes))
 
 

@@ -105,7 +105,7 @@ def test_export_any_from_a_run_dir_writes_every_format(run_dir: Path, tmp_path: 
     encoder = SyntheticEncoder(world)
     dataset = dataset_of_world(world, "pokemon-like")
     classifier = Classifier.load(tmp_path / "c.npz", encoder=encoder)
-    assert classifier.compiled.encoder_spec == "synthetic"
+    assert classifier.compiled.encoder_spec == "synthetic:pokemon-like"  # names its world: loads without --data
     assert classifier.compiled.has_adaptive  # fitted on the run's train split
     assert classifier.compiled.adaptive_counts.sum() == 80
     images = ImageSet(encoder.encode_images(dataset.images).embeddings, dataset.labels, PromptEmbedder(encoder))
@@ -123,7 +123,7 @@ def test_export_npz_of_a_system_file_needs_a_model(tmp_path: Path, broken_system
         assert "adaptive_theta" not in archive.files  # no train data to fit it on
 
 
-def test_run_dir_resolves_to_its_best_or_a_given_version(run_dir: Path, broken_system, tmp_path: Path, capsys):
+def test_run_dir_resolves_to_its_current_or_a_given_version(run_dir: Path, broken_system, tmp_path: Path, capsys):
     assert load_system_or_run(str(run_dir))[0] == broken_system
     assert main(["review", str(run_dir), "--apply", str(_write_edits(tmp_path, {"edits": [
         {"op": "set_option", "group": broken_system.groups[0].name, "index": 0, "text": "chartreuse"}]}))]) == 0
@@ -131,7 +131,8 @@ def test_run_dir_resolves_to_its_best_or_a_given_version(run_dir: Path, broken_s
     edited = load_system_or_run(str(run_dir), version=2)[0]
     assert edited.groups[0].options[0] == "chartreuse"
     (run_dir / "best.json").write_text(json.dumps({"version": "0001", "val_accuracy": 0.5}))
-    assert load_system_or_run(str(run_dir))[0] == broken_system  # best.json decides, not the newest version
+    assert load_system_or_run(str(run_dir))[0] == edited  # the newest human edit, whatever best.json says
+    assert load_system_or_run(str(run_dir), version=1)[0] == broken_system
     with pytest.raises(InputError, match="run dirs only"):
         load_system_or_run(str(tmp_path / "s.json"), version=1)
 

@@ -140,3 +140,21 @@ def test_requests_naming_another_host_are_refused(server, run_dir: Path):
     request = urllib.request.Request(server.url + "api/state", headers={"Host": f"localhost:{port}"})
     with urllib.request.urlopen(request, timeout=10) as response:
         assert response.status == 200
+
+
+def test_a_browser_that_hangs_up_leaves_no_traceback(server, capfd):
+    import socket
+    import struct
+    import time
+
+    host, port = server.httpd.server_address[:2]
+    for request in (b"GET / HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n" % port,  # hangs up before the page
+                    b"GET /api/state HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n" % port):  # hangs up mid-request
+        client = socket.create_connection((host, port))
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close with a reset
+        client.sendall(request)
+        client.close()
+    time.sleep(0.5)
+    assert _get(server, "/api/state")[0] == 200  # still serving
+    err = capfd.readouterr().err
+    assert "Traceback" not in err and "BrokenPipe" not in err and "ConnectionReset" not in err

@@ -65,7 +65,7 @@ def test_refs_of_other_data_are_refused(dataset):
 
 
 def test_plain_synthetic_without_a_synthetic_dataset_says_how_to_fix_it(dataset):
-    with pytest.raises(EncoderError, match="pass --data synthetic:<preset"):
+    with pytest.raises(EncoderError, match="name it: --model synthetic:<preset"):
         load_encoder("synthetic")
     foreign = type(dataset)(source="some/folder", identity="folder:abc", images=[], labels=[])
     with pytest.raises(EncoderError, match="needs a synthetic dataset"):

@@ -95,15 +95,15 @@ def test_unknown_class_or_group_is_a_one_line_data_error(pokemon_world):
     [
         ({"bogus": 1}, "unknown key 'bogus'; allowed keys: seed"),
         ({"classes": -3}, "classes must be a count of at least 2 or a list of at least 2 names"),
-        ({"images_per_class": -1}, "images_per_class: Input should be greater than or equal to 1"),
-        ({"groups": [{"name": "color", "values": 9, "visibility": 1.5}]}, "groups.0.visibility: Input should be less than or equal to 1"),
+        ({"images_per_class": -1}, "images_per_class is -1 but must be >= 1; fix it in the world file"),
+        ({"groups": [{"name": "color", "values": 9, "visibility": 1.5}]}, "groups.0.visibility is 1.5 but must be <= 1.0"),
         ({"groups": [{"name": "color", "values": 9, "visibility": 0.5}]}, "only 9 distinct attribute signatures for 16 classes"),
         ({"groups": [{"name": "colour", "values": 9, "visibility": 0.5}]}, "group 'colour' has no built-in vocabulary"),
         ({"groups": [{"name": "size", "values": 30, "visibility": 0.5}]}, "asks for 30 values; its vocabulary has 8"),
         ({"classes": ["Ann", "Ann"]}, "class 'Ann' is listed twice"),
         ({"classes": ["Ann", "crimson"]}, "class 'crimson' is also an attribute phrase"),
-        ({"nuisance": {"count": -2, "strength": 1.0}}, "nuisance.count: Input should be greater than or equal to 0"),
-        ({"surface_forms": 4}, "surface_forms: Input should be less than or equal to 3"),
+        ({"nuisance": {"count": -2, "strength": 1.0}}, "nuisance.count is -2 but must be >= 0"),
+        ({"surface_forms": 4}, "surface_forms is 4 but must be <= 3"),
     ],
 )
 def test_bad_configs_raise_one_line_data_errors(changes, message):

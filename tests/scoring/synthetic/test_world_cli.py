@@ -61,9 +61,9 @@ def test_notes_json_and_text(capsys, pokemon_world):
     [
         ("classes: 4\ngroups: [{name: color, values: 4, visibility: 0.5}]\nwings: 2\n", "unknown key 'wings'"),
         ("classes: -4\ngroups: [{name: color, values: 4, visibility: 0.5}]\n", "classes must be a count"),
-        ("classes: 4\ngroups: [{name: color, values: 4, visibility: 2}]\n", "visibility: Input should be less than or equal to 1"),
+        ("classes: 4\ngroups: [{name: color, values: 4, visibility: 2}]\n", "visibility is 2 but must be <= 1.0"),
         ("classes: 40\ngroups: [{name: color, values: 4, visibility: 0.5}]\n", "only 4 distinct attribute signatures"),
-        ("classes: 4\ngroups: [{name: color, values: -1, visibility: 0.5}]\n", "values: Input should be greater than or equal to 2"),
+        ("classes: 4\ngroups: [{name: color, values: -1, visibility: 0.5}]\n", "values is -1 but must be >= 2"),
         ("classes: [4\n", "cannot read it as YAML"),
     ],
 )
