@@ -175,7 +175,8 @@ def test_optimize_proposer_with_the_real_local_llm_and_prompts_dir_reuse(tmp_pat
     init.write_text(system.evolve(classes=classes, rules={c: system.rules[c] for c in classes}).to_json())
     config = tmp_path / "run.yaml"
     config.write_text(yaml.safe_dump({
-        "runs_dir": str(tmp_path / "runs"), "data": "synthetic:pokemon-like", "model": "synthetic", "lm": "local",
+        "runs_dir": str(tmp_path / "runs"), "data": "synthetic:pokemon-like", "model": "synthetic",
+        "lm": "local:smollm2", "proposer": "oneshot",
         "classes": classes, "init": str(init), "n_proposals": 1, "max_groups": 2, "max_options": 4,
         "llm_max_tokens": 400, "llm_timeout_s": 300.0, "moves": ["fit_rules"], "patience": 1, "max_llm_calls": 2,
         "cache_dir": str(tmp_path / "cache")}))

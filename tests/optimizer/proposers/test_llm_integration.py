@@ -69,7 +69,7 @@ def test_propose_and_revise_with_smollm2(local_server, fake_diagnostics):
 
 
 def test_cli_propose_with_local_llm_writes_candidates_and_log(tmp_path, capsys):
-    code = main(["propose", "--lm", "local", "--classes", ",".join(CLASSES), "--out", str(tmp_path / "out"),
+    code = main(["propose", "--lm", "local:smollm2", "--classes", ",".join(CLASSES), "--out", str(tmp_path / "out"),
                  "-n", "1", "--max-groups", "2", "--max-options", "3", "--max-tokens", "320",
                  "--timeout", "300", "--max-calls", "1", "--json"])
     captured = capsys.readouterr()
