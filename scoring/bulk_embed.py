@@ -70,17 +70,26 @@ class EmbedReport:
     texts: int = 0
     texts_encoded: int = 0
     seconds: float = 0.0
+    first_batch_s: float = 0.0
+    first_batch: int = 0
 
     @property
     def images_per_s(self) -> float:
         """Images encoded per second of this run's image phase (0 when none was encoded)."""
         return self.encoded / self.seconds if self.seconds > 0 and self.encoded else 0.0
 
+    @property
+    def steady_images_per_s(self) -> float:
+        """Images per second after the first batch was stored (start-up, e.g. Ray actors loading, left out)."""
+        span = self.seconds - self.first_batch_s
+        rest = self.encoded + len(self.unreadable) - self.first_batch
+        return rest / span if span > 0 and rest > 0 else 0.0
+
     def to_dict(self) -> dict[str, object]:
-        """All fields plus ``images_per_s``; unreadable images as ``{"source", "reason"}``."""
+        """All fields plus ``images_per_s`` and ``steady_images_per_s``; unreadable images as ``{"source", "reason"}``."""
         data = asdict(self)
         data["unreadable"] = [{"source": s, "reason": r} for s, r in self.unreadable]
-        return {**data, "images_per_s": self.images_per_s}
+        return {**data, "images_per_s": self.images_per_s, "steady_images_per_s": self.steady_images_per_s}
 
 
 def missing_positions(dataset: Dataset, encoder: CachedEncoder) -> list[int]:
@@ -153,7 +162,12 @@ def embed_into_cache(job: EmbedJob, *, engine: str = "local", address: str | Non
     show = progress and sys.stderr.isatty() and bool(missing)
     started = time.perf_counter()
     bar = _progress(len(missing), show, f"embedding {len(missing)} images ({engine})")
-    advance = next(bar)
+    draw, first = next(bar), []
+
+    def advance(count: int) -> None:
+        if not first:
+            first.extend((time.perf_counter() - started, count))
+        draw(count)
     try:
         if not missing:
             unreadable = []
@@ -171,6 +185,6 @@ def embed_into_cache(job: EmbedJob, *, engine: str = "local", address: str | Non
     texts = _encode_texts(encoder, system) if system is not None else 0
     return EmbedReport(engine, workers if engine == "ray" else 1, len(dataset), len(dataset) - len(missing),
                        len(missing) - len(unreadable), unreadable, texts, encoder.stats.encoder_calls - before,
-                       seconds)
+                       seconds, *(first or (0.0, 0)))
 
 
