@@ -231,15 +231,16 @@ class LLMExecutor:
             for item in items:
                 yield _guarded(function, item)
             return
-        with ThreadPoolExecutor(max_workers=min(self.concurrency, len(items)),
-                                thread_name_prefix="cotclip-llm") as pool:
-            futures = [pool.submit(_guarded, function, item) for item in items]
-            try:
-                for future in futures:
-                    yield future.result()
-            finally:
-                for future in futures:
-                    future.cancel()
+        pool = ThreadPoolExecutor(max_workers=min(self.concurrency, len(items)), thread_name_prefix="cotclip-llm")
+        futures = [pool.submit(_guarded, function, item) for item in items]
+        finished = False
+        try:
+            for future in futures:
+                yield future.result()
+            finished = True
+        finally:
+            # interrupted (Ctrl-C, a bug, the caller stopped early): drop what has not started, do not wait
+            pool.shutdown(wait=finished, cancel_futures=not finished)
 
 
 def _guarded(function: Callable[[T], R], item: T) -> R | CotclipError:
