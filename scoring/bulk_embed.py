@@ -70,8 +70,7 @@ class EmbedReport:
     texts: int = 0
     texts_encoded: int = 0
     seconds: float = 0.0
-    first_batch_s: float = 0.0
-    first_batch: int = 0
+    encode_s: float = 0.0
 
     @property
     def images_per_s(self) -> float:
@@ -80,10 +79,12 @@ class EmbedReport:
 
     @property
     def steady_images_per_s(self) -> float:
-        """Images per second after the first batch was stored (start-up, e.g. Ray actors loading, left out)."""
-        span = self.seconds - self.first_batch_s
-        rest = self.encoded + len(self.unreadable) - self.first_batch
-        return rest / span if span > 0 and rest > 0 else 0.0
+        """Images per second of ``encode_s``: from the first batch begun to the last one stored.
+
+        Leaves out start-up (Ray: joining the cluster, planning, actors loading the encoder).
+        """
+        done = self.encoded + len(self.unreadable)
+        return done / self.encode_s if self.encode_s > 0 and done else 0.0
 
     def to_dict(self) -> dict[str, object]:
         """All fields plus ``images_per_s`` and ``steady_images_per_s``; unreadable images as ``{"source", "reason"}``."""
@@ -162,22 +163,18 @@ def embed_into_cache(job: EmbedJob, *, engine: str = "local", address: str | Non
     show = progress and sys.stderr.isatty() and bool(missing)
     started = time.perf_counter()
     bar = _progress(len(missing), show, f"embedding {len(missing)} images ({engine})")
-    draw, first = next(bar), []
-
-    def advance(count: int) -> None:
-        if not first:
-            first.extend((time.perf_counter() - started, count))
-        draw(count)
+    advance = next(bar)
     try:
         if not missing:
-            unreadable = []
+            unreadable, encode_s = [], 0.0
         elif engine == "local":
             unreadable = _encode_local(dataset, encoder, missing, batch_size, advance)
+            encode_s = time.perf_counter() - started
         else:
             from cotclip.scoring.ray_engine import encode_with_ray
 
-            unreadable = encode_with_ray(job, missing, batch_size=batch_size, workers=workers, address=address,
-                                         advance=advance)
+            unreadable, encode_s = encode_with_ray(job, missing, batch_size=batch_size, workers=workers,
+                                                   address=address, advance=advance)
     finally:
         bar.close()
     seconds = time.perf_counter() - started
@@ -185,6 +182,6 @@ def embed_into_cache(job: EmbedJob, *, engine: str = "local", address: str | Non
     texts = _encode_texts(encoder, system) if system is not None else 0
     return EmbedReport(engine, workers if engine == "ray" else 1, len(dataset), len(dataset) - len(missing),
                        len(missing) - len(unreadable), unreadable, texts, encoder.stats.encoder_calls - before,
-                       seconds, *(first or (0.0, 0)))
+                       seconds, encode_s)
 
 

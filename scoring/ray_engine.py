@@ -15,6 +15,7 @@ Ray is the optional extra ``cotclip[ray]``; it is imported only here, only when
 from __future__ import annotations
 
 import socket
+import time
 from typing import TYPE_CHECKING, Callable
 
 import numpy as np
@@ -87,17 +88,24 @@ class EncodeBatches:
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Encode the images at ``batch["position"]`` into the cache; return which could not be read and why."""
+        began = time.time()  # wall clock: comparable across the actors of one machine or a synced cluster
         positions = [int(p) for p in batch["position"]]
         encoding = self.encoder.encode_images([self.dataset.images[p] for p in positions])
         reasons = [""] * len(positions)
         for index, reason in encoding.failures:
             reasons[index] = reason or "unreadable"
-        return {"position": np.asarray(positions, dtype=np.int64), "reason": np.asarray(reasons, dtype=object)}
+        ended = np.full(len(positions), time.time())
+        return {"position": np.asarray(positions, dtype=np.int64), "reason": np.asarray(reasons, dtype=object),
+                "began": np.full(len(positions), began), "ended": ended}
 
 
 def encode_with_ray(job: "EmbedJob", positions: list[int], *, batch_size: int, workers: int, address: str | None,
-                    advance: Callable[[int], None]) -> list[tuple[str, str]]:
-    """Encode ``positions`` of ``job.data`` on Ray; the unreadable images as ``(source, reason)``."""
+                    advance: Callable[[int], None]) -> tuple[list[tuple[str, str]], float]:
+    """Encode ``positions`` of ``job.data`` on Ray.
+
+    Returns the unreadable images as ``(source, reason)`` and the encoding span: seconds
+    from the first batch an actor began to the last one it finished (start-up left out).
+    """
     import ray
 
     check_ray(address)
@@ -111,16 +119,18 @@ def encode_with_ray(job: "EmbedJob", positions: list[int], *, batch_size: int, w
             compute=ray.data.ActorPoolStrategy(size=workers), num_cpus=1, batch_format="numpy",
         )
         failed: list[tuple[int, str]] = []
+        first, last = float("inf"), 0.0
         try:
             for batch in encoded.iter_batches(batch_size=None, batch_format="numpy"):
                 failed.extend((int(p), str(r)) for p, r in zip(batch["position"], batch["reason"]) if r)
+                first, last = min(first, float(batch["began"].min())), max(last, float(batch["ended"].max()))
                 advance(len(batch["position"]))
         except ray.exceptions.RayError as exc:
             raise RayEngineError(
                 f"the Ray job failed ({type(exc).__name__}: {str(exc).splitlines()[0][:160]}); rows already written "
                 "are kept: run the same `cotclip embed` again to encode only the missing images") from None
         dataset_images = job.open()[0].images if failed else ()
-        return [(dataset_images[p].source, reason) for p, reason in failed]
+        return [(dataset_images[p].source, reason) for p, reason in failed], max(0.0, last - first)
     finally:
         if started:
             ray.shutdown()
