@@ -36,7 +36,8 @@ from cotclip.scoring.synthetic.world import load_world  # noqa: E402
 
 def _round(lm: str, api_base: str | None, k: int, concurrency: int, scratch: Path) -> tuple[float, list[str]]:
     config = RunConfig(name=f"c{concurrency}", runs_dir=str(scratch), data="synthetic:pokemon-like", model="synthetic",
-                       lm=lm, api_base=api_base, n_proposals=k, llm_concurrency=concurrency, moves=["fit_rules"],
+                       lm=lm, api_base=api_base, proposer="oneshot", n_proposals=k, llm_concurrency=concurrency,
+                       moves=["fit_rules"],
                        max_evaluations=k, llm_max_tokens=400, llm_timeout_s=600.0, cache_dir=str(scratch / "cache"))
     started = time.perf_counter()
     optimize(config, progress=False)
@@ -77,11 +78,11 @@ def fixed_latency(latency: float, k: int, levels: list[int]) -> None:
 
 
 def local_server(k: int, levels: list[int]) -> None:
-    print(f"\nbundled llama-server (SmolLM2-135M, -np = concurrency), K={k}")
+    print(f"\nbundled llama-server (SmolLM2-135M, -np = concurrency, one-shot proposer), K={k}")
     print(f"{'concurrency':>11}{'run s':>9}  versions")
     for level in levels:
         with tempfile.TemporaryDirectory() as scratch:
-            run_s, versions = _round("local", None, k, level, Path(scratch))
+            run_s, versions = _round("local:smollm2", None, k, level, Path(scratch))
         print(f"{level:>11}{run_s:>9.2f}  {' '.join(versions)}")
 
 
