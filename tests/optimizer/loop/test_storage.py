@@ -197,6 +197,6 @@ def test_report_names_an_unknown_llm_price_instead_of_crashing(tmp_path):
         encoder_calls=1, unique_inputs=1, llm={"calls": 2, "prompt_tokens": 5, "completion_tokens": 5, "usd": None},
         wall_s=1.0, loop_overhead_s_per_evaluation=0.001, sessions=1,
     )
-    assert "LLM: 2 calls, 10 tokens, $ unknown" in render_report(summary, [record(1, 1.0)])
+    assert "LLM: 2 calls, 10 tokens, unknown dollars" in render_report(summary, [record(1, 1.0)])
     priced = dataclasses.replace(summary, llm={**summary.llm, "usd": 0.25})
     assert "$0.2500" in render_report(priced, [record(1, 1.0)])
