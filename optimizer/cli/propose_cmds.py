@@ -134,12 +134,12 @@ def _proposer(lm: str, api_base: str | None, data: str | None, options: dict[str
     if is_local_lm(lm):
         from cotclip.optimizer.llm.server import LocalLLMServer
 
-        with LocalLLMServer(model=resolve_local_model(lm)) as server:
+        with LocalLLMServer(model=resolve_local_model(lm), parallel=options["concurrency"]) as server:
             yield LLMProposer(LLMClient(server.lm_config(**_lm_options(options))), budget=budget,
-                              prompts_dir=prompts_dir)
+                              prompts_dir=prompts_dir, concurrency=options["concurrency"])
         return
     yield LLMProposer(LLMClient(LMConfig(lm, api_base=api_base, **_lm_options(options))), budget=budget,
-                      prompts_dir=prompts_dir)
+                      prompts_dir=prompts_dir, concurrency=options["concurrency"])
 
 
 def _lm_options(options: dict[str, Any]) -> dict[str, Any]:
@@ -209,6 +209,7 @@ def propose_command(
                                             help="Seconds to wait for one answer (default 120)."),
     retries: Optional[int] = typer.Option(None, "--llm-retries", "--retries", min=0,
                                           help="Retries (exponential backoff) after a failed answer (default 2)."),
+    concurrency: int = typer.Option(4, "--llm-concurrency", min=1, help="LLM calls in flight at once (1: one after the other); local starts that many llama-server slots."),
     max_calls: Optional[int] = typer.Option(None, "--max-calls", help="Budget: at most this many LLM calls."),
     max_llm_tokens: Optional[int] = typer.Option(None, "--max-llm-tokens", help="Budget: at most this many tokens."),
     max_usd: Optional[float] = typer.Option(None, "--max-usd", help="Budget: at most this many dollars."),
@@ -231,7 +232,7 @@ def propose_command(
                         max_options=max_options, n_candidates=n_candidates)
     budget = Budget(max_calls=max_calls, max_tokens=max_llm_tokens, max_usd=max_usd)
     options = {"temperature": temperature, "max_tokens": max_tokens, "timeout_s": timeout, "retries": retries,
-               "cache_dir": cache_dir, "seed": seed}
+               "cache_dir": cache_dir, "seed": seed, "concurrency": concurrency}
     if prompts_dir is not None:
         from cotclip.optimizer.loop.proposer_tuning import check_prompts_dir
 

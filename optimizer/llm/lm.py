@@ -15,11 +15,13 @@ every later call with the same :class:`LLMUnavailableError` at once.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import os
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -204,6 +206,13 @@ class LLMClient:
 
     ``lm`` defaults to :func:`build_lm` of ``config``; tests pass a ``dspy.utils.DummyLM``.
     ``sleep`` is injectable so that backoff can be tested without waiting.
+
+    Thread-safe: DSPy keeps each answer in the LM's history, which concurrent calls on
+    one LM object would interleave, so a call made from another thread than the one
+    that built the client goes through that thread's own ``lm.copy()`` when ``lm`` is a
+    plain ``dspy.LM``; any other LM object (a test's ``DummyLM``, whose copies share
+    its scripted engine) answers one call at a time. Concurrent, budgeted calls:
+    :class:`cotclip.optimizer.llm.concurrency.LLMExecutor`.
     """
 
     def __init__(self, config: LMConfig, lm=None, *, sleep: Callable[[float], None] = time.sleep) -> None:
@@ -223,6 +232,28 @@ class LLMClient:
         enforced = "response_format" in self.lm.supported_params and self.lm.supports_response_schema
         self._adapter = _compact_adapter() if enforced else JSONAdapter()
         self._sleep = sleep
+        self._owner = threading.get_ident()
+        self._local = threading.local()
+        self._one_at_a_time = contextlib.nullcontext() if _copies_safely(self.lm) else threading.Lock()
+
+    def _copied(self) -> bool:
+        return isinstance(self._one_at_a_time, contextlib.nullcontext)
+
+    def _thread_lm(self):
+        """``self.lm`` in the building thread (or when not copied), a per-thread copy elsewhere."""
+        if threading.get_ident() == self._owner or not self._copied():
+            return self.lm
+        copy = getattr(self._local, "lm", None)
+        if copy is None:
+            copy = self._local.lm = self.lm.copy()
+        return copy
+
+    def _replace_thread_lm(self, lm) -> None:
+        """After an abandoned call: this thread's LM becomes ``lm`` (a fresh copy with its own history)."""
+        if threading.get_ident() == self._owner or not self._copied():
+            self.lm = lm
+        else:
+            self._local.lm = lm
 
     def _request_material(self, signature, inputs: dict[str, Any], lm_kwargs: dict[str, Any]) -> dict[str, Any]:
         messages = self._adapter.format(signature, [], inputs)
@@ -232,17 +263,30 @@ class LLMClient:
                 "output_schema": schemas, "lm_kwargs": lm_kwargs,
                 "max_tokens": self.config.max_tokens}
 
-    def complete(self, signature, inputs: dict[str, Any], *, temperature: float | None = None,
-                 seed: int | None = None) -> Completion:
-        """The raw answer to ``signature`` on ``inputs``; raises :class:`LLMServerError` when unreachable."""
+    def key_of(self, signature, inputs: dict[str, Any], *, temperature: float | None = None,
+                    seed: int | None = None) -> tuple[str, dict[str, Any]]:
+        """The response-cache key of a call and the LM arguments it is sent with."""
         lm_kwargs: dict[str, Any] = {"temperature": self.config.temperature if temperature is None else temperature}
         if seed is not None:
             lm_kwargs["seed"] = seed
-        key = request_key(self._request_material(signature, inputs, lm_kwargs))
-        if self.cache is not None and (entry := self.cache.get(key)) is not None:
-            usage = CallUsage(self.config.model, entry.get("prompt_tokens", 0), entry.get("completion_tokens", 0),
-                              0.0, 0.0, cached=True)
-            return Completion(entry["text"], usage, key)
+        return request_key(self._request_material(signature, inputs, lm_kwargs)), lm_kwargs
+
+    def cached(self, key: str) -> Completion | None:
+        """The cached answer for ``key`` (free: usage marked ``cached``), or ``None``."""
+        if self.cache is None or (entry := self.cache.get(key)) is None:
+            return None
+        usage = CallUsage(self.config.model, entry.get("prompt_tokens", 0), entry.get("completion_tokens", 0),
+                          0.0, 0.0, cached=True)
+        return Completion(entry["text"], usage, key)
+
+    def complete(self, signature, inputs: dict[str, Any], *, temperature: float | None = None,
+                 seed: int | None = None) -> Completion:
+        """The raw answer to ``signature`` on ``inputs``; raises :class:`LLMServerError` when unreachable."""
+        key, lm_kwargs = self.key_of(signature, inputs, temperature=temperature, seed=seed)
+        return self.cached(key) or self.send(signature, inputs, key, lm_kwargs)
+
+    def send(self, signature, inputs: dict[str, Any], key: str, lm_kwargs: dict[str, Any]) -> Completion:
+        """Ask the LM (with retries, bypassing the cache) and store the answer under ``key``."""
         completion = self._call_with_retries(signature, inputs, lm_kwargs, key)
         if self.cache is not None:
             self.cache.put(key, {"text": completion.text, "prompt_tokens": completion.usage.prompt_tokens,
@@ -317,13 +361,14 @@ class LLMClient:
         timeout = self.config.timeout_s if remaining is None else min(self.config.timeout_s, remaining)
         if self._litellm:  # the HTTP request ends with the wait (not part of the cache key)
             lm_kwargs["timeout"] = max(timeout, 0.001)
-        lm, started = self.lm, time.perf_counter()
+        lm, started = self._thread_lm(), time.perf_counter()
         at_deadline = remaining is not None and remaining <= backstop(self.config.timeout_s)
-        finished, completion = call_within(lambda: self._ask(lm, signature, inputs, lm_kwargs, key),
-                                           remaining if at_deadline else backstop(self.config.timeout_s))
+        with self._one_at_a_time:
+            finished, completion = call_within(lambda: self._ask(lm, signature, inputs, lm_kwargs, key),
+                                               remaining if at_deadline else backstop(self.config.timeout_s))
         if finished:
             return completion
-        self.lm = fresh_copy(lm)  # the abandoned call may still append to the old LM's history
+        self._replace_thread_lm(fresh_copy(lm))  # the abandoned call may still append to the old LM's history
         if at_deadline:
             raise self._wall_spent(f"(after waiting {time.perf_counter() - started:.1f}s for the LLM)")
         raise TimeoutError(f"no answer within --llm-timeout {self.config.timeout_s:g}s")
@@ -347,6 +392,13 @@ class LLMClient:
         usd = price_of_call(self.config.model, prompt_tokens, completion_tokens) if prompt_tokens else 0.0
         return Completion(_raw_text(lm),
                           CallUsage(self.config.model, prompt_tokens, completion_tokens, usd, latency), key)
+
+
+def _copies_safely(lm) -> bool:
+    """Whether ``lm.copy()`` gives an LM that records its own answers: true of ``dspy.LM`` itself."""
+    import dspy
+
+    return type(lm) is dspy.LM
 
 
 def _schema_of(annotation: Any) -> Any:

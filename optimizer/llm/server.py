@@ -98,12 +98,17 @@ class LocalLLMServer:
     ``model`` defaults to SmolLM2 (the fast test model); ``gguf`` overrides its file.
     ``threads``/``ctx_size`` are kept small so that answers take seconds on 2 cores;
     ``threads=None`` chooses by the machine's load (:func:`default_threads`).
+    ``parallel`` is the number of slots (``-np``): requests answered at the same time,
+    each with its own ``ctx_size`` tokens of context (the server gets ``-c parallel*ctx_size``).
     """
 
     def __init__(self, gguf: Path | None = None, port: int | None = None, *, model: LocalModel | None = None,
                  threads: int | None = None, ctx_size: int = 4096,
-                 startup_timeout_s: float = 60.0) -> None:
+                 startup_timeout_s: float = 60.0, parallel: int = 1) -> None:
+        if parallel < 1:
+            raise LLMServerError(f"llama-server needs at least one slot (got {parallel}); pass --llm-concurrency >= 1")
         self.gguf = gguf
+        self.parallel = parallel
         self.local_model = model or LOCAL_MODELS["smollm2"]
         self.port = port
         self.threads = threads if threads is not None else default_threads()
@@ -155,7 +160,8 @@ class LocalLLMServer:
         handle, log_name = tempfile.mkstemp(prefix="cotclip-llama-", suffix=".log")
         self._log_path = Path(log_name)
         command = [str(binary), "-m", str(gguf), "--host", "127.0.0.1", "--port", str(self.port),
-                   "-c", str(self.ctx_size), "-t", str(self.threads), "-np", "1", "--no-webui",
+                   "-c", str(self.ctx_size * self.parallel), "-t", str(self.threads), "-np", str(self.parallel),
+                   "--no-webui",
                    "--alias", self.local_model.alias, "--offline"]
         with os.fdopen(handle, "w") as log:
             self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=log,

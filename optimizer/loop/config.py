@@ -47,6 +47,8 @@ class RunConfig(BaseModel):
     llm_max_tokens: int = Field(default=1500, ge=64, description="Longest LLM answer, in tokens.")
     llm_timeout_s: float = Field(default=120.0, gt=0.0, description="Seconds one LLM attempt may take.")
     llm_retries: int = Field(default=2, ge=0, description="Attempts after a failed LLM call (exponential backoff).")
+    llm_concurrency: int = Field(default=4, ge=1, description="LLM calls in flight at once (1: one after the other); "
+                                 "`local` starts llama-server with this many slots.")
     domain: str | None = None
     notes: str | dict[str, str] | None = Field(default=None, description="Per-class notes: a YAML/JSON file or a mapping.")
     n_proposals: int = Field(default=4, ge=1)

@@ -96,10 +96,12 @@ class LLMRevisionMove:
 
     With ``fit`` set, each revision is also recorded with its rules refitted on train
     (the LLM changes the questions, the data decides the answers). A revision the
-    proposer cannot turn into a valid system (:class:`ProposerError`) is reported in
-    ``MoveResult.errors``; the run goes on with the other moves. A spent budget
-    (:class:`BudgetExhaustedError`, the wall time included) and an endpoint that failed
-    every attempt (:class:`LLMUnavailableError`) propagate so that the loop stops cleanly.
+    proposer cannot turn into a valid system (:class:`ProposerError`) or whose answer
+    failed or came late (:class:`LLMServerError`) is reported in ``MoveResult.errors``;
+    the run goes on with the other moves. An endpoint that failed every attempt
+    (:class:`LLMUnavailableError`) propagates so that the loop stops cleanly; so does a
+    spent budget (:class:`BudgetExhaustedError`, the wall time included) when no revision
+    was made (revisions already paid for are kept, and the loop's budget check stops it).
     """
 
     name = "llm_revise"
@@ -110,25 +112,45 @@ class LLMRevisionMove:
         self.fit = fit
 
     def propose(self, parent: System, context: MoveContext) -> MoveResult:
-        """Up to ``n_revisions`` revised systems."""
+        """Up to ``n_revisions`` revised systems, in revision order.
+
+        A proposer with ``revise_many`` (the LLM proposer) is asked for all revisions at
+        once, so that they go out concurrently up to its concurrency. Revisions paid for
+        before the budget ran out are kept; the error propagates only when none was made.
+        """
+        started = time.perf_counter()
+        outcomes = self._revisions(parent, list(context.history), context.diagnostics)
+        waited = time.perf_counter() - started
         candidates: list[System] = []
         errors: list[str] = []
-        waited = 0.0
-        for _ in range(self.n_revisions):
-            started = time.perf_counter()
-            try:
-                revised = self.proposer.revise(parent, context.diagnostics, list(context.history))
-            except (BudgetExhaustedError, LLMUnavailableError):  # the loop stops, with its report
-                raise
-            except (ProposerError, LLMServerError) as exc:  # a bad or late answer costs this revision only
-                errors.append(exc.message)
+        unavailable = next((o for o in outcomes if isinstance(o, LLMUnavailableError)), None)
+        if unavailable is not None:  # the loop stops, with its report
+            raise unavailable
+        for outcome in outcomes:
+            if isinstance(outcome, (ProposerError, LLMServerError, BudgetExhaustedError)):
+                errors.append(outcome.message)  # a bad or late answer costs this revision only
                 continue
-            finally:
-                waited += time.perf_counter() - started
-            candidates.append(revised)
+            candidates.append(outcome)
             if self.fit is not None:
-                candidates.extend(self.fit.propose(revised, context).candidates)
+                candidates.extend(self.fit.propose(outcome, context).candidates)
+        spent = next((o for o in outcomes if isinstance(o, BudgetExhaustedError)), None)
+        if spent is not None and not candidates:
+            raise spent
         return MoveResult(candidates=candidates, errors=errors, llm_seconds=waited)
+
+    def _revisions(self, parent: System, history: list, diagnostics: Any) -> list:
+        """Each revision's system or error, in order (serially for a proposer without ``revise_many``)."""
+        if hasattr(self.proposer, "revise_many"):
+            return list(self.proposer.revise_many(parent, diagnostics, history, self.n_revisions))
+        outcomes: list = []
+        for _ in range(self.n_revisions):
+            try:
+                outcomes.append(self.proposer.revise(parent, diagnostics, history))
+            except (ProposerError, LLMServerError, BudgetExhaustedError) as exc:
+                outcomes.append(exc)
+                if isinstance(exc, (BudgetExhaustedError, LLMUnavailableError)):
+                    break
+        return outcomes
 
 
 class FunctionMove:

@@ -72,7 +72,7 @@ def build_proposer(
     if is_local_lm(config.lm):
         from cotclip.optimizer.llm.server import LocalLLMServer
 
-        server = stack.enter_context(LocalLLMServer(model=resolve_local_model(config.lm)))
+        server = stack.enter_context(LocalLLMServer(model=resolve_local_model(config.lm), parallel=config.llm_concurrency))
         lm_config = server.lm_config(
             cache_dir=run.path / "llm_cache", max_tokens=config.llm_max_tokens, timeout_s=config.llm_timeout_s,
             retries=config.llm_retries,
@@ -87,7 +87,7 @@ def build_proposer(
     if proposer_mode(config) == "staged":
         return _staged(config, client, data, on_step)
     prompts_dir = run_prompts_dir(config, client, run, task, data.train, data.val)
-    return LLMProposer(client, budget=_budget(config), prompts_dir=prompts_dir)
+    return LLMProposer(client, budget=_budget(config), prompts_dir=prompts_dir, concurrency=config.llm_concurrency)
 
 
 def _staged(config: RunConfig, client: Any, data: RunData, on_step: Callable[[str], None] | None) -> Any:

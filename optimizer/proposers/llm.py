@@ -5,6 +5,12 @@ that cannot be repaired into a system is answered with its problem (``feedback``
 and asked again; after the last attempt the candidate counts as failed. Classes the
 answer forgot are asked for once more (``complete_rules``), then set to null.
 Every answer, with its repairs and usage, is appended to :attr:`LLMProposer.records`.
+
+With ``concurrency`` > 1 the K conversations of :meth:`LLMProposer.propose_iter` and
+the ``n`` revisions of :meth:`LLMProposer.revise_many` run at the same time through an
+:class:`~cotclip.optimizer.llm.concurrency.LLMExecutor` (budget reserved before each
+paid call); their systems and records are kept in candidate order, so the same seeds
+and cached answers give the same systems and log at any concurrency.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
+from cotclip.optimizer.llm.concurrency import LLMExecutor, LLMRequest
 from cotclip.optimizer.llm.lm import LLMClient
 from cotclip.optimizer.llm.usage import Budget, Usage
 from cotclip.optimizer.proposers import _feedback as feedback_text
@@ -25,7 +32,7 @@ from cotclip.optimizer.proposers.repair import (
 from cotclip.optimizer.proposers.signatures import (
     answer_model, complete_rules_signature, load_instructions, propose_signature, revise_signature,
 )
-from cotclip.systems.errors import BudgetExhaustedError, ProposerError, SystemValidationError
+from cotclip.systems.errors import BudgetExhaustedError, CotclipError, ProposerError, SystemValidationError
 from cotclip.systems.model import System
 
 __all__ = ["EMPHASES", "LLMProposer"]
@@ -42,29 +49,36 @@ EMPHASES = (
 )
 
 
+#: Seed distance between the revisions of one parent (a prime, far from the 1000 per attempt).
+_REVISION_SEED_STEP = 7919
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 class LLMProposer:
-    """A :class:`~cotclip.optimizer.proposers._base.Proposer` backed by any DSPy LM."""
+    """A :class:`~cotclip.optimizer.proposers._base.Proposer` backed by any DSPy LM.
+
+    ``concurrency``: how many LLM calls may be in flight at once (1: one after the other).
+    """
 
     def __init__(self, client: LLMClient, *, budget: Budget | None = None, prompts_dir: Path | None = None,
-                 max_attempts: int = 3, temperature_step: float = 0.15) -> None:
+                 max_attempts: int = 3, temperature_step: float = 0.15, concurrency: int = 1) -> None:
         self.client = client
         self.budget = budget or Budget()
         self.prompts_dir = prompts_dir
         self.max_attempts = max(1, max_attempts)
         self.temperature_step = temperature_step
         self.stopped_because: str | None = None
-        self._usage = Usage()
+        self.executor = LLMExecutor(client, budget=self.budget, concurrency=concurrency)
         self._records: list[dict[str, Any]] = []
         self._limits: tuple[int, int] | None = None
 
     @property
     def usage(self) -> Usage:
         """LLM use so far (every call, cached ones included)."""
-        return self._usage
+        return self.executor.usage
 
     @property
     def records(self) -> list[dict[str, Any]]:
@@ -88,8 +102,8 @@ class LLMProposer:
         self._limits = (task.max_groups, task.max_options)
         instructions = load_instructions("propose", self.prompts_dir)
         signature = propose_signature(answer_model(list(task.classes), *self._limits), instructions)
-        made = 0
-        for index in range(task.n_candidates):
+
+        def candidate(index: int) -> tuple[System | None, list[dict[str, Any]], CotclipError | None]:
             emphasis = EMPHASES[index % len(EMPHASES)]
             temperature = self.client.config.temperature + self.temperature_step * index
             inputs = {"classes": list(task.classes), "domain": task.domain or "images of the listed classes",
@@ -97,21 +111,47 @@ class LLMProposer:
                       "limits": self._limits_text(), "emphasis": emphasis}
             meta = {"method": "llm-propose", "candidate": index + 1, "emphasis": emphasis,
                     "temperature": round(temperature, 3), "seed": index}
+            log: list[dict[str, Any]] = []
             try:
-                system = self._conversation(signature, inputs, list(task.classes), instructions, meta,
-                                            name=f"candidate_{index + 1:02d}", parent=None)
-            except BudgetExhaustedError as exc:
-                if made == 0:
-                    raise
-                self.stopped_because = exc.message
-                return
-            if system is not None:
+                return self._conversation(signature, inputs, list(task.classes), instructions, meta,
+                                          name=f"candidate_{index + 1:02d}", parent=None, log=log), log, None
+            except CotclipError as exc:  # answers paid before it are still recorded
+                return None, log, exc
+
+        made, exhausted, failed, serial = 0, None, None, self.executor.concurrency == 1
+        for system, log, error in self.executor.imap(candidate, range(task.n_candidates)):
+            self._records.extend(log)
+            if isinstance(error, BudgetExhaustedError):
+                exhausted = self.stopped_because = error.message
+            elif error is not None:
+                failed = failed or error
+            elif system is not None:
                 made += 1
                 yield system
+            if serial and (exhausted or failed):  # one by one, nothing after this candidate was asked
+                break
+        if failed is not None:  # raised after every candidate already paid for was handed out
+            raise failed
+        if made == 0 and exhausted is not None:
+            raise BudgetExhaustedError(exhausted)
 
     # ----- revise --------------------------------------------------------------------
     def revise(self, system: System, diagnostics: Any, history: list[ScoredVersion]) -> System:
         """One improved system from the diagnostics and the score history; locks are kept."""
+        (outcome,) = self.revise_many(system, diagnostics, history, 1)
+        if isinstance(outcome, CotclipError):
+            raise outcome
+        return outcome
+
+    def revise_many(self, system: System, diagnostics: Any, history: list[ScoredVersion],
+                    n: int) -> list[System | CotclipError]:
+        """``n`` revisions asked at once (up to ``concurrency`` in flight), in order.
+
+        Each slot holds the revised system or the error that revision ended with
+        (:class:`ProposerError`, :class:`LLMServerError`, :class:`BudgetExhaustedError`).
+        Revision ``i`` is asked with seed ``len(history) + 7919 * i``, so the ``n``
+        answers differ (revision 0 is exactly what :meth:`revise` asks).
+        """
         max_groups, max_options = self._limits or (
             max(len(system.groups) + 1, 5), max(8, max(len(g.options) for g in system.groups) + 2))
         self._limits = (max_groups, max_options)
@@ -125,30 +165,47 @@ class LLMProposer:
             "history": feedback_text.describe_history(history),
             "limits": self._limits_text(),
         }
-        meta = {"method": "llm-revise", "temperature": self.client.config.temperature, "seed": len(history)}
-        revised = self._conversation(signature, inputs, list(system.classes), instructions, meta,
-                                     name=f"{system.name}-revised", parent=system.name)
-        if revised is None:
-            raise ProposerError(self.failure_message(1, what="revision"))
-        return feedback_text.keep_locks(system, revised)
+
+        def revision(index: int) -> tuple[System | CotclipError, list[dict[str, Any]]]:
+            meta = {"method": "llm-revise", "temperature": self.client.config.temperature,
+                    "seed": len(history) + _REVISION_SEED_STEP * index}
+            log: list[dict[str, Any]] = []
+            try:
+                revised = self._conversation(signature, inputs, list(system.classes), instructions, meta,
+                                             name=f"{system.name}-revised", parent=system.name, log=log)
+            except CotclipError as exc:
+                return exc, log
+            if revised is None:
+                return ProposerError(self.failure_message(1, what="revision", log=log)), log
+            return feedback_text.keep_locks(system, revised), log
+
+        outcomes = []
+        for outcome, log in self.executor.imap(revision, range(n)):
+            self._records.extend(log)
+            outcomes.append(outcome)
+        return outcomes
 
     # ----- one conversation ----------------------------------------------------------
     def _limits_text(self) -> str:
         groups, options = self._limits or (5, 8)
         return f"at most {groups} groups; each group has 2 to {options} options"
 
-    def _conversation(self, signature, inputs, classes, instructions, meta, *, name, parent) -> System | None:
-        """Ask up to ``max_attempts`` times, feeding problems back; the system or None (failed)."""
+    def _conversation(self, signature, inputs, classes, instructions, meta, *, name, parent,
+                      log: list[dict[str, Any]] | None = None) -> System | None:
+        """Ask up to ``max_attempts`` times, feeding problems back; the system or None (failed).
+
+        Its answers' records go to ``log`` (default: :attr:`records`).
+        """
         problem = ""
         for attempt in range(1, self.max_attempts + 1):
             answer = self._ask(signature, {**inputs, "feedback": problem}, meta, attempt,
-                               seed=meta["seed"] + 1000 * (attempt - 1))
+                               seed=meta["seed"] + 1000 * (attempt - 1), log=log)
             try:
                 parsed = parse_answer(answer["text"])
                 draft = read_draft(parsed.data, classes, max_groups=self._limits[0], max_options=self._limits[1])
                 draft = replace(draft, repairs=parsed.repairs + draft.repairs)
                 if draft.missing_classes:
-                    draft = self._complete_rules(draft, meta)
+                    draft = self._complete_rules(draft, meta, log)
                 provenance = {"parent": parent, "method": meta["method"], "created_at": _now(), "details": {
                     **{k: v for k, v in meta.items() if k != "method"}, "lm": self.client.config.model,
                     "prompt": instructions.name, "prompt_sha256": instructions.sha256, "attempts": attempt}}
@@ -163,27 +220,26 @@ class LLMProposer:
             return system
         return None
 
-    def _ask(self, signature, inputs, meta, attempt: int, seed: int) -> dict[str, Any]:
-        """One budgeted call; its log record is appended and returned for later annotation."""
-        self.budget.check(self._usage)
-        completion = self.client.complete(signature, inputs, temperature=meta["temperature"], seed=seed)
-        self._usage = self._usage.add(completion.usage)
+    def _ask(self, signature, inputs, meta, attempt: int, seed: int,
+             log: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        """One budgeted call; its log record is appended (to ``log`` or :attr:`records`) and returned."""
+        completion = self.executor.complete(LLMRequest(signature, inputs, meta["temperature"], seed))
         record = {"kind": meta["method"], "candidate": meta.get("candidate"), "attempt": attempt,
                   "raw": completion.text, "repairs": [], "error": None, "usage": completion.usage.to_dict(),
                   "request": completion.request_key}
-        self._records.append(record)
+        (self._records if log is None else log).append(record)
         return {"text": completion.text, "record": record}
 
-    def _complete_rules(self, draft: Draft, meta: dict[str, Any]) -> Draft:
+    def _complete_rules(self, draft: Draft, meta: dict[str, Any], log: list[dict[str, Any]] | None = None) -> Draft:
         """Ask once for the rules of classes the answer forgot; keep the draft if that fails."""
-        if self.budget.spent_by(self._usage):
+        if self.executor.ledger.spent():
             return replace(draft, repairs=draft.repairs + ("rules not asked again: the LLM budget is spent",))
         missing = list(draft.missing_classes)
         instructions = load_instructions("complete_rules", self.prompts_dir)
         signature = complete_rules_signature(missing, instructions)
         groups = [{"name": g.name, "options": list(g.options)} for g in draft.groups]
         answer = self._ask(signature, {"groups": feedback_text.compact_json(groups), "classes": missing},
-                           {**meta, "method": "llm-complete-rules"}, 1, seed=meta["seed"])
+                           {**meta, "method": "llm-complete-rules"}, 1, seed=meta["seed"], log=log)
         try:
             parsed = parse_answer(answer["text"]).data
         except UnusableAnswerError as exc:
@@ -193,8 +249,9 @@ class LLMProposer:
         answer["record"]["repairs"] = list(completed.repairs[len(draft.repairs):])
         return completed
 
-    def failure_message(self, wanted: int, what: str = "candidate") -> str:
-        """One line saying that no valid system came out, with the last problem seen."""
-        last = next((r["error"] for r in reversed(self._records) if r.get("error")), "no answer")
+    def failure_message(self, wanted: int, what: str = "candidate", log: list[dict[str, Any]] | None = None) -> str:
+        """One line saying that no valid system came out, with the last problem seen (in ``log``)."""
+        records = self._records if log is None else log
+        last = next((r["error"] for r in reversed(records) if r.get("error")), "no answer")
         return (f"the LLM {self.client.config.model} gave no valid system for {wanted} {what}(s) in "
                 f"{self.max_attempts} attempt(s) each (last problem: {last}); try a stronger --lm or fewer classes")

@@ -14,7 +14,9 @@ system, val set, space and ``study_name``) in each worker::
 
 Every worker stops once the study holds ``n_trials`` complete trials, and each
 returns the front over *all* workers' trials. A journal file works for processes
-on one machine (file locks); use an RDB server across machines.
+on one machine (file locks); use an RDB server (PostgreSQL) across machines: there
+a worker that dies mid-trial is noticed by heartbeats and its trial failed and
+retried by the others (:mod:`cotclip.optimizer.search.storage`).
 
 Logging: Optuna logs each trial at INFO level through its own ``optuna`` logger.
 This library never changes that (its verbosity is global state); the CLI decides,
@@ -32,6 +34,7 @@ import optuna
 
 from cotclip.optimizer.search._base import Knobs, ParetoPoint, SearchResult, SearchSpace, SearchTiming
 from cotclip.optimizer.search.evaluator import KnobEvaluator
+from cotclip.optimizer.search.storage import GRACE_S, HEARTBEAT_S, JOURNAL_NAME, open_storage
 from cotclip.scoring.scorer import ImageSet
 from cotclip.systems.errors import InputError
 from cotclip.systems.model import System
@@ -39,37 +42,6 @@ from cotclip.systems.model import System
 __all__ = ["knob_search", "open_storage", "JOURNAL_NAME"]
 
 logger = logging.getLogger(__name__)
-JOURNAL_NAME = "search.journal"
-_RDB_SCHEMES = ("sqlite", "postgresql", "mysql", "oracle", "mssql")
-
-
-def open_storage(storage: str | None, run_dir: str | Path | None) -> tuple[optuna.storages.BaseStorage, str]:
-    """The Optuna storage for a spec, and how to name it in reports.
-
-    ``None`` -> ``<run_dir>/search.journal`` (or memory without a run dir); an RDB URL
-    -> :class:`optuna.storages.RDBStorage`; any other string -> a journal file path.
-    """
-    from optuna.storages.journal import JournalFileBackend, JournalStorage
-
-    if storage is None and run_dir is None:
-        return optuna.storages.InMemoryStorage(), "memory"
-    if storage is None:
-        path = Path(run_dir) / JOURNAL_NAME
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return JournalStorage(JournalFileBackend(str(path))), str(path)
-    scheme = storage.split("://", 1)[0].split("+", 1)[0] if "://" in storage else ""
-    if scheme in _RDB_SCHEMES:
-        try:
-            return optuna.storages.RDBStorage(storage), storage
-        except Exception as exc:  # SQLAlchemy raises many types for bad URLs / unreachable servers
-            raise InputError(f"cannot open search storage {storage!r} ({type(exc).__name__}); check the URL") from None
-    if "://" in storage:
-        raise InputError(f"unsupported storage {storage!r}; use sqlite:///file.db, postgresql://..., or a .journal path")
-    path = Path(storage)
-    if path.is_dir():
-        raise InputError(f"storage {storage!r} is a directory; give a journal file path such as {path / JOURNAL_NAME}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return JournalStorage(JournalFileBackend(str(path))), str(path)
 
 
 def _suggest(trial: optuna.Trial, evaluator: KnobEvaluator, start: Knobs) -> Knobs:
@@ -142,10 +114,11 @@ def _sampler(name: str, seed: int) -> optuna.samplers.BaseSampler:
 
 
 def _open_study(
-    system: System, storage: str | None, run_dir: str | Path | None, study_name: str | None, seed: int, sampler: str
+    system: System, storage: str | None, run_dir: str | Path | None, study_name: str | None, seed: int, sampler: str,
+    heartbeat: tuple[int, int] = (HEARTBEAT_S, GRACE_S),
 ) -> tuple[optuna.Study, str]:
     sampler_object = _sampler(sampler, seed)
-    backend, shown = open_storage(storage, run_dir)
+    backend, shown = open_storage(storage, run_dir, heartbeat_s=heartbeat[0], grace_s=heartbeat[1])
     name = study_name or f"knobs-{system.fingerprint()[:12]}"
     study = optuna.create_study(
         storage=backend, study_name=name, directions=["maximize", "minimize"], sampler=sampler_object,
@@ -187,6 +160,7 @@ def knob_search(
     seed: int = 0,
     timeout_s: float | None = None,
     sampler: str = "tpe",
+    heartbeat: tuple[int, int] = (HEARTBEAT_S, GRACE_S),
 ) -> SearchResult:
     """Search ``system``'s knobs on ``val``; return the best system and the Pareto front.
 
@@ -194,7 +168,9 @@ def knob_search(
     together; a resumed study only runs what is missing). ``timeout_s`` bounds this
     process's wall time. ``sampler``: ``tpe`` (multi-objective TPE, the default: fewest
     trials to a good front), ``nsga2`` (cheaper per trial) or ``random``. See the module
-    docstring for ``storage``/``run_dir``.
+    docstring for ``storage``/``run_dir``; ``heartbeat`` is (seconds between a running
+    trial's heartbeats, seconds of silence after which it counts as dead) for RDB
+    servers (:mod:`cotclip.optimizer.search.storage`).
     """
     if n_trials < 1:
         raise InputError(f"n_trials must be >= 1 (got {n_trials})")
@@ -203,7 +179,7 @@ def knob_search(
     evaluator = KnobEvaluator(system, val, space)
     start = Knobs.of(system)
     start_eval = evaluator.evaluate(start)
-    study, shown = _open_study(system, storage, run_dir, study_name, seed, sampler)
+    study, shown = _open_study(system, storage, run_dir, study_name, seed, sampler, heartbeat)
     if not study.get_trials(deepcopy=False):
         study.enqueue_trial(_start_params(evaluator, start), skip_if_exists=True)
     scoring_s, own_trials = 0.0, 0

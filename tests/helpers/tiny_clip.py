@@ -56,10 +56,14 @@ def build_tiny_clip(
     *,
     seed: int = 0,
     image_mean: tuple[float, float, float] = (0.48145466, 0.4578275, 0.40821073),
+    image_size: int = _IMAGE_SIZE,
+    width: int = 32,
+    depth: int = 2,
 ) -> Path:
     """Save a tiny random ``CLIPModel`` with its processor into ``directory`` and return it.
 
-    ``seed`` fixes the weights; ``image_mean`` lets tests change the preprocessing.
+    ``seed`` fixes the weights; ``image_mean`` lets tests change the preprocessing;
+    ``image_size``/``width``/``depth`` make it bigger (benchmarks want a CPU-bound encoder).
     """
     from transformers import CLIPConfig, CLIPImageProcessorPil, CLIPModel, CLIPProcessor, CLIPTokenizer
 
@@ -67,17 +71,17 @@ def build_tiny_clip(
     directory.mkdir(parents=True, exist_ok=True)
     _write_tokenizer_files(directory)
     tokenizer = CLIPTokenizer(vocab=str(directory / "vocab.json"), merges=str(directory / "merges.txt"))
-    layers = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2}
+    layers = {"hidden_size": width, "intermediate_size": 2 * width, "num_hidden_layers": depth, "num_attention_heads": 2}
     config = CLIPConfig(
         text_config={**layers, "vocab_size": len(tokenizer), "max_position_embeddings": 77,
                      "bos_token_id": 0, "eos_token_id": 1, "pad_token_id": 1},
-        vision_config={**layers, "image_size": _IMAGE_SIZE, "patch_size": 8},
+        vision_config={**layers, "image_size": image_size, "patch_size": 8},
         projection_dim=16,
     )
     model = _seeded_model(CLIPModel, config, seed)
     image_processor = CLIPImageProcessorPil(
-        size={"shortest_edge": _IMAGE_SIZE},
-        crop_size={"height": _IMAGE_SIZE, "width": _IMAGE_SIZE},
+        size={"shortest_edge": image_size},
+        crop_size={"height": image_size, "width": image_size},
         image_mean=list(image_mean),
     )
     model.save_pretrained(directory)

@@ -184,3 +184,19 @@ def test_report_has_table_plots_and_per_class(tmp_path):
     assert summary.to_cli_json()["best"]["test_accuracy"] == 0.75
     assert json.loads(json.dumps(summary.to_dict()))["baseline"]["accuracy"] == 0.5
     assert render_report(summary, versions).count("| 0001 | 0 |") == 1
+
+
+def test_report_names_an_unknown_llm_price_instead_of_crashing(tmp_path):
+    import dataclasses
+
+    classes, truth = ["a", "b"], np.array([0, 1])
+    best = HeldOutScore.from_predictions("best", classes, truth, truth, version="0001")
+    summary = RunSummary(
+        run_dir=str(tmp_path), stopped_because="converged", versions=1, evaluations=1, best_version="0001",
+        best_val_accuracy=1.0, best=best, baseline=None, baseline_note=None, initial=None, user_system=None,
+        encoder_calls=1, unique_inputs=1, llm={"calls": 2, "prompt_tokens": 5, "completion_tokens": 5, "usd": None},
+        wall_s=1.0, loop_overhead_s_per_evaluation=0.001, sessions=1,
+    )
+    assert "LLM: 2 calls, 10 tokens, unknown dollars" in render_report(summary, [record(1, 1.0)])
+    priced = dataclasses.replace(summary, llm={**summary.llm, "usd": 0.25})
+    assert "$0.2500" in render_report(priced, [record(1, 1.0)])

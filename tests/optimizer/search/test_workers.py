@@ -1,4 +1,4 @@
-"""Two worker processes share one study through a journal file or SQLite, as documented."""
+"""Two worker processes share one study through a journal file, SQLite or PostgreSQL, as documented."""
 
 from __future__ import annotations
 
@@ -37,12 +37,14 @@ WORKER = textwrap.dedent(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kind", ["journal", "sqlite"])
-def test_two_workers_fill_one_study(tmp_path, kind):
+@pytest.mark.parametrize("kind", ["journal", "sqlite", "postgres"])
+def test_two_workers_fill_one_study(tmp_path, kind, request):
     script = tmp_path / "worker.py"
     script.write_text(WORKER)
-    storage = str(tmp_path / "shared.journal") if kind == "journal" else f"sqlite:///{tmp_path / 'shared.db'}"
-    if kind == "sqlite":  # create the schema once, before two processes race to do it
+    storage = {"journal": lambda: str(tmp_path / "shared.journal"),
+               "sqlite": lambda: f"sqlite:///{tmp_path / 'shared.db'}",
+               "postgres": lambda: request.getfixturevalue("postgres_url")}[kind]()
+    if kind != "journal":  # create the schema once, before two processes race to do it
         open_storage(storage, None)
     go = tmp_path / "go"
     workers = [

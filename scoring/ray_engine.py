@@ -1,0 +1,136 @@
+"""The Ray engine of ``cotclip embed``: Ray Data ``map_batches`` over an actor pool, one encoder per actor.
+
+Each actor (:class:`EncodeBatches`) loads the dataset and the encoder once from the
+job's specs and writes each batch's rows into the embedding cache before returning
+(atomic writes, see :mod:`cotclip.scoring.cache`); the driver only counts what comes
+back, for the progress bar and the report. A batch whose actor dies is retried by
+Ray Data on a restarted actor; if the job fails anyway, the rows already written
+stay, and the next ``embed`` encodes only the rest. On a multi-machine cluster the
+cache folder must be one shared filesystem path that every node can write.
+
+Ray is the optional extra ``cotclip[ray]``; it is imported only here, only when
+``--engine ray`` is asked for.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from typing import TYPE_CHECKING, Callable
+
+import numpy as np
+
+from cotclip.systems.errors import EncoderError, InputError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from cotclip.scoring.bulk_embed import EmbedJob
+
+__all__ = ["EncodeBatches", "check_ray", "encode_with_ray", "RayEngineError"]
+
+_INSTALL_HINT = "pip install 'cotclip[ray]'"
+_CONNECT_TIMEOUT_S = 5.0
+
+
+class RayEngineError(EncoderError):
+    """The Ray job failed (e.g. workers died more often than Ray retries); what was written is kept."""
+
+
+def check_ray(address: str | None = None) -> None:
+    """Raise :class:`InputError` (one line) when Ray is not installed or ``address`` does not answer."""
+    try:
+        import ray.data  # noqa: F401
+    except ImportError:
+        raise InputError(f"--engine ray needs Ray, which is not installed; {_INSTALL_HINT}, or use --engine local") from None
+    if address is not None:
+        _check_address(address)
+
+
+def _check_address(address: str) -> None:
+    """Fail fast (one line) when ``host:port`` does not accept a TCP connection; ``auto`` is left to Ray."""
+    if address == "auto":
+        return
+    target = address.removeprefix("ray://")
+    host, sep, port = target.rpartition(":")
+    if not sep or not port.isdigit():
+        raise InputError(f"--address {address!r} is not host:port; e.g. --address 10.0.0.5:6379 (or auto)")
+    try:
+        with socket.create_connection((host, int(port)), timeout=_CONNECT_TIMEOUT_S):
+            pass
+    except OSError as exc:
+        raise InputError(f"the Ray cluster at {address} does not answer ({exc.strerror or exc}); start it with "
+                         "`ray start --head` there, or fix --address, or drop it to start a local cluster") from None
+
+
+def _start(address: str | None, workers: int) -> bool:
+    """Connect to ``address`` or start a local cluster; True when this call started Ray (and must stop it)."""
+    import ray
+
+    if ray.is_initialized():
+        return False
+    options = {"address": address, "include_dashboard": False, "log_to_driver": False,
+               "configure_logging": False}
+    if address is None:
+        options["num_cpus"] = workers
+    try:
+        ray.init(**options)
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        where = f"the Ray cluster at {address}" if address else "a local Ray cluster"
+        raise InputError(f"cannot start or join {where} ({str(exc).splitlines()[0][:160]}); check --address "
+                         "or run `ray status` there") from None
+    return True
+
+
+class EncodeBatches:
+    """A Ray Data actor: one dataset and one cached encoder, loaded once; encodes batches of positions."""
+
+    def __init__(self, job: "EmbedJob") -> None:
+        self.dataset, self.encoder = job.open()
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Encode the images at ``batch["position"]`` into the cache; return which could not be read and why."""
+        began = time.time()  # wall clock: comparable across the actors of one machine or a synced cluster
+        positions = [int(p) for p in batch["position"]]
+        encoding = self.encoder.encode_images([self.dataset.images[p] for p in positions])
+        reasons = [""] * len(positions)
+        for index, reason in encoding.failures:
+            reasons[index] = reason or "unreadable"
+        ended = np.full(len(positions), time.time())
+        return {"position": np.asarray(positions, dtype=np.int64), "reason": np.asarray(reasons, dtype=object),
+                "began": np.full(len(positions), began), "ended": ended}
+
+
+def encode_with_ray(job: "EmbedJob", positions: list[int], *, batch_size: int, workers: int, address: str | None,
+                    advance: Callable[[int], None]) -> tuple[list[tuple[str, str]], float]:
+    """Encode ``positions`` of ``job.data`` on Ray.
+
+    Returns the unreadable images as ``(source, reason)`` and the encoding span: seconds
+    from the first batch an actor began to the last one it finished (start-up left out).
+    """
+    import ray
+
+    check_ray(address)
+    started = _start(address, workers)
+    try:
+        context = ray.data.DataContext.get_current()
+        context.enable_progress_bars = False  # the caller draws one bar over images, not one per operator
+        items = ray.data.from_items([{"position": p} for p in positions])
+        encoded = items.map_batches(
+            EncodeBatches, fn_constructor_kwargs={"job": job}, batch_size=batch_size,
+            compute=ray.data.ActorPoolStrategy(size=workers), num_cpus=1, batch_format="numpy",
+        )
+        failed: list[tuple[int, str]] = []
+        first, last = float("inf"), 0.0
+        try:
+            for batch in encoded.iter_batches(batch_size=None, batch_format="numpy"):
+                failed.extend((int(p), str(r)) for p, r in zip(batch["position"], batch["reason"]) if r)
+                first, last = min(first, float(batch["began"].min())), max(last, float(batch["ended"].max()))
+                advance(len(batch["position"]))
+        except ray.exceptions.RayError as exc:
+            raise RayEngineError(
+                f"the Ray job failed ({type(exc).__name__}: {str(exc).splitlines()[0][:160]}); rows already written "
+                "are kept: run the same `cotclip embed` again to encode only the missing images") from None
+        dataset_images = job.open()[0].images if failed else ()
+        return [(dataset_images[p].source, reason) for p, reason in failed], max(0.0, last - first)
+    finally:
+        if started:
+            ray.shutdown()
