@@ -152,3 +152,50 @@ def test_two_processes_share_the_cache_safely(tmp_path: Path) -> None:
     rows = reader.encode_texts([f"shared-{i}" for i in range(40)])
     assert inner.sent == []
     np.testing.assert_allclose(rows, HashEncoder().encode_texts([f"shared-{i}" for i in range(40)]), atol=0)
+
+
+class OtherEncoder(HashEncoder):
+    """Another model (another identity) whose rows differ for the very same inputs."""
+
+    identity = "toy-hash-encoder/v2"
+
+    @staticmethod
+    def _row(token: str) -> np.ndarray:
+        return -HashEncoder._row(token)
+
+
+def test_two_encoders_sharing_one_cache_each_get_their_own_rows(tmp_path: Path) -> None:
+    cache = EmbeddingCache(tmp_path)
+    texts, images = ["a cat", "a dog"], [ImageRef("sha256:1", "a.png"), ImageRef("sha256:1", "a.png", crop=(0, 0, 0.5, 0.5))]
+    first = CachedEncoder(HashEncoder(), cache)
+    first.encode_texts(texts), first.encode_images(images)
+    fresh = CachedEncoder(OtherEncoder(), EmbeddingCache(tmp_path))  # another process: rows come from disk
+    same = CachedEncoder(OtherEncoder(), cache)  # the same process: rows come from the memory layer too
+    for second in (fresh, same):
+        np.testing.assert_array_equal(second.encode_texts(texts), OtherEncoder().encode_texts(texts))
+        np.testing.assert_array_equal(second.encode_images(images).embeddings, OtherEncoder().encode_images(images).embeddings)
+    assert fresh.encoder.sent == [*texts, "sha256:1", "sha256:1"]
+    # each identity's rows stay served to it: the first encoder still reads its own, without encoding
+    inner = HashEncoder()
+    again = CachedEncoder(inner, EmbeddingCache(tmp_path))
+    np.testing.assert_array_equal(again.encode_texts(texts), HashEncoder().encode_texts(texts))
+    assert inner.sent == []
+
+
+def _rewrite(directory: Path, identity: str, key: str, row: np.ndarray) -> None:
+    EmbeddingCache(directory).put(identity, key, row)
+
+
+def test_a_write_that_breaks_off_leaves_the_previous_row_intact(tmp_path: Path) -> None:
+    from helpers.faults import outcome_under_file_size_limit
+
+    key = cache_key("enc", "text", text="a cat")
+    old = l2_normalize(np.arange(1, 9, dtype=np.float32))
+    EmbeddingCache(tmp_path).put("enc", key, old)
+    (stored,) = tmp_path.rglob("*.row")
+    before = stored.read_bytes()
+    # the replacement row breaks off after 20 of its 56 bytes (as on a full disk)
+    outcome = outcome_under_file_size_limit(20, lambda: _rewrite(tmp_path, "enc", key, -old))
+    assert outcome == "CacheError"
+    assert stored.read_bytes() == before and not list(tmp_path.rglob(".tmp-*"))
+    np.testing.assert_array_equal(EmbeddingCache(tmp_path).get("enc", key, 8), old)

@@ -106,6 +106,36 @@ def test_atomic_writes_leave_no_temporaries_and_torn_log_lines_are_skipped(tmp_p
     assert run.read_json("best.json") == {"x": 1}
 
 
+def _rewrite(path: Path, rounds: int, relative: str) -> None:
+    run = RunDir(path)  # the child writes without taking the lock: it stands in for the lock holder
+    if relative.endswith(".json"):
+        run.write_json(relative, {"rounds": rounds, "history": list(range(rounds))})
+    else:
+        run.write_text(relative, "# report\n" + "line\n" * rounds)
+
+
+def test_a_write_that_breaks_off_leaves_the_previous_file_intact(tmp_path):
+    from helpers.faults import outcome_under_file_size_limit
+
+    run = RunDir.create(tmp_path / "r")
+    try:
+        run.write_text("run.yaml", "name: r\n")
+        names = ("progress.json", "report.md")
+        for name in names:
+            _rewrite(run.path, 3, name)
+        before = {name: (run.path / name).read_bytes() for name in names}
+        assert all(len(content) < 200 for content in before.values())
+        for name in names:  # each rewrite grows past 200 bytes and breaks off there (as on a full disk)
+            assert outcome_under_file_size_limit(200, lambda: _rewrite(run.path, 500, name)) == "OSError"
+        assert {name: (run.path / name).read_bytes() for name in names} == before
+        assert run.read_json("progress.json") == {"rounds": 3, "history": [0, 1, 2]}
+    finally:
+        run.release_lock()
+    with RunDir.open_existing(run.path) as reopened:  # a resume clears what the broken writes left behind
+        assert not list(reopened.path.glob(".*.tmp"))
+        assert reopened.read_json("progress.json")["rounds"] == 3
+
+
 def test_run_config_round_trips_through_yaml_and_rejects_bad_values(tmp_path):
     config = RunConfig(data="synthetic:pokemon-like", model="synthetic", name="n1", moves=["fit_rules"])
     path = tmp_path / "run.yaml"
