@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from cotclip.optimizer.loop._base import MoveContext
@@ -103,3 +104,48 @@ def test_a_revision_the_llm_cannot_make_valid_is_reported_not_fatal(prepared, sc
     result = LLMRevisionMove(proposer, n_revisions=2, fit=FitRulesMove()).propose(parent, context(data, parent))
     assert result.candidates == [] and len(result.errors) == 2
     assert proposer.usage.calls >= 2
+
+
+def _expected_changes(parent: System, train, min_evidence: float) -> tuple[list[list], list[float]]:
+    """The changes rule fitting should make, from the documented rule: the favoured option's paired
+    t-statistic against the current option (against 1/k for a null rule) must reach ``min_evidence``."""
+    import math
+    import statistics
+
+    from cotclip.scoring.scorer import group_probabilities
+
+    truth = [parent.classes.index(label) for label in train.labels]
+    expected, candidates = [], []
+    for group, probs in zip(parent.groups, group_probabilities(parent, train)):
+        for class_index, name in enumerate(parent.classes):
+            rows = [row for row, c in zip(probs.tolist(), truth) if c == class_index]
+            means = [sum(column) / len(rows) for column in zip(*rows)]
+            favoured, current = means.index(max(means)), parent.rule(name, group.name)
+            if len(rows) < 2 or favoured == current:
+                continue
+            diff = [row[favoured] - (row[current] if current is not None else 1 / len(group.options)) for row in rows]
+            evidence = statistics.mean(diff) / (statistics.stdev(diff) / math.sqrt(len(diff)))
+            candidates.append(evidence)
+            if evidence >= min_evidence:
+                expected.append([name, group.name, current, favoured, evidence])
+    return expected, candidates
+
+
+def test_rule_fitting_at_an_intermediate_threshold_and_with_null_rules(prepared, scramble):
+    _, _, data = prepared
+    scrambled = scramble()
+    rng = np.random.default_rng(4)
+    rules = {c: {g: (None if rng.random() < 0.4 else r) for g, r in scrambled.rules[c].items()} for c in scrambled.classes}
+    parent = scrambled.evolve(rules=rules)
+    _, evidences = _expected_changes(parent, data.train, 0.0)
+    threshold = float(np.median(evidences))
+    expected, _ = _expected_changes(parent, data.train, threshold)
+    assert 0 < len(expected) < len(evidences) and any(change[2] is None for change in expected)
+    assert any(0.25 * threshold <= e < threshold for e in evidences)  # a quarter of the threshold would be caught
+    result = FitRulesMove(min_evidence=threshold).propose(parent, context(data, parent))
+    changes = result.details["changes"]
+    assert [c[:4] for c in changes] == [c[:4] for c in expected]
+    assert [c[4] for c in changes] == pytest.approx([round(c[4], 3) for c in expected], abs=1e-3)
+    fitted = result.candidates[0]
+    for name, group, _, favoured, _ in expected:
+        assert fitted.rule(name, group) == favoured
