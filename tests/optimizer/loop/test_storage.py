@@ -51,6 +51,30 @@ def test_versions_round_trip_and_never_overwrite(tmp_path):
     run.release_lock()
 
 
+def test_a_version_file_keeps_every_field_in_the_documented_keys(tmp_path):
+    from cotclip.optimizer.loop.runs import utc_now
+
+    original = VersionRecord(number=7, system=tiny_system(), val_accuracy=0.625, val_n=16, move="fit_rules",
+                             parent="0003", round=4, started_at=utc_now(), finished_at="2026-01-02T03:04:05+00:00",
+                             details={"changed_rules": 2, "changes": [["a", "color", 0, 1, 2.5]]})
+    assert original.started_at.endswith("+00:00")  # UTC, whatever the machine's time zone
+    run = RunDir.create(tmp_path / "r")
+    run.save_version(original)
+    stored = json.loads((run.versions_dir / "0007.json").read_text(encoding="utf-8"))
+    assert set(stored) == {"version", "round", "move", "parent", "val", "fingerprint", "started_at", "finished_at",
+                           "details", "system"}
+    assert stored["fingerprint"] == original.system.fingerprint() and stored["val"] == {"accuracy": 0.625, "n": 16}
+    assert run.load_versions() == [original]
+    del stored["details"]  # files written before details existed still load
+    (run.versions_dir / "0007.json").write_text(json.dumps(stored))
+    assert run.load_versions()[0].details == {}
+    del stored["move"]
+    (run.versions_dir / "0007.json").write_text(json.dumps(stored))
+    with pytest.raises(RunDirError, match=r"0007.json is corrupt \(bad field 'move'\); delete it or start a new run"):
+        run.load_versions()
+    run.release_lock()
+
+
 def test_corrupt_version_is_a_one_line_run_dir_error(tmp_path):
     run = RunDir.create(tmp_path / "r")
     run.save_version(record(1, 0.5))
@@ -75,6 +99,16 @@ def test_create_refuses_an_existing_run_and_open_needs_one(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(RunDirError, match="not a run dir"):
         RunDir.open_existing(tmp_path / "empty")
+    for leftover in ("run.yaml", "versions"):  # either one alone already marks a run
+        folder = tmp_path / f"only-{leftover}"
+        folder.mkdir()
+        (folder / leftover).mkdir() if leftover == "versions" else (folder / leftover).write_text("data: x\n")
+        with pytest.raises(RunDirError, match="already holds a run"):
+            RunDir.create(folder)
+    held = RunDir.create(tmp_path / "held")
+    RunDir(tmp_path / "held").release_lock()  # an object that never took the lock cannot drop another's
+    assert (tmp_path / "held" / ".lock").exists()
+    held.release_lock()
 
 
 def test_lock_held_by_a_live_process_refuses_and_a_dead_one_is_stale(tmp_path):
@@ -86,6 +120,8 @@ def test_lock_held_by_a_live_process_refuses_and_a_dead_one_is_stale(tmp_path):
         (path / ".lock").write_text(json.dumps({"pid": sleeper.pid}))
         with pytest.raises(RunDirError, match=f"in use by process {sleeper.pid}"):
             RunDir.open_existing(path)
+        with pytest.raises(subprocess.TimeoutExpired):  # asking whether the holder lives must not signal it
+            sleeper.wait(timeout=0.5)
     finally:
         sleeper.kill()
         sleeper.wait()
