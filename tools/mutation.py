@@ -94,6 +94,16 @@ def _statuses(scratch: Path) -> dict[str, str]:
     return statuses
 
 
+_SHOW = """
+import sys
+from mutmut.__main__ import find_mutant, get_diff_for_mutant, status_by_exit_code
+for name in sys.argv[1:]:
+    mutant = find_mutant(name)
+    print(f"# {name}: {status_by_exit_code[mutant.exit_code_by_key[name]]}")
+    print(get_diff_for_mutant(name, path=mutant.path))
+"""
+
+
 def run_module(key: str, workdir: Path) -> dict:
     """Mutate one module in its own scratch copy and return its counts."""
     only, tests = MODULES[key]
@@ -115,11 +125,8 @@ def run_module(key: str, workdir: Path) -> dict:
     summary = {"module": key, "files": only, "tests": tests, "exit_code": code, "wall_s": round(time.monotonic() - started),
                "counts": counts, "score": round(killed / (killed + survived), 4) if killed + survived else None}
     survivors = [name for name, status in statuses.items() if status != "killed"]
-    with open(scratch / "survivors.txt", "w", encoding="utf-8") as out:
-        for name in survivors:
-            shown = subprocess.run([str(Path(sys.executable).parent / "mutmut"), "show", name], cwd=scratch,
-                                   capture_output=True, text=True).stdout
-            out.write(shown + "\n")
+    with open(scratch / "survivors.txt", "w", encoding="utf-8") as out:  # one process: `mutmut show` per name is slow
+        subprocess.run([sys.executable, "-c", _SHOW, *survivors], cwd=scratch, stdout=out, text=True)
     (scratch / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
 

@@ -172,6 +172,57 @@ def test_a_write_that_breaks_off_leaves_the_previous_file_intact(tmp_path):
         assert reopened.read_json("progress.json")["rounds"] == 3
 
 
+def test_files_are_utf8_indented_json_in_new_folders_and_versions_are_fsynced(tmp_path, monkeypatch):
+    synced = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd)))
+    run = RunDir.create(tmp_path / "r")
+    data = {"name": "café", "path": Path("/x/é")}
+    run.write_json("plots/deep/data.json", data, durable=False)
+    assert (run.path / "plots/deep/data.json").read_text(encoding="utf-8") == (
+        '{\n  "name": "café",\n  "path": "/x/é"\n}\n')
+    run.write_text("notes/deep/report.md", "ünïcode\n")
+    assert len(synced) == 1  # only the durable write_text was fsynced
+    run.save_version(record(1, 0.5))
+    assert len(synced) == 2  # version files survive a power loss
+    run.append_jsonl("log.jsonl", {"text": "é", "path": Path("/p")})
+    assert (run.path / "log.jsonl").read_text(encoding="utf-8") == '{"text": "é", "path": "/p"}\n'
+    with open(run.path / "log.jsonl", "a", encoding="utf-8") as handle:
+        handle.write('{"torn": ')  # a session killed mid-line; the next session appends after it
+    run.append_jsonl("log.jsonl", {"after": 1})
+    run.append_jsonl("log.jsonl", {"after": 2})
+    assert list(run.read_jsonl("log.jsonl")) == [{"text": "é", "path": "/p"}, {"after": 2}]
+    (run.path / "bad.json").write_text("{not json")
+    with pytest.raises(RunDirError, match=r"bad.json is corrupt \(JSONDecodeError\); delete it or start a new run"):
+        run.read_json("bad.json")
+    umask = os.umask(0)
+    os.umask(umask)
+    lock = json.loads((run.path / ".lock").read_text())
+    assert set(lock) == {"pid", "since"} and (run.path / ".lock").stat().st_mode & 0o777 == 0o644 & ~umask
+    run.release_lock()
+
+
+def test_version_file_problems_name_the_file(tmp_path):
+    run = RunDir.create(tmp_path / "r")
+    run.save_version(record(1, 0.5))
+    with pytest.raises(RunDirError, match=r"0001.json already exists; two writers in one run dir\?"):
+        run.save_version(record(1, 0.9))
+    (run.versions_dir / "0002.json").write_text("[1, 2]")
+    with pytest.raises(RunDirError, match=r"0002.json is corrupt \(not an object\)"):
+        run.load_versions()
+    (run.versions_dir / "0002.json").write_text(json.dumps(record(3, 0.5).to_dict()))
+    with pytest.raises(RunDirError, match=r"0002.json is corrupt \(it says version 0003\); delete it"):
+        run.load_versions()
+    run.release_lock()
+
+
+def test_an_empty_folder_can_become_a_run(tmp_path):
+    (tmp_path / "r").mkdir()
+    run = RunDir.create(tmp_path / "r")
+    assert run.versions_dir.is_dir()
+    run.release_lock()
+
+
 def test_run_config_round_trips_through_yaml_and_rejects_bad_values(tmp_path):
     config = RunConfig(data="synthetic:pokemon-like", model="synthetic", name="n1", moves=["fit_rules"])
     path = tmp_path / "run.yaml"
