@@ -40,7 +40,7 @@ MODULES: dict[str, tuple[list[str], list[str]]] = {
                                         "tests/scoring/encoders/test_contract.py"]),
     "runs": (["optimizer/loop/runs.py"], ["tests/optimizer/loop/test_storage.py", "tests/optimizer/loop/test_bad_input.py"]),
     "moves": (["optimizer/loop/moves.py"], [
-        "tests/optimizer/loop/test_moves.py",
+        "tests/optimizer/loop/test_moves.py", "tests/optimizer/loop/test_bad_input.py",
         "tests/optimizer/loop/test_loop.py::test_rule_fitting_follows_the_encoder_and_respects_locks_and_thresholds",
     ]),
     "selection": (["optimizer/selection/*"], ["tests/optimizer/selection"]),
