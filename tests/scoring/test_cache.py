@@ -91,7 +91,8 @@ def test_corrupt_files_are_ignored_with_a_warning_and_rewritten(tmp_path: Path, 
     with caplog.at_level(logging.WARNING, logger="cotclip.scoring.cache"):
         rows = CachedEncoder(inner, EmbeddingCache(tmp_path)).encode_texts(["a cat", "a dog"])
     assert sorted(inner.sent) == ["a cat", "a dog"]
-    assert caplog.text.count("ignoring corrupt cache file") == 2 and "checksum mismatch" in caplog.text
+    assert caplog.text.count("ignoring corrupt cache file") == 2
+    assert f"ignoring corrupt cache file {files[1]} (checksum mismatch); it will be rewritten" in caplog.text
     np.testing.assert_allclose(np.linalg.norm(rows, axis=1), 1.0, atol=1e-6)
     third = CachedEncoder(HashEncoder(), EmbeddingCache(tmp_path))
     third.encode_texts(["a cat", "a dog"])
@@ -244,6 +245,19 @@ def test_the_memory_layer_serves_a_process_its_own_rows(tmp_path: Path) -> None:
         path.unlink()
     np.testing.assert_array_equal(cache.get("enc", "a" * 64, 2), [1.0, 0.0])  # no disk read needed
     assert EmbeddingCache(tmp_path).get("enc", "a" * 64, 2) is None
+    cache.put("enc", "b" * 64, np.array([0.0, 1.0], dtype=np.float32))
+    reader = EmbeddingCache(tmp_path)
+    assert reader.get("enc", "b" * 64, 2) is not None  # read from disk once ...
+    for path in tmp_path.rglob("*.row"):
+        path.unlink()
+    np.testing.assert_array_equal(reader.get("enc", "b" * 64, 2), [0.0, 1.0])  # ... then kept in memory
+
+
+def test_non_finite_rows_on_disk_are_ignored(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    EmbeddingCache(tmp_path).put("enc", "a" * 64, np.array([np.nan, 1.0], dtype=np.float32))
+    with caplog.at_level(logging.WARNING, logger="cotclip.scoring.cache"):
+        assert EmbeddingCache(tmp_path).get("enc", "a" * 64, 2) is None
+    assert "(non-finite values); it will be rewritten" in caplog.text
 
 
 def test_stats_add_up_over_calls(tmp_path: Path) -> None:
