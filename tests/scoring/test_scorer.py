@@ -67,8 +67,10 @@ def reference_scores(system: System, image: np.ndarray, encoder: HashTextEncoder
     probabilities = {}
     for group in system.groups:
         sims = []
-        for index in range(len(group.options)):
-            mean = encoder.encode_texts(group.option_texts(index)).astype(np.float64).mean(axis=0)
+        for option in group.options:
+            # formatted here, not by Group.option_texts: the reference must not share the code it checks
+            texts = [template.replace("{}", option, 1) for template in [group.prompt, *group.extra_prompts]]
+            mean = encoder.encode_texts(texts).astype(np.float64).mean(axis=0)
             sims.append(float(image @ (mean / np.linalg.norm(mean))))
         top = max(sims)
         exps = [math.exp((s - top) / temperature) for s in sims]

@@ -145,3 +145,41 @@ def test_moves_see_only_train_and_val_and_lock_violations_are_rejected(prepared,
     assert "locked rule" in loop.progress["rejected"][0]["why"][0]
     assert rogue.seen and all(c.train is data.train and c.val is data.val for c in rogue.seen)
     assert reason in {"converged", "exhausted"}
+
+
+def _search_trace(run: Path) -> list[tuple]:
+    """What the search did: each version's move, parent, system and val score (not its timings)."""
+    records = [json.loads(p.read_text()) for p in sorted((run / "versions").glob("*.json"))]
+    return [(r["move"], r["parent"], r["fingerprint"], r["val"]) for r in records]
+
+
+def test_the_test_split_is_never_seen_by_a_search_step(tmp_path, scrambled_init, monkeypatch):
+    """Two runs that differ only in their test images and labels search identically; only the reports differ."""
+    import dataclasses
+
+    import numpy as np
+
+    from cotclip.optimizer.loop import session
+    from cotclip.optimizer.loop.session import optimize
+    from cotclip.scoring.scorer import ImageSet
+
+    config = RunConfig(data="synthetic:pokemon-like", model="synthetic", lm="none", init=str(scrambled_init),
+                       runs_dir=str(tmp_path / "runs"), name="plain", cache_dir=str(tmp_path / "cache"),
+                       moves=["fit_rules", "refine_rules", "merge", "select_groups", "knob_search"],
+                       search_budget=8, max_evaluations=40, patience=2)
+    plain = optimize(config)
+    real_encode = session.encode_inputs
+
+    def other_test_split(*args, **kwargs):
+        data = real_encode(*args, **kwargs)
+        rng = np.random.default_rng(7)
+        test = data.test
+        noise = rng.normal(size=test.embeddings.shape)
+        labels = list(rng.permutation(test.labels))
+        return dataclasses.replace(data, test=ImageSet(noise, labels, test.prompts))
+
+    monkeypatch.setattr(session, "encode_inputs", other_test_split)
+    other = optimize(config.model_copy(update={"name": "other"}))
+    assert other.best.accuracy != plain.best.accuracy  # the reports did see the changed test split
+    assert _search_trace(tmp_path / "runs" / "other") == _search_trace(tmp_path / "runs" / "plain")
+    assert len(_search_trace(tmp_path / "runs" / "plain")) > 5

@@ -120,6 +120,20 @@ def test_a_failing_reflection_llm_keeps_the_given_instructions_and_the_run_goes_
     assert proposals(run)
 
 
+def test_a_resumed_run_does_not_repeat_the_proposer_optimization(tmp_path, recorded_lm):
+    first = optimize(run_config(tmp_path, "tuned", optimize_proposer=True, proposer_opt_calls=8, max_evaluations=1))
+    assert first.versions == 1  # stopped by the budget after the first proposal: a run to resume
+    run = tmp_path / "tuned"
+    saved = {name: (run / name).read_bytes() for name in ("proposer_opt.json", "prompts/propose.md")}
+    tuned_sha = hashlib.sha256(saved["prompts/propose.md"]).hexdigest()
+    before, first_versions = dict(recorded_lm), len(list((run / "versions").glob("*.json")))
+    summary = optimize(resume=run, overrides={"max_evaluations": 6})
+    assert summary.sessions == 2 and summary.versions > first_versions  # the resumed session did work
+    assert recorded_lm["reflect"] == before["reflect"]  # GEPA did not reflect again
+    assert {name: (run / name).read_bytes() for name in saved} == saved
+    assert all(r["system"]["provenance"]["details"]["prompt_sha256"] == tuned_sha for r in proposals(run))
+
+
 @pytest.mark.parametrize("extra, fragment", [
     (["--lm", "simulated", "--optimize-proposer"], "--optimize-proposer tunes an LLM proposer"),
     (["--lm", "none", "--moves", "fit_rules", "--optimize-proposer"], "--optimize-proposer tunes an LLM proposer"),

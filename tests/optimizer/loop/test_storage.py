@@ -51,6 +51,30 @@ def test_versions_round_trip_and_never_overwrite(tmp_path):
     run.release_lock()
 
 
+def test_a_version_file_keeps_every_field_in_the_documented_keys(tmp_path):
+    from cotclip.optimizer.loop.runs import utc_now
+
+    original = VersionRecord(number=7, system=tiny_system(), val_accuracy=0.625, val_n=16, move="fit_rules",
+                             parent="0003", round=4, started_at=utc_now(), finished_at="2026-01-02T03:04:05+00:00",
+                             details={"changed_rules": 2, "changes": [["a", "color", 0, 1, 2.5]]})
+    assert original.started_at.endswith("+00:00")  # UTC, whatever the machine's time zone
+    run = RunDir.create(tmp_path / "r")
+    run.save_version(original)
+    stored = json.loads((run.versions_dir / "0007.json").read_text(encoding="utf-8"))
+    assert set(stored) == {"version", "round", "move", "parent", "val", "fingerprint", "started_at", "finished_at",
+                           "details", "system"}
+    assert stored["fingerprint"] == original.system.fingerprint() and stored["val"] == {"accuracy": 0.625, "n": 16}
+    assert run.load_versions() == [original]
+    del stored["details"]  # files written before details existed still load
+    (run.versions_dir / "0007.json").write_text(json.dumps(stored))
+    assert run.load_versions()[0].details == {}
+    del stored["move"]
+    (run.versions_dir / "0007.json").write_text(json.dumps(stored))
+    with pytest.raises(RunDirError, match=r"0007.json is corrupt \(bad field 'move'\); delete it or start a new run"):
+        run.load_versions()
+    run.release_lock()
+
+
 def test_corrupt_version_is_a_one_line_run_dir_error(tmp_path):
     run = RunDir.create(tmp_path / "r")
     run.save_version(record(1, 0.5))
@@ -79,6 +103,16 @@ def test_create_refuses_a_started_run_replaces_an_unstarted_one_and_open_needs_o
     (tmp_path / "empty").mkdir()
     with pytest.raises(RunDirError, match="not a run dir"):
         RunDir.open_existing(tmp_path / "empty")
+    for leftover in ("run.yaml", "versions"):  # either one alone already marks a run
+        folder = tmp_path / f"only-{leftover}"
+        folder.mkdir()
+        (folder / leftover).mkdir() if leftover == "versions" else (folder / leftover).write_text("data: x\n")
+        with pytest.raises(RunDirError, match="already holds a run"):
+            RunDir.create(folder)
+    held = RunDir.create(tmp_path / "held")
+    RunDir(tmp_path / "held").release_lock()  # an object that never took the lock cannot drop another's
+    assert (tmp_path / "held" / ".lock").exists()
+    held.release_lock()
 
 
 def test_lock_held_by_a_live_process_refuses_and_a_dead_one_is_stale(tmp_path):
@@ -90,6 +124,8 @@ def test_lock_held_by_a_live_process_refuses_and_a_dead_one_is_stale(tmp_path):
         (path / ".lock").write_text(json.dumps({"pid": sleeper.pid}))
         with pytest.raises(RunDirError, match=f"in use by process {sleeper.pid}"):
             RunDir.open_existing(path)
+        with pytest.raises(subprocess.TimeoutExpired):  # asking whether the holder lives must not signal it
+            sleeper.wait(timeout=0.5)
     finally:
         sleeper.kill()
         sleeper.wait()
@@ -108,6 +144,87 @@ def test_atomic_writes_leave_no_temporaries_and_torn_log_lines_are_skipped(tmp_p
     assert list(run.read_jsonl("log.jsonl")) == [{"a": 1}]
     assert not list(run.path.glob(".*.tmp"))
     assert run.read_json("best.json") == {"x": 1}
+
+
+def _rewrite(path: Path, rounds: int, relative: str) -> None:
+    run = RunDir(path)  # the child writes without taking the lock: it stands in for the lock holder
+    if relative.endswith(".json"):
+        run.write_json(relative, {"rounds": rounds, "history": list(range(rounds))})
+    else:
+        run.write_text(relative, "# report\n" + "line\n" * rounds)
+
+
+def test_a_write_that_breaks_off_leaves_the_previous_file_intact(tmp_path):
+    from helpers.faults import outcome_under_file_size_limit
+
+    run = RunDir.create(tmp_path / "r")
+    try:
+        run.write_text("run.yaml", "name: r\n")
+        names = ("progress.json", "report.md")
+        for name in names:
+            _rewrite(run.path, 3, name)
+        before = {name: (run.path / name).read_bytes() for name in names}
+        assert all(len(content) < 200 for content in before.values())
+        for name in names:  # each rewrite grows past 200 bytes and breaks off there (as on a full disk)
+            assert outcome_under_file_size_limit(200, lambda: _rewrite(run.path, 500, name)) == "OSError"
+        assert {name: (run.path / name).read_bytes() for name in names} == before
+        assert run.read_json("progress.json") == {"rounds": 3, "history": [0, 1, 2]}
+    finally:
+        run.release_lock()
+    with RunDir.open_existing(run.path) as reopened:  # a resume clears what the broken writes left behind
+        assert not list(reopened.path.glob(".*.tmp"))
+        assert reopened.read_json("progress.json")["rounds"] == 3
+
+
+def test_files_are_utf8_indented_json_in_new_folders_and_versions_are_fsynced(tmp_path, monkeypatch):
+    synced = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd)))
+    run = RunDir.create(tmp_path / "r")
+    data = {"name": "café", "path": Path("/x/é")}
+    run.write_json("plots/deep/data.json", data, durable=False)
+    assert (run.path / "plots/deep/data.json").read_text(encoding="utf-8") == (
+        '{\n  "name": "café",\n  "path": "/x/é"\n}\n')
+    run.write_text("notes/deep/report.md", "ünïcode\n")
+    assert len(synced) == 1  # only the durable write_text was fsynced
+    run.save_version(record(1, 0.5))
+    assert len(synced) == 2  # version files survive a power loss
+    run.append_jsonl("log.jsonl", {"text": "é", "path": Path("/p")})
+    assert (run.path / "log.jsonl").read_text(encoding="utf-8") == '{"text": "é", "path": "/p"}\n'
+    with open(run.path / "log.jsonl", "a", encoding="utf-8") as handle:
+        handle.write('{"torn": ')  # a session killed mid-line; the next session appends after it
+    run.append_jsonl("log.jsonl", {"after": 1})
+    run.append_jsonl("log.jsonl", {"after": 2})
+    assert list(run.read_jsonl("log.jsonl")) == [{"text": "é", "path": "/p"}, {"after": 2}]
+    (run.path / "bad.json").write_text("{not json")
+    with pytest.raises(RunDirError, match=r"bad.json is corrupt \(JSONDecodeError\); delete it or start a new run"):
+        run.read_json("bad.json")
+    umask = os.umask(0)
+    os.umask(umask)
+    lock = json.loads((run.path / ".lock").read_text())
+    assert set(lock) == {"pid", "since"} and (run.path / ".lock").stat().st_mode & 0o777 == 0o644 & ~umask
+    run.release_lock()
+
+
+def test_version_file_problems_name_the_file(tmp_path):
+    run = RunDir.create(tmp_path / "r")
+    run.save_version(record(1, 0.5))
+    with pytest.raises(RunDirError, match=r"0001.json already exists; two writers in one run dir\?"):
+        run.save_version(record(1, 0.9))
+    (run.versions_dir / "0002.json").write_text("[1, 2]")
+    with pytest.raises(RunDirError, match=r"0002.json is corrupt \(not an object\)"):
+        run.load_versions()
+    (run.versions_dir / "0002.json").write_text(json.dumps(record(3, 0.5).to_dict()))
+    with pytest.raises(RunDirError, match=r"0002.json is corrupt \(it says version 0003\); delete it"):
+        run.load_versions()
+    run.release_lock()
+
+
+def test_an_empty_folder_can_become_a_run(tmp_path):
+    (tmp_path / "r").mkdir()
+    run = RunDir.create(tmp_path / "r")
+    assert run.versions_dir.is_dir()
+    run.release_lock()
 
 
 def test_run_config_round_trips_through_yaml_and_rejects_bad_values(tmp_path):

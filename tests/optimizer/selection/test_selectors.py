@@ -102,3 +102,37 @@ def test_loop_function_returns_distinct_cheaper_sub_systems(pokemon):
     for candidate in found:
         assert candidate.fingerprint() != system.fingerprint()
         assert sum(len(g.options) for g in candidate.groups) < full
+
+
+def _greedy_reference(system, train, per_prompt: bool) -> tuple[str, ...]:
+    """Greedy order by exact conditional information ``I(C; A_S+q) - I(C; A_S)`` (per prompt when asked),
+    written from the module docstring with ``set_information`` (no redundancy charge, no minimum gain)."""
+    import numpy as np
+
+    from cotclip.optimizer.selection.greedy_information import question_answers
+    from cotclip.optimizer.selection.information import set_information
+    from cotclip.scoring.adaptive import answer_model_from_probabilities
+
+    questions = candidate_questions(system, prune_options=False)
+    answers = [question_answers(q, train, system.scoring.temperature) for q in questions]
+    thetas = answer_model_from_probabilities(answers, train.label_indices(system.classes), system.classes,
+                                             [q.label for q in questions], 0.5).theta
+    prior = np.full(len(system.classes), 1 / len(system.classes))
+    chosen: list[int] = []
+    while len(chosen) < len(questions):
+        known = set_information([thetas[j] for j in chosen], prior) if chosen else 0.0
+        gains = {i: set_information([thetas[j] for j in chosen + [i]], prior) - known
+                 for i in range(len(questions)) if i not in chosen}
+        chosen.append(max(gains, key=lambda i: gains[i] / questions[i].cost if per_prompt else gains[i]))
+    return tuple(questions[i].label for i in chosen)
+
+
+def test_per_prompt_ranks_by_information_per_prompt_and_off_by_information(pokemon):
+    system, train, val, _ = pokemon
+    orders = {}
+    for per_prompt in (True, False):
+        selector = InformationGainSelector(per_prompt=per_prompt, prune_options=False, redundancy=0.0, min_gain=0.0)
+        orders[per_prompt] = selector.select(system, train, val).questions
+        assert orders[per_prompt] == _greedy_reference(system, train, per_prompt)
+    assert orders[True] != orders[False]  # on this world the two rankings disagree, so each is really checked
+    assert InformationGainSelector().per_prompt  # the default is per prompt

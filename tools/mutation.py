@@ -1,0 +1,155 @@
+"""Mutation testing of the core modules with mutmut, each module against the tests that cover it.
+
+A dev tool, not part of CI (it takes minutes per module). Usage, from the repository root::
+
+    .venv/bin/python -m pip install "mutmut==3.8.1"       # into your own venv only
+    nice -n 10 .venv/bin/python tools/mutation.py cache runs   # or: all
+    .venv/bin/python tools/mutation.py --list
+
+For each module it lays the package out as ``cotclip/`` in a scratch copy of the work
+tree (mutmut needs the import name on disk; the repository maps ``cotclip.scoring`` to
+``scoring/``), writes mutmut's settings there (``[tool.mutmut]`` of pyproject.toml plus
+this module's ``only_mutate`` and test files), runs ``mutmut run``, and writes
+``<workdir>/<module>/summary.json`` and ``survivors.txt`` (every surviving mutant's
+diff). mutmut then runs each mutant only against the tests among these files that
+executed the mutated function. Tests that start a second Python process (``kill -9``
+of a run, the CLI in a subprocess) cannot see mutants and are left out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("systems", "scoring", "optimizer", "prompts")
+
+#: module key -> (files to mutate, relative to the package root ``cotclip/``; test files or node ids)
+MODULES: dict[str, tuple[list[str], list[str]]] = {
+    "scorer": (["scoring/scorer.py"], ["tests/scoring/test_scorer.py", "tests/scoring/test_compiled.py"]),
+    "cache": (["scoring/cache.py"], ["tests/scoring/test_cache.py"]),
+    "hf": (["scoring/encoders/hf.py"], ["tests/scoring/encoders/test_hf_encoder.py",
+                                        "tests/scoring/encoders/test_hf_reference.py",
+                                        "tests/scoring/encoders/test_contract.py"]),
+    "runs": (["optimizer/loop/runs.py"], ["tests/optimizer/loop/test_storage.py", "tests/optimizer/loop/test_bad_input.py"]),
+    "moves": (["optimizer/loop/moves.py"], [
+        "tests/optimizer/loop/test_moves.py", "tests/optimizer/loop/test_bad_input.py",
+        "tests/optimizer/loop/test_loop.py::test_rule_fitting_follows_the_encoder_and_respects_locks_and_thresholds",
+    ]),
+    "selection": (["optimizer/selection/*"], ["tests/optimizer/selection"]),
+    "systems": (["systems/*"], ["tests/systems", "tests/packaging"]),
+}
+
+
+def _scratch(target: Path) -> None:
+    """A copy of the work tree (tracked and untracked, not ignored) with the package under ``cotclip/``."""
+    if target.exists():
+        shutil.rmtree(target)
+    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", *PACKAGES, "tests", "pyproject.toml"],
+                            cwd=ROOT, check=True, capture_output=True, text=True).stdout.split()
+    for name in listed:
+        source = ROOT / name
+        if not source.is_file():
+            continue
+        destination = target / ("cotclip/" + name if name.split("/")[0] in PACKAGES else name)
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, destination)
+
+
+def _settings(only: list[str], tests: list[str]) -> str:
+    """The ``[tool.mutmut]`` table for one module: the repository's settings plus its files and tests."""
+    base = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mutmut"]
+    table = {**base, "only_mutate": [f"cotclip/{p}" for p in only], "pytest_add_cli_args_test_selection": tests}
+    lines = ["", "[tool.mutmut]"]
+    for key, value in table.items():
+        lines.append(f"{key} = {json.dumps(value)}")
+    return "\n".join(lines) + "\n"
+
+
+def _without_mutmut_table(text: str) -> str:
+    kept, inside = [], False
+    for line in text.splitlines():
+        if line.startswith("["):
+            inside = line.strip() == "[tool.mutmut]"
+        if not inside:
+            kept.append(line)
+    return "\n".join(kept) + "\n"
+
+
+def _statuses(scratch: Path) -> dict[str, str]:
+    listed = subprocess.run([str(Path(sys.executable).parent / "mutmut"), "results", "--all", "true"], cwd=scratch,
+                            capture_output=True, text=True).stdout
+    statuses = {}
+    for line in listed.splitlines():
+        name, _, status = line.strip().rpartition(": ")
+        if name:
+            statuses[name] = status
+    return statuses
+
+
+_SHOW = """
+import sys
+from mutmut.__main__ import find_mutant, get_diff_for_mutant, status_by_exit_code
+for name in sys.argv[1:]:
+    mutant = find_mutant(name)
+    print(f"# {name}: {status_by_exit_code[mutant.exit_code_by_key[name]]}")
+    print(get_diff_for_mutant(name, path=mutant.path))
+"""
+
+
+def run_module(key: str, workdir: Path) -> dict:
+    """Mutate one module in its own scratch copy and return its counts."""
+    only, tests = MODULES[key]
+    scratch = workdir / key
+    _scratch(scratch)
+    pyproject = scratch / "pyproject.toml"
+    pyproject.write_text(_without_mutmut_table(pyproject.read_text(encoding="utf-8")) + _settings(only, tests), encoding="utf-8")
+    env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
+           "TRANSFORMERS_OFFLINE": "1", "OMP_NUM_THREADS": "1", "PYTHONPATH": ""}
+    started = time.monotonic()
+    with open(scratch / "mutmut.log", "w", encoding="utf-8") as log:
+        code = subprocess.run([str(Path(sys.executable).parent / "mutmut"), "run"], cwd=scratch, env=env,
+                              stdout=log, stderr=subprocess.STDOUT).returncode
+    statuses = _statuses(scratch)
+    counts: dict[str, int] = {}
+    for status in statuses.values():
+        counts[status] = counts.get(status, 0) + 1
+    killed, survived = counts.get("killed", 0), counts.get("survived", 0)
+    summary = {"module": key, "files": only, "tests": tests, "exit_code": code, "wall_s": round(time.monotonic() - started),
+               "counts": counts, "score": round(killed / (killed + survived), 4) if killed + survived else None}
+    survivors = [name for name, status in statuses.items() if status != "killed"]
+    with open(scratch / "survivors.txt", "w", encoding="utf-8") as out:  # one process: `mutmut show` per name is slow
+        subprocess.run([sys.executable, "-c", _SHOW, *survivors], cwd=scratch, stdout=out, text=True)
+    (scratch / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the named modules (or ``all``) one after another and print one JSON line each."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("modules", nargs="*", help=f"any of {', '.join(MODULES)} or all")
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/cotclip-mutation"))
+    parser.add_argument("--list", action="store_true", help="print the module table and exit")
+    args = parser.parse_args(argv)
+    if args.list or not args.modules:
+        for key, (only, tests) in MODULES.items():
+            print(f"{key:10} {' '.join(only):32} {' '.join(tests)}")
+        return 0
+    keys = list(MODULES) if args.modules == ["all"] else args.modules
+    unknown = [k for k in keys if k not in MODULES]
+    if unknown:
+        parser.error(f"unknown module {unknown[0]!r}; pick from {', '.join(MODULES)} or all")
+    for key in keys:
+        print(json.dumps(run_module(key, args.workdir)), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
