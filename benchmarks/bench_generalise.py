@@ -1,0 +1,134 @@
+"""Does the loop generalise? ``cotclip optimize`` (simulated proposer) on random worlds it was never tuned on.
+
+Every world is ``synthetic:random:<seed>`` (a SIMULATION, see
+:mod:`cotclip.scoring.synthetic.random_world`); the presets run beside them so that no
+change buys the presets at the random worlds' cost. Per run it prints best-test /
+oracle-test, best-val / oracle-val, evaluations used and why the run stopped, then the
+distribution (mean with a 95% bootstrap interval, worst, quartiles) and the targets.
+
+    .venv/bin/python benchmarks/bench_generalise.py --worlds 20 [--first 100] [--presets 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from cotclip.optimizer.loop.config import RunConfig
+from cotclip.optimizer.loop.session import optimize
+from cotclip.scoring.scorer import accuracy
+from cotclip.scoring.synthetic.world import load_world
+
+
+def one_run(world: str, seed: int, root: Path, max_evaluations: int) -> dict:
+    """One run of the loop on ``world`` with split/loop seed ``seed``; the measured numbers."""
+    loaded = load_world(world)
+    oracle = loaded.oracle_system()
+    oracle_val: list[float] = []
+
+    def extra(inputs):
+        return {"oracle": oracle}
+
+    config = RunConfig(
+        name=f"{world.replace(':', '-')}-{seed}", runs_dir=str(root / "runs"), data=f"synthetic:{world}",
+        model="synthetic", lm="simulated", seed=seed, cache_dir=str(root / "cache"), max_evaluations=max_evaluations,
+        # proposals as wide as the world (a user sets --max-options/--max-groups the same way)
+        max_options=max(12, max(len(g.values) for g in loaded.groups)), max_groups=max(6, len(loaded.groups)),
+    )
+    started = time.perf_counter()
+    summary = optimize(config, extra_systems=extra)
+    wall = time.perf_counter() - started
+    oracle_val.append(_val_accuracy(config, oracle))
+    oracle_test = summary.extra["other_systems"][0]["accuracy"]
+    chosen = summary.extra.get("final_choice", {})
+    return {
+        "world": world, "seed": seed, "classes": len(loaded.classes), "groups": len(loaded.groups),
+        "best_test": summary.best.accuracy, "oracle_test": oracle_test, "best_val": summary.best_val_accuracy,
+        "oracle_val": oracle_val[0], "baseline_test": summary.baseline.accuracy if summary.baseline else None,
+        "ratio": summary.best.accuracy / oracle_test if oracle_test else float("nan"),
+        "val_ratio": summary.best_val_accuracy / oracle_val[0] if oracle_val[0] else float("nan"),
+        "top_val": chosen.get("top_val_accuracy", summary.best_val_accuracy),
+        "evaluations": summary.evaluations, "stopped_because": summary.stopped_because, "wall_s": wall,
+    }
+
+
+def _val_accuracy(config: RunConfig, system) -> float:
+    from cotclip.optimizer.loop.data import load_inputs
+    from cotclip.scoring.scorer import ImageSet, PromptEmbedder
+
+    inputs = load_inputs(config)
+    world = load_world(config.data.split(":", 1)[1])
+    rows = [inputs.dataset.images[p].row for p in inputs.splits.val]
+    images = ImageSet(world.image_embeddings[rows], [world.labels[r] for r in rows], PromptEmbedder(inputs.encoder))
+    return float(accuracy(system, images))
+
+
+def _interval(values: list[float], seed: int = 0) -> tuple[float, float]:
+    rng = np.random.default_rng(seed)
+    data = np.asarray(values)
+    means = data[rng.integers(0, len(data), size=(2000, len(data)))].mean(axis=1)
+    return float(np.quantile(means, 0.025)), float(np.quantile(means, 0.975))
+
+
+def summarise(label: str, rows: list[dict]) -> None:
+    """Mean (95% bootstrap interval over runs), worst and quartiles of the ratios; stop reasons."""
+    ratios = [r["ratio"] for r in rows]
+    low, high = _interval(ratios)
+    q1, q2, q3 = np.quantile(ratios, [0.25, 0.5, 0.75])
+    reached = sum(r["best_val"] >= r["oracle_val"] for r in rows)
+    reasons = statistics.multimode(r["stopped_because"] for r in rows)
+    print(f"{label}: best-test/oracle-test mean {statistics.mean(ratios):.3f} [95% {low:.3f}, {high:.3f}] "
+          f"worst {min(ratios):.3f} quartiles {q1:.3f}/{q2:.3f}/{q3:.3f}; best-val/oracle-val mean "
+          f"{statistics.mean(r['val_ratio'] for r in rows):.3f}, best val >= oracle val in {reached}/{len(rows)}; "
+          f"evaluations {min(r['evaluations'] for r in rows)}-{max(r['evaluations'] for r in rows)}; "
+          f"stopped: {', '.join(sorted({r['stopped_because'] for r in rows}))} (most often {reasons[0]})")
+
+
+def _print_row(row: dict) -> None:
+    print(f"{row['world']:<14} seed {row['seed']}  C={row['classes']:<3} G={row['groups']}  test best "
+          f"{row['best_test']:.3f} oracle {row['oracle_test']:.3f} ratio {row['ratio']:.3f}  val best {row['best_val']:.3f}"
+          f" (top {row['top_val']:.3f}) oracle {row['oracle_val']:.3f}  baseline {row['baseline_test']:.3f}  "
+          f"evals {row['evaluations']:>3}  {row['stopped_because']:<15} {row['wall_s']:.0f}s", flush=True)
+
+
+def main() -> None:
+    """Run the random worlds and the presets; print one line per run, then the distributions."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--worlds", type=int, default=20, help="how many random worlds")
+    parser.add_argument("--first", type=int, default=100, help="seed of the first random world (seeds first..first+n-1)")
+    parser.add_argument("--presets", type=int, default=5, help="split seeds per preset (pokemon-like); 0 = none")
+    parser.add_argument("--max-evaluations", type=int, default=200)
+    parser.add_argument("--json", default=None, help="also write every row to this JSON file")
+    args = parser.parse_args()
+    seeds = list(range(args.first, args.first + args.worlds))
+    print(f"random worlds: synthetic:random:<seed> for seeds {seeds}; split/loop seed 0", flush=True)
+    rows, presets = [], []
+    with tempfile.TemporaryDirectory() as folder:
+        for seed in seeds:
+            rows.append(one_run(f"random:{seed}", 0, Path(folder), args.max_evaluations))
+            _print_row(rows[-1])
+        for seed in range(args.presets):
+            presets.append(one_run("pokemon-like", seed, Path(folder), args.max_evaluations))
+            _print_row(presets[-1])
+    print()
+    if rows:
+        summarise(f"random worlds ({len(rows)})", rows)
+        ratios = [r["ratio"] for r in rows]
+        reached = sum(r["best_val"] >= r["oracle_val"] for r in rows) / len(rows)
+        print(f"targets: mean >= 0.95: {'met' if statistics.mean(ratios) >= 0.95 else 'NOT met'}; worst >= 0.85: "
+              f"{'met' if min(ratios) >= 0.85 else 'NOT met'}; best val >= oracle val in >= 80%: "
+              f"{'met' if reached >= 0.8 else 'NOT met'} ({reached:.0%})")
+    if presets:
+        summarise(f"pokemon-like ({len(presets)} seeds)", presets)
+    if args.json:
+        Path(args.json).write_text(json.dumps({"random": rows, "presets": presets}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
