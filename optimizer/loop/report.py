@@ -124,6 +124,13 @@ def render_report(summary: RunSummary, versions: list[VersionRecord], extra_rows
         _row(summary.baseline),
         *[_row(score) for score in extra_rows],
     ]
+    choice = summary.extra.get("final_choice")
+    if choice:
+        lines.append(f"\nFinal choice: version {choice['chosen']} by {choice['rule']} (tied with the val-top version "
+                     f"{choice['top']}: {', '.join(choice['tied'])}); the val-top version scored "
+                     f"{choice['top_test_accuracy']:.1%} on test.\n")
+    if summary.versus_baseline.get("note"):
+        lines.append(f"\n**Warning:** {summary.versus_baseline['note']}.\n")
     if summary.baseline is None and summary.baseline_note:
         lines.append(f"\nClass-name baseline unavailable: {summary.baseline_note}\n")
     lines.append("\n## Per-class test accuracy of the best system\n\n| class | accuracy |\n|---|---|\n")
