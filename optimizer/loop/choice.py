@@ -1,7 +1,8 @@
 """Which version the run hands back: the class-name baseline as a candidate, and a final choice that respects val noise.
 
 * :func:`baseline_system` is the class-name zero-shot baseline written as a system (the
-  name prior only: one group whose rules are all null, ``name_prior_weight`` 1). The loop
+  name prior only: one group whose rules are all null, ``name_prior_weight`` 1; a human's
+  locked groups and rules are kept, so it is the baseline plus the locks). The loop
   records it in round 0, so the run can always fall back to it and every move can build
   on it; the final report says when the chosen system is not better than it.
 * :func:`choose_final` picks the final version. The top version on val is partly chosen
@@ -30,16 +31,30 @@ BASELINE_MOVE = "baseline"
 
 
 def baseline_system(reference: System) -> System:
-    """The class-name baseline as a system: ``reference``'s first group with every rule null, name prior 1."""
-    group = reference.groups[0].model_dump(mode="json")
-    group.update(weight=1.0, extra_prompts=[])
+    """The class-name baseline as a system: name prior 1, no rules, except what ``reference`` locks.
+
+    Without locks it asks ``reference``'s first group and gives every class a null rule;
+    a human's locked groups and rules are kept exactly (with their locks), so that the
+    fallback never drops a human edit.
+    """
+    locked = [g.name for g in reference.groups if g.name in reference.locks.groups
+              or any(group == g.name for _, group in reference.locks.rules)]
+    kept = locked or [reference.groups[0].name]
+    groups = []
+    for name in kept:
+        group = reference.group(name).model_dump(mode="json")
+        if name not in reference.locks.groups:
+            group.update(weight=1.0, extra_prompts=[])
+        groups.append(group)
+    rules = {c: {g: reference.rule(c, g) if reference.locks.rule_locked(c, g) else None for g in kept}
+             for c in reference.classes}
     return System.from_data({
-        "name": "class-name-baseline", "classes": list(reference.classes), "groups": [group],
-        "rules": {c: {group["name"]: None} for c in reference.classes},
+        "name": "class-name-baseline", "classes": list(reference.classes), "groups": groups, "rules": rules,
         "scoring": {"temperature": 1.0, "aggregation": "prob_sum", "name_prior_weight": 1.0,
                     "name_template": reference.scoring.name_template},
         "provenance": {"method": BASELINE_MOVE, "details": {"what": "class names only (a photo of {class})"}},
-        "notes": ["The class-name zero-shot baseline: one group with no rules, scored by the name prior alone."],
+        "locks": reference.locks.model_dump(mode="json"),
+        "notes": ["The class-name zero-shot baseline: no rules (a human's locked ones aside), scored by the name prior."],
     })
 
 
