@@ -114,15 +114,17 @@ def _groups(rng: Any, count: int, n_classes: int) -> list[dict[str, Any]]:
 def random_world_config(spec: str) -> dict[str, Any]:
     """The world settings (a world-file mapping) drawn for ``random:<seed>[,key=value...]``."""
     seed, pinned = parse_random_spec(spec)
+    # separate streams: pinning one setting leaves every other draw as it was
     rng = seeded_rng(seed, "random-world")
     n_classes = pinned.get("classes", _integer_draw(rng, "classes"))
     n_groups = pinned.get("groups", _integer_draw(rng, "groups"))
     images = pinned.get("images_per_class", _integer_draw(rng, "images_per_class"))
+    groups = _groups(seeded_rng(seed, "random-world-groups"), n_groups, n_classes)
     return {
         "seed": seed,
         "dim": 128,
         "classes": n_classes,
-        "groups": _groups(rng, n_groups, n_classes),
+        "groups": groups,
         "images_per_class": images,
         "noise": _uniform(rng, "noise"),
         "nuisance": {"count": _integer_draw(rng, "nuisance_count"), "strength": _uniform(rng, "nuisance_strength")},
