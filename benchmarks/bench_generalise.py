@@ -22,7 +22,8 @@ import numpy as np
 
 from cotclip.optimizer.loop.config import RunConfig
 from cotclip.optimizer.loop.session import optimize
-from cotclip.scoring.scorer import accuracy
+from cotclip.optimizer.loop.data import load_inputs
+from cotclip.scoring.scorer import ImageSet, PromptEmbedder, accuracy
 from cotclip.scoring.synthetic.world import load_world
 
 
@@ -30,11 +31,6 @@ def one_run(world: str, seed: int, root: Path, max_evaluations: int) -> dict:
     """One run of the loop on ``world`` with split/loop seed ``seed``; the measured numbers."""
     loaded = load_world(world)
     oracle = loaded.oracle_system()
-    oracle_val: list[float] = []
-
-    def extra(inputs):
-        return {"oracle": oracle}
-
     config = RunConfig(
         name=f"{world.replace(':', '-')}-{seed}", runs_dir=str(root / "runs"), data=f"synthetic:{world}",
         model="synthetic", lm="simulated", seed=seed, cache_dir=str(root / "cache"), max_evaluations=max_evaluations,
@@ -42,33 +38,46 @@ def one_run(world: str, seed: int, root: Path, max_evaluations: int) -> dict:
         max_options=max(12, max(len(g.values) for g in loaded.groups)), max_groups=max(6, len(loaded.groups)),
     )
     started = time.perf_counter()
-    summary = optimize(config, extra_systems=extra)
+    summary = optimize(config, extra_systems=lambda inputs: {"oracle": oracle})
     wall = time.perf_counter() - started
-    oracle_val.append(_val_accuracy(config, oracle))
-    oracle_test = summary.extra["other_systems"][0]["accuracy"]
-    chosen = summary.extra.get("final_choice", {})
+    train, val, test = _image_sets(config, loaded)
+    oracle_val, oracle_test = accuracy(oracle, val), summary.extra["other_systems"][0]["accuracy"]
+    tuned = _tuned_oracle(oracle, train, val)
+    chosen = summary.extra["final_choice"]
     return {
         "world": world, "seed": seed, "classes": len(loaded.classes), "groups": len(loaded.groups),
         "best_test": summary.best.accuracy, "oracle_test": oracle_test, "best_val": summary.best_val_accuracy,
-        "oracle_val": oracle_val[0], "baseline_test": summary.baseline.accuracy if summary.baseline else None,
+        "oracle_val": oracle_val, "baseline_test": summary.baseline.accuracy if summary.baseline else None,
         "ratio": summary.best.accuracy / oracle_test if oracle_test else float("nan"),
-        "val_ratio": summary.best_val_accuracy / oracle_val[0] if oracle_val[0] else float("nan"),
-        "top_val": chosen.get("top_val_accuracy", summary.best_val_accuracy),
-        "top_test_ratio": chosen.get("top_test_accuracy", summary.best.accuracy) / oracle_test if oracle_test else float("nan"),
+        "val_ratio": summary.best_val_accuracy / oracle_val if oracle_val else float("nan"),
+        "top_val": chosen["top_val_accuracy"],
+        "top_test_ratio": chosen["top_test_accuracy"] / oracle_test if oracle_test else float("nan"),
+        "tuned_oracle_test": accuracy(tuned, test),
         "not_better_than_baseline": summary.versus_baseline.get("note"),
         "evaluations": summary.evaluations, "stopped_because": summary.stopped_because, "wall_s": wall,
     }
 
 
-def _val_accuracy(config: RunConfig, system) -> float:
-    from cotclip.optimizer.loop.data import load_inputs
-    from cotclip.scoring.scorer import ImageSet, PromptEmbedder
-
+def _image_sets(config: RunConfig, world) -> tuple[ImageSet, ImageSet, ImageSet]:
+    """The run's train, val and test images (same split as the run), straight from the world."""
     inputs = load_inputs(config)
-    world = load_world(config.data.split(":", 1)[1])
-    rows = [inputs.dataset.images[p].row for p in inputs.splits.val]
-    images = ImageSet(world.image_embeddings[rows], [world.labels[r] for r in rows], PromptEmbedder(inputs.encoder))
-    return float(accuracy(system, images))
+    prompts = PromptEmbedder(inputs.encoder)
+    sets = []
+    for part in (inputs.splits.train, inputs.splits.val, inputs.splits.test):
+        rows = [inputs.dataset.images[p].row for p in part]
+        sets.append(ImageSet(world.image_embeddings[rows], [world.labels[r] for r in rows], prompts))
+    return sets[0], sets[1], sets[2]
+
+
+def _tuned_oracle(oracle, train: ImageSet, val: ImageSet):
+    """The oracle's structure with the scoring knobs the loop may fit (tune_scoring on train; val picks)."""
+    from cotclip.optimizer.loop._base import MoveContext
+    from cotclip.optimizer.loop.scoring_move import TuneScoringMove
+    from cotclip.scoring.diagnostics import diagnose
+
+    context = MoveContext(train=train, val=val, diagnostics=diagnose(oracle, train), history=[], seed=0)
+    candidates = [oracle, *TuneScoringMove().propose(oracle, context).candidates]
+    return max(candidates, key=lambda system: accuracy(system, val))
 
 
 def _interval(values: list[float], seed: int = 0) -> tuple[float, float]:
@@ -89,6 +98,9 @@ def summarise(label: str, rows: list[dict]) -> None:
           f"worst {min(ratios):.3f} quartiles {q1:.3f}/{q2:.3f}/{q3:.3f}; best-val/oracle-val mean "
           f"{statistics.mean(r['val_ratio'] for r in rows):.3f}, top val >= oracle val in {reached}/{len(rows)}; "
           f"val-top version's test/oracle mean {statistics.mean(r['top_test_ratio'] for r in rows):.3f}; "
+          f"versus the oracle with fitted scoring knobs: mean {statistics.mean(r['best_test'] / r['tuned_oracle_test'] for r in rows):.3f} "
+          f"(worst {min(r['best_test'] / r['tuned_oracle_test'] for r in rows):.3f}); "
+          f"not better than the class-name baseline: {sum(bool(r['not_better_than_baseline']) for r in rows)}; "
           f"evaluations {min(r['evaluations'] for r in rows)}-{max(r['evaluations'] for r in rows)}; "
           f"stopped: {', '.join(sorted({r['stopped_because'] for r in rows}))} (most often {reasons[0]})")
 
@@ -96,7 +108,7 @@ def summarise(label: str, rows: list[dict]) -> None:
 def _print_row(row: dict) -> None:
     print(f"{row['world']:<14} seed {row['seed']}  C={row['classes']:<3} G={row['groups']}  test best "
           f"{row['best_test']:.3f} oracle {row['oracle_test']:.3f} ratio {row['ratio']:.3f}  val best {row['best_val']:.3f}"
-          f" (top {row['top_val']:.3f}, its test ratio {row['top_test_ratio']:.3f}) oracle {row['oracle_val']:.3f}  baseline {row['baseline_test']:.3f}  "
+          f" (top {row['top_val']:.3f}, its test ratio {row['top_test_ratio']:.3f}) oracle {row['oracle_val']:.3f}  tuned oracle test {row['tuned_oracle_test']:.3f}  baseline {row['baseline_test']:.3f}  "
           f"evals {row['evaluations']:>3}  {row['stopped_because']:<15} {row['wall_s']:.0f}s", flush=True)
 
 
