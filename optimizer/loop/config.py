@@ -18,7 +18,7 @@ from cotclip.systems.errors import InputError
 
 __all__ = ["RunConfig", "MOVE_NAMES", "load_run_config", "default_run_name"]
 
-MOVE_NAMES = ("fit_rules", "refine_rules", "merge", "llm_revise", "knob_search", "select_groups", "tune_scoring")
+MOVE_NAMES = ("fit_rules", "refine_rules", "merge", "llm_revise", "tune_scoring", "knob_search", "select_groups")
 
 
 def default_run_name() -> str:
