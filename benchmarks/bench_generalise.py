@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import yaml
 
 from cotclip.optimizer.loop.config import RunConfig
 from cotclip.optimizer.loop.session import optimize
@@ -27,7 +28,7 @@ from cotclip.scoring.scorer import ImageSet, PromptEmbedder, accuracy
 from cotclip.scoring.synthetic.world import load_world
 
 
-def one_run(world: str, seed: int, root: Path, max_evaluations: int) -> dict:
+def one_run(world: str, seed: int, root: Path, max_evaluations: int, settings: dict | None = None) -> dict:
     """One run of the loop on ``world`` with split/loop seed ``seed``; the measured numbers."""
     loaded = load_world(world)
     oracle = loaded.oracle_system()
@@ -36,6 +37,7 @@ def one_run(world: str, seed: int, root: Path, max_evaluations: int) -> dict:
         model="synthetic", lm="simulated", seed=seed, cache_dir=str(root / "cache"), max_evaluations=max_evaluations,
         # proposals as wide as the world (a user sets --max-options/--max-groups the same way)
         max_options=max(12, max(len(g.values) for g in loaded.groups)), max_groups=max(6, len(loaded.groups)),
+        **(settings or {}),
     )
     started = time.perf_counter()
     summary = optimize(config, extra_systems=lambda inputs: {"oracle": oracle})
@@ -120,16 +122,19 @@ def main() -> None:
     parser.add_argument("--presets", type=int, default=5, help="split seeds per preset (pokemon-like); 0 = none")
     parser.add_argument("--max-evaluations", type=int, default=200)
     parser.add_argument("--json", default=None, help="also write every row to this JSON file")
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                        help="run-config settings for every run, e.g. fit_min_evidence=2 (YAML values)")
     args = parser.parse_args()
+    settings = {key: yaml.safe_load(value) for key, _, value in (item.partition("=") for item in args.set)}
     seeds = list(range(args.first, args.first + args.worlds))
     print(f"random worlds: synthetic:random:<seed> for seeds {seeds}; split/loop seed 0", flush=True)
     rows, presets = [], []
     with tempfile.TemporaryDirectory() as folder:
         for seed in seeds:
-            rows.append(one_run(f"random:{seed}", 0, Path(folder), args.max_evaluations))
+            rows.append(one_run(f"random:{seed}", 0, Path(folder), args.max_evaluations, settings))
             _print_row(rows[-1])
         for seed in range(args.presets):
-            presets.append(one_run("pokemon-like", seed, Path(folder), args.max_evaluations))
+            presets.append(one_run("pokemon-like", seed, Path(folder), args.max_evaluations, settings))
             _print_row(presets[-1])
     print()
     if rows:
