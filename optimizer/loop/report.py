@@ -133,7 +133,7 @@ def render_report(summary: RunSummary, versions: list[VersionRecord], extra_rows
         lines.append(f"\n**Warning:** {summary.versus_baseline['note']}.\n")
     if summary.baseline is None and summary.baseline_note:
         lines.append(f"\nClass-name baseline unavailable: {summary.baseline_note}\n")
-    lines.append("\n## Per-class test accuracy of the best system\n\n| class | accuracy |\n|---|---|\n")
+    lines.append("\n## Per-class test accuracy of the best system (the final choice)\n\n| class | accuracy |\n|---|---|\n")
     lines += [f"| {name} | {value:.1%} |\n" for name, value in summary.best.per_class.items()]
     lines.append("\n## Plots\n\n![val accuracy over versions](plots/val_accuracy.png)\n\n")
     lines.append("![confusion of the best system on test](plots/confusion_test.png)\n")

@@ -75,7 +75,7 @@ def _task(config: RunConfig, inputs: Inputs) -> ProposalTask:
 def _test_scores(config: RunConfig, data: RunData, versions: list[VersionRecord],
                  chosen: VersionRecord) -> dict[str, HeldOutScore | None]:
     picked = {**pick_comparisons(versions), "best": chosen}
-    labels = {"best": "best (val)", "initial": "initial proposal", "user": "--init system"}
+    labels = {"best": "best (final choice on val)", "initial": "initial proposal", "user": "--init system"}
     scores: dict[str, HeldOutScore | None] = {}
     for key, record in picked.items():
         scores[key] = None if record is None else score_on_test(
