@@ -18,7 +18,7 @@ from cotclip.systems.errors import InputError
 
 __all__ = ["RunConfig", "MOVE_NAMES", "load_run_config", "default_run_name"]
 
-MOVE_NAMES = ("fit_rules", "refine_rules", "merge", "llm_revise", "knob_search", "select_groups")
+MOVE_NAMES = ("fit_rules", "refine_rules", "merge", "llm_revise", "tune_scoring", "knob_search", "select_groups")
 
 
 def default_run_name() -> str:
@@ -59,7 +59,7 @@ class RunConfig(BaseModel):
     crop: tuple[float, float, float, float] | None = None
     cache_dir: str | None = None
     temperature: float | None = Field(default=None, gt=0.0, description="Overrides every system's temperature.")
-    moves: list[str] = Field(default_factory=lambda: ["fit_rules", "refine_rules", "merge", "llm_revise"])
+    moves: list[str] = Field(default_factory=lambda: ["fit_rules", "refine_rules", "merge", "llm_revise", "tune_scoring"])
     beam: int = Field(default=2, ge=1, description="Best versions expanded per round.")
     revisions_per_round: int = Field(default=2, ge=0)
     fit_after_revise: bool = Field(default=True, description="Also record each LLM revision with its rules refitted.")

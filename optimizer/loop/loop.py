@@ -2,9 +2,21 @@
 
 State lives in the run dir, not in memory: every evaluated candidate is a version
 file, and ``progress.json`` records finished rounds, which (parent, move) pairs were
-expanded, spent budgets and LLM usage. Resuming rebuilds the state from those files;
-a round cut short by ``kill -9`` is re-run, and candidates whose fingerprint is
-already recorded are reused instead of evaluated again.
+expanded, spent budgets, LLM usage, the proposer's state and the current round's plan.
+Resume is exact: a round's plan (its (parent, move) pairs) is fixed and stored when the
+round starts, and before each pair the loop stores what the pair may see (how many
+versions existed, the search evaluations spent, the proposer's state). A resumed run
+continues the stored plan at the pair that was cut short, restores that pair's view and
+replays it; candidates whose fingerprint is already recorded are not evaluated again, so
+the resumed run ends with the same versions as an uninterrupted one.
+
+Round 0 records the proposals and the class-name baseline as a system
+(:func:`~cotclip.optimizer.loop.choice.baseline_system`), so the run can always fall back
+to the names. Later rounds expand the ``beam`` best versions, widened by one more lineage
+per stale round (a restart from the next-best lineage); the run stops as converged only
+when it has stalled for ``patience`` rounds and the recent gain per evaluation, times
+the evaluations left, no longer promises ``min_delta``
+(:meth:`~cotclip.optimizer.loop.stopping.Convergence.converged`).
 """
 
 from __future__ import annotations
@@ -13,15 +25,16 @@ import time
 from typing import Any, Callable
 
 from cotclip.optimizer.loop._base import Move, MoveContext, MoveResult, lock_violations
+from cotclip.optimizer.loop.choice import BASELINE_MOVE, baseline_system
 from cotclip.optimizer.loop.config import RunConfig
 from cotclip.optimizer.loop.data import RunData
 from cotclip.optimizer.loop.runs import RunDir, VersionRecord, utc_now
-from cotclip.optimizer.loop.stopping import Budgets, Convergence, Spent, budget_spent, paid_llm_calls
+from cotclip.optimizer.loop.stopping import Budgets, Convergence, Spent, budget_spent, paid_llm_calls, stale_rounds
 from cotclip.optimizer.proposers._base import ProposalTask, ScoredVersion
 from cotclip.scoring.diagnostics import Diagnostics, diagnose
 from cotclip.scoring.scorer import accuracy
 from cotclip.systems.errors import (
-    BudgetExhaustedError, InputError, LLMUnavailableError, ProposerError, SystemValidationError,
+    BudgetExhaustedError, EncoderError, InputError, LLMUnavailableError, ProposerError, SystemValidationError,
 )
 from cotclip.systems.model import Provenance, System
 
@@ -61,6 +74,7 @@ class OptimizationLoop:
         self.versions = run.load_versions()
         self.by_fingerprint = {v.system.fingerprint(): v for v in self.versions}
         self.progress = run.read_json(PROGRESS, default=None) or self._fresh_progress()
+        self._restore_proposer(self.progress.get("proposer_state"))
         self.budgets = Budgets(config.max_evaluations, config.max_llm_calls, config.max_usd, config.max_wall_s)
         self.convergence = Convergence(config.min_delta, config.patience)
         self._started = time.perf_counter() if started is None else started  # the session's start: wall budget
@@ -85,7 +99,16 @@ class OptimizationLoop:
             "sessions": 0,
             "stopped_because": None,
             "rejected": [],
+            "plan": None,
+            "proposer_state": None,
         }
+
+    def _restore_proposer(self, state: dict[str, Any] | None) -> None:
+        if state is not None and hasattr(self.proposer, "restore_state"):
+            self.proposer.restore_state(state)
+
+    def _proposer_state(self) -> dict[str, Any] | None:
+        return self.proposer.state() if hasattr(self.proposer, "state") else None
 
     # ----- accounting ----------------------------------------------------------------
     def llm_usage(self) -> dict[str, Any]:
@@ -114,6 +137,7 @@ class OptimizationLoop:
         snapshot = dict(self.progress)
         snapshot["llm"] = self.llm_usage()
         snapshot["wall_s"] = self.spent().wall_s
+        snapshot["proposer_state"] = self._proposer_state()
         self.run.write_json(PROGRESS, snapshot, durable=False)
 
     # ----- evaluation and recording --------------------------------------------------
@@ -211,6 +235,10 @@ class OptimizationLoop:
             self._check_classes(system, "a proposed system's")
             # keep what the proposer recorded (LM, instructions' sha256, repairs): which prompts made this version
             self._record(system, "propose", None, 0, dict(system.provenance.details))
+        try:  # the fallback every run has: class names only
+            self._record(baseline_system(self.versions[0].system), BASELINE_MOVE, None, 0, {})
+        except EncoderError as exc:  # an encoder that cannot embed class names has no name baseline
+            self.progress["rejected"].append({"move": BASELINE_MOVE, "parent": None, "why": [exc.message]})
         self.progress["rounds_done"] = 0
         self.progress["round_bests"] = [self.best().val_accuracy]
         self._save_progress()
@@ -227,25 +255,31 @@ class OptimizationLoop:
         return [m for m in self.moves if m.name == "llm_revise" or (version.version_id, m.name) not in done]
 
     def _parents(self) -> list[tuple[VersionRecord, list[Move]]]:
+        """The best versions with open moves: ``beam`` of them, one more per stale round (restarts)."""
         ranked = sorted(self.versions, key=lambda v: (-v.val_accuracy, v.number))
+        width = self.config.beam + stale_rounds(self.progress["round_bests"], self.config.min_delta)
         chosen = []
         for version in ranked:
             moves = self._open_moves(version)
             if moves:
                 chosen.append((version, moves))
-            if len(chosen) == self.config.beam:
+            if len(chosen) == width:
                 break
         return chosen
 
-    def _apply(self, move: Move, parent: VersionRecord, round_: int) -> int:
-        budgets_left = self.budgets.evaluations_left(self.spent())
+    def _apply(self, move: Move, parent: VersionRecord, round_: int, view: dict[str, Any]) -> int:
+        """Apply one move; ``view`` fixes what it sees (versions and budget at the pair's start), for exact resumes."""
+        seen = self.versions[: view["versions"]]
+        left = self.budgets.max_evaluations
+        if left is not None:
+            left = max(0, left - view["versions"] - view["search_evaluations"])
         context = MoveContext(
             train=self.data.train,
             val=self.data.val,
             diagnostics=self._diagnose(parent),
-            history=history_for_proposer(self.versions),
+            history=history_for_proposer(seen),
             seed=self.config.seed * 1000 + round_,
-            evaluation_budget=budgets_left,
+            evaluation_budget=left,
         )
         before = self.llm_usage()
         clock = time.perf_counter()
@@ -256,7 +290,7 @@ class OptimizationLoop:
             self.progress["rejected"].append({"move": move.name, "parent": parent.version_id, "why": [exc.message]})
         self._llm_seconds += result.llm_seconds
         self.timing["moves_s"] += time.perf_counter() - clock - result.llm_seconds
-        self.progress["search_evaluations"] += result.evaluations
+        self.progress["search_evaluations"] = view["search_evaluations"] + result.evaluations
         for relative, document in result.artifacts.items():
             self.run.write_json(relative, {**document, "parent": parent.version_id, "round": round_})
         if move.name == "llm_revise":
@@ -268,31 +302,55 @@ class OptimizationLoop:
                 self.progress["rejected"].append({"move": move.name, "parent": parent.version_id, "why": problems})
                 continue
             recorded += self._record(candidate, move.name, parent, round_, dict(result.details)) is not None
-        self.progress["expanded"].append([parent.version_id, move.name])  # saved with the next version or round
+        self.progress["expanded"].append([parent.version_id, move.name])  # saved with the next pair or round
         return recorded
 
+    def _plan(self, round_: int) -> dict[str, Any]:
+        """The round's stored plan, or a new one (its (parent, move) pairs fixed now)."""
+        plan = self.progress.get("plan")
+        if plan is None or plan["round"] != round_:
+            pairs = [[parent.version_id, move.name] for parent, moves in self._parents() for move in moves]
+            plan = {"round": round_, "pairs": pairs, "next": 0, "view": None}
+            self.progress["plan"] = plan
+        return plan
+
     def one_round(self, round_: int) -> int:
-        """Apply every open move to the best ``beam`` versions; returns how many new versions."""
-        produced = 0
-        for parent, moves in self._parents():
-            for move in moves:
-                if budget_spent(self.budgets, self.spent()):
-                    break  # the round ends early; _stop_reason names the budget
-                produced += self._apply(move, parent, round_)
+        """Apply the round's plan (every open move of the best versions); returns how many new versions."""
+        plan = self._plan(round_)
+        by_id = {v.version_id: v for v in self.versions}
+        moves = {m.name: m for m in self.moves}
+        while plan["next"] < len(plan["pairs"]):
+            if budget_spent(self.budgets, self.spent()):
+                break  # the round ends early; _stop_reason names the budget
+            parent_id, move_name = plan["pairs"][plan["next"]]
+            if plan["view"] is None:  # a new pair; otherwise it was cut short: replay it as it was
+                plan["view"] = {"versions": len(self.versions), "search_evaluations": self.progress["search_evaluations"],
+                                "proposer": self._proposer_state()}
+                self._save_progress()
+            self._restore_proposer(plan["view"]["proposer"])
+            self._apply(moves[move_name], by_id[parent_id], round_, plan["view"])
+            plan["next"], plan["view"] = plan["next"] + 1, None
         self.progress["rounds_done"] = round_
         self.progress["round_bests"].append(self.best().val_accuracy)
+        self.progress["plan"] = None
         self._save_progress()
-        return produced
+        return sum(1 for v in self.versions if v.round == round_)
 
     def _stop_reason(self, produced: int) -> str | None:
         reason = budget_spent(self.budgets, self.spent())
         if reason:
             return reason
-        if self.convergence.converged(self.progress["round_bests"]):
+        if self.convergence.converged(self.progress["round_bests"], self._evaluations_at_round_end(),
+                                      self.budgets.evaluations_left(self.spent())):
             return "converged"
         if produced == 0 and not self._parents():
             return "exhausted"
         return None
+
+    def _evaluations_at_round_end(self) -> list[int]:
+        """Versions recorded by the end of each finished round (search trials are not versions)."""
+        rounds = self.progress["rounds_done"]
+        return [sum(1 for v in self.versions if v.round <= r) for r in range(rounds + 1)]
 
     def optimize(self, task: ProposalTask, user_system: System | None) -> str:
         """Run (or continue) the loop until it stops; returns ``stopped_because``."""

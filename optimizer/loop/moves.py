@@ -24,6 +24,7 @@ from cotclip.optimizer.loop._base import Move, MoveContext, MoveResult, SearchFu
 from cotclip.optimizer.loop.config import RunConfig
 from cotclip.optimizer.loop.knob_move import KnobSearchMove, check_storage
 from cotclip.optimizer.loop.refine import RefineRulesMove
+from cotclip.optimizer.loop.scoring_move import TuneScoringMove
 from cotclip.scoring.scorer import group_probabilities
 from cotclip.systems.errors import BudgetExhaustedError, InputError, LLMServerError, LLMUnavailableError, ProposerError
 from cotclip.systems.model import System
@@ -217,6 +218,8 @@ def build_moves(config: RunConfig, proposer: Any | None, run_dir: str | Path | N
             if proposer is None:
                 raise InputError("move 'llm_revise' needs a proposer; pass --lm or remove it from --moves")
             moves.append(LLMRevisionMove(proposer, n_revisions=config.revisions_per_round, fit=fit if config.fit_after_revise else None))
+        elif name == "tune_scoring":
+            moves.append(TuneScoringMove())
         elif name == "knob_search":
             moves.append(KnobSearchMove(budget=config.search_budget, run_dir=run_dir, storage=config.storage))
         else:

@@ -124,9 +124,16 @@ def render_report(summary: RunSummary, versions: list[VersionRecord], extra_rows
         _row(summary.baseline),
         *[_row(score) for score in extra_rows],
     ]
+    choice = summary.extra.get("final_choice")
+    if choice:
+        lines.append(f"\nFinal choice: version {choice['chosen']} by {choice['rule']} (tied with the val-top version "
+                     f"{choice['top']}: {', '.join(choice['tied'])}); the val-top version scored "
+                     f"{choice['top_test_accuracy']:.1%} on test.\n")
+    if summary.versus_baseline.get("note"):
+        lines.append(f"\n**Warning:** {summary.versus_baseline['note']}.\n")
     if summary.baseline is None and summary.baseline_note:
         lines.append(f"\nClass-name baseline unavailable: {summary.baseline_note}\n")
-    lines.append("\n## Per-class test accuracy of the best system\n\n| class | accuracy |\n|---|---|\n")
+    lines.append("\n## Per-class test accuracy of the best system (the final choice)\n\n| class | accuracy |\n|---|---|\n")
     lines += [f"| {name} | {value:.1%} |\n" for name, value in summary.best.per_class.items()]
     lines.append("\n## Plots\n\n![val accuracy over versions](plots/val_accuracy.png)\n\n")
     lines.append("![confusion of the best system on test](plots/confusion_test.png)\n")

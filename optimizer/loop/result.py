@@ -103,6 +103,8 @@ class RunSummary:
     loop_overhead_s_per_evaluation: float
     sessions: int
     extra: dict[str, Any] = field(default_factory=dict)
+    versus_baseline: dict[str, Any] = field(default_factory=dict)
+    """Whether the chosen system beats the class-name baseline on val and test (``note`` says when it does not)."""
 
     def to_dict(self) -> dict[str, Any]:
         """Everything, JSON-ready (what ``summary.json`` holds)."""
@@ -127,6 +129,7 @@ class RunSummary:
             "wall_s": self.wall_s,
             "loop_overhead_s_per_evaluation": self.loop_overhead_s_per_evaluation,
             "sessions": self.sessions,
+            "versus_baseline": dict(self.versus_baseline),
             "extra": dict(self.extra),
         }
 
@@ -143,6 +146,7 @@ class RunSummary:
                 "test_ci": list(self.best.ci),
             },
             "baseline_test_accuracy": None if self.baseline is None else self.baseline.accuracy,
+            "not_better_than_baseline": self.versus_baseline.get("note"),
             "encoder_calls": self.encoder_calls,
             "llm": {
                 "calls": self.llm.get("calls", 0),

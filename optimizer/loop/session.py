@@ -20,6 +20,7 @@ from typing import Any, Callable
 
 import yaml
 
+from cotclip.optimizer.loop.choice import BASELINE_MOVE, choose_final, versus_baseline
 from cotclip.optimizer.loop.config import RunConfig, load_run_config
 from cotclip.optimizer.loop.data import Inputs, RunData, encode_inputs, encoder_calls, load_inputs, unique_inputs
 from cotclip.optimizer.loop.final import baseline_on_test, environment, pick_comparisons, score_on_test
@@ -71,9 +72,10 @@ def _task(config: RunConfig, inputs: Inputs) -> ProposalTask:
     )
 
 
-def _test_scores(config: RunConfig, data: RunData, versions: list[VersionRecord]) -> dict[str, HeldOutScore | None]:
-    picked = pick_comparisons(versions)
-    labels = {"best": "best (val)", "initial": "initial proposal", "user": "--init system"}
+def _test_scores(config: RunConfig, data: RunData, versions: list[VersionRecord],
+                 chosen: VersionRecord) -> dict[str, HeldOutScore | None]:
+    picked = {**pick_comparisons(versions), "best": chosen}
+    labels = {"best": "best (final choice on val)", "initial": "initial proposal", "user": "--init system"}
     scores: dict[str, HeldOutScore | None] = {}
     for key, record in picked.items():
         scores[key] = None if record is None else score_on_test(
@@ -104,12 +106,19 @@ def _run_reports(run: RunDir) -> tuple[Any, dict[str, Any] | None, dict[str, Any
 
 def _finish(config: RunConfig, run: RunDir, data: RunData, loop: OptimizationLoop, reason: str,
             session_evaluations: int, extra_systems: dict[str, System], llm_failures: list[dict]) -> RunSummary:
-    scores = _test_scores(config, data, loop.versions)
+    chosen, choice = choose_final(loop.versions, data.train, data.val, temperature=config.temperature)
+    scores = _test_scores(config, data, loop.versions, chosen)
     baseline, note = baseline_on_test(data.classes, data.test, n_resamples=config.bootstrap, seed=config.seed)
     extra = [score_on_test(label, system, data.test, temperature=config.temperature, n_resamples=config.bootstrap,
                            seed=config.seed) for label, system in extra_systems.items()]
-    best = loop.best()
+    best = chosen
     current, why = current_version(loop.versions)
+    top = next(v for v in loop.versions if v.version_id == choice.top)
+    top_test = scores["best"].accuracy if top is chosen else score_on_test(
+        "top", top.system, data.test, temperature=config.temperature, n_resamples=100, seed=config.seed).accuracy
+    baseline_val = next((v.val_accuracy for v in loop.versions if v.move == BASELINE_MOVE), None)
+    verdict = versus_baseline(best.val_accuracy, baseline_val, scores["best"].accuracy,
+                              None if baseline is None else baseline.accuracy)
     search, tuning, reports = _run_reports(run)
     summary = RunSummary(
         run_dir=str(run.path), stopped_because=reason, versions=len(loop.versions), evaluations=loop.spent().evaluations,
@@ -117,10 +126,11 @@ def _finish(config: RunConfig, run: RunDir, data: RunData, loop: OptimizationLoo
         baseline_note=note, initial=scores["initial"], user_system=scores["user"], encoder_calls=encoder_calls(run),
         unique_inputs=unique_inputs(run, data), llm=loop.llm_usage(), wall_s=loop.spent().wall_s,
         loop_overhead_s_per_evaluation=loop.overhead_per_evaluation(session_evaluations),
-        sessions=loop.progress["sessions"],
+        sessions=loop.progress["sessions"], versus_baseline=verdict,
         extra={"other_systems": [s.to_dict() for s in extra], "timing": dict(loop.timing),
                "session_evaluations": session_evaluations, "proposer": proposer_mode(config),
-               "llm_failures": llm_failures, "current": {"version": current.version_id, "why": why}, **reports,
+               "llm_failures": llm_failures, "current": {"version": current.version_id, "why": why},
+               "final_choice": {**choice.to_dict(), "top_test_accuracy": top_test}, **reports,
                **_transfer(config, loop)},
     )
     run.write_json("best.json", {"version": best.version_id, "val_accuracy": best.val_accuracy,

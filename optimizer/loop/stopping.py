@@ -1,7 +1,8 @@
 """When the loop stops: convergence on val, or a budget spent.
 
 ``stopped_because`` is one of ``converged`` (no val gain >= ``min_delta`` for
-``patience`` rounds), ``max_evaluations``, ``max_llm_calls``, ``max_usd``,
+``patience`` rounds, and the budget left no longer buys a likely gain: see
+:meth:`Convergence.converged`), ``max_evaluations``, ``max_llm_calls``, ``max_usd``,
 ``max_wall_s`` (that budget is spent), ``exhausted`` (no move produced a new candidate) or
 ``llm_unavailable`` (the LLM endpoint failed every attempt of a call).
 """
@@ -11,10 +12,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-__all__ = ["Budgets", "Spent", "Convergence", "budget_spent", "paid_llm_calls", "stale_rounds", "STOP_REASONS"]
+__all__ = ["Budgets", "Spent", "Convergence", "budget_spent", "paid_llm_calls", "stale_rounds", "expected_gain",
+           "STOP_REASONS"]
 
 STOP_REASONS = {
-    "converged": "no val gain >= min_delta for `patience` rounds",
+    "converged": "no val gain >= min_delta for `patience` rounds, and the recent gain per evaluation "
+                 "times the evaluations left promised less than min_delta",
     "max_evaluations": "the evaluation budget is spent",
     "max_llm_calls": "the LLM call budget is spent",
     "max_usd": "the dollar budget is spent",
@@ -68,14 +71,42 @@ class Spent:
 
 @dataclass(frozen=True)
 class Convergence:
-    """Stop when no round improves the best val accuracy by ``min_delta`` for ``patience`` rounds."""
+    """Stop when the best val accuracy has stalled and the budget left no longer buys a likely gain.
+
+    Stalled: no round improved the best by ``min_delta`` for ``patience`` rounds. When the
+    evaluations per round and the evaluations left are known, a stalled run still goes on
+    while :func:`expected_gain` (the recent gain per evaluation times the evaluations
+    left) is at least ``min_delta``: budget is not left unused while it can still buy a
+    gain at the rate the run has been finding them.
+    """
 
     min_delta: float = 0.005
     patience: int = 3
 
-    def converged(self, round_bests: list[float]) -> bool:
-        """Whether the best-so-far history (one value per finished round) has stalled."""
-        return stale_rounds(round_bests, self.min_delta) >= self.patience
+    def converged(self, round_bests: list[float], evaluations: list[int] | None = None,
+                  evaluations_left: int | None = None) -> bool:
+        """Whether to stop; ``evaluations[i]`` = evaluations spent by the end of round ``i``."""
+        if stale_rounds(round_bests, self.min_delta) < self.patience:
+            return False
+        if evaluations is None or evaluations_left is None:
+            return True
+        return expected_gain(round_bests, evaluations, evaluations_left) < self.min_delta
+
+
+def expected_gain(round_bests: list[float], evaluations: list[int], evaluations_left: int) -> float:
+    """Val gain the budget left would buy at the rate of the later half of the run so far.
+
+    The rate is the best's gain since the last round that ended within the first half of
+    the evaluations spent, divided by the evaluations spent since that round.
+    """
+    if not round_bests or len(evaluations) != len(round_bests):
+        return 0.0
+    half = evaluations[-1] / 2
+    reference = max((i for i, spent in enumerate(evaluations) if spent <= half), default=0)
+    spent_since = evaluations[-1] - evaluations[reference]
+    if spent_since <= 0:
+        return 0.0
+    return (round_bests[-1] - round_bests[reference]) / spent_since * evaluations_left
 
 
 def stale_rounds(round_bests: list[float], min_delta: float) -> int:

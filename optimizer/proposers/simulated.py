@@ -78,6 +78,14 @@ class SimulatedProposer:
         """Always zero: nothing is called."""
         return Usage()
 
+    def state(self) -> dict[str, Any]:
+        """What the next answers depend on besides their inputs (the loop stores it so that a resume is exact)."""
+        return {"revisions": self._revisions}
+
+    def restore_state(self, state: dict[str, Any]) -> None:
+        """Continue from a :meth:`state` stored by an earlier session."""
+        self._revisions = int(state.get("revisions", 0))
+
     @property
     def records(self) -> list[dict[str, Any]]:
         """One line per simulated answer (what was made, the mistakes injected)."""

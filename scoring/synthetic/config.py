@@ -227,14 +227,18 @@ def parse_world_config(data: Any, source: str) -> WorldConfig:
 
 
 def read_world_config(spec: str) -> tuple[str, WorldConfig]:
-    """``(name, config)`` for a preset name or a world YAML/JSON file path."""
+    """``(name, config)`` for a preset name, ``random:<seed>[,key=value...]`` or a world YAML/JSON file path."""
     if spec in PRESETS:
         return spec, parse_world_config(PRESETS[spec], spec)
+    from cotclip.scoring.synthetic.random_world import is_random_spec, random_world_config
+
+    if is_random_spec(spec):
+        return spec, parse_world_config(random_world_config(spec), spec)
     path = Path(spec).expanduser()
     if not path.is_file():
         raise DataError(
-            f"unknown synthetic world {spec!r}: not a preset ({', '.join(PRESETS)}) and no such file; "
-            "pass a preset name or the path of a world .yaml"
+            f"unknown synthetic world {spec!r}: not a preset ({', '.join(PRESETS)}), not random:<seed> and no such file; "
+            "pass a preset name, random:<seed> or the path of a world .yaml"
         )
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))

@@ -40,9 +40,17 @@ def test_a_run_writes_every_artifact_and_reports_on_test(base_args, tmp_path, ca
     assert len(versions) == out["versions"] >= 3
     records = [json.loads(p.read_text()) for p in versions]
     assert records[0]["move"] == "init" and records[0]["parent"] is None
-    assert all(r["parent"] and r["started_at"] and r["finished_at"] for r in records[1:])
+    # round 0 also records the class-name baseline as a system (the fallback every run has)
+    assert records[1]["move"] == "baseline" and records[1]["parent"] is None
+    assert records[1]["system"]["scoring"]["name_prior_weight"] == 1.0
+    assert all(r["parent"] and r["started_at"] and r["finished_at"] for r in records[2:])
     best = json.loads((run / "best.json").read_text())
-    assert best["val_accuracy"] == max(r["val"]["accuracy"] for r in records) == out["best"]["val_accuracy"]
+    assert best["val_accuracy"] == out["best"]["val_accuracy"]
+    summary = json.loads((run / "summary.json").read_text())
+    choice = summary["extra"]["final_choice"]
+    assert choice["top_val_accuracy"] == max(r["val"]["accuracy"] for r in records)
+    assert choice["chosen"] == best["version"] in choice["tied"] and choice["top"] in choice["tied"]
+    assert summary["versus_baseline"]["test"]["better"] and summary["versus_baseline"]["note"] is None
     # rule fitting makes real progress from scrambled rules, far above the class-name baseline on test
     assert out["best"]["val_accuracy"] > records[0]["val"]["accuracy"] + 0.3
     assert out["best"]["test_accuracy"] > out["baseline_test_accuracy"] + 0.2
@@ -50,7 +58,6 @@ def test_a_run_writes_every_artifact_and_reports_on_test(base_args, tmp_path, ca
     assert low <= out["best"]["test_accuracy"] <= high
     # every image and every unique prompt encoded exactly once
     assert out["encoder_calls"] == cache_entries(tmp_path / "cache")
-    summary = json.loads((run / "summary.json").read_text())
     assert summary["unique_inputs"] == out["encoder_calls"]
     assert summary["best"]["confusion"] and summary["user_system"]["version"] == "0001"
     report = (run / "report.md").read_text()
@@ -82,8 +89,32 @@ def test_locked_rules_never_change_in_any_version(base_args, tmp_path, capsys):
 def test_budget_and_convergence_stop_the_run(base_args, capsys):
     budget = run_cli(base_args + ["--name", "b", "--max-evaluations", "2"], capsys)
     assert budget["stopped_because"] == "max_evaluations" and budget["versions"] == 2
-    converged = run_cli(base_args + ["--name", "c", "--patience", "1", "--min-delta", "0.9"], capsys)
-    assert converged["stopped_because"] == "converged"
+    # deterministic moves run out of new candidates long before the rate-based rule would stop
+    exhausted = run_cli(base_args + ["--name", "c", "--patience", "1", "--min-delta", "0.9"], capsys)
+    assert exhausted["stopped_because"] == "exhausted"
+
+
+class NoGainMove:
+    """Endless new candidates that never change a prediction (a temperature nudge under log_prob_sum)."""
+
+    name = "nudge"
+
+    def propose(self, parent: System, context: MoveContext) -> MoveResult:
+        scoring = {**parent.scoring.model_dump(), "aggregation": "log_prob_sum",
+                   "temperature": parent.scoring.temperature * 1.01}
+        return MoveResult(candidates=[parent.evolve(scoring=scoring)])
+
+
+def test_a_stalled_run_converges_once_the_budget_left_buys_no_likely_gain(prepared, scramble):
+    config, run, data = prepared
+    loop = OptimizationLoop(config.model_copy(update={"patience": 2, "max_evaluations": 60}), run, data, None,
+                            [FitRulesMove(), NoGainMove()])
+    reason = loop.optimize(ProposalTask(classes=tuple(data.classes)), scramble())
+    # the fitted rules were the last gain; the run stopped early only when the later half of its
+    # evaluations had gained less than min_delta
+    assert reason == "converged" and len(loop.versions) < 60
+    bests = loop.progress["round_bests"]
+    assert bests[-1] == bests[-3] > bests[0]
 
 
 @pytest.fixture()
@@ -140,7 +171,7 @@ def test_moves_see_only_train_and_val_and_lock_violations_are_rejected(prepared,
     rogue = RogueMove()
     loop = OptimizationLoop(config.model_copy(update={"patience": 1}), run, data, None, [rogue])
     reason = loop.optimize(ProposalTask(classes=tuple(data.classes)), locked)
-    assert [v.move for v in loop.versions] == ["init"]
+    assert [v.move for v in loop.versions] == ["init", "baseline"]
     assert loop.progress["rejected"][0]["move"] == "rogue"
     assert "locked rule" in loop.progress["rejected"][0]["why"][0]
     assert rogue.seen and all(c.train is data.train and c.val is data.val for c in rogue.seen)

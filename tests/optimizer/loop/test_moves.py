@@ -87,7 +87,7 @@ def test_function_moves_charge_their_budget_and_missing_functions_are_errors(pre
                           seed=0, evaluation_budget=7)
     result = FunctionMove("knob_search", search, budget=30).propose(parent, limited)
     assert calls == [(True, True, 7)] and result.evaluations == 7 and len(result.candidates) == 1
-    assert [m.name for m in build_moves(config, object())] == ["fit_rules", "refine_rules", "merge", "llm_revise"]
+    assert [m.name for m in build_moves(config, object())] == ["fit_rules", "refine_rules", "merge", "llm_revise", "tune_scoring"]
     with pytest.raises(InputError, match="needs a proposer"):
         build_moves(config, None)
 
