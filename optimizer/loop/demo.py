@@ -31,6 +31,6 @@ def demo_config(world: str, lm: str, proposer: str | None = None, *, runs_dir: s
         patience=2 if local else 3, max_groups=6, max_options=12, llm_max_tokens=1000, llm_timeout_s=600.0,
         max_llm_calls=30 if local else None, max_evaluations=200,
         # from a weak LLM's systems, knob search (e.g. mixing in the class-name prior) is a cheap, real gain
-        moves=["fit_rules", "refine_rules", "merge", "knob_search", "llm_revise"] if local
-        else ["fit_rules", "refine_rules", "merge", "llm_revise"],
+        moves=["fit_rules", "refine_rules", "merge", "tune_scoring", "knob_search", "llm_revise"] if local
+        else ["fit_rules", "refine_rules", "merge", "llm_revise", "tune_scoring"],
     )

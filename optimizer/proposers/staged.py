@@ -82,6 +82,20 @@ class StagedProposer:
         """One JSON-able line per answer and per step summary."""
         return list(self.steps.records)
 
+    def state(self) -> dict[str, Any]:
+        """What a resumed run needs to ask the same questions again (the loop stores it in progress.json)."""
+        return {"calls": self.steps.calls, "contrasted": sorted(list(pair) for pair in self._contrasted),
+                "kind_groups": {k: list(v) for k, v in self._kind_groups.items()},
+                "task": self._task.to_dict() if self._task is not None else None}
+
+    def restore_state(self, state: dict[str, Any]) -> None:
+        """Continue from :meth:`state` (LLM seeds, pairs already asked about, the proposal's questions)."""
+        self.steps.calls = int(state.get("calls", 0))
+        self._contrasted = {tuple(pair) for pair in state.get("contrasted", [])}
+        self._kind_groups = {k: (v[0], v[1]) for k, v in state.get("kind_groups", {}).items()}
+        task = state.get("task")
+        self._task = ProposalTask(**{**task, "classes": tuple(task["classes"])}) if task else None
+
     def _say(self, step: str, line: str, notes: list[str] | None = None) -> None:
         self.steps.note(step, line, notes or [])
         if self.on_step is not None:

@@ -76,7 +76,7 @@ class StagedSteps:
         self._usage = Usage()
         self.records: list[dict[str, Any]] = []
         self._instructions: dict[str, Instructions] = {}
-        self._calls = 0
+        self.calls = 0  # seeds each request; restored on resume so the same requests hit the cache
 
     @property
     def usage(self) -> Usage:
@@ -105,12 +105,12 @@ class StagedSteps:
     def _ask(self, step: str, signature, inputs: dict[str, Any], *, temperature: float | None = None) -> Any:
         """One budgeted call; the parsed answer (a dict) or None, recorded either way."""
         self.budget.check(self._usage)
-        self._calls += 1
+        self.calls += 1
         record: dict[str, Any] = {"kind": f"staged-{step}", "raw": None, "error": None}
         self.records.append(record)
         try:
             completion = self.client.complete(signature, inputs, temperature=temperature,
-                                              seed=self.seed * 1000 + self._calls)
+                                              seed=self.seed * 1000 + self.calls)
         except LLMUnavailableError as exc:  # every attempt failed: the run stops (llm_unavailable), with its report
             record["error"] = exc.message
             raise

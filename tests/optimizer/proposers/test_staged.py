@@ -221,3 +221,15 @@ def test_questions_answer_names_are_cleaned(world, notes, pokemon, tmp_path):
     names = {g.name for g in system.groups}
     assert "main_colour" in names and DEFAULT_TEMPLATES[second["kind"]][0] in names
 
+
+
+def test_state_round_trips_so_a_resumed_run_asks_the_same_requests(world, notes, pokemon, tmp_path):
+    _, train, _, _ = pokemon
+    proposer, _ = _proposer(step_answers(world, notes), train, tmp_path)
+    proposer.propose(_task(world, notes, n=1))
+    proposer._contrasted.add(("a", "b"))
+    saved = json.loads(json.dumps(proposer.state()))
+    fresh, _ = _proposer([], train, tmp_path)
+    fresh.restore_state(saved)
+    assert fresh.state() == saved and fresh.steps.calls == proposer.steps.calls > 0
+    assert fresh._task == proposer._task
