@@ -80,10 +80,17 @@ REACH: dict[str, tuple[str, ...]] = {
     "scoring/labels.py": ("evaluate", "baseline"),
     "scoring/synthetic/": (*DATA, "predict", "export"),
     "scoring/synthetic/dataset.py::load_dataset": DATA,
+    "scoring/bulk_embed.py": ("embed",),
+    "scoring/ray_engine.py": ("embed",),
+    "optimizer/cli/embed_cmds.py": ("embed",),
+    "optimizer/llm/concurrency.py": ("propose", "optimize"),
+    "optimizer/llm/server.py::__init__": ("propose", "optimize"),  # --llm-concurrency slots; demo runs one
+    "optimizer/search/storage.py": ("optimize",),
 }
 #: Strings that name flags of another program, not of cotclip.
 FOREIGN = {"optimizer/llm/server.py::start",  # llama-server's command line
-           "optimizer/llm/models.py::_download"}  # pip's
+           "optimizer/llm/models.py::_download",  # pip's
+           "scoring/ray_engine.py::_check_address"}  # `ray start --head` (its --address is embed's, checked above)
 
 
 def command_flags() -> dict[str, set[str]]:

@@ -103,12 +103,13 @@ def test_create_refuses_a_started_run_replaces_an_unstarted_one_and_open_needs_o
     (tmp_path / "empty").mkdir()
     with pytest.raises(RunDirError, match="not a run dir"):
         RunDir.open_existing(tmp_path / "empty")
-    for leftover in ("run.yaml", "versions"):  # either one alone already marks a run
+    for leftover in ("run.yaml", "versions"):  # either alone, without a version, is a failed start: replaced
         folder = tmp_path / f"only-{leftover}"
         folder.mkdir()
         (folder / leftover).mkdir() if leftover == "versions" else (folder / leftover).write_text("data: x\n")
-        with pytest.raises(RunDirError, match="already holds a run"):
-            RunDir.create(folder)
+        replaced = RunDir.create(folder)
+        assert replaced.replaced and not (folder / "run.yaml").exists()
+        replaced.release_lock()
     held = RunDir.create(tmp_path / "held")
     RunDir(tmp_path / "held").release_lock()  # an object that never took the lock cannot drop another's
     assert (tmp_path / "held" / ".lock").exists()
