@@ -16,11 +16,8 @@ every later call with the same :class:`LLMUnavailableError` at once.
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import logging
 import os
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -28,6 +25,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from cotclip.optimizer.llm.bounded import backstop, call_within, fresh_copy, missing_api_key, utc_now
+from cotclip.optimizer.llm.response_cache import ResponseCache, request_key
 from cotclip.optimizer.llm.usage import CallUsage, price_of_call
 from cotclip.systems.errors import BudgetExhaustedError, InputError, LLMServerError, LLMUnavailableError
 
@@ -117,37 +115,6 @@ def build_lm(config: LMConfig):
         )
     except (ValueError, TypeError) as exc:
         raise InputError(f"cannot use LM {config.model!r}: {exc}; check the --lm spec") from None
-
-
-class ResponseCache:
-    """Answers stored as JSON files under ``directory``, one per full request (atomic writes)."""
-
-    def __init__(self, directory: Path) -> None:
-        self.directory = Path(directory)
-
-    def _path(self, key: str) -> Path:
-        return self.directory / key[:2] / f"{key}.json"
-
-    def get(self, key: str) -> dict[str, Any] | None:
-        """The stored entry for ``key``, or ``None`` (unreadable entries count as absent)."""
-        try:
-            return json.loads(self._path(key).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None
-
-    def put(self, key: str, entry: dict[str, Any]) -> None:
-        """Store ``entry`` atomically (a reader never sees half a file)."""
-        path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            json.dump(entry, stream, ensure_ascii=False)
-        os.replace(temporary, path)
-
-
-def request_key(material: dict[str, Any]) -> str:
-    """sha256 of the canonical JSON of everything that determines an answer."""
-    return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def _retryable(exc: Exception) -> bool:

@@ -90,16 +90,13 @@ def clean_attributes(class_name: str, note: str | None, attributes: Sequence[tup
         from_note = bool(note_text) and normalize_text(phrase) in note_text
         if note_text and not from_note:
             notes.append(f"{class_name}: {phrase!r} is not in its note; kept as an option without a rule")
-        if from_note or not note_text:
-            if kind in seen_kinds:
-                notes.append(f"{class_name}: second {kind} phrase {phrase!r} kept as an option without a rule")
-                from_note = False
-                kept.append(ClassPhrase(class_name, kind, phrase, False))
-                continue
+        rule_worthy = from_note or not note_text
+        if rule_worthy and kind in seen_kinds:
+            notes.append(f"{class_name}: second {kind} phrase {phrase!r} kept as an option without a rule")
+            rule_worthy = False
+        elif rule_worthy:
             seen_kinds.add(kind)
-            kept.append(ClassPhrase(class_name, kind, phrase, True))
-        else:
-            kept.append(ClassPhrase(class_name, kind, phrase, False))
+        kept.append(ClassPhrase(class_name, kind, phrase, rule_worthy))
     return kept, notes
 
 
