@@ -88,6 +88,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None, help="also write the rows as JSON here")
     parser.add_argument("--runs-dir", default=None, help="keep the runs here (default: a temporary folder)")
     args = parser.parse_args(argv)
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # a script may configure logging; trials are in the runs
     runs_dir = args.runs_dir or tempfile.mkdtemp(prefix="bench-proposers-")
     rows = []
     for world in args.worlds.split(","):
