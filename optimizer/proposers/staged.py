@@ -34,6 +34,7 @@ from cotclip.optimizer.llm.usage import Budget, Usage
 from cotclip.optimizer.proposers._base import ProposalTask, ScoredVersion
 from cotclip.optimizer.proposers._feedback import keep_locks
 from cotclip.optimizer.proposers.staged_llm import StagedSteps
+from cotclip.optimizer.proposers.staged_notes import mine_note, route_kinds
 from cotclip.optimizer.proposers.staged_stages import (
     ClassPhrase, StagedGroup, assign, clean_attributes, ground, organize,
 )
@@ -141,6 +142,8 @@ class StagedProposer:
             found = 0
             for name in batch:
                 kept, notes = clean_attributes(name, task.notes.get(name), answered.get(name, []), classes)
+                mined, mine_notes = mine_note(name, task.notes.get(name), kept, classes)
+                kept, notes = kept + mined, notes + mine_notes
                 if name not in answered:
                     notes.append(f"{name}: no description in the answer; its rules come from the images")
                 self.steps.note("describe", f"{name}: {len(kept)} phrase(s)", notes)
@@ -149,9 +152,12 @@ class StagedProposer:
             if self.on_step is not None:
                 self.on_step(f"describe: batch {number}/{len(batches)}: {found} phrases for {len(answered)} "
                              f"of {len(batch)} classes")
+        pool, route_notes = route_kinds(pool, self.train.prompts.embed)
         described = len({p.class_name for p in pool if p.from_note})
         self._say("describe", f"{len(pool)} phrases for {described} of {len(classes)} classes "
                   f"({len({p.kind for p in pool})} kinds)")
+        self._say("sort", f"{sum(' sorted as ' in n for n in route_notes)} unsorted phrase(s) given a kind, "
+                  f"{sum(n.endswith('dropped') for n in route_notes)} dropped", route_notes)
         if not pool:
             raise ProposerError(f"the LLM {self.steps.model} described no class usably; "
                                 "give per-class notes (`cotclip optimize --notes`) or try another --lm (see the proposer log)")

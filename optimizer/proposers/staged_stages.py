@@ -27,11 +27,13 @@ from cotclip.systems.model import System
 
 __all__ = [
     "ClassPhrase", "StagedGroup", "clean_attributes", "organize", "assign", "ground", "favoured_options",
-    "MAX_PROFILE_CORRELATION",
+    "MAX_PROFILE_CORRELATION", "UNSORTED", "clean_phrase",
 ]
 
 #: Options whose similarity profiles over train images correlate above this are indistinguishable.
 MAX_PROFILE_CORRELATION = 0.98
+#: The kind of a phrase whose kind the LLM did not give (a mined note clause, the tail of a joined phrase).
+UNSORTED = ""
 _MAX_WORDS = 6
 _FILLERS = ("mostly ", "mainly ", "usually ", "often ", "typically ", "generally ", "very ")
 _BAD_CHARS = re.compile(r"[{}\[\]<>:=#*_\\|]|\d")
@@ -58,7 +60,8 @@ class StagedGroup:
     merged: dict[str, str] = field(default_factory=dict)  # normalized phrase -> option it was merged into
 
 
-def _clean_phrase(phrase: str, class_names: Sequence[str]) -> tuple[str | None, str]:
+def clean_phrase(phrase: str, class_names: Sequence[str]) -> tuple[str | None, str]:
+    """``phrase`` without fillers and edge punctuation, or ``None`` and why it is unusable."""
     text = " ".join(str(phrase).split()).strip(" .,;:'\"")
     lowered = text.lower()
     for filler in _FILLERS:
@@ -77,13 +80,17 @@ def _clean_phrase(phrase: str, class_names: Sequence[str]) -> tuple[str | None, 
 
 def clean_attributes(class_name: str, note: str | None, attributes: Sequence[tuple[str, str]],
                      class_names: Sequence[str]) -> tuple[list[ClassPhrase], list[str]]:
-    """Valid phrases of one class (one per kind, first wins) and notes on what was dropped or flagged."""
+    """Valid phrases of one class (one per kind, first wins) and notes on what was dropped or flagged.
+
+    A phrase joining clauses with ``;`` is split: the first part keeps the answer's kind,
+    the others are :data:`UNSORTED` (their kind is settled by text similarity later).
+    """
     kept: list[ClassPhrase] = []
     notes: list[str] = []
     seen_kinds: set[str] = set()
     note_text = normalize_text(note or "")
-    for kind, raw in attributes:
-        phrase, problem = _clean_phrase(raw, class_names)
+    for kind, raw in _split_joined(attributes):
+        phrase, problem = clean_phrase(raw, class_names)
         if phrase is None:
             notes.append(f"{class_name}: {problem}; dropped")
             continue
@@ -91,13 +98,22 @@ def clean_attributes(class_name: str, note: str | None, attributes: Sequence[tup
         if note_text and not from_note:
             notes.append(f"{class_name}: {phrase!r} is not in its note; kept as an option without a rule")
         rule_worthy = from_note or not note_text
-        if rule_worthy and kind in seen_kinds:
+        if rule_worthy and kind in seen_kinds and kind != UNSORTED:
             notes.append(f"{class_name}: second {kind} phrase {phrase!r} kept as an option without a rule")
             rule_worthy = False
         elif rule_worthy:
             seen_kinds.add(kind)
         kept.append(ClassPhrase(class_name, kind, phrase, rule_worthy))
     return kept, notes
+
+
+def _split_joined(attributes: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+    split: list[tuple[str, str]] = []
+    for kind, raw in attributes:
+        parts = [part for part in str(raw).split(";") if part.strip()] or [str(raw)]
+        split.append((kind, parts[0]))
+        split.extend((UNSORTED, part) for part in parts[1:])
+    return split
 
 
 def _merge_similar(phrases: list[str], embed: Callable[[list[str]], np.ndarray], min_z: float) -> dict[str, str]:

@@ -71,7 +71,7 @@ def test_good_step_answers_give_notes_and_fitted_systems_that_beat_the_name_base
     assert color.options[notes_system.rule(first, "color_question")].casefold() == wanted.casefold()
     assert accuracy(fitted, val) > 0.5 > 0.35  # the class-name baseline of this world is about 0.3 on val
     assert [line.split(":")[0] for line in lines if "batch" not in line] == [
-        "describe", "organize", "expand", "assign", "ground", "fit"]
+        "describe", "sort", "organize", "expand", "assign", "ground", "fit"]
     assert sum("describe: batch" in line for line in lines) == 4
     assert proposer.usage.calls == len([r for r in proposer.records if r.get("raw") is not None])
 
