@@ -5,7 +5,7 @@
 version of the run. ``predict`` labels image files with a system or a compiled
 ``.npz`` classifier. :func:`export_any` extends ``cotclip export`` to run dirs
 (``runs/<name>`` = its current version, or ``--version N``) and the ``npz`` format. A run's
-current version is its newest human edit (or the best version built on it), else its best on val.
+current version is its newest human edit (or the best version built on it), else the run's final choice (best.json).
 """
 
 from __future__ import annotations
@@ -116,7 +116,7 @@ def _serve(run: Path, version: int | None, port: int, open_browser: bool, cache_
 @app.command("review")
 def review_command(
     run: Path = typer.Argument(..., help="Run directory, e.g. runs/<name>."),
-    version: int | None = typer.Option(None, "--version", help="Version number to review (default: the current one: the newest human edit, else the best on val)."),
+    version: int | None = typer.Option(None, "--version", help="Version number to review (default: the current one: the newest human edit, else the run's final choice)."),
     port: int = typer.Option(8765, "--port", help="Port on 127.0.0.1 (0 = any free port)."),
     no_browser: bool = typer.Option(False, "--no-browser", help="Do not open a browser tab."),
     apply: Path | None = typer.Option(None, "--apply", help=_EDITS_HELP),

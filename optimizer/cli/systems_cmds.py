@@ -89,7 +89,7 @@ def _write(system_spec: str, out: Path, fmt: str) -> System:
 
 @app.command("export")
 def export_command(
-    system: str = typer.Argument(..., help=_SYSTEM_HELP + " Or a run dir runs/<name> (its current version: the newest human edit, else the best on val)."),
+    system: str = typer.Argument(..., help=_SYSTEM_HELP + " Or a run dir runs/<name> (its current version: the newest human edit, else the run's final choice)."),
     fmt: str = typer.Option(..., "--format", "-f", help=f"Output format: {', '.join(EXPORT_WRITERS)}, npz (compiled classifier)."),
     out: Path = typer.Option(..., "--out", "-o", help="File to write (written atomically; never the input file)."),
     version: int | None = typer.Option(None, "--version", help="With a run dir: export this version instead of the current one."),

@@ -258,6 +258,11 @@ class RunDir:
         atomic_write_text(target, text)
         return target
 
+    def final_choice(self) -> str | None:
+        """The version id ``best.json`` names (the run's final choice), or ``None`` before the run's report."""
+        best = self.read_json("best.json")
+        return str(best["version"]) if isinstance(best, dict) and best.get("version") is not None else None
+
     def read_json(self, relative: str, default: Any = None) -> Any:
         """Parse a JSON file of the run (``default`` when absent; RunDirError when corrupt)."""
         target = self.path / relative
@@ -317,10 +322,13 @@ def _descends_from(record: VersionRecord, ancestor: str, parents: dict[str, str 
     return False
 
 
-def current_version(records: list[VersionRecord]) -> tuple[VersionRecord, str]:
+def current_version(records: list[VersionRecord], final: str | None = None) -> tuple[VersionRecord, str]:
     """The version a run stands for (what review, export and ``--init RUN_DIR`` use), and why.
 
-    Without human edits that is the best on val (ties: the earliest). Once a reviewer saved
+    Without human edits that is the run's final choice ``final`` (the version id in
+    ``best.json``, chosen by a noise-aware paired comparison on val when the run
+    finished) when it is one of ``records``, else the best on val (ties: the earliest;
+    a run still going or stopped before its report). Once a reviewer saved
     a ``human-edit`` version, the newest one wins over everything recorded before it: the
     current version is the best on val among it and the versions built on it (ties: the
     edit itself), so a later optimization that improves on the edit carries it forward and
@@ -329,6 +337,9 @@ def current_version(records: list[VersionRecord]) -> tuple[VersionRecord, str]:
     if not records:
         raise RunDirError("the run has no versions yet; let `cotclip optimize` record at least one")
     edits = [r for r in records if r.move == HUMAN_EDIT]
+    chosen = next((r for r in records if final is not None and r.version_id == final), None)
+    if not edits and chosen is not None:
+        return chosen, "the run's final choice on val"
     if not edits:
         best = max(records, key=lambda r: (r.val_accuracy, -r.number))
         return best, "best on val"

@@ -112,7 +112,7 @@ def _finish(config: RunConfig, run: RunDir, data: RunData, loop: OptimizationLoo
     extra = [score_on_test(label, system, data.test, temperature=config.temperature, n_resamples=config.bootstrap,
                            seed=config.seed) for label, system in extra_systems.items()]
     best = chosen
-    current, why = current_version(loop.versions)
+    current, why = current_version(loop.versions, chosen.version_id)
     top = next(v for v in loop.versions if v.version_id == choice.top)
     top_test = scores["best"].accuracy if top is chosen else score_on_test(
         "top", top.system, data.test, temperature=config.temperature, n_resamples=100, seed=config.seed).accuracy
@@ -156,7 +156,8 @@ def _load_init(spec: str | None) -> System | None:
         return None
     path = Path(spec)
     if path.is_dir() and (path / "versions").is_dir():
-        return current_version(RunDir(path).load_versions())[0].system
+        run = RunDir(path)
+        return current_version(run.load_versions(), run.final_choice())[0].system
     return load_system(spec)
 
 

@@ -69,7 +69,7 @@ def _versions_and_pick(run_path: Path, version: int | None) -> tuple[VersionReco
             if record.number == version:
                 return record, f"--version {version}"
         raise InputError(f"{run_path} has no version {version}; pick one of {records[0].number}..{records[-1].number}")
-    return current_version(records)
+    return current_version(records, run.final_choice())
 
 
 class ReviewSession:

@@ -40,12 +40,21 @@ def test_current_version_rules(broken_system):
     assert chosen is better_child and "built on it" in why and "0002" in why
 
 
+def test_the_runs_final_choice_is_current_until_a_human_edit(broken_system):
+    steady = _record(1, broken_system, 0.80, "fit_rules")
+    lucky = _record(2, broken_system.evolve(name="l"), 0.82, "llm_revise")
+    assert current_version([steady, lucky], final="0001") == (steady, "the run's final choice on val")
+    assert current_version([steady, lucky], final="0099") == (lucky, "best on val")  # not a version of the run
+    edit = _record(3, broken_system.evolve(name="e"), 0.7, "human-edit", "0002")
+    assert current_version([steady, lucky, edit], final="0001") == (edit, "newest human edit")
+
+
 def test_apply_builds_on_the_newest_edit_and_keeps_its_locks(run_dir, tmp_path, broken_system, capsys):
     first, group = broken_system.classes[0], broken_system.groups[0].name
     second = broken_system.classes[1]
     # the first edit ties (or loses to) the best: only a lock and a note
     first_edit = _apply(run_dir, tmp_path, {"edits": [{"op": "lock_rule", "class": first, "group": group}]}, capsys)
-    assert first_edit["edited"] == {"version": "0001", "why": "best on val"}
+    assert first_edit["edited"] == {"version": "0001", "why": "best on val"}  # this run has no best.json
     second_edit = _apply(run_dir, tmp_path, {"edits": [{"op": "lock_rule", "class": second, "group": group}]}, capsys)
     assert second_edit["edited"] == {"version": first_edit["version"], "why": "newest human edit"}
     latest = RunDir(run_dir).load_versions()[-1]
@@ -73,5 +82,11 @@ def test_a_later_optimize_from_the_run_keeps_the_edits_locks_and_the_report_name
     assert all(v.system.rule(first, group) == locked and (first, group) in v.system.locks.rules for v in versions)
     summary = json.loads((later / "summary.json").read_text())
     current = summary["extra"]["current"]
-    assert current["why"] == "best on val"
-    assert f"Current version {current['version']} (best on val)" in (later / "report.md").read_text()
+    # a finished run stands for its final choice: the report, best.json, review and export agree
+    assert current == {**current, "version": summary["best_version"], "why": "the run's final choice on val"}
+    assert json.loads((later / "best.json").read_text())["version"] == summary["best_version"]
+    assert f"Current version {current['version']} (the run's final choice on val)" in (later / "report.md").read_text()
+    out = tmp_path / "later.json"
+    assert main(["export", str(later), "--format", "json", "--out", str(out)]) == 0
+    chosen = next(v for v in versions if v.version_id == summary["best_version"])
+    assert load_system(out).rules == chosen.system.rules
