@@ -64,11 +64,15 @@ def print_table(rows: list[dict]) -> None:
     head = f"{'world':<16}{'model':<20}{'mode':<9}{'seed':<5}{'baseline':<22}{'first proposal':<22}{'best':<22}" \
            f"{'oracle':<22}{'best/or':<8}{'calls':<6}{'tokens':<8}{'wall s':<7}stopped"
     print(head)
+    failed = [r for r in rows if "error" in r]
+    rows = [r for r in rows if "error" not in r]
     for r in rows:
         ratio = r["best"]["accuracy"] / r["oracle"]["accuracy"]
         print(f"{r['world']:<16}{r['model']:<20}{r['mode']:<9}{r['seed']:<5}{_cell(r['baseline']):<22}"
               f"{_cell(r['initial']):<22}{_cell(r['best']):<22}{_cell(r['oracle']):<22}{ratio:<8.3f}"
               f"{r['llm_calls']:<6}{r['tokens']:<8}{r['wall_s']:<7}{r['stopped']}")
+    for r in failed:
+        print(f"{r['world']:<16}{r['model']:<20}{r['mode']:<9}{r['seed']:<5}FAILED: {r['error']}")
     print()
     for r in rows:
         beats = r["best"]["accuracy"] >= r["baseline"]["accuracy"]
@@ -79,6 +83,7 @@ def print_table(rows: list[dict]) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run the requested grid and print it (and write it as JSON with --out)."""
     from cotclip.optimizer.llm.models import DEFAULT_LOCAL_MODEL
+    from cotclip.systems.errors import CotclipError
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default=DEFAULT_LOCAL_MODEL)
@@ -97,7 +102,10 @@ def main(argv: list[str] | None = None) -> int:
         for model in args.models.split(","):
             for mode in args.modes.split(","):
                 for seed in (int(s) for s in args.seeds.split(",")):
-                    rows.append(one_run(world, model, mode, seed, runs_dir))
+                    try:
+                        rows.append(one_run(world, model, mode, seed, runs_dir))
+                    except CotclipError as exc:  # one failed run (e.g. no proposal within the wall cap) is a row
+                        rows.append({"world": world, "model": model, "mode": mode, "seed": seed, "error": exc.message})
                     print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
     print_table(rows)
     if args.out:
