@@ -28,14 +28,16 @@ keeps its rule and later ones become options without a rule.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from typing import Callable, Sequence
 
 import numpy as np
 
 from cotclip.optimizer.proposers.repair import normalize_text
+from cotclip.optimizer.proposers.staged_signatures import KINDS
 from cotclip.optimizer.proposers.staged_stages import UNSORTED, ClassPhrase, clean_phrase
 
-__all__ = ["UNSORTED", "note_clauses", "mine_note", "route_kinds"]
+__all__ = ["UNSORTED", "note_clauses", "mine_note", "kinds_by_frame", "route_kinds"]
 
 _CLAUSE_BREAKS = re.compile(r"[;\n]|\.(?:\s|$)")
 
@@ -78,12 +80,19 @@ def _unit(vectors: np.ndarray) -> np.ndarray:
     return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
 
 
-def _frames(texts: list[str], pool: Sequence[ClassPhrase], min_classes: int = 3) -> np.ndarray:
-    """Unit rows of each phrase's shared frame words: its first and last words where several classes use them."""
-    def edges(text: str) -> list[str]:
-        words = normalize_text(text).split()
-        return [f"^{words[0]}", f"{words[-1]}$"] if len(words) > 1 else []
+def _edges(text: str) -> list[str]:
+    """A phrase's edge words: its first and last word (with the next one when it is short, like "a" or "its")."""
+    words = normalize_text(text).split()
+    if len(words) < 2:
+        return []
+    first = words[0] if len(words[0]) >= 4 else " ".join(words[:2])
+    last = words[-1] if len(words[-1]) >= 4 else " ".join(words[-2:])
+    return [f"^{first}", f"{last}$"]
 
+
+def _frames(texts: list[str], pool: Sequence[ClassPhrase], min_classes: int = 3) -> np.ndarray:
+    """Unit rows of each phrase's shared frame words: its edge words where several classes use them."""
+    edges = _edges
     users: dict[str, set[str]] = {}
     for item in pool:
         for edge in edges(item.phrase):
@@ -123,14 +132,92 @@ def _typical(scores: np.ndarray, labels: list[str], kinds: list[str], quantile: 
     return bars
 
 
+def kinds_by_frame(pool: Sequence[ClassPhrase], share: float = 0.3) -> tuple[list[ClassPhrase], list[str]]:
+    """Phrases sharing a frame (an edge word used by ``share`` of the classes, at least 3) get one kind.
+
+    The frame's kind is the one most of its phrases were given and no larger frame took
+    (else a kind no phrase was given), so two frames never share a group: a note
+    grammar's frames ("pictured against ...", "... in build") are more reliable than a
+    small LLM's kind for each phrase. Phrases without a frame keep theirs.
+    """
+    classes = {p.class_name for p in pool}
+    members: dict[str, list[int]] = {}
+    for index, item in enumerate(pool):
+        for edge in _edges(item.phrase):
+            members.setdefault(edge, []).append(index)
+    needed = max(3, share * len(classes))
+    frames = sorted((e for e, rows in members.items() if len({pool[i].class_name for i in rows}) >= needed),
+                    key=lambda e: (-len(members[e]), e))
+    kinds = [p.kind for p in pool]
+    spare = [k for k in KINDS if k not in set(kinds)]
+    taken: set[str] = set()
+    framed: set[int] = set()
+    notes: list[str] = []
+    for edge in frames:
+        rows = [i for i in members[edge] if i not in framed]
+        kind = _frame_kind([pool[i] for i in rows], taken, spare)
+        if kind is None or len(rows) < needed:
+            continue
+        if kind in spare:
+            spare.remove(kind)
+        taken.add(kind)
+        framed.update(rows)
+        changed = sum(kinds[i] != kind for i in rows)
+        for i in rows:
+            kinds[i] = kind
+        notes.append(f"frame {edge!r}: {len(rows)} phrase(s) as {kind} ({changed} changed)")
+    notes += _move_displaced(pool, kinds, framed)
+    framed_pool = [ClassPhrase(p.class_name, k, p.phrase, p.from_note) for p, k in zip(pool, kinds)]
+    return framed_pool, notes
+
+
+def _frame_kind(phrases: list[ClassPhrase], taken: set[str], spare: list[str]) -> str | None:
+    """The kind of a frame's phrases: the free kind whose meaning shares most of their common words
+    ("looks like ..." and "what animal or thing it looks like"), else the free kind most of them
+    were given, else an unused kind."""
+    words = Counter(w for p in phrases for w in set(normalize_text(p.phrase).split()))
+    common = {w for w, n in words.items() if n * 2 >= len(phrases)}
+    free = [k for k in KINDS if k not in taken]
+    overlap = {k: len(common & set(KINDS[k].split())) for k in free}
+    if free and max(overlap.values()) > 0:
+        return max(free, key=lambda k: (overlap[k], -free.index(k)))
+    votes = Counter(p.kind for p in phrases if p.kind != UNSORTED and p.kind not in taken)
+    if votes:
+        return votes.most_common(1)[0][0]
+    return spare[0] if spare else None
+
+
+def _move_displaced(pool: Sequence[ClassPhrase], kinds: list[str], framed: set[int]) -> list[str]:
+    """Phrases outside every frame whose kind a frame took keep their own group under another kind (in place).
+
+    That kind is one no frame took, the least used first (ideally none).
+    The LLM's grouping of them may be right where its kind name was not ("its body
+    surface is ..." filed as background); merged into the frame's group, they would
+    compete with it for the group's option slots.
+    """
+    taken = {kinds[i] for i in framed}
+    notes: list[str] = []
+    for kind in sorted(taken):
+        displaced = [i for i, item in enumerate(pool) if i not in framed and item.kind == kind]
+        spare = sorted((k for k in KINDS if k not in taken), key=lambda k: (kinds.count(k), list(KINDS).index(k)))
+        if displaced and spare:
+            fresh = spare[0]
+            taken.add(fresh)
+            for i in displaced:
+                kinds[i] = fresh
+            notes.append(f"{len(displaced)} other {kind} phrase(s) kept together as {fresh}")
+    return notes
+
+
 def route_kinds(pool: Sequence[ClassPhrase], embed: Callable[[list[str]], np.ndarray]) -> tuple[list[ClassPhrase], list[str]]:
     """The pool with every unsorted phrase given a kind or dropped (see the module docstring), and notes."""
+    pool, frame_notes = kinds_by_frame(pool)
     labels = [p.kind for p in pool]
     kinds = sorted({k for k in labels if k != UNSORTED})
     if len(kinds) < 2:
         unsorted = [p for p in pool if p.kind == UNSORTED]
         notes = [f"{len(unsorted)} unsorted phrase(s) dropped: the answers name fewer than two kinds"] if unsorted else []
-        return [p for p in pool if p.kind != UNSORTED], notes
+        return _one_rule_per_kind([p for p in pool if p.kind != UNSORTED]), frame_notes + notes
     texts = list(dict.fromkeys(p.phrase for p in pool))
     index_of = {t: i for i, t in enumerate(texts)}
     vectors = _unit(np.hstack([_unit(embed(texts)), _frames(texts, pool)])[[index_of[p.phrase] for p in pool]])
@@ -147,7 +234,7 @@ def route_kinds(pool: Sequence[ClassPhrase], embed: Callable[[list[str]], np.nda
             notes.append(f"{item.class_name}: {item.phrase!r} sorted as {kinds[best]}")
             item = ClassPhrase(item.class_name, kinds[best], item.phrase, item.from_note)
         routed.append(item)
-    return _one_rule_per_kind(routed), notes
+    return _one_rule_per_kind(routed), frame_notes + notes
 
 
 def _one_rule_per_kind(pool: list[ClassPhrase]) -> list[ClassPhrase]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cotclip.optimizer.proposers.staged_notes import mine_note, note_clauses, route_kinds
+from cotclip.optimizer.proposers.staged_notes import kinds_by_frame, mine_note, note_clauses, route_kinds
 from cotclip.optimizer.proposers.staged_stages import UNSORTED, ClassPhrase, clean_attributes
 
 CLASSES = ["Ada", "Bo", "Cy", "Di"]
@@ -38,20 +38,40 @@ def test_a_joined_phrase_is_split_and_its_tail_left_unsorted():
                                                              (UNSORTED, "looks like a fox", True)]
 
 
-def test_unsorted_phrases_join_the_kind_whose_frame_words_they_share():
-    pool = [ClassPhrase(c, "background", f"pictured against a {place}", True)
-            for c, place in zip(CLASSES, ["cave", "desert", "swamp", "lake"])]
-    pool += [ClassPhrase(c, "shape", f"{build} in build", True) for c, build in zip(CLASSES, ["lanky", "round", "flat"])]
-    pool += [ClassPhrase("Di", UNSORTED, "pictured against a forest", True),
-             ClassPhrase("Di", UNSORTED, "squat in build", True),
-             ClassPhrase("Cy", UNSORTED, "pictured against a glacier", True)]
-    routed, notes = route_kinds(pool, _random_embed)
-    kinds = {p.phrase: (p.kind, p.from_note) for p in routed}
-    assert kinds["pictured against a forest"] == ("background", False)  # Di already has a background rule
-    assert kinds["squat in build"] == ("shape", True)
-    assert kinds["pictured against a glacier"] == ("background", False)  # so has Cy
-    assert all(p.kind != UNSORTED for p in routed)
-    assert sum("sorted as" in n for n in notes) == 3
+def test_phrases_sharing_a_frame_get_one_kind_named_after_the_frames_words():
+    # a small LLM's kinds: scattered, and "its body surface is ..." filed as background
+    pool = [ClassPhrase(c, kind, f"pictured against a {place}", True)
+            for c, kind, place in zip(CLASSES, ["color", "background", "shape", "background"],
+                                      ["cave", "desert", "swamp", "lake"])]
+    pool += [ClassPhrase(c, "background", f"its body surface is {s}", True) for c, s in zip(CLASSES, ["furry", "slimy", "scaly"])]
+    pool += [ClassPhrase(c, "color", f"{build} in build", True) for c, build in zip(CLASSES, ["lanky", "round", "flat"])]
+    pool += [ClassPhrase("Di", UNSORTED, "squat in build", True), ClassPhrase("Ada", "color", "red", True),
+             ClassPhrase("Bo", "background", "a glowing aura", True)]
+    framed, notes = kinds_by_frame(pool)
+    kinds = {p.phrase: p.kind for p in framed}
+    assert {kinds[f"pictured against a {p}"] for p in ["cave", "desert", "swamp", "lake"]} == {"background"}  # votes
+    assert {kinds[f"its body surface is {s}"] for s in ["furry", "slimy", "scaly"]} == {"texture"}  # "what its surface is like"
+    assert {kinds[f"{b} in build"] for b in ["lanky", "round", "flat", "squat"]} == {"shape"}  # "its body shape or build"
+    assert kinds["red"] == "color"  # no frame: the LLM's kind stands
+    # the other phrase the LLM called background keeps a group of its own rather than join the frame's
+    assert kinds["a glowing aura"] not in {"background", "texture", "shape", "color"}
+    assert any("kept together" in n for n in notes)
+
+
+def test_frameless_unsorted_phrases_join_the_kind_they_read_most_like():
+    colours, animals = ["red", "teal", "navy", "plum", "gold"], ["a fox", "a crab", "a newt", "a wren", "a mole"]
+
+    def embed(texts):  # a text encoder that puts colours together and animals together
+        return np.stack([np.r_[1.0 if t in colours + ["rust"] else 0.0, 1.0 if t in animals + ["a yak"] else 0.0,
+                               0.01 * _random_embed([t])[0]] for t in texts])
+
+    pool = [ClassPhrase(f"C{i}", "color", c, True) for i, c in enumerate(colours)]
+    pool += [ClassPhrase(f"C{i}", "resembles", a, True) for i, a in enumerate(animals)]
+    pool += [ClassPhrase("C9", UNSORTED, "rust", True), ClassPhrase("C8", UNSORTED, "a yak", True)]
+    routed, notes = route_kinds(pool, embed)
+    kinds = {p.phrase: p.kind for p in routed}
+    assert kinds["rust"] == "color" and kinds["a yak"] == "resembles"
+    assert sum("sorted as" in n for n in notes) == 2
 
 
 def test_unsorted_phrases_are_dropped_when_fewer_than_two_kinds_are_known():
