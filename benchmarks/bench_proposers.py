@@ -26,14 +26,16 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
-def one_run(world: str, model: str, mode: str, seed: int, runs_dir: str) -> dict:
-    """One demo run; its scores, LLM use and wall time."""
+def one_run(world: str, model: str, mode: str, seed: int, runs_dir: str, max_wall_s: float | None = None) -> dict:
+    """One demo run (with a wall-time cap if given); its scores, LLM use and wall time."""
     from cotclip.optimizer.loop.demo import demo_config
     from cotclip.optimizer.loop.session import optimize
     from cotclip.scoring.synthetic.world import load_world
 
     config = demo_config(world, f"local:{model}", mode, runs_dir=runs_dir, seed=seed,
                          name=f"{world}-{model}-{mode}-s{seed}")
+    if max_wall_s is not None:
+        config = config.model_copy(update={"max_wall_s": max_wall_s})
     oracle = load_world(world).oracle_system()
     started = time.perf_counter()
     summary = optimize(config, extra_systems=lambda inputs: {"oracle": oracle})
@@ -90,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--modes", default="staged")
     parser.add_argument("--worlds", default="pokemon-like-xl,menagerie")
     parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--max-wall-s", type=float, default=None,
+                        help="cap each run's wall time (the demo has none; a one-shot answer takes minutes on 2 cores)")
     parser.add_argument("--out", type=Path, default=None, help="also write the rows as JSON here")
     parser.add_argument("--runs-dir", default=None, help="keep the runs here (default: a temporary folder)")
     args = parser.parse_args(argv)
@@ -103,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
             for mode in args.modes.split(","):
                 for seed in (int(s) for s in args.seeds.split(",")):
                     try:
-                        rows.append(one_run(world, model, mode, seed, runs_dir))
+                        rows.append(one_run(world, model, mode, seed, runs_dir, args.max_wall_s))
                     except CotclipError as exc:  # one failed run (e.g. no proposal within the wall cap) is a row
                         rows.append({"world": world, "model": model, "mode": mode, "seed": seed, "error": exc.message})
                     print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
