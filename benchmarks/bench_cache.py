@@ -28,7 +28,7 @@ import numpy as np
 
 from cotclip.scoring.cache import CachedEncoder, EmbeddingCache
 from cotclip.scoring.embedding import embed_dataset
-from cotclip.scoring.encoders._base import ImageEncoding, ImageRef
+from cotclip.scoring.encoders import ImageEncoding, ImageRef
 from cotclip.scoring.registry import load_dataset, load_encoder
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))

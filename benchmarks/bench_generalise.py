@@ -73,7 +73,7 @@ def _image_sets(config: RunConfig, world) -> tuple[ImageSet, ImageSet, ImageSet]
 
 def _tuned_oracle(oracle, train: ImageSet, val: ImageSet):
     """The oracle's structure with the scoring knobs the loop may fit (tune_scoring on train; val picks)."""
-    from cotclip.optimizer.loop._base import MoveContext
+    from cotclip.optimizer.loop import MoveContext
     from cotclip.optimizer.loop.scoring_move import TuneScoringMove
     from cotclip.scoring.diagnostics import diagnose
 

@@ -25,7 +25,7 @@ from typing import Callable, Iterator, Sequence
 
 from cotclip.scoring.baselines import DEFAULT_NAME_TEMPLATES
 from cotclip.scoring.cache import CachedEncoder, EmbeddingCache, cache_key
-from cotclip.scoring.data._base import Dataset
+from cotclip.scoring.data import Dataset
 from cotclip.scoring.registry import load_dataset, load_encoder
 from cotclip.systems.errors import InputError, MissingTextEmbeddingsError
 from cotclip.systems.model import System

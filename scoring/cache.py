@@ -40,7 +40,7 @@ from typing import Sequence
 
 import numpy as np
 
-from cotclip.scoring.encoders._base import ImageEncoding, ImageRef
+from cotclip.scoring.encoders import ImageEncoding, ImageRef
 from cotclip.scoring.similarity import MultiVectors
 from cotclip.systems.errors import CacheError
 

@@ -35,7 +35,7 @@ import numpy as np
 
 from cotclip.scoring.compiled import CompiledClassifier, compile_system, read_compiled
 from cotclip.scoring.data.local import check_crop, file_ref
-from cotclip.scoring.encoders._base import Encoder, ImageRef
+from cotclip.scoring.encoders import Encoder, ImageRef
 from cotclip.scoring.encoders.options import EncoderSettings
 from cotclip.scoring.similarity import MultiVectors
 from cotclip.systems.errors import DataError, EncoderError, InputError

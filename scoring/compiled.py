@@ -58,7 +58,7 @@ from typing import Any
 import numpy as np
 
 from cotclip.scoring.compiled_maxsim import maxsim_problems, maxsim_prompts, read_maxsim
-from cotclip.scoring.encoders._base import Encoder, l2_normalize
+from cotclip.scoring.encoders import Encoder, l2_normalize
 from cotclip.scoring.similarity import MultiVectors, averaged_maxsim, maxsim, normalize_embeddings, similarity_of
 from cotclip.systems.errors import InputError
 from cotclip.systems.model import System

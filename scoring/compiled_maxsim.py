@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from cotclip.scoring.encoders._base import Encoder
+from cotclip.scoring.encoders import Encoder
 from cotclip.scoring.similarity import MultiVectors, normalize_embeddings
 from cotclip.systems.errors import InputError
 from cotclip.systems.model import System

@@ -14,8 +14,8 @@ from typing import Iterator
 
 import numpy as np
 
-from cotclip.scoring.data._base import Dataset
-from cotclip.scoring.encoders._base import Encoder
+from cotclip.scoring.data import Dataset
+from cotclip.scoring.encoders import Encoder
 from cotclip.scoring.similarity import MultiVectors
 
 __all__ = ["EmbeddedImages", "embed_dataset", "CHUNK_SIZE"]

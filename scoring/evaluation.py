@@ -21,7 +21,7 @@ import numpy as np
 
 from cotclip.scoring.baselines import DEFAULT_NAME_TEMPLATES, baseline_scores
 from cotclip.scoring.cache import CachedEncoder, EmbeddingCache
-from cotclip.scoring.data._base import Dataset
+from cotclip.scoring.data import Dataset
 from cotclip.scoring.embedding import embed_dataset
 from cotclip.scoring.encoders.options import EncoderSettings
 from cotclip.scoring.registry import load_dataset, load_encoder

@@ -11,7 +11,7 @@ from typing import Sequence
 
 import numpy as np
 
-from cotclip.scoring.encoders._base import Encoder
+from cotclip.scoring.encoders import Encoder
 from cotclip.scoring.similarity import Embeddings, MultiVectors, normalize_embeddings, template_gram
 
 __all__ = ["PromptEmbedder", "inverse_mean_norms"]

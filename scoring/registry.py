@@ -16,8 +16,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from cotclip.scoring.data._base import Dataset
-from cotclip.scoring.encoders._base import Encoder
+from cotclip.scoring.data import Dataset
+from cotclip.scoring.encoders import Encoder
 from cotclip.systems.errors import DataError, EncoderError
 
 __all__ = ["load_encoder", "load_dataset", "ENCODER_SCHEMES", "DATASET_SCHEMES"]

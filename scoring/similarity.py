@@ -30,7 +30,7 @@ from typing import Sequence, Union
 
 import numpy as np
 
-from cotclip.scoring.encoders._base import l2_normalize
+from cotclip.scoring.encoders import l2_normalize
 
 __all__ = [
     "SIMILARITIES",

@@ -24,7 +24,7 @@ from rich.table import Table
 from cotclip.optimizer.cli._app import app, console, emit_json
 from cotclip.optimizer.llm.lm import LLMClient, LMConfig
 from cotclip.optimizer.llm.usage import Budget
-from cotclip.optimizer.proposers._base import ProposalTask
+from cotclip.optimizer.proposers import ProposalTask
 from cotclip.systems.errors import InputError, ProposerError
 from cotclip.systems.model import System
 

@@ -18,9 +18,9 @@ import numpy as np
 from cotclip.optimizer.loop.config import RunConfig
 from cotclip.optimizer.loop.runs import RunDir
 from cotclip.scoring.cache import CachedEncoder, EmbeddingCache
-from cotclip.scoring.data._base import Dataset
+from cotclip.scoring.data import Dataset
 from cotclip.scoring.embedding import embed_dataset
-from cotclip.scoring.encoders._base import Encoder, ImageEncoding, ImageRef
+from cotclip.scoring.encoders import Encoder, ImageEncoding, ImageRef
 from cotclip.scoring.encoders.options import EncoderSettings
 from cotclip.scoring.registry import load_dataset, load_encoder
 from cotclip.scoring.scorer import ImageSet, PromptEmbedder

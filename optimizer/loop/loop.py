@@ -30,7 +30,7 @@ from cotclip.optimizer.loop.config import RunConfig
 from cotclip.optimizer.loop.data import RunData
 from cotclip.optimizer.loop.runs import RunDir, VersionRecord, utc_now
 from cotclip.optimizer.loop.stopping import Budgets, Convergence, Spent, budget_spent, paid_llm_calls, stale_rounds
-from cotclip.optimizer.proposers._base import ProposalTask, ScoredVersion
+from cotclip.optimizer.proposers import ProposalTask, ScoredVersion
 from cotclip.scoring.diagnostics import Diagnostics, diagnose
 from cotclip.scoring.scorer import accuracy
 from cotclip.systems.errors import (

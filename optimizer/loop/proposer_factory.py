@@ -21,7 +21,7 @@ from cotclip.optimizer.loop.config import RunConfig
 from cotclip.optimizer.loop.data import Inputs, RunData
 from cotclip.optimizer.loop.proposer_tuning import run_prompts_dir
 from cotclip.optimizer.loop.runs import RunDir
-from cotclip.optimizer.proposers._base import ProposalTask
+from cotclip.optimizer.proposers import ProposalTask
 
 __all__ = ["build_proposer", "proposer_mode"]
 

@@ -32,7 +32,7 @@ from cotclip.optimizer.loop.proposer_tuning import PROPOSER_OPT_FILE, check_prop
 from cotclip.optimizer.loop.report import write_report
 from cotclip.optimizer.loop.result import HeldOutScore, RunSummary
 from cotclip.optimizer.loop.runs import RunDir, VersionRecord, current_version
-from cotclip.optimizer.proposers._base import ProposalTask
+from cotclip.optimizer.proposers import ProposalTask
 from cotclip.scoring.encoders.options import EncoderSettings
 from cotclip.systems.errors import CotclipError, InputError, ProposerError, RunDirError
 from cotclip.systems.io import load_system

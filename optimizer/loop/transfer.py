@@ -24,7 +24,7 @@ from cotclip.optimizer.loop.final import baseline_on_test, pick_comparisons, sco
 from cotclip.optimizer.loop.result import HeldOutScore
 from cotclip.optimizer.loop.runs import RunDir, VersionRecord
 from cotclip.scoring.cache import CachedEncoder, EmbeddingCache
-from cotclip.scoring.data._base import Dataset
+from cotclip.scoring.data import Dataset
 from cotclip.scoring.embedding import embed_dataset
 from cotclip.scoring.encoders.options import EncoderSettings
 from cotclip.scoring.registry import load_encoder

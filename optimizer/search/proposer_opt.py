@@ -32,7 +32,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from cotclip.optimizer.proposers._base import ProposalTask, Proposer
+from cotclip.optimizer.proposers import ProposalTask, Proposer
 from cotclip.optimizer.proposers.signatures import load_instructions
 from cotclip.scoring.diagnostics import diagnose
 from cotclip.scoring.scorer import ImageSet, accuracy

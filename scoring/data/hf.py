@@ -21,7 +21,7 @@ from typing import Any, Sequence
 
 from cotclip.scoring.data._base import Crop, Dataset
 from cotclip.scoring.data.local import check_crop, dataset_identity, file_ref, open_image
-from cotclip.scoring.encoders._base import ImageRef
+from cotclip.scoring.encoders import ImageRef
 from cotclip.systems.errors import DataError
 
 __all__ = ["load_dataset", "load_saved_dataset", "from_hf_dataset"]

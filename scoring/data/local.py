@@ -27,7 +27,7 @@ from typing import Any, Callable, Sequence
 from PIL import Image, ImageOps
 
 from cotclip.scoring.data._base import Crop, Dataset
-from cotclip.scoring.encoders._base import ImageRef
+from cotclip.scoring.encoders import ImageRef
 from cotclip.systems.errors import DataError
 
 __all__ = ["IMAGE_EXTENSIONS", "load_dataset", "check_crop", "open_image", "file_ref", "dataset_identity", "is_saved_dataset"]

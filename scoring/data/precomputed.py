@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from cotclip.scoring.data._base import Dataset
-from cotclip.scoring.encoders._base import ImageRef
+from cotclip.scoring.encoders import ImageRef
 from cotclip.scoring.encoders.precomputed import read_precomputed
 from cotclip.systems.errors import DataError
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from cotclip.scoring.data._base import Crop, Dataset
-from cotclip.scoring.encoders._base import ImageRef
+from cotclip.scoring.data import Crop, Dataset
+from cotclip.scoring.encoders import ImageRef
 from cotclip.scoring.synthetic.world import World, load_world
 from cotclip.systems.errors import DataError
 

@@ -12,8 +12,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from cotclip.scoring.data._base import Dataset
-from cotclip.scoring.encoders._base import ImageEncoding, ImageRef
+from cotclip.scoring.data import Dataset
+from cotclip.scoring.encoders import ImageEncoding, ImageRef
 from cotclip.scoring.synthetic.world import World, load_world
 from cotclip.systems.errors import CotclipError, EncoderError
 

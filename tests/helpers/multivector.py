@@ -12,7 +12,7 @@ import hashlib
 
 import numpy as np
 
-from cotclip.scoring.encoders._base import ImageEncoding, ImageRef, l2_normalize
+from cotclip.scoring.encoders import ImageEncoding, ImageRef, l2_normalize
 from cotclip.scoring.similarity import MultiVectors
 
 __all__ = ["HashMultiVectorEncoder", "random_multivectors"]

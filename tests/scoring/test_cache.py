@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from cotclip.scoring.cache import CachedEncoder, CacheStats, EmbeddingCache, cache_key, default_cache_dir
-from cotclip.scoring.encoders._base import ImageEncoding, ImageRef, l2_normalize
+from cotclip.scoring.encoders import ImageEncoding, ImageRef, l2_normalize
 from cotclip.systems.errors import CacheError
 
 

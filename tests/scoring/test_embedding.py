@@ -11,7 +11,7 @@ import pytest
 
 from cotclip.scoring.cache import CachedEncoder, EmbeddingCache
 from cotclip.scoring.embedding import embed_dataset
-from cotclip.scoring.encoders._base import ImageEncoding, ImageRef
+from cotclip.scoring.encoders import ImageEncoding, ImageRef
 from cotclip.scoring.registry import load_dataset, load_encoder
 
 

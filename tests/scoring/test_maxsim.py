@@ -13,7 +13,7 @@ from cotclip.scoring.cache import CachedEncoder, EmbeddingCache
 from cotclip.scoring.classifier import Classifier
 from cotclip.scoring.compiled import compile_system, read_compiled, write_compiled
 from cotclip.scoring.embedding import embed_dataset
-from cotclip.scoring.data._base import Dataset
+from cotclip.scoring.data import Dataset
 from cotclip.scoring.scorer import ImageSet, PromptEmbedder, class_scores, option_similarities, predict
 from cotclip.scoring.similarity import MultiVectors, maxsim, maxsim_reference, similarity_matrix
 from cotclip.systems.errors import InputError

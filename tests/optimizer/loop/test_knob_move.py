@@ -8,7 +8,7 @@ import optuna
 import pytest
 
 from cotclip.optimizer.cli import main
-from cotclip.optimizer.loop._base import MoveContext
+from cotclip.optimizer.loop import MoveContext
 from cotclip.optimizer.loop.config import RunConfig
 from cotclip.optimizer.loop.data import encode_inputs, load_inputs
 from cotclip.optimizer.loop.knob_move import KnobSearchMove

@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cotclip.optimizer.loop._base import MoveContext
+from cotclip.optimizer.loop import MoveContext
 from cotclip.optimizer.loop.config import RunConfig
 from cotclip.optimizer.loop.data import encode_inputs, load_inputs
 from cotclip.optimizer.loop.merge import MergeMove, merged_structure
 from cotclip.optimizer.loop.moves import FitRulesMove, FunctionMove, LLMRevisionMove, build_moves
 from cotclip.optimizer.loop.runs import RunDir
-from cotclip.optimizer.proposers._base import ScoredVersion
+from cotclip.optimizer.proposers import ScoredVersion
 from cotclip.optimizer.proposers.simulated import simulated_proposer_for
 from cotclip.scoring.diagnostics import diagnose
 from cotclip.scoring.scorer import accuracy

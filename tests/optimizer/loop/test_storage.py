@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cotclip.optimizer.loop._base import lock_violations
+from cotclip.optimizer.loop import lock_violations
 from cotclip.optimizer.loop.config import RunConfig, load_run_config
 from cotclip.optimizer.loop.report import render_report, write_report
 from cotclip.optimizer.loop.result import RunSummary, HeldOutScore, bootstrap_ci

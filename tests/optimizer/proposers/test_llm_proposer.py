@@ -6,7 +6,7 @@ from importlib import resources
 import pytest
 
 from cotclip.optimizer.llm.usage import Budget
-from cotclip.optimizer.proposers._base import ProposalTask, ScoredVersion
+from cotclip.optimizer.proposers import ProposalTask, ScoredVersion
 from cotclip.optimizer.proposers.llm import LLMProposer
 from cotclip.systems.errors import BudgetExhaustedError, ProposerError
 from cotclip.systems.model import System

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from cotclip.optimizer.proposers._base import ProposalTask
+from cotclip.optimizer.proposers import ProposalTask
 from cotclip.optimizer.proposers.staged import StagedProposer
 from cotclip.optimizer.proposers.staged_stages import (
     ClassPhrase, clean_attributes, favoured_options, ground, organize,

@@ -15,7 +15,7 @@ from cotclip.optimizer.review.rundata import load_review_data
 from cotclip.optimizer.review.session import ReviewSession, load_version
 from cotclip.optimizer.review.thumbnails import thumbnail
 from cotclip.scoring.data.local import file_ref
-from cotclip.scoring.encoders._base import ImageRef
+from cotclip.scoring.encoders import ImageRef
 from cotclip.systems.model import System
 
 from helpers.tiny_clip import build_image_folder, build_tiny_clip

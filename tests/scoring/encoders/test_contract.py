@@ -17,7 +17,7 @@ import pytest
 
 from cotclip.scoring.cache import CachedEncoder, EmbeddingCache
 from cotclip.scoring.data.local import file_ref
-from cotclip.scoring.encoders._base import Encoder, ImageRef
+from cotclip.scoring.encoders import Encoder, ImageRef
 from cotclip.scoring.registry import load_dataset, load_encoder
 from cotclip.systems.errors import EncoderError
 

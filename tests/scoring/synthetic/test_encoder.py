@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cotclip.scoring.encoders._base import Encoder, ImageRef
+from cotclip.scoring.encoders import Encoder, ImageRef
 from cotclip.scoring.registry import load_dataset, load_encoder
 from cotclip.scoring.splits import split_dataset
 from cotclip.systems.errors import DataError, EncoderError
