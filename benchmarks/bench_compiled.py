@@ -29,9 +29,10 @@ from pathlib import Path
 
 import numpy as np
 
+from _common import TableEncoder, best_seconds, random_system, unit_rows
 from cotclip.scoring.compiled import compile_system, read_compiled, write_compiled
 from cotclip.scoring.scorer import ImageSet, PromptEmbedder, class_scores
-from _common import TableEncoder, best_seconds, random_system, unit_rows
+
 
 def inference_rows(quick: bool) -> list[str]:
     """Part 1 table rows."""

@@ -22,8 +22,8 @@ import numpy as np
 import yaml
 
 from cotclip.optimizer.loop.config import RunConfig
-from cotclip.optimizer.loop.session import optimize
 from cotclip.optimizer.loop.data import load_inputs
+from cotclip.optimizer.loop.session import optimize
 from cotclip.scoring.scorer import ImageSet, PromptEmbedder, accuracy
 from cotclip.scoring.synthetic.world import load_world
 

@@ -26,9 +26,9 @@ import time
 
 import numpy as np
 
+from _common import best_seconds, random_system
 from cotclip.scoring.scorer import ImageSet, PromptEmbedder, accuracy
 from cotclip.scoring.similarity import MultiVectors
-from _common import best_seconds, random_system
 
 WIDTH, PATCHES, TOKENS = 128, 16, 8
 

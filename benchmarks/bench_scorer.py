@@ -34,10 +34,11 @@ import time
 
 import numpy as np
 
+from _common import TableEncoder, best_seconds, random_system, unit_rows
 from cotclip.scoring import scorer
 from cotclip.scoring.scorer import ImageSet, PromptEmbedder, accuracy
 from cotclip.systems.model import System
-from _common import TableEncoder, best_seconds, random_system, unit_rows
+
 
 def best_class(system: System, probabilities: dict) -> str:
     """The article's scoring step: per class, the sum of its rules' option probabilities."""

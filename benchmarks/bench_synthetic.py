@@ -21,10 +21,10 @@ from __future__ import annotations
 import argparse
 import sys
 
+from _common import best_seconds
 from cotclip.scoring.synthetic.dataset import dataset_of_world
 from cotclip.scoring.synthetic.encoder import SyntheticEncoder
 from cotclip.scoring.synthetic.world import World, load_world
-from _common import best_seconds
 
 BUILD_TARGET_S = 2.0
 

@@ -108,7 +108,7 @@ class AdaptivePolicy:
     stop: str = "posterior"
     epsilon: float = 0.05
 
-    def check(self, aggregation: str) -> "AdaptivePolicy":
+    def check(self, aggregation: str) -> AdaptivePolicy:
         """Self, or InputError naming the bad setting and a valid one."""
         if self.rank not in get_args(Rank):
             raise InputError(f"unknown rank {self.rank!r}; use {_or_list(get_args(Rank))}")

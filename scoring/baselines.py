@@ -20,7 +20,8 @@ them (a precomputed file) raises :class:`~cotclip.systems.errors.MissingTextEmbe
 
 from __future__ import annotations
 
-from typing import Literal, Sequence
+from collections.abc import Sequence
+from typing import Literal
 
 import numpy as np
 

@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Callable, Iterator, Sequence
 
 from cotclip.scoring.baselines import DEFAULT_NAME_TEMPLATES
 from cotclip.scoring.cache import CachedEncoder, EmbeddingCache, cache_key

@@ -26,10 +26,11 @@ its argmax is ``predict``'s label (ties -> the first class in system order).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence, Union
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -46,7 +47,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Classifier", "GroupAnswer", "ClassVote", "Explanation", "image_refs_from_paths"]
 
-Images = Union[Sequence[Union[str, Path, ImageRef]], np.ndarray, MultiVectors]
+Images = Sequence[str | Path | ImageRef] | np.ndarray | MultiVectors
 Crop = tuple[float, float, float, float]
 
 
@@ -115,7 +116,7 @@ class Classifier:
 
     @classmethod
     def load(cls, source: str | Path | System, encoder: Encoder | str | None = None,
-             encoder_settings: EncoderSettings | None = None) -> "Classifier":
+             encoder_settings: EncoderSettings | None = None) -> Classifier:
         """From a compiled ``.npz`` path or a :class:`System` (then ``encoder`` is required).
 
         ``encoder`` may be an :class:`Encoder` or a model spec string; for an ``.npz``
@@ -179,7 +180,7 @@ class Classifier:
         """``[N, C]`` softmax of the class scores (see the module docstring)."""
         return _softmax_rows(self.class_scores(images))
 
-    def fit_adaptive(self, images: Images, labels: Sequence[str], *, smoothing: float = 0.5) -> "Classifier":
+    def fit_adaptive(self, images: Images, labels: Sequence[str], *, smoothing: float = 0.5) -> Classifier:
         """A copy that can question adaptively, its answer model fitted on labelled (train) images.
 
         See :mod:`cotclip.scoring.adaptive` for the model; ``smoothing`` is its additive
@@ -224,7 +225,7 @@ class Classifier:
     def predict_adaptive(
         self, images: Images, *, threshold: float | None = 0.9, budget: int | None = None, rank: str | None = None,
         stop: str | None = None, epsilon: float | None = None,
-    ) -> "AdaptiveResult":
+    ) -> AdaptiveResult:
         """Ask groups one image at a time, most informative first, until the stopping rule or ``budget`` prompts.
 
         Returns :class:`~cotclip.scoring.adaptive.AdaptiveResult` (``.labels``, ``.prompts`` per

@@ -69,7 +69,7 @@ def _valid_offsets(offsets: np.ndarray, total: int) -> bool:
     return offsets.ndim == 1 and len(offsets) >= 1 and offsets[0] == 0 and offsets[-1] == total and bool(np.all(np.diff(offsets) > 0))
 
 
-def maxsim_problems(compiled: "CompiledClassifier") -> list[str]:
+def maxsim_problems(compiled: CompiledClassifier) -> list[str]:
     """What is inconsistent in the MaxSim arrays of ``compiled`` (empty when nothing)."""
     problems = []
     tokens, texts = compiled.option_embeddings, compiled.option_token_offsets

@@ -7,7 +7,7 @@ embedder keeps whichever it gets, with every vector L2-normalised.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

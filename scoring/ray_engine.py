@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import socket
 import time
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -83,7 +84,7 @@ def _start(address: str | None, workers: int) -> bool:
 class EncodeBatches:
     """A Ray Data actor: one dataset and one cached encoder, loaded once; encodes batches of positions."""
 
-    def __init__(self, job: "EmbedJob") -> None:
+    def __init__(self, job: EmbedJob) -> None:
         self.dataset, self.encoder = job.open()
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -99,7 +100,7 @@ class EncodeBatches:
                 "began": np.full(len(positions), began), "ended": ended}
 
 
-def encode_with_ray(job: "EmbedJob", positions: list[int], *, batch_size: int, workers: int, address: str | None,
+def encode_with_ray(job: EmbedJob, positions: list[int], *, batch_size: int, workers: int, address: str | None,
                     advance: Callable[[int], None]) -> tuple[list[tuple[str, str]], float]:
     """Encode ``positions`` of ``job.data`` on Ray.
 

@@ -25,8 +25,8 @@ Multi-vectors travel as :class:`MultiVectors`: all rows of all items stacked in 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence, Union
 
 import numpy as np
 
@@ -69,7 +69,7 @@ class MultiVectors:
             raise ValueError(f"multi-vectors {self.vectors.shape} do not match offsets ending at {self.offsets[-1:]}")
 
     @classmethod
-    def from_list(cls, matrices: Sequence[np.ndarray], dim: int) -> "MultiVectors":
+    def from_list(cls, matrices: Sequence[np.ndarray], dim: int) -> MultiVectors:
         """Stack ``matrices`` (each ``[count, dim]``, count >= 1) into one object."""
         counts = [int(np.asarray(m).shape[0]) for m in matrices]
         if any(c < 1 for c in counts):
@@ -78,7 +78,7 @@ class MultiVectors:
         return cls(vectors, np.concatenate([[0], np.cumsum(counts)]).astype(np.int64))
 
     @classmethod
-    def concatenate(cls, parts: Sequence["MultiVectors"], dim: int) -> "MultiVectors":
+    def concatenate(cls, parts: Sequence[MultiVectors], dim: int) -> MultiVectors:
         """The items of ``parts`` in order."""
         if not parts:
             return cls(np.zeros((0, dim), np.float32), np.zeros(1, np.int64))
@@ -112,7 +112,7 @@ class MultiVectors:
             return self.item(int(index))
         return self.take(np.arange(len(self))[index] if isinstance(index, slice) else index)
 
-    def take(self, indices: Sequence[int] | np.ndarray) -> "MultiVectors":
+    def take(self, indices: Sequence[int] | np.ndarray) -> MultiVectors:
         """The items at ``indices``, in that order."""
         indices = np.asarray(indices, dtype=np.intp).reshape(-1)
         return MultiVectors.from_list([self.item(int(i)) for i in indices], self.dim)
@@ -129,7 +129,7 @@ class MultiVectors:
         return self.vectors.tobytes() + self.offsets.tobytes()
 
 
-Embeddings = Union[np.ndarray, MultiVectors]
+Embeddings = np.ndarray | MultiVectors
 
 
 def similarity_of(embeddings: Embeddings) -> str:

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
@@ -66,7 +66,7 @@ def _class_counts(size: int, fractions: tuple[float, float, float]) -> list[int]
 
 
 def _class_seed(seed: int, label: str) -> int:
-    return int.from_bytes(hashlib.sha256(f"{seed}\0{label}".encode("utf-8")).digest()[:8], "little")
+    return int.from_bytes(hashlib.sha256(f"{seed}\0{label}".encode()).digest()[:8], "little")
 
 
 def split_dataset(labels: list[str], fractions: Sequence[float] = (0.6, 0.2, 0.2), seed: int = 0) -> Splits:

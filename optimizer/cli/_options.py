@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -55,15 +55,15 @@ DataSpec = Annotated[
     typer.Option("--data", help="Dataset spec: class-folder, manifest .csv/.jsonl, hf:<id>[:split], precomputed:<f.npz>, synthetic:<world>."),
 ]
 SystemSpec = Annotated[str, typer.Option("--system", help="System file (canonical JSON/YAML or the seed's format).")]
-CacheDir = Annotated[Optional[Path], typer.Option("--cache-dir", help="Embedding cache folder (default: the user cache dir).")]
+CacheDir = Annotated[Path | None, typer.Option("--cache-dir", help="Embedding cache folder (default: the user cache dir).")]
 SplitName = Annotated[str, typer.Option("--split", help="Which images to use: train, val, test or all.")]
 Seed = Annotated[int, typer.Option("--seed", help="Seed of the stratified train/val/test split.")]
 Fractions = Annotated[str, typer.Option("--fractions", help="Train,val,test fractions summing to 1.")]
 CropBox = Annotated[
-    Optional[str], typer.Option("--crop", help="Crop box left,top,right,bottom as fractions of the image, e.g. 0.08,0.11,0.92,0.55.")
+    str | None, typer.Option("--crop", help="Crop box left,top,right,bottom as fractions of the image, e.g. 0.08,0.11,0.92,0.55.")
 ]
 Temperature = Annotated[
-    Optional[float], typer.Option("--temperature", help="Softmax temperature on cosines (default: the system's scoring.temperature).")
+    float | None, typer.Option("--temperature", help="Softmax temperature on cosines (default: the system's scoring.temperature).")
 ]
 ImageColumn = Annotated[
     str, typer.Option("--image-column", help="Image column of a manifest or Hugging Face dataset (manifests fall back to 'path').")
@@ -74,7 +74,7 @@ IgnoreUnknown = Annotated[
 ]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document instead of tables.")]
 EncoderOptionFlag = Annotated[
-    Optional[list[str]],
+    list[str] | None,
     typer.Option("--encoder-option", help="KEY=VALUE for the model's encode calls (text.KEY / image.KEY for one side), "
                  "e.g. text.task=retrieval, truncate_dim=512; repeatable. hf: remote-code models only."),
 ]

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import logging
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 from cotclip.optimizer.cli._app import app, console, emit_json
 from cotclip.optimizer.cli._options import (
-    CacheDir, CropBox, DataSpec, ImageColumn, JsonFlag, LabelColumn, ModelSpec, parse_crop,
+    CacheDir,
+    CropBox,
+    DataSpec,
+    ImageColumn,
+    JsonFlag,
+    LabelColumn,
+    ModelSpec,
+    parse_crop,
 )
 from cotclip.scoring.bulk_embed import ENGINES, EmbedJob, embed_into_cache
 from cotclip.systems.io import load_system
@@ -17,10 +24,10 @@ from cotclip.systems.io import load_system
 __all__ = ["embed_command"]
 
 Engine = Annotated[str, typer.Option("--engine", help=f"Where to encode: {' or '.join(ENGINES)} (Ray Data actor pool; pip install 'cotclip\\[ray]').")]
-Address = Annotated[Optional[str], typer.Option("--address", help="Ray cluster to join, host:port or auto (default: start a local one).")]
+Address = Annotated[str | None, typer.Option("--address", help="Ray cluster to join, host:port or auto (default: start a local one).")]
 BatchSize = Annotated[int, typer.Option("--batch-size", help="Images per encoder call (and per Ray batch).")]
 Workers = Annotated[int, typer.Option("--workers", help="Ray actors, one encoder each (--engine ray).")]
-SystemOption = Annotated[Optional[str], typer.Option("--system", help="Also cache this system's prompts and its class-name baseline texts.")]
+SystemOption = Annotated[str | None, typer.Option("--system", help="Also cache this system's prompts and its class-name baseline texts.")]
 
 
 def _quiet_ray() -> None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
-from typing import Annotated, Optional, Sequence
+from collections.abc import Sequence
+from typing import Annotated
 
 import typer
 from rich.table import Table
@@ -25,9 +26,6 @@ from cotclip.optimizer.cli._options import (
     CropBox,
     DataSpec,
     EncoderOptionFlag,
-    SimilarityFlag,
-    TrustRemoteCode,
-    encoder_settings,
     Fractions,
     IgnoreUnknown,
     ImageColumn,
@@ -35,11 +33,14 @@ from cotclip.optimizer.cli._options import (
     LabelColumn,
     ModelSpec,
     Seed,
+    SimilarityFlag,
     SplitName,
     SystemSpec,
     Temperature,
+    TrustRemoteCode,
     check_split,
     check_temperature,
+    encoder_settings,
     parse_crop,
     parse_fractions,
 )
@@ -63,7 +64,7 @@ from cotclip.systems.model import System
 __all__ = ["evaluate_command", "baseline_command"]
 
 Templates = Annotated[
-    Optional[list[str]],
+    list[str] | None,
     typer.Option("--template", help="Class-name template with one {} (repeat to average several; default 'a photo of {}')."),
 ]
 
@@ -227,7 +228,7 @@ def baseline_command(
     data: DataSpec,
     model: ModelSpec,
     method: Annotated[str, typer.Option("--method", help="name, descriptors (needs --system) or waffle.")] = "name",
-    system: Annotated[Optional[str], typer.Option("--system", help="System whose classes (and rule options) to use.")] = None,
+    system: Annotated[str | None, typer.Option("--system", help="System whose classes (and rule options) to use.")] = None,
     split: SplitName = "test",
     seed: Seed = 0,
     fractions: Fractions = "0.6,0.2,0.2",

@@ -20,9 +20,10 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from cotclip.optimizer.llm.bounded import backstop, call_within, fresh_copy, missing_api_key, utc_now
 from cotclip.optimizer.llm.response_cache import ResponseCache, request_key

@@ -7,7 +7,7 @@ silently fall back to defaults).
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -23,7 +23,7 @@ MOVE_NAMES = ("fit_rules", "refine_rules", "merge", "llm_revise", "tune_scoring"
 
 def default_run_name() -> str:
     """A run name from the current UTC time, e.g. ``20261122-031502``."""
-    return datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    return datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
 
 
 class RunConfig(BaseModel):
@@ -111,7 +111,7 @@ class RunConfig(BaseModel):
         return options
 
     @model_validator(mode="after")
-    def _check_fractions(self) -> "RunConfig":
+    def _check_fractions(self) -> RunConfig:
         if self.fractions[1] <= 0:
             raise ValueError(f"fractions {list(self.fractions)} leave every class without val images; "
                              "the loop selects on val, use e.g. 0.6,0.2,0.2")

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -189,7 +190,7 @@ def encode_inputs(inputs: Inputs, config: RunConfig, run: RunDir, *, progress: b
     return RunData(inputs.dataset, inputs.classes, inputs.splits, encoder, train, val, test, session, list(embedded.skipped))
 
 
-def unique_inputs(run: RunDir, data: "RunData") -> int:
+def unique_inputs(run: RunDir, data: RunData) -> int:
     """Images of the run (readable or not) plus every distinct prompt string it ever asked for."""
     texts = {record["text"] for record in run.read_jsonl(PROMPT_LOG) if "text" in record}
     return len(data.train) + len(data.val) + len(data.test) + len(data.skipped) + len(texts)

@@ -22,7 +22,8 @@ the evaluations left, no longer promises ``min_delta``
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from cotclip.optimizer.loop._base import Move, MoveContext, MoveResult, lock_violations
 from cotclip.optimizer.loop.choice import BASELINE_MOVE, baseline_system
@@ -34,7 +35,12 @@ from cotclip.optimizer.proposers import ProposalTask, ScoredVersion
 from cotclip.scoring.diagnostics import Diagnostics, diagnose
 from cotclip.scoring.scorer import accuracy
 from cotclip.systems.errors import (
-    BudgetExhaustedError, EncoderError, InputError, LLMUnavailableError, ProposerError, SystemValidationError,
+    BudgetExhaustedError,
+    EncoderError,
+    InputError,
+    LLMUnavailableError,
+    ProposerError,
+    SystemValidationError,
 )
 from cotclip.systems.model import Provenance, System
 

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import contextlib
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from cotclip.optimizer.loop.config import RunConfig
 from cotclip.optimizer.loop.data import Inputs, RunData
@@ -65,9 +66,8 @@ def build_proposer(
 
         return simulated_proposer_for(inputs.dataset, seed=config.seed)
     from cotclip.optimizer.llm.lm import LLMClient, LMConfig
-    from cotclip.optimizer.proposers.llm import LLMProposer
-
     from cotclip.optimizer.llm.models import is_local_lm, resolve_local_model
+    from cotclip.optimizer.proposers.llm import LLMProposer
 
     if is_local_lm(config.lm):
         from cotclip.optimizer.llm.server import LocalLLMServer

@@ -10,7 +10,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from cotclip.optimizer.loop.result import RunSummary, HeldOutScore  # noqa: E402
+from cotclip.optimizer.loop.result import HeldOutScore, RunSummary  # noqa: E402
 from cotclip.optimizer.loop.runs import VersionRecord  # noqa: E402
 from cotclip.optimizer.loop.stopping import STOP_REASONS  # noqa: E402
 

@@ -47,7 +47,7 @@ class HeldOutScore:
         n_resamples: int = 2000,
         seed: int = 0,
         version: str | None = None,
-    ) -> "HeldOutScore":
+    ) -> HeldOutScore:
         """Accuracy, bootstrap CI, per-class accuracy and confusion from class indices."""
         truth, predicted = np.asarray(truth), np.asarray(predicted)
         correct = truth == predicted

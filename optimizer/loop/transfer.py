@@ -14,9 +14,10 @@ Used by ``cotclip transfer RUN --model M ...`` and by ``optimize --transfer-mode
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from cotclip.optimizer.loop.config import RunConfig, load_run_config
 from cotclip.optimizer.loop.data import load_inputs

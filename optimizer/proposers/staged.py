@@ -24,10 +24,11 @@ others (built-in templates, notes-free rules fitted from images) and says so.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from cotclip.optimizer.llm.lm import LLMClient
 from cotclip.optimizer.llm.usage import Budget, Usage
@@ -35,7 +36,12 @@ from cotclip.optimizer.proposers._base import ProposalTask, ScoredVersion
 from cotclip.optimizer.proposers._feedback import keep_locks
 from cotclip.optimizer.proposers.staged_llm import StagedSteps
 from cotclip.optimizer.proposers.staged_stages import (
-    ClassPhrase, StagedGroup, assign, clean_attributes, ground, organize,
+    ClassPhrase,
+    StagedGroup,
+    assign,
+    clean_attributes,
+    ground,
+    organize,
 )
 from cotclip.scoring.scorer import ImageSet
 from cotclip.systems.errors import BudgetExhaustedError, ProposerError
@@ -47,7 +53,7 @@ logger = logging.getLogger(__name__)
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 class StagedProposer:

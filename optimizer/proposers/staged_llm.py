@@ -22,7 +22,12 @@ from cotclip.optimizer.proposers._parse import UnusableAnswerError, parse_answer
 from cotclip.optimizer.proposers.repair import normalize_text
 from cotclip.optimizer.proposers.signatures import Instructions, load_instructions
 from cotclip.optimizer.proposers.staged_signatures import (
-    KINDS, assign_signature, contrast_signature, describe_signature, expand_signature, templates_signature,
+    KINDS,
+    assign_signature,
+    contrast_signature,
+    describe_signature,
+    expand_signature,
+    templates_signature,
 )
 from cotclip.optimizer.proposers.staged_stages import ClassPhrase, StagedGroup, clean_attributes
 from cotclip.systems.errors import LLMServerError, LLMUnavailableError

@@ -44,7 +44,7 @@ class Dataset:
         """Images per label."""
         return Counter(self.labels)
 
-    def subset(self, positions: list[int]) -> "Dataset":
+    def subset(self, positions: list[int]) -> Dataset:
         """The images at ``positions`` (same identity suffix records the selection)."""
         return Dataset(
             source=self.source,

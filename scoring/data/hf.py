@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from cotclip.scoring.data._base import Crop, Dataset
 from cotclip.scoring.data.local import check_crop, dataset_identity, file_ref, open_image

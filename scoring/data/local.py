@@ -20,9 +20,10 @@ import hashlib
 import io
 import json
 import struct
+from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from PIL import Image, ImageOps
 

@@ -7,7 +7,8 @@ pixels, hence no crop.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from cotclip.scoring.data._base import Dataset
 from cotclip.scoring.encoders import ImageRef

@@ -27,14 +27,21 @@ import hashlib
 import json
 import os
 import sys
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 from PIL import Image
 
 from cotclip.scoring.encoders._base import ImageEncoding, ImageRef, l2_normalize
-from cotclip.scoring.encoders.options import EncoderOptions, accepts, check_accepted, family_defaults, parse_encoder_options
+from cotclip.scoring.encoders.options import (
+    EncoderOptions,
+    accepts,
+    check_accepted,
+    family_defaults,
+    parse_encoder_options,
+)
 from cotclip.scoring.similarity import MultiVectors, check_similarity
 from cotclip.systems.errors import EncoderError
 

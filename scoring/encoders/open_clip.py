@@ -14,8 +14,9 @@ which has no build for the pinned torch 2.13.0.)
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 

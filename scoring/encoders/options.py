@@ -27,8 +27,9 @@ from __future__ import annotations
 
 import inspect
 import json
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import yaml
 
@@ -56,7 +57,7 @@ class EncoderOptions:
     def __bool__(self) -> bool:
         return bool(self.image or self.text)
 
-    def merged_over(self, defaults: "EncoderOptions") -> "EncoderOptions":
+    def merged_over(self, defaults: EncoderOptions) -> EncoderOptions:
         """These options, with ``defaults`` filling in the keys they do not set."""
         return EncoderOptions({**defaults.image, **self.image}, {**defaults.text, **self.text})
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Annotated, Any, Union
+from typing import Annotated, Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -61,7 +61,7 @@ class WorldConfig(_Strict):
 
     seed: int = Field(default=0, ge=0)
     dim: int = Field(default=128, ge=8, le=4096)
-    classes: Union[Annotated[int, Field(ge=2)], Annotated[list[str], Field(min_length=2)]]
+    classes: Annotated[int, Field(ge=2)] | Annotated[list[str], Field(min_length=2)]
     groups: list[GroupConfig] = Field(min_length=1)
     images_per_class: int = Field(default=9, ge=1)
     noise: float = Field(default=0.5, ge=0.0)
@@ -80,7 +80,7 @@ class WorldConfig(_Strict):
         return self.classes if isinstance(self.classes, int) else len(self.classes)
 
     @model_validator(mode="after")
-    def _check_groups_and_names(self) -> "WorldConfig":
+    def _check_groups_and_names(self) -> WorldConfig:
         seen: set[str] = set()
         for group in self.groups:
             vocab = VOCABULARIES.get(group.name)

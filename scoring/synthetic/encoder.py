@@ -8,7 +8,8 @@ world are an :class:`EncoderError`: this encoder has no pixels to look at.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 

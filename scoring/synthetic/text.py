@@ -21,8 +21,8 @@ a little further away, and a phrasing the encoder never learned is noise.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
 import numpy as np
 

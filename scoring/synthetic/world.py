@@ -230,7 +230,7 @@ class World:
         return f"synthetic:{self.hash}:{row}"
 
     # ----- derived systems and descriptions ---------------------------------------------------
-    def oracle_system(self) -> "System":
+    def oracle_system(self) -> System:
         """The known optimum: true groups, canonical surface forms, true rules."""
         from cotclip.scoring.synthetic.oracle import oracle_system
 

@@ -258,7 +258,7 @@ def _weights(family: str, seed: int) -> dict:
 
     generator = torch.Generator().manual_seed(seed)
 
-    def rand(*shape: int) -> "torch.Tensor":
+    def rand(*shape: int) -> torch.Tensor:
         return torch.randn(*shape, generator=generator) * 0.5
 
     weights = {"towers.text_embed.weight": rand(256, _HIDDEN)}

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
+from helpers.hash_text import HashTextEncoder
 
 from cotclip.scoring.baselines import (
     baseline_scores,
@@ -17,7 +17,6 @@ from cotclip.scoring.baselines import (
 from cotclip.scoring.scorer import ImageSet, PromptEmbedder
 from cotclip.systems.errors import InputError, MissingTextEmbeddingsError
 from cotclip.systems.model import System
-from helpers.hash_text import HashTextEncoder
 
 DIM = 16
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import pytest
@@ -128,7 +128,7 @@ def test_default_directory_and_unusable_directory(tmp_path: Path) -> None:
         EmbeddingCache(blocker / "sub")
 
 
-def _hammer(directory: str, offset: int, queue: "multiprocessing.Queue[list[str]]") -> None:
+def _hammer(directory: str, offset: int, queue: multiprocessing.Queue[list[str]]) -> None:
     inner = HashEncoder()
     cached = CachedEncoder(inner, EmbeddingCache(directory))
     for round_ in range(5):

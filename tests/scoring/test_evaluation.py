@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers.hash_text import HashTextEncoder
 
 from cotclip.scoring.evaluation import (
     EvaluationResult,
@@ -18,7 +19,6 @@ from cotclip.scoring.evaluation import (
 from cotclip.scoring.scorer import ImageSet, PromptEmbedder, accuracy
 from cotclip.systems.errors import DataError
 from cotclip.systems.model import System
-from helpers.hash_text import HashTextEncoder
 
 DIM = 16
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers.multivector import HashMultiVectorEncoder, image_refs, random_multivectors
 
 import cotclip.scoring.similarity as similarity_module
 from cotclip.optimizer.search import KnobEvaluator, Knobs, SearchSpace
@@ -12,13 +13,12 @@ from cotclip.scoring.adaptive import AdaptiveClassifier
 from cotclip.scoring.cache import CachedEncoder, EmbeddingCache
 from cotclip.scoring.classifier import Classifier
 from cotclip.scoring.compiled import compile_system, read_compiled, write_compiled
-from cotclip.scoring.embedding import embed_dataset
 from cotclip.scoring.data import Dataset
+from cotclip.scoring.embedding import embed_dataset
 from cotclip.scoring.scorer import ImageSet, PromptEmbedder, class_scores, option_similarities, predict
 from cotclip.scoring.similarity import MultiVectors, maxsim, maxsim_reference, similarity_matrix
 from cotclip.systems.errors import InputError
 from cotclip.systems.model import System
-from helpers.multivector import HashMultiVectorEncoder, image_refs, random_multivectors
 
 CLASSES = ("cat", "dog", "fox")
 SYSTEM = System.from_data({

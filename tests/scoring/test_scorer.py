@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+from helpers.hash_text import HashTextEncoder
 
 from cotclip.scoring import scorer
 from cotclip.scoring._tiled_sums import _first_argmax_down
@@ -21,7 +22,6 @@ from cotclip.scoring.scorer import (
 )
 from cotclip.systems.errors import DataError
 from cotclip.systems.model import System
-from helpers.hash_text import HashTextEncoder
 
 DIM = 24
 

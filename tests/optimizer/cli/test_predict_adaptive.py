@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
-
 from helpers.tiny_clip import build_image_folder, build_tiny_clip
 
 from cotclip.optimizer.cli import main

@@ -10,7 +10,11 @@ import pytest
 
 from cotclip.optimizer.cli import main
 from cotclip.optimizer.llm.models import (
-    DEFAULT_LOCAL_MODEL, LOCAL_MODELS, is_local_lm, join_chunked_wheels, resolve_local_model,
+    DEFAULT_LOCAL_MODEL,
+    LOCAL_MODELS,
+    is_local_lm,
+    join_chunked_wheels,
+    resolve_local_model,
 )
 from cotclip.optimizer.loop.config import RunConfig
 from cotclip.optimizer.loop.proposer_factory import proposer_mode

@@ -1,11 +1,15 @@
 """Structural repair of parsed answers: each fix is applied AND recorded; invalid systems never pass."""
 
 import pytest
+from proposer_testing import reply
 
 from cotclip.optimizer.proposers.repair import (
-    UnusableAnswerError, add_rules, draft_to_system, parse_answer, read_draft,
+    UnusableAnswerError,
+    add_rules,
+    draft_to_system,
+    parse_answer,
+    read_draft,
 )
-from proposer_testing import reply
 
 CLASSES = ["cat", "dog", "parrot"]
 

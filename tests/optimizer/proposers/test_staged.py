@@ -5,19 +5,22 @@ from __future__ import annotations
 import json
 
 import pytest
+from proposer_testing import scripted_client
+from staged_answers import describe_answer, expand_answer, note_phrases, step_answers
 
 from cotclip.optimizer.proposers import ProposalTask
 from cotclip.optimizer.proposers.staged import StagedProposer
-from cotclip.optimizer.proposers.staged_stages import (
-    ClassPhrase, clean_attributes, favoured_options, ground, organize,
-)
 from cotclip.optimizer.proposers.staged_llm import DEFAULT_TEMPLATES
+from cotclip.optimizer.proposers.staged_stages import (
+    ClassPhrase,
+    clean_attributes,
+    favoured_options,
+    ground,
+    organize,
+)
 from cotclip.scoring.scorer import accuracy
 from cotclip.scoring.synthetic.world import load_world
 from cotclip.systems.errors import BudgetExhaustedError, ProposerError
-
-from proposer_testing import scripted_client
-from staged_answers import describe_answer, expand_answer, note_phrases, step_answers
 
 
 @pytest.fixture(scope="module")

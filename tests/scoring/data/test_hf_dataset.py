@@ -22,7 +22,7 @@ def _png(shade: int) -> bytes:
     return buffer.getvalue()
 
 
-def _table() -> "datasets.Dataset":
+def _table() -> datasets.Dataset:
     features = datasets.Features({"img": datasets.Image(), "kind": datasets.ClassLabel(names=["cat", "dog"]), "note": datasets.Value("string")})
     rows = {"img": [{"bytes": _png(40 * i), "path": None} for i in range(4)], "kind": [0, 1, 1, 0], "note": list("abcd")}
     return datasets.Dataset.from_dict(rows, features=features)

@@ -8,9 +8,9 @@ To add an encoder, add ONE entry to ``ENCODER_CASES``: a name mapped to a factor
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pytest

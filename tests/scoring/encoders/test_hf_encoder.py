@@ -9,11 +9,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers.tiny_clip import build_tiny_clip
 
 from cotclip.scoring.data.local import file_ref
 from cotclip.scoring.registry import load_encoder
 from cotclip.systems.errors import EncoderError
-from helpers.tiny_clip import build_tiny_clip
 
 _REMOTE_CONFIG = '''
 from transformers import PretrainedConfig

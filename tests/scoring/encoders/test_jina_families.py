@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers.tiny_clip import build_image_folder
+from helpers.tiny_jina import FAMILIES, build_tiny_jina
 
 from cotclip.optimizer.cli import main
 from cotclip.scoring.cache import CachedEncoder, EmbeddingCache
@@ -21,8 +23,6 @@ from cotclip.scoring.registry import load_encoder
 from cotclip.scoring.similarity import MultiVectors
 from cotclip.systems.errors import EncoderError, InputError
 from cotclip.systems.model import System
-from helpers.tiny_clip import build_image_folder
-from helpers.tiny_jina import FAMILIES, build_tiny_jina
 
 
 @pytest.fixture(scope="module")
