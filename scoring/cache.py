@@ -195,7 +195,9 @@ class EmbeddingCache:
                 Path(temporary).unlink(missing_ok=True)
                 raise
         except OSError as exc:
-            raise CacheError(f"cannot write to the embedding cache {self.directory} ({exc.strerror}); free space or pass --cache-dir") from None
+            raise CacheError(
+                f"cannot write to the embedding cache {self.directory} ({exc.strerror}); free space or pass --cache-dir"
+            ) from None
         self._memory[key] = row
         return row
 

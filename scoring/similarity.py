@@ -74,7 +74,11 @@ class MultiVectors:
         counts = [int(np.asarray(m).shape[0]) for m in matrices]
         if any(c < 1 for c in counts):
             raise ValueError("every multi-vector item needs at least one vector")
-        vectors = np.concatenate([np.asarray(m, np.float32).reshape(-1, dim) for m in matrices]) if matrices else np.zeros((0, dim), np.float32)
+        vectors = (
+            np.concatenate([np.asarray(m, np.float32).reshape(-1, dim) for m in matrices])
+            if matrices
+            else np.zeros((0, dim), np.float32)
+        )
         return cls(vectors, np.concatenate([[0], np.cumsum(counts)]).astype(np.int64))
 
     @classmethod
@@ -83,7 +87,9 @@ class MultiVectors:
         if not parts:
             return cls(np.zeros((0, dim), np.float32), np.zeros(1, np.int64))
         counts = np.concatenate([np.diff(p.offsets) for p in parts])
-        return cls(np.concatenate([p.vectors for p in parts]), np.concatenate([[0], np.cumsum(counts)]).astype(np.int64))
+        return cls(
+            np.concatenate([p.vectors for p in parts]), np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        )
 
     def __len__(self) -> int:
         return len(self.offsets) - 1
@@ -203,7 +209,9 @@ def template_gram(embeddings: Embeddings) -> np.ndarray:
     return matrix @ matrix.T
 
 
-def averaged_maxsim(vectors: np.ndarray, token_offsets: np.ndarray, template_starts: np.ndarray, images: MultiVectors) -> np.ndarray:
+def averaged_maxsim(
+    vectors: np.ndarray, token_offsets: np.ndarray, template_starts: np.ndarray, images: MultiVectors
+) -> np.ndarray:
     """``[Q, N]``: per option, the mean MaxSim of its templates (``template_starts [Q+1]`` into the texts).
 
     ``vectors``/``token_offsets`` hold every template text's tokens (a :class:`MultiVectors` in

@@ -41,7 +41,9 @@ def _group_errors(system: SystemFields) -> list[str]:
             if not option.strip():
                 errors.append(f"group {group.name!r}: option {index} is empty; remove it or write the option text")
             elif option.strip().lower() in seen_options:
-                errors.append(f"group {group.name!r}: option {index} {option!r} duplicates an earlier option; merge them")
+                errors.append(
+                    f"group {group.name!r}: option {index} {option!r} duplicates an earlier option; merge them"
+                )
             seen_options.add(option.strip().lower())
     return errors
 

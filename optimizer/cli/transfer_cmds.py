@@ -29,8 +29,10 @@ def _cell(score: HeldOutScore | None) -> str:
 
 
 def _print_table(table: TransferTable) -> None:
-    view = Table(title=f"transfer of v{table.best_version} (best) and v{table.initial_version or '-'} (first proposal), test split",
-                 title_justify="left")
+    view = Table(
+        title=f"transfer of v{table.best_version} (best) and v{table.initial_version or '-'} (first proposal), test split",
+        title_justify="left",
+    )
     for column in ("encoder", "images", "best", "first proposal", "class-name baseline"):
         view.add_column(column, justify="left" if column == "encoder" else "right")
     for row in table.rows:
@@ -42,7 +44,9 @@ def _print_table(table: TransferTable) -> None:
 @app.command("transfer")
 def transfer_command(
     run: Annotated[Path, typer.Argument(help="A run dir made by `cotclip optimize`.")],
-    model: Annotated[list[str] | None, typer.Option("--model", help="Another encoder to score on (repeatable).")] = None,
+    model: Annotated[
+        list[str] | None, typer.Option("--model", help="Another encoder to score on (repeatable).")
+    ] = None,
     data: Annotated[str | None, typer.Option("--data", help="The run's data (default: run.yaml's data spec).")] = None,
     cache_dir: CacheDir = None,
     encoder_option: EncoderOptionFlag = None,

@@ -65,5 +65,7 @@ def thumbnail(ref: ImageRef, size: int = 96) -> Thumbnail:
         image.thumbnail((size, size))
     except (OSError, ValueError) as exc:
         logger.warning("cannot read %s for a thumbnail: %s", ref.source, exc)
-        return Thumbnail(uri=_data_uri(placeholder_image(ref.uid, size, "unreadable")), placeholder=True, source=ref.source)
+        return Thumbnail(
+            uri=_data_uri(placeholder_image(ref.uid, size, "unreadable")), placeholder=True, source=ref.source
+        )
     return Thumbnail(uri=_data_uri(image), placeholder=False, source=ref.source)

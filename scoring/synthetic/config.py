@@ -85,12 +85,16 @@ class WorldConfig(_Strict):
         for group in self.groups:
             vocab = VOCABULARIES.get(group.name)
             if vocab is None:
-                raise ValueError(f"group {group.name!r} has no built-in vocabulary; use one of {', '.join(VOCABULARIES)}")
+                raise ValueError(
+                    f"group {group.name!r} has no built-in vocabulary; use one of {', '.join(VOCABULARIES)}"
+                )
             if group.name in seen:
                 raise ValueError(f"group {group.name!r} is listed twice; list each vocabulary once")
             seen.add(group.name)
             if group.values > len(vocab.values):
-                raise ValueError(f"group {group.name!r} asks for {group.values} values; its vocabulary has {len(vocab.values)}")
+                raise ValueError(
+                    f"group {group.name!r} asks for {group.values} values; its vocabulary has {len(vocab.values)}"
+                )
         signatures = math.prod(group.values for group in self.groups)
         if signatures < self.class_count:
             raise ValueError(
@@ -207,11 +211,24 @@ def _one_line(exc: ValidationError) -> str:
 
 
 #: pydantic error types of a numeric bound -> (comparison, the ctx key that holds the limit)
-_BOUNDS = {"greater_than_equal": (">=", "ge"), "greater_than": (">", "gt"), "less_than_equal": ("<=", "le"),
-           "less_than": ("<", "lt")}
-_KINDS = {"int_type": "a whole number", "int_parsing": "a whole number", "int_from_float": "a whole number",
-          "float_type": "a number", "float_parsing": "a number", "bool_type": "true or false",
-          "bool_parsing": "true or false", "string_type": "text", "list_type": "a list", "dict_type": "a mapping"}
+_BOUNDS = {
+    "greater_than_equal": (">=", "ge"),
+    "greater_than": (">", "gt"),
+    "less_than_equal": ("<=", "le"),
+    "less_than": ("<", "lt"),
+}
+_KINDS = {
+    "int_type": "a whole number",
+    "int_parsing": "a whole number",
+    "int_from_float": "a whole number",
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+    "string_type": "text",
+    "list_type": "a list",
+    "dict_type": "a mapping",
+}
 
 
 def parse_world_config(data: Any, source: str) -> WorldConfig:

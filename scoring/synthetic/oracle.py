@@ -32,5 +32,7 @@ def oracle_system(world: World) -> System:
             method="synthetic-oracle",
             details={"world": world.name, "world_hash": world.hash},
         ),
-        notes=[f"Oracle of the synthetic world {world.name} ({world.hash}): true groups, canonical phrases, true rules."],
+        notes=[
+            f"Oracle of the synthetic world {world.name} ({world.hash}): true groups, canonical phrases, true rules."
+        ],
     )

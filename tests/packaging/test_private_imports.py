@@ -57,7 +57,9 @@ def foreign_base_imports(path: pathlib.Path, root: pathlib.Path, folders: dict[s
     for line, names in _imported_names(ast.parse(path.read_text(), str(path)), package):
         owners = [owner for name in names if (owner := _foreign_owner(name, package))]
         if owners:
-            problems.append(f"{path.relative_to(root)}:{line} imports {owners[0]}._base; import from {owners[0]} instead")
+            problems.append(
+                f"{path.relative_to(root)}:{line} imports {owners[0]}._base; import from {owners[0]} instead"
+            )
     return problems
 
 

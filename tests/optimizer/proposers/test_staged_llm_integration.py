@@ -31,7 +31,12 @@ def test_every_staged_step_against_smollm2_gives_a_valid_grounded_system(local_s
     system = systems[0]
     assert system.classes == list(classes) and system.provenance.method == "llm-staged"
     assert all(g.prompt.count("{}") == 1 and 2 <= len(g.options) <= 6 for g in system.groups)
-    assert [line.split(":")[0] for line in steps if "batch" not in line][:4] == ["describe", "organize", "expand", "assign"]
+    assert [line.split(":")[0] for line in steps if "batch" not in line][:4] == [
+        "describe",
+        "organize",
+        "expand",
+        "assign",
+    ]
     answers = [r for r in proposer.records if r.get("raw") is not None]
     kinds = {r["kind"] for r in answers}
     assert {"staged-describe", "staged-questions"} <= kinds
