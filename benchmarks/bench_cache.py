@@ -21,14 +21,14 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
 from cotclip.scoring.cache import CachedEncoder, EmbeddingCache
 from cotclip.scoring.embedding import embed_dataset
-from cotclip.scoring.encoders._base import ImageEncoding, ImageRef
+from cotclip.scoring.encoders import ImageEncoding, ImageRef
 from cotclip.scoring.registry import load_dataset, load_encoder
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
@@ -80,7 +80,9 @@ def repeated_evaluations(work: Path, runs: int, per_class: int) -> None:
         seconds = time.perf_counter() - started
         total_calls += spy.calls
         stats = cached.stats
-        print(f"{run:>4} {len(dataset):>7} {len(prompts):>8} {spy.calls:>14} {stats.hits:>6} {stats.misses:>7} {seconds:>8.3f}")
+        print(
+            f"{run:>4} {len(dataset):>7} {len(prompts):>8} {spy.calls:>14} {stats.hits:>6} {stats.misses:>7} {seconds:>8.3f}"
+        )
     print(f"unique inputs: {unique}; encoder calls over {runs} runs: {total_calls}")
     print(f"encoder calls / unique inputs = {total_calls / unique:.2f}")
 

@@ -29,29 +29,39 @@ from pathlib import Path
 
 import numpy as np
 
+from _common import TableEncoder, best_seconds, random_system, unit_rows
 from cotclip.scoring.compiled import compile_system, read_compiled, write_compiled
 from cotclip.scoring.scorer import ImageSet, PromptEmbedder, class_scores
-from _common import TableEncoder, best_seconds, random_system, unit_rows
+
 
 def inference_rows(quick: bool) -> list[str]:
     """Part 1 table rows."""
     rng = np.random.default_rng(0)
-    rows = ["| size | N | scorer ms | compiled ms | scorer/compiled | load npz ms | file KiB |", "|---|---|---|---|---|---|---|"]
+    rows = [
+        "| size | N | scorer ms | compiled ms | scorer/compiled | load npz ms | file KiB |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for label, sizes, n_classes in (("seed", [9, 12, 12, 10, 8], 16), ("large", [20] * 10, 1000)):
         system = random_system(rng, sizes, n_classes, temperature=0.01)
-        encoder = TableEncoder({t: row for t, row in zip(system.prompt_texts(), unit_rows(rng, len(system.prompt_texts())))})
+        encoder = TableEncoder(
+            {t: row for t, row in zip(system.prompt_texts(), unit_rows(rng, len(system.prompt_texts())))}
+        )
         prompts = PromptEmbedder(encoder)
         prompts.embed(system.prompt_texts())
         with tempfile.TemporaryDirectory() as folder:
             path = write_compiled(compile_system(system, encoder), Path(folder) / "c.npz")
             load_s = best_seconds(lambda: read_compiled(path), 3 if quick else 10)
             compiled, size_kib = read_compiled(path), path.stat().st_size / 1024
-        for n in ((117, 2_000) if quick else (117, 10_000)):
+        for n in (117, 2_000) if quick else (117, 10_000):
             images = unit_rows(rng, n)
-            scorer_s = best_seconds(lambda: class_scores(system, ImageSet(images, ["x"] * n, prompts)), 3 if quick else 7)
+            scorer_s = best_seconds(
+                lambda: class_scores(system, ImageSet(images, ["x"] * n, prompts)), 3 if quick else 7
+            )
             compiled_s = best_seconds(lambda: compiled.class_scores(images), 3 if quick else 7)
-            rows.append(f"| {label} (Q={sum(sizes)}, C={n_classes}) | {n} | {1e3 * scorer_s:.2f} | {1e3 * compiled_s:.2f} | "
-                        f"{scorer_s / compiled_s:.2f} | {1e3 * load_s:.2f} | {size_kib:.0f} |")
+            rows.append(
+                f"| {label} (Q={sum(sizes)}, C={n_classes}) | {n} | {1e3 * scorer_s:.2f} | {1e3 * compiled_s:.2f} | "
+                f"{scorer_s / compiled_s:.2f} | {1e3 * load_s:.2f} | {size_kib:.0f} |"
+            )
     return rows
 
 
@@ -75,8 +85,13 @@ def review_rows(quick: bool) -> list[str]:
     for preset in ("pokemon-like",) if quick else ("pokemon-like", "large"):
         with tempfile.TemporaryDirectory() as folder:
             system = load_world(preset).oracle_system()
-            config = RunConfig(name="bench", runs_dir=folder, data=f"synthetic:{preset}", model="synthetic",
-                               cache_dir=str(Path(folder) / "cache"))
+            config = RunConfig(
+                name="bench",
+                runs_dir=folder,
+                data=f"synthetic:{preset}",
+                model="synthetic",
+                cache_dir=str(Path(folder) / "cache"),
+            )
             run = RunDir.create(config.run_dir)
             run.write_text("run.yaml", config.to_yaml())
             run.save_version(VersionRecord(1, system, 0.0, 0, "oracle", None, 0, utc_now(), utc_now()))
@@ -90,8 +105,10 @@ def review_rows(quick: bool) -> list[str]:
                 state_s = best_seconds(lambda: _http(server.url + "api/state"), 3)
                 preview_s = best_seconds(lambda: _http(server.url + "api/preview", edit), 3)
                 save_s = best_seconds(lambda: _http(server.url + "api/save", edit), 1)
-            rows.append(f"| {preset} | {state['train_n']} | {len(state['evidence'])} | {1e3 * state_s:.1f} | "
-                        f"{1e3 * preview_s:.1f} | {1e3 * save_s:.1f} |")
+            rows.append(
+                f"| {preset} | {state['train_n']} | {len(state['evidence'])} | {1e3 * state_s:.1f} | "
+                f"{1e3 * preview_s:.1f} | {1e3 * save_s:.1f} |"
+            )
     return rows
 
 

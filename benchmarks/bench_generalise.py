@@ -22,8 +22,8 @@ import numpy as np
 import yaml
 
 from cotclip.optimizer.loop.config import RunConfig
-from cotclip.optimizer.loop.session import optimize
 from cotclip.optimizer.loop.data import load_inputs
+from cotclip.optimizer.loop.session import optimize
 from cotclip.scoring.scorer import ImageSet, PromptEmbedder, accuracy
 from cotclip.scoring.synthetic.world import load_world
 
@@ -73,7 +73,7 @@ def _image_sets(config: RunConfig, world) -> tuple[ImageSet, ImageSet, ImageSet]
 
 def _tuned_oracle(oracle, train: ImageSet, val: ImageSet):
     """The oracle's structure with the scoring knobs the loop may fit (tune_scoring on train; val picks)."""
-    from cotclip.optimizer.loop._base import MoveContext
+    from cotclip.optimizer.loop import MoveContext
     from cotclip.optimizer.loop.scoring_move import TuneScoringMove
     from cotclip.scoring.diagnostics import diagnose
 
@@ -96,34 +96,46 @@ def summarise(label: str, rows: list[dict]) -> None:
     q1, q2, q3 = np.quantile(ratios, [0.25, 0.5, 0.75])
     reached = sum(r["top_val"] >= r["oracle_val"] for r in rows)
     reasons = statistics.multimode(r["stopped_because"] for r in rows)
-    print(f"{label}: best-test/oracle-test mean {statistics.mean(ratios):.3f} [95% {low:.3f}, {high:.3f}] "
-          f"worst {min(ratios):.3f} quartiles {q1:.3f}/{q2:.3f}/{q3:.3f}; best-val/oracle-val mean "
-          f"{statistics.mean(r['val_ratio'] for r in rows):.3f}, top val >= oracle val in {reached}/{len(rows)}; "
-          f"val-top version's test/oracle mean {statistics.mean(r['top_test_ratio'] for r in rows):.3f}; "
-          f"versus the oracle with fitted scoring knobs: mean {statistics.mean(r['best_test'] / r['tuned_oracle_test'] for r in rows):.3f} "
-          f"(worst {min(r['best_test'] / r['tuned_oracle_test'] for r in rows):.3f}); "
-          f"not better than the class-name baseline: {sum(bool(r['not_better_than_baseline']) for r in rows)}; "
-          f"evaluations {min(r['evaluations'] for r in rows)}-{max(r['evaluations'] for r in rows)}; "
-          f"stopped: {', '.join(sorted({r['stopped_because'] for r in rows}))} (most often {reasons[0]})")
+    print(
+        f"{label}: best-test/oracle-test mean {statistics.mean(ratios):.3f} [95% {low:.3f}, {high:.3f}] "
+        f"worst {min(ratios):.3f} quartiles {q1:.3f}/{q2:.3f}/{q3:.3f}; best-val/oracle-val mean "
+        f"{statistics.mean(r['val_ratio'] for r in rows):.3f}, top val >= oracle val in {reached}/{len(rows)}; "
+        f"val-top version's test/oracle mean {statistics.mean(r['top_test_ratio'] for r in rows):.3f}; "
+        f"versus the oracle with fitted scoring knobs: mean {statistics.mean(r['best_test'] / r['tuned_oracle_test'] for r in rows):.3f} "
+        f"(worst {min(r['best_test'] / r['tuned_oracle_test'] for r in rows):.3f}); "
+        f"not better than the class-name baseline: {sum(bool(r['not_better_than_baseline']) for r in rows)}; "
+        f"evaluations {min(r['evaluations'] for r in rows)}-{max(r['evaluations'] for r in rows)}; "
+        f"stopped: {', '.join(sorted({r['stopped_because'] for r in rows}))} (most often {reasons[0]})"
+    )
 
 
 def _print_row(row: dict) -> None:
-    print(f"{row['world']:<14} seed {row['seed']}  C={row['classes']:<3} G={row['groups']}  test best "
-          f"{row['best_test']:.3f} oracle {row['oracle_test']:.3f} ratio {row['ratio']:.3f}  val best {row['best_val']:.3f}"
-          f" (top {row['top_val']:.3f}, its test ratio {row['top_test_ratio']:.3f}) oracle {row['oracle_val']:.3f}  tuned oracle test {row['tuned_oracle_test']:.3f}  baseline {row['baseline_test']:.3f}  "
-          f"evals {row['evaluations']:>3}  {row['stopped_because']:<15} {row['wall_s']:.0f}s", flush=True)
+    print(
+        f"{row['world']:<14} seed {row['seed']}  C={row['classes']:<3} G={row['groups']}  test best "
+        f"{row['best_test']:.3f} oracle {row['oracle_test']:.3f} ratio {row['ratio']:.3f}  val best {row['best_val']:.3f}"
+        f" (top {row['top_val']:.3f}, its test ratio {row['top_test_ratio']:.3f}) oracle {row['oracle_val']:.3f}  tuned oracle test {row['tuned_oracle_test']:.3f}  baseline {row['baseline_test']:.3f}  "
+        f"evals {row['evaluations']:>3}  {row['stopped_because']:<15} {row['wall_s']:.0f}s",
+        flush=True,
+    )
 
 
 def main() -> None:
     """Run the random worlds and the presets; print one line per run, then the distributions."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--worlds", type=int, default=20, help="how many random worlds")
-    parser.add_argument("--first", type=int, default=100, help="seed of the first random world (seeds first..first+n-1)")
+    parser.add_argument(
+        "--first", type=int, default=100, help="seed of the first random world (seeds first..first+n-1)"
+    )
     parser.add_argument("--presets", type=int, default=5, help="split seeds per preset (pokemon-like); 0 = none")
     parser.add_argument("--max-evaluations", type=int, default=200)
     parser.add_argument("--json", default=None, help="also write every row to this JSON file")
-    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
-                        help="run-config settings for every run, e.g. fit_min_evidence=2 (YAML values)")
+    parser.add_argument(
+        "--set",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
+        help="run-config settings for every run, e.g. fit_min_evidence=2 (YAML values)",
+    )
     args = parser.parse_args()
     settings = {key: yaml.safe_load(value) for key, _, value in (item.partition("=") for item in args.set)}
     seeds = list(range(args.first, args.first + args.worlds))
@@ -141,9 +153,11 @@ def main() -> None:
         summarise(f"random worlds ({len(rows)})", rows)
         ratios = [r["ratio"] for r in rows]
         reached = sum(r["top_val"] >= r["oracle_val"] for r in rows) / len(rows)
-        print(f"targets: mean >= 0.95: {'met' if statistics.mean(ratios) >= 0.95 else 'NOT met'}; worst >= 0.85: "
-              f"{'met' if min(ratios) >= 0.85 else 'NOT met'}; best val >= oracle val in >= 80%: "
-              f"{'met' if reached >= 0.8 else 'NOT met'} ({reached:.0%})")
+        print(
+            f"targets: mean >= 0.95: {'met' if statistics.mean(ratios) >= 0.95 else 'NOT met'}; worst >= 0.85: "
+            f"{'met' if min(ratios) >= 0.85 else 'NOT met'}; best val >= oracle val in >= 80%: "
+            f"{'met' if reached >= 0.8 else 'NOT met'} ({reached:.0%})"
+        )
     if presets:
         summarise(f"pokemon-like ({len(presets)} seeds)", presets)
     if args.json:

@@ -30,8 +30,17 @@ def one_run(world: str, seed: int, root: Path, max_evaluations: int, moves: list
     # let proposals be as wide as the world's largest group (a user sets --max-options the same way)
     extra["max_options"] = max(12, max(len(group.values) for group in loaded.groups))
     extra["max_groups"] = max(6, len(loaded.groups))
-    config = RunConfig(name=f"{world}-{seed}", runs_dir=str(root / "runs"), data=f"synthetic:{world}", model="synthetic",
-                       lm="simulated", seed=seed, cache_dir=str(root / f"cache-{world}-{seed}"), max_evaluations=max_evaluations, **extra)
+    config = RunConfig(
+        name=f"{world}-{seed}",
+        runs_dir=str(root / "runs"),
+        data=f"synthetic:{world}",
+        model="synthetic",
+        lm="simulated",
+        seed=seed,
+        cache_dir=str(root / f"cache-{world}-{seed}"),
+        max_evaluations=max_evaluations,
+        **extra,
+    )
     started = time.perf_counter()
     summary = optimize(config, extra_systems=lambda inputs: {"oracle": oracle})
     wall = time.perf_counter() - started
@@ -39,15 +48,22 @@ def one_run(world: str, seed: int, root: Path, max_evaluations: int, moves: list
     best_number = int(summary.best_version)
     resumed = optimize(resume=Path(summary.run_dir))
     return {
-        "world": world, "seed": seed, "best_test": summary.best.accuracy, "oracle_test": oracle_test,
+        "world": world,
+        "seed": seed,
+        "best_test": summary.best.accuracy,
+        "oracle_test": oracle_test,
         "initial_test": summary.initial.accuracy if summary.initial else None,
         "baseline_test": summary.baseline.accuracy if summary.baseline else None,
         "ratio": summary.best.accuracy / oracle_test if oracle_test else float("nan"),
-        "evaluations_to_best": best_number, "evaluations": summary.evaluations,
-        "stopped_because": summary.stopped_because, "wall_s": wall,
+        "evaluations_to_best": best_number,
+        "evaluations": summary.evaluations,
+        "stopped_because": summary.stopped_because,
+        "wall_s": wall,
         "overhead_ms": summary.loop_overhead_s_per_evaluation * 1e3,
-        **{f"{part}_ms": summary.extra["timing"][f"{part}_s"] * 1e3 / max(1, summary.extra["session_evaluations"])
-           for part in ("evaluate", "store", "moves")},
+        **{
+            f"{part}_ms": summary.extra["timing"][f"{part}_s"] * 1e3 / max(1, summary.extra["session_evaluations"])
+            for part in ("evaluate", "store", "moves")
+        },
         "calls_per_unique_after_resume": resumed.encoder_calls / resumed.unique_inputs,
     }
 
@@ -68,22 +84,27 @@ def main() -> None:
             for seed in range(args.seeds):
                 rows.append(one_run(world, seed, Path(folder), args.max_evaluations, moves))
                 row = rows[-1]
-                print(f"{world:<13} seed {seed}  best {row['best_test']:.3f}  oracle {row['oracle_test']:.3f}  "
-                      f"ratio {row['ratio']:.3f}  initial {row['initial_test']:.3f}  baseline {row['baseline_test']:.3f}  "
-                      f"evals-to-best {row['evaluations_to_best']:>3}/{row['evaluations']:<3}  {row['stopped_because']:<15} "
-                      f"overhead {row['overhead_ms']:.2f} ms/eval (evaluate {row['evaluate_ms']:.2f}, store "
-                      f"{row['store_ms']:.2f}, moves {row['moves_ms']:.2f})  calls/unique {row['calls_per_unique_after_resume']:.2f}  "
-                      f"wall {row['wall_s']:.1f}s", flush=True)
+                print(
+                    f"{world:<13} seed {seed}  best {row['best_test']:.3f}  oracle {row['oracle_test']:.3f}  "
+                    f"ratio {row['ratio']:.3f}  initial {row['initial_test']:.3f}  baseline {row['baseline_test']:.3f}  "
+                    f"evals-to-best {row['evaluations_to_best']:>3}/{row['evaluations']:<3}  {row['stopped_because']:<15} "
+                    f"overhead {row['overhead_ms']:.2f} ms/eval (evaluate {row['evaluate_ms']:.2f}, store "
+                    f"{row['store_ms']:.2f}, moves {row['moves_ms']:.2f})  calls/unique {row['calls_per_unique_after_resume']:.2f}  "
+                    f"wall {row['wall_s']:.1f}s",
+                    flush=True,
+                )
     print()
     for world in args.worlds:
         mine = [r for r in rows if r["world"] == world]
-        print(f"{world}: mean ratio to oracle {statistics.mean(r['ratio'] for r in mine):.3f} "
-              f"(min {min(r['ratio'] for r in mine):.3f}), mean evaluations to best "
-              f"{statistics.mean(r['evaluations_to_best'] for r in mine):.1f}, mean overhead "
-              f"{statistics.mean(r['overhead_ms'] for r in mine):.2f} ms/evaluation (evaluate "
-              f"{statistics.mean(r['evaluate_ms'] for r in mine):.2f}, store {statistics.mean(r['store_ms'] for r in mine):.2f}, "
-              f"moves {statistics.mean(r['moves_ms'] for r in mine):.2f}), encoder calls/unique inputs "
-              f"{max(r['calls_per_unique_after_resume'] for r in mine):.2f}")
+        print(
+            f"{world}: mean ratio to oracle {statistics.mean(r['ratio'] for r in mine):.3f} "
+            f"(min {min(r['ratio'] for r in mine):.3f}), mean evaluations to best "
+            f"{statistics.mean(r['evaluations_to_best'] for r in mine):.1f}, mean overhead "
+            f"{statistics.mean(r['overhead_ms'] for r in mine):.2f} ms/evaluation (evaluate "
+            f"{statistics.mean(r['evaluate_ms'] for r in mine):.2f}, store {statistics.mean(r['store_ms'] for r in mine):.2f}, "
+            f"moves {statistics.mean(r['moves_ms'] for r in mine):.2f}), encoder calls/unique inputs "
+            f"{max(r['calls_per_unique_after_resume'] for r in mine):.2f}"
+        )
     if args.json:
         print(json.dumps(rows, indent=2))
 

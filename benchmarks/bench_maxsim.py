@@ -26,9 +26,9 @@ import time
 
 import numpy as np
 
+from _common import best_seconds, random_system
 from cotclip.scoring.scorer import ImageSet, PromptEmbedder, accuracy
 from cotclip.scoring.similarity import MultiVectors
-from _common import best_seconds, random_system
 
 WIDTH, PATCHES, TOKENS = 128, 16, 8
 
@@ -75,7 +75,9 @@ def _row(sizes: list[int], n_images: int, n_classes: int, repeat: int) -> dict[s
     for multi in (False, True):
         key = "maxsim" if multi else "cosine"
         table, images = _Table(texts, multi, seed=2), _images(rng, n_images, multi)
-        accuracy(system, ImageSet(images[:8] if not multi else images.take(range(8)), labels[:8], PromptEmbedder(table)))
+        accuracy(
+            system, ImageSet(images[:8] if not multi else images.take(range(8)), labels[:8], PromptEmbedder(table))
+        )
         image_set = ImageSet(images, labels, PromptEmbedder(table))
         start = time.perf_counter()
         image_set.prompt_rows(texts)  # embed the prompts, fill the [prompts, images] matrix
@@ -108,8 +110,10 @@ def main() -> None:
     ):
         row = _row(sizes, n_images, n_classes, repeat=3 if args.quick else 5)
         for key in ("cosine", "maxsim"):
-            print(f"{name:<44}{key:>11}{row[key + ' matrix'] * 1e3:>10.1f}ms{row[key + ' eval'] * 1e3:>9.3f}ms"
-                  f"{row[key + ' new'] * 1e3:>10.3f}ms{int(row[key + ' cache']):>11d} B")
+            print(
+                f"{name:<44}{key:>11}{row[key + ' matrix'] * 1e3:>10.1f}ms{row[key + ' eval'] * 1e3:>9.3f}ms"
+                f"{row[key + ' new'] * 1e3:>10.3f}ms{int(row[key + ' cache']):>11d} B"
+            )
         ratio = row["maxsim eval"] / row["cosine eval"]
         print(f"{'':<44}{'ratio':>11}{row['maxsim matrix'] / row['cosine matrix']:>11.1f}x{ratio:>10.2f}x")
 

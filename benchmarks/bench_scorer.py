@@ -34,10 +34,11 @@ import time
 
 import numpy as np
 
+from _common import TableEncoder, best_seconds, random_system, unit_rows
 from cotclip.scoring import scorer
 from cotclip.scoring.scorer import ImageSet, PromptEmbedder, accuracy
 from cotclip.systems.model import System
-from _common import TableEncoder, best_seconds, random_system, unit_rows
+
 
 def best_class(system: System, probabilities: dict) -> str:
     """The article's scoring step: per class, the sum of its rules' option probabilities."""
@@ -130,21 +131,35 @@ def report(rows: list[dict]) -> None:
     print(f"{'size':<7}{'shape':<28}{'first eval':>12}{'same system':>13}{'equal copy':>12}{'new system':>12}"
           f"{'dense only':>12}{'naive loop':>13}{'speed-up':>10}{'article loop':>14}{'speed-up':>10}")
     for r in rows:
-        print(f"{r['name']:<7}{r['shape']:<28}{r['first'] * 1e3:>10.2f}ms{r['same'] * 1e3:>11.3f}ms"
-              f"{r['equal'] * 1e3:>10.3f}ms{r['fresh'] * 1e3:>10.3f}ms{r['dense'] * 1e3:>10.3f}ms{r['naive'] * 1e3:>11.1f}ms"
-              f"{r['naive'] / r['same']:>9.0f}x{r['article'] * 1e3:>12.1f}ms{r['article'] / r['same']:>9.0f}x")
+        print(
+            f"{r['name']:<7}{r['shape']:<28}{r['first'] * 1e3:>10.2f}ms{r['same'] * 1e3:>11.3f}ms"
+            f"{r['equal'] * 1e3:>10.3f}ms{r['fresh'] * 1e3:>10.3f}ms{r['dense'] * 1e3:>10.3f}ms{r['naive'] * 1e3:>11.1f}ms"
+            f"{r['naive'] / r['same']:>9.0f}x{r['article'] * 1e3:>12.1f}ms{r['article'] / r['same']:>9.0f}x"
+        )
     seed, large = rows
     print()
-    print(f"targets: seed size >= 10,000 evals/s: {1 / seed['same']:,.0f}/s (equal copy {1 / seed['equal']:,.0f}/s)"
-          f" -> {'met' if 1 / seed['same'] >= 10_000 else 'NOT met'}")
-    print(f"         large <= 25 ms/eval: {large['same'] * 1e3:.1f} ms -> {'met' if large['same'] <= 0.025 else 'NOT met'}")
+    print(
+        f"targets: seed size >= 10,000 evals/s: {1 / seed['same']:,.0f}/s (equal copy {1 / seed['equal']:,.0f}/s)"
+        f" -> {'met' if 1 / seed['same'] >= 10_000 else 'NOT met'}"
+    )
+    print(
+        f"         large <= 25 ms/eval: {large['same'] * 1e3:.1f} ms -> {'met' if large['same'] <= 0.025 else 'NOT met'}"
+    )
     ratios = [min(r["naive"], r["article"]) / r["same"] for r in rows]
-    print(f"         >= 1000x naive loop (the faster of the two): seed {ratios[0]:.0f}x, large {ratios[1]:.0f}x"
-          f" (large timed on {large['naive_subsample']} images, scaled) -> {'met' if max(ratios) >= 1000 else 'NOT met'}")
+    print(
+        f"         >= 1000x naive loop (the faster of the two): seed {ratios[0]:.0f}x, large {ratios[1]:.0f}x"
+        f" (large timed on {large['naive_subsample']} images, scaled) -> {'met' if max(ratios) >= 1000 else 'NOT met'}"
+    )
 
 
-CROSSOVER_SIZES = [(117, [9, 12, 12, 10, 8], 16), (1_000, [10] * 10, 100), (5_000, [10] * 10, 400),
-                   (20_000, [8] * 6, 50), (1_000, [20] * 10, 1_000), (10_000, [20] * 10, 1_000)]
+CROSSOVER_SIZES = [
+    (117, [9, 12, 12, 10, 8], 16),
+    (1_000, [10] * 10, 100),
+    (5_000, [10] * 10, 400),
+    (20_000, [8] * 6, 50),
+    (1_000, [20] * 10, 1_000),
+    (10_000, [20] * 10, 1_000),
+]
 
 
 def crossover(quick: bool) -> None:
@@ -155,8 +170,9 @@ def crossover(quick: bool) -> None:
         system = random_system(rng, sizes, n_classes)
         texts = system.prompt_texts()
         encoder = TableEncoder(dict(zip(texts, unit_rows(rng, len(texts)))))
-        images = ImageSet(unit_rows(rng, n_images), [system.classes[i % n_classes] for i in range(n_images)],
-                          PromptEmbedder(encoder))
+        images = ImageSet(
+            unit_rows(rng, n_images), [system.classes[i % n_classes] for i in range(n_images)], PromptEmbedder(encoder)
+        )
         times = {}
         for path in ("dense", "tiled"):
             scorer.SCORING_PATH = path

@@ -146,8 +146,11 @@ def _print_curves(world_name, test_curves, val_curves):
         shown = "none" if best is None else f"{best[2] / full_prompts:.3f} of the prompts (knob {best[0]:g})"
         val_points, val_full = _mean_curve(val_curves[rule])
         chosen = _val_chosen(points, val_points, val_full)
-        picked = "none" if chosen is None else (
-            f"knob {chosen[0]:g}: test accuracy {chosen[1]:.4f} at {chosen[2] / full_prompts:.3f} of the prompts")
+        picked = (
+            "none"
+            if chosen is None
+            else (f"knob {chosen[0]:g}: test accuracy {chosen[1]:.4f} at {chosen[2] / full_prompts:.3f} of the prompts")
+        )
         print(f"{rule}: cheapest test point at full-system accuracy: {shown}; chosen on val: {picked}")
 
 
@@ -185,8 +188,10 @@ def main(argv: list[str] | None = None) -> int:
         seeds = 1 if world_name == "large" and not args.quick else args.seeds
         results = [_one_seed(world, prompts, seed, args.trials, args.out) for seed in range(seeds)]
         _print_table(world_name, [rows for rows, _ in results])
-        by_split = {split: {rule: [curves[split][rule] for _, curves in results] for rule in results[0][1][split]}
-                    for split in ("test", "val")}
+        by_split = {
+            split: {rule: [curves[split][rule] for _, curves in results] for rule in results[0][1][split]}
+            for split in ("test", "val")
+        }
         _print_curves(world_name, by_split["test"], by_split["val"])
     return 0
 

@@ -21,10 +21,10 @@ from __future__ import annotations
 import argparse
 import sys
 
+from _common import best_seconds
 from cotclip.scoring.synthetic.dataset import dataset_of_world
 from cotclip.scoring.synthetic.encoder import SyntheticEncoder
 from cotclip.scoring.synthetic.world import World, load_world
-from _common import best_seconds
 
 BUILD_TARGET_S = 2.0
 
@@ -62,13 +62,22 @@ def bench(spec: str, repeat: int) -> list[tuple[str, str, float, str]]:
     image_s = best_seconds(lambda: SyntheticEncoder(world).encode_images(refs), repeat)
     known_s = cold_text_seconds(known)
     unknown_s = cold_text_seconds(unknown)
-    build_note = f"{BUILD_TARGET_S / build_s:.1f}x under the {BUILD_TARGET_S:g} s target" if build_s < BUILD_TARGET_S else "OVER TARGET"
+    build_note = (
+        f"{BUILD_TARGET_S / build_s:.1f}x under the {BUILD_TARGET_S:g} s target"
+        if build_s < BUILD_TARGET_S
+        else "OVER TARGET"
+    )
     known_rate = len(known) / known_s
     return [
         (spec, f"build ({world.n_images} images)", build_s, build_note),
         (spec, "images/s", len(refs) / image_s, ""),
         (spec, f"texts known/s ({len(known)})", known_rate, "1.00x"),
-        (spec, f"texts unknown/s ({len(unknown)})", len(unknown) / unknown_s, f"{len(unknown) / unknown_s / known_rate:.2f}x known"),
+        (
+            spec,
+            f"texts unknown/s ({len(unknown)})",
+            len(unknown) / unknown_s,
+            f"{len(unknown) / unknown_s / known_rate:.2f}x known",
+        ),
     ]
 
 

@@ -10,8 +10,8 @@ floating-point sums. Measured against the dense product in ``benchmarks/bench_sc
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Callable, Iterator
 
 import numpy as np
 

@@ -51,14 +51,24 @@ A group's cost is its number of options: the text comparisons it adds per image
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
 from cotclip.scoring.adaptive_curve import AdaptiveCurve, AdaptivePoint
 from cotclip.scoring.adaptive_stops import (
-    AdaptivePolicy, Rank, RuleTables, Stop, TrainPool, accuracy_gain, flip_probability, margin_values, rule_tables, threats,
+    AdaptivePolicy,
+    Rank,
+    RuleTables,
+    Stop,
+    TrainPool,
+    accuracy_gain,
+    flip_probability,
+    margin_values,
+    rule_tables,
+    threats,
 )
 from cotclip.scoring.scorer import ImageSet, class_scores, group_probabilities, predict
 from cotclip.systems.errors import InputError
@@ -245,7 +255,7 @@ class AdaptiveClassifier:
     @classmethod
     def fit(
         cls, system: System, train: ImageSet, *, smoothing: float = 0.5, temperature: float | None = None
-    ) -> "AdaptiveClassifier":
+    ) -> AdaptiveClassifier:
         """Fit the answer model, the posterior sharpness ``beta`` and the train pool on ``train``."""
         probabilities = group_probabilities(system, train, temperature)
         labels = train.label_indices(system.classes)

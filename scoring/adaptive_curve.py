@@ -61,7 +61,9 @@ class AdaptiveCurve:
 
         figure = Figure(figsize=(5.5, 4.0), dpi=120)
         axes = figure.subplots()
-        axes.plot([p.mean_prompts for p in self.points], [p.accuracy for p in self.points], marker="o", label="adaptive")
+        axes.plot(
+            [p.mean_prompts for p in self.points], [p.accuracy for p in self.points], marker="o", label="adaptive"
+        )
         axes.scatter([self.full_prompts], [self.full_accuracy], color="black", marker="*", s=120, label="full system")
         axes.axvline(self.full_prompts / 2, color="gray", linestyle=":", label="50% of prompts")
         axes.set(xlabel="mean prompts (text comparisons) per image", ylabel="accuracy", title=title)
@@ -74,6 +76,12 @@ class AdaptiveCurve:
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON form."""
         best = self.cheapest_matching()
-        return {"full_accuracy": self.full_accuracy, "full_prompts": self.full_prompts, "budget": self.budget,
-                "rank": self.rank, "stop": self.stop, "points": [p.to_dict() for p in self.points],
-                "cheapest_at_full_accuracy": None if best is None else best.to_dict()}
+        return {
+            "full_accuracy": self.full_accuracy,
+            "full_prompts": self.full_prompts,
+            "budget": self.budget,
+            "rank": self.rank,
+            "stop": self.stop,
+            "points": [p.to_dict() for p in self.points],
+            "cheapest_at_full_accuracy": None if best is None else best.to_dict(),
+        }

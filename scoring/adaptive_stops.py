@@ -73,8 +73,17 @@ from cotclip.systems.errors import InputError
 from cotclip.systems.model import System
 
 __all__ = [
-    "AdaptivePolicy", "MARGIN_TOLERANCE", "Rank", "Stop", "RuleTables", "rule_tables", "threats", "flip_probability", "margin_values",
-    "TrainPool", "accuracy_gain",
+    "AdaptivePolicy",
+    "MARGIN_TOLERANCE",
+    "Rank",
+    "Stop",
+    "RuleTables",
+    "rule_tables",
+    "threats",
+    "flip_probability",
+    "margin_values",
+    "TrainPool",
+    "accuracy_gain",
 ]
 
 Rank = Literal["gain", "gain_per_prompt", "margin_per_prompt"]
@@ -108,7 +117,7 @@ class AdaptivePolicy:
     stop: str = "posterior"
     epsilon: float = 0.05
 
-    def check(self, aggregation: str) -> "AdaptivePolicy":
+    def check(self, aggregation: str) -> AdaptivePolicy:
         """Self, or InputError naming the bad setting and a valid one."""
         if self.rank not in get_args(Rank):
             raise InputError(f"unknown rank {self.rank!r}; use {_or_list(get_args(Rank))}")
@@ -116,7 +125,8 @@ class AdaptivePolicy:
             raise InputError(f"unknown stop {self.stop!r}; use {_or_list(get_args(Stop))}")
         if self.threshold is not None and not 0.0 < self.threshold <= 1.0:
             raise InputError(
-                f"threshold must be in (0, 1] (got {self.threshold}); e.g. 0.9, or omit it to never stop early")
+                f"threshold must be in (0, 1] (got {self.threshold}); e.g. 0.9, or omit it to never stop early"
+            )
         if self.budget is not None and self.budget < 1:
             raise InputError(f"prompt budget must be >= 1 (got {self.budget}); omit it for no budget")
         if not 0.0 <= self.epsilon < 1.0:
@@ -181,8 +191,9 @@ def threats(scores: np.ndarray, unasked: np.ndarray, tables: RuleTables) -> tupl
     return leaders, gaps, threat
 
 
-def flip_probability(posterior: np.ndarray, leader: int, gaps: np.ndarray, threat: np.ndarray,
-                     unasked: np.ndarray, tables: RuleTables) -> float:
+def flip_probability(
+    posterior: np.ndarray, leader: int, gaps: np.ndarray, threat: np.ndarray, unasked: np.ndarray, tables: RuleTables
+) -> float:
     """``P(flip)`` of the module doc for one image (posterior ``[C]``, gaps/threat ``[C]``, unasked ``[G]``)."""
     rivals = np.flatnonzero(threat)
     if rivals.size == 0:
@@ -201,8 +212,15 @@ def flip_probability(posterior: np.ndarray, leader: int, gaps: np.ndarray, threa
     return min(1.0, float(posterior[likely] @ tail.max(axis=1)) + unlikely_mass)
 
 
-def margin_values(posterior: np.ndarray, leaders: np.ndarray, gaps: np.ndarray, threat: np.ndarray,
-                  unasked: np.ndarray, tables: RuleTables, costs: np.ndarray) -> np.ndarray:
+def margin_values(
+    posterior: np.ndarray,
+    leaders: np.ndarray,
+    gaps: np.ndarray,
+    threat: np.ndarray,
+    unasked: np.ndarray,
+    tables: RuleTables,
+    costs: np.ndarray,
+) -> np.ndarray:
     """``[n, G]`` margin-ranking values of the module doc (0 for asked groups; ``n`` images)."""
     rows = np.arange(posterior.shape[0])
     bounds = tables.bounds[:, leaders, :]  # [G, n, C]
@@ -223,8 +241,10 @@ class TrainPool:
         self.terms = np.asarray(terms, dtype=np.float64)
         self.labels = np.asarray(labels, dtype=np.int64)
         if self.terms.ndim != 3 or self.terms.shape[1] != self.labels.size or self.labels.size == 0:
-            raise InputError(f"train pool needs terms [G, J, C] and J labels, J >= 1 (got {self.terms.shape} "
-                             f"and {self.labels.size}); fit it with AdaptiveClassifier.fit on labelled train images")
+            raise InputError(
+                f"train pool needs terms [G, J, C] and J labels, J >= 1 (got {self.terms.shape} "
+                f"and {self.labels.size}); fit it with AdaptiveClassifier.fit on labelled train images"
+            )
         self.class_counts = np.bincount(self.labels, minlength=self.terms.shape[2]).astype(np.float64)
 
 

@@ -20,7 +20,8 @@ them (a precomputed file) raises :class:`~cotclip.systems.errors.MissingTextEmbe
 
 from __future__ import annotations
 
-from typing import Literal, Sequence
+from collections.abc import Sequence
+from typing import Literal
 
 import numpy as np
 
@@ -56,7 +57,9 @@ def name_baseline_scores(
     """``[N, C]`` cosine of each image with each class's template-averaged name embedding."""
     bad = [t for t in templates if t.count("{}") != 1]
     if not templates or bad:
-        raise InputError(f"name baseline templates need exactly one {{}} each (got {list(templates)!r}); fix the template")
+        raise InputError(
+            f"name baseline templates need exactly one {{}} each (got {list(templates)!r}); fix the template"
+        )
     return images.averaged_similarities([[_fill(t, c) for t in templates] for c in classes])
 
 

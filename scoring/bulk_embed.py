@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Callable, Iterator, Sequence
 
 from cotclip.scoring.baselines import DEFAULT_NAME_TEMPLATES
 from cotclip.scoring.cache import CachedEncoder, EmbeddingCache, cache_key
-from cotclip.scoring.data._base import Dataset
+from cotclip.scoring.data import Dataset
 from cotclip.scoring.registry import load_dataset, load_encoder
 from cotclip.systems.errors import InputError, MissingTextEmbeddingsError
 from cotclip.systems.model import System
@@ -134,19 +134,28 @@ def _progress(total: int, show: bool, what: str) -> Iterator[Callable[[int], Non
         yield lambda n: bar.advance(task, n)
 
 
-def _encode_local(dataset: Dataset, encoder: CachedEncoder, positions: list[int], batch_size: int,
-                  advance: Callable[[int], None]) -> list[tuple[str, str]]:
+def _encode_local(
+    dataset: Dataset, encoder: CachedEncoder, positions: list[int], batch_size: int, advance: Callable[[int], None]
+) -> list[tuple[str, str]]:
     unreadable = []
     for start in range(0, len(positions), batch_size):
-        chunk = positions[start:start + batch_size]
+        chunk = positions[start : start + batch_size]
         encoding = encoder.encode_images([dataset.images[p] for p in chunk])
         unreadable.extend((dataset.images[chunk[i]].source, reason) for i, reason in encoding.failures)
         advance(len(chunk))
     return unreadable
 
 
-def embed_into_cache(job: EmbedJob, *, engine: str = "local", address: str | None = None, batch_size: int = 64,
-                     workers: int = 1, system: System | None = None, progress: bool = True) -> EmbedReport:
+def embed_into_cache(
+    job: EmbedJob,
+    *,
+    engine: str = "local",
+    address: str | None = None,
+    batch_size: int = 64,
+    workers: int = 1,
+    system: System | None = None,
+    progress: bool = True,
+) -> EmbedReport:
     """Encode every image of ``job.data`` (and ``system``'s texts) into the cache; see the module docstring."""
     if engine not in ENGINES:
         raise InputError(f"--engine {engine!r} is not an engine; use one of {', '.join(ENGINES)}")
@@ -173,15 +182,23 @@ def embed_into_cache(job: EmbedJob, *, engine: str = "local", address: str | Non
         else:
             from cotclip.scoring.ray_engine import encode_with_ray
 
-            unreadable, encode_s = encode_with_ray(job, missing, batch_size=batch_size, workers=workers,
-                                                   address=address, advance=advance)
+            unreadable, encode_s = encode_with_ray(
+                job, missing, batch_size=batch_size, workers=workers, address=address, advance=advance
+            )
     finally:
         bar.close()
     seconds = time.perf_counter() - started
     before = encoder.stats.encoder_calls
     texts = _encode_texts(encoder, system) if system is not None else 0
-    return EmbedReport(engine, workers if engine == "ray" else 1, len(dataset), len(dataset) - len(missing),
-                       len(missing) - len(unreadable), unreadable, texts, encoder.stats.encoder_calls - before,
-                       seconds, encode_s)
-
-
+    return EmbedReport(
+        engine,
+        workers if engine == "ray" else 1,
+        len(dataset),
+        len(dataset) - len(missing),
+        len(missing) - len(unreadable),
+        unreadable,
+        texts,
+        encoder.stats.encoder_calls - before,
+        seconds,
+        encode_s,
+    )

@@ -34,13 +34,13 @@ import logging
 import os
 import struct
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
-from cotclip.scoring.encoders._base import ImageEncoding, ImageRef
+from cotclip.scoring.encoders import ImageEncoding, ImageRef
 from cotclip.scoring.similarity import MultiVectors
 from cotclip.systems.errors import CacheError
 
@@ -195,7 +195,9 @@ class EmbeddingCache:
                 Path(temporary).unlink(missing_ok=True)
                 raise
         except OSError as exc:
-            raise CacheError(f"cannot write to the embedding cache {self.directory} ({exc.strerror}); free space or pass --cache-dir") from None
+            raise CacheError(
+                f"cannot write to the embedding cache {self.directory} ({exc.strerror}); free space or pass --cache-dir"
+            ) from None
         self._memory[key] = row
         return row
 

@@ -26,16 +26,17 @@ its argmax is ``predict``'s label (ties -> the first class in system order).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence, Union
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from cotclip.scoring.compiled import CompiledClassifier, compile_system, read_compiled
 from cotclip.scoring.data.local import check_crop, file_ref
-from cotclip.scoring.encoders._base import Encoder, ImageRef
+from cotclip.scoring.encoders import Encoder, ImageRef
 from cotclip.scoring.encoders.options import EncoderSettings
 from cotclip.scoring.similarity import MultiVectors
 from cotclip.systems.errors import DataError, EncoderError, InputError
@@ -46,7 +47,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Classifier", "GroupAnswer", "ClassVote", "Explanation", "image_refs_from_paths"]
 
-Images = Union[Sequence[Union[str, Path, ImageRef]], np.ndarray, MultiVectors]
+Images = Sequence[str | Path | ImageRef] | np.ndarray | MultiVectors
 Crop = tuple[float, float, float, float]
 
 
@@ -115,7 +116,7 @@ class Classifier:
 
     @classmethod
     def load(cls, source: str | Path | System, encoder: Encoder | str | None = None,
-             encoder_settings: EncoderSettings | None = None) -> "Classifier":
+             encoder_settings: EncoderSettings | None = None) -> Classifier:
         """From a compiled ``.npz`` path or a :class:`System` (then ``encoder`` is required).
 
         ``encoder`` may be an :class:`Encoder` or a model spec string; for an ``.npz``
@@ -133,7 +134,9 @@ class Classifier:
         if encoder is None and compiled.encoder_spec:
             encoder = compiled.encoder_spec
         if encoder_settings is not None and encoder_settings.similarity not in ("cosine", compiled.similarity):
-            raise InputError(f"{source} was compiled for {compiled.similarity} similarity; drop --similarity {encoder_settings.similarity}")
+            raise InputError(
+                f"{source} was compiled for {compiled.similarity} similarity; drop --similarity {encoder_settings.similarity}"
+            )
         settings = replace(encoder_settings or EncoderSettings(), similarity=compiled.similarity)
         return cls(compiled, _resolve_encoder(encoder, settings) if encoder is not None else None)
 
@@ -163,7 +166,9 @@ class Classifier:
         embeddings, _, failures = self.embed(images)
         if failures:
             names = [str(images[p]) if not isinstance(images[p], ImageRef) else images[p].source for p, _ in failures]
-            raise DataError(f"{len(failures)} image(s) could not be read, first: {names[0]} ({failures[0][1]}); remove or fix them")
+            raise DataError(
+                f"{len(failures)} image(s) could not be read, first: {names[0]} ({failures[0][1]}); remove or fix them"
+            )
         return embeddings
 
     def class_scores(self, images: Images, temperature: float | None = None) -> np.ndarray:
@@ -179,7 +184,7 @@ class Classifier:
         """``[N, C]`` softmax of the class scores (see the module docstring)."""
         return _softmax_rows(self.class_scores(images))
 
-    def fit_adaptive(self, images: Images, labels: Sequence[str], *, smoothing: float = 0.5) -> "Classifier":
+    def fit_adaptive(self, images: Images, labels: Sequence[str], *, smoothing: float = 0.5) -> Classifier:
         """A copy that can question adaptively, its answer model fitted on labelled (train) images.
 
         See :mod:`cotclip.scoring.adaptive` for the model; ``smoothing`` is its additive
@@ -214,17 +219,27 @@ class Classifier:
         Callers can ask before embedding any image.
         """
         if not self.compiled.has_adaptive:
-            return ("this classifier has no adaptive answer model; call .fit_adaptive(train_images, labels) "
-                    "or export the npz from a run dir, which fits it on the run's train split")
+            return (
+                "this classifier has no adaptive answer model; call .fit_adaptive(train_images, labels) "
+                "or export the npz from a run dir, which fits it on the run's train split"
+            )
         if stop == "accuracy":
-            return ("stop='accuracy' resamples train images' answers, which a compiled classifier does not keep; "
-                    "use AdaptiveClassifier.fit(system, train) or stop='flip'")
+            return (
+                "stop='accuracy' resamples train images' answers, which a compiled classifier does not keep; "
+                "use AdaptiveClassifier.fit(system, train) or stop='flip'"
+            )
         return None
 
     def predict_adaptive(
-        self, images: Images, *, threshold: float | None = 0.9, budget: int | None = None, rank: str | None = None,
-        stop: str | None = None, epsilon: float | None = None,
-    ) -> "AdaptiveResult":
+        self,
+        images: Images,
+        *,
+        threshold: float | None = 0.9,
+        budget: int | None = None,
+        rank: str | None = None,
+        stop: str | None = None,
+        epsilon: float | None = None,
+    ) -> AdaptiveResult:
         """Ask groups one image at a time, most informative first, until the stopping rule or ``budget`` prompts.
 
         Returns :class:`~cotclip.scoring.adaptive.AdaptiveResult` (``.labels``, ``.prompts`` per
@@ -245,14 +260,22 @@ class Classifier:
         embeddings = self._embed_all(images)
         thetas = tuple(compiled.adaptive_theta[:, compiled.group_slice(g)] for g in range(len(compiled.group_names)))
         model = AnswerModel(
-            tuple(compiled.class_names), tuple(compiled.group_names), thetas, compiled.adaptive_smoothing, compiled.adaptive_counts
+            tuple(compiled.class_names),
+            tuple(compiled.group_names),
+            thetas,
+            compiled.adaptive_smoothing,
+            compiled.adaptive_counts,
         )
         adaptive = AdaptiveClassifier(self.system, model, compiled.adaptive_sharpness)
         scores = compiled.class_scores(embeddings)
         chosen = {"rank": rank, "stop": stop, "epsilon": epsilon}
         return adaptive.run_arrays(
-            compiled.group_probabilities(embeddings), scores, np.argmax(scores, axis=1),
-            threshold=threshold, budget=budget, **{key: value for key, value in chosen.items() if value is not None},
+            compiled.group_probabilities(embeddings),
+            scores,
+            np.argmax(scores, axis=1),
+            threshold=threshold,
+            budget=budget,
+            **{key: value for key, value in chosen.items() if value is not None},
         )
 
     def explain(self, image: str | Path | ImageRef | np.ndarray, top_k: int = 3) -> Explanation:
@@ -275,7 +298,9 @@ class Classifier:
             top_classes=[self._votes(c, float(scores[c]), float(proba[c]), answers, probabilities) for c in order],
         )
 
-    def _votes(self, c: int, score: float, probability: float, answers: list[GroupAnswer], probabilities: list[np.ndarray]) -> ClassVote:
+    def _votes(
+        self, c: int, score: float, probability: float, answers: list[GroupAnswer], probabilities: list[np.ndarray]
+    ) -> ClassVote:
         votes, agreeing = {}, []
         for g, name in enumerate(self.compiled.group_names):
             rule = int(self.compiled.rules[c, g])

@@ -58,7 +58,7 @@ from typing import Any
 import numpy as np
 
 from cotclip.scoring.compiled_maxsim import maxsim_problems, maxsim_prompts, read_maxsim
-from cotclip.scoring.encoders._base import Encoder, l2_normalize
+from cotclip.scoring.encoders import Encoder, l2_normalize
 from cotclip.scoring.similarity import MultiVectors, averaged_maxsim, maxsim, normalize_embeddings, similarity_of
 from cotclip.systems.errors import InputError
 from cotclip.systems.model import System
@@ -146,7 +146,9 @@ class CompiledClassifier:
         """``[Q, N]`` per-group softmax, option-major (rows contiguous, as the scorer lays it out)."""
         temp = self.temperature if temperature is None else temperature
         if self.similarity == "maxsim":
-            logits = averaged_maxsim(self.option_embeddings, self.option_token_offsets, self.option_template_starts, images)
+            logits = averaged_maxsim(
+                self.option_embeddings, self.option_token_offsets, self.option_template_starts, images
+            )
         else:
             logits = self.option_embeddings @ images.T
         logits *= np.float32(1.0 / temp)
@@ -179,8 +181,11 @@ class CompiledClassifier:
         scores = probabilities.T @ self.rule_matrix
         if self.name_prior_weight > 0:
             temp = self.temperature if temperature is None else temperature
-            names = (maxsim(MultiVectors(self.name_embeddings, self.name_token_offsets), images).T
-                     if self.similarity == "maxsim" else images @ self.name_embeddings.T)
+            names = (
+                maxsim(MultiVectors(self.name_embeddings, self.name_token_offsets), images).T
+                if self.similarity == "maxsim"
+                else images @ self.name_embeddings.T
+            )
             prior = _softmax(names * np.float32(1.0 / temp))
             if self.aggregation == "log_prob_sum":
                 prior = np.log(np.maximum(prior, _LOG_FLOOR))
@@ -256,13 +261,19 @@ def _option_embeddings(system: System, encoder: Encoder) -> tuple[np.ndarray, li
 def compile_system(system: System, encoder: Encoder, encoder_spec: str = "") -> CompiledClassifier:
     """Embed every prompt of ``system`` with ``encoder`` and pack it for inference."""
     maxsim_fields = maxsim_prompts(system, encoder) if getattr(encoder, "similarity", "cosine") == "maxsim" else {}
-    option_embeddings, option_texts = maxsim_fields.pop("option_embeddings", None), [o for g in system.groups for o in g.options]
+    option_embeddings, option_texts = (
+        maxsim_fields.pop("option_embeddings", None),
+        [o for g in system.groups for o in g.options],
+    )
     if option_embeddings is None:
         option_embeddings, option_texts = _option_embeddings(system, encoder)
     sizes = [len(g.options) for g in system.groups]
     offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
     rules = np.array(
-        [[-1 if system.rule(c, g.name) is None else system.rule(c, g.name) for g in system.groups] for c in system.classes],
+        [
+            [-1 if system.rule(c, g.name) is None else system.rule(c, g.name) for g in system.groups]
+            for c in system.classes
+        ],
         dtype=np.int64,
     ).reshape(len(system.classes), len(system.groups))
     scoring = system.scoring
@@ -325,7 +336,11 @@ def read_compiled(path: str | Path) -> CompiledClassifier:
     found = str(arrays["format"]) if "format" in arrays else "none"
     if found != COMPILED_FORMAT:
         raise InputError(f"{path} has format {found!r}, expected {COMPILED_FORMAT!r}; re-export it with this cotclip")
-    missing = [k for k in (*_STRINGS, *_ARRAYS, "class_names", "group_names", "option_texts", "temperature", "name_prior_weight") if k not in arrays]
+    missing = [
+        k
+        for k in (*_STRINGS, *_ARRAYS, "class_names", "group_names", "option_texts", "temperature", "name_prior_weight")
+        if k not in arrays
+    ]
     if missing:
         raise InputError(f"{path} lacks array(s) {', '.join(missing)}; re-export it with `cotclip export --format npz`")
     compiled = CompiledClassifier(
@@ -374,14 +389,21 @@ def _check_shapes(compiled: CompiledClassifier, path: Path) -> None:
         problems.append("rules/group_weights have the wrong shape")
     elif np.any(compiled.rules >= np.diff(compiled.group_offsets)[None, :]) or np.any(compiled.rules < -1):
         problems.append("a rule index is out of range")
-    if compiled.similarity == "cosine" and compiled.name_prior_weight > 0 and compiled.name_embeddings.shape != (n_classes, compiled.dim):
+    if (
+        compiled.similarity == "cosine"
+        and compiled.name_prior_weight > 0
+        and compiled.name_embeddings.shape != (n_classes, compiled.dim)
+    ):
         problems.append("name_embeddings do not match the classes")
     if compiled.aggregation not in ("prob_sum", "log_prob_sum") or not compiled.temperature > 0:
         problems.append("aggregation/temperature invalid")
     if compiled.has_adaptive and (
-        compiled.adaptive_theta.shape != (n_classes, n_options) or compiled.adaptive_counts.shape != (n_classes,)
+        compiled.adaptive_theta.shape != (n_classes, n_options)
+        or compiled.adaptive_counts.shape != (n_classes,)
         or not compiled.adaptive_sharpness > 0
     ):
         problems.append("the adaptive model does not match the classes/options")
     if problems:
-        raise InputError(f"{path} is inconsistent ({'; '.join(problems)}); re-export it with `cotclip export --format npz`")
+        raise InputError(
+            f"{path} is inconsistent ({'; '.join(problems)}); re-export it with `cotclip export --format npz`"
+        )

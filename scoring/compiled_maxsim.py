@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from cotclip.scoring.encoders._base import Encoder
+from cotclip.scoring.encoders import Encoder
 from cotclip.scoring.similarity import MultiVectors, normalize_embeddings
 from cotclip.systems.errors import InputError
 from cotclip.systems.model import System
@@ -27,7 +27,9 @@ __all__ = ["maxsim_prompts", "read_maxsim", "maxsim_problems"]
 def _encode(encoder: Encoder, texts: list[str]) -> MultiVectors:
     encoded = normalize_embeddings(encoder.encode_texts(texts))
     if not isinstance(encoded, MultiVectors):
-        raise InputError(f"encoder {encoder.identity} says maxsim but returned single vectors; reload it with --similarity maxsim")
+        raise InputError(
+            f"encoder {encoder.identity} says maxsim but returned single vectors; reload it with --similarity maxsim"
+        )
     return encoded
 
 
@@ -48,7 +50,10 @@ def maxsim_prompts(system: System, encoder: Encoder) -> dict[str, Any]:
         names = _encode(encoder, [scoring.name_template.replace("{}", c, 1) for c in system.classes])
         fields["name_embeddings"], fields["name_token_offsets"] = names.vectors, names.offsets
     else:
-        fields["name_embeddings"], fields["name_token_offsets"] = np.zeros((0, options.dim), np.float32), np.zeros(1, np.int64)
+        fields["name_embeddings"], fields["name_token_offsets"] = (
+            np.zeros((0, options.dim), np.float32),
+            np.zeros(1, np.int64),
+        )
     return fields
 
 
@@ -62,24 +67,41 @@ def read_maxsim(arrays: dict[str, np.ndarray], path: Path) -> dict[str, Any]:
     missing = [k for k in ("option_token_offsets", "option_template_starts", "name_token_offsets") if k not in arrays]
     if missing:
         raise InputError(f"{path} is a maxsim classifier without {', '.join(missing)}; re-export it")
-    return {"similarity": similarity, **{k: arrays[k].astype(np.int64) for k in ("option_token_offsets", "option_template_starts", "name_token_offsets")}}
+    return {
+        "similarity": similarity,
+        **{
+            k: arrays[k].astype(np.int64)
+            for k in ("option_token_offsets", "option_template_starts", "name_token_offsets")
+        },
+    }
 
 
 def _valid_offsets(offsets: np.ndarray, total: int) -> bool:
-    return offsets.ndim == 1 and len(offsets) >= 1 and offsets[0] == 0 and offsets[-1] == total and bool(np.all(np.diff(offsets) > 0))
+    return (
+        offsets.ndim == 1
+        and len(offsets) >= 1
+        and offsets[0] == 0
+        and offsets[-1] == total
+        and bool(np.all(np.diff(offsets) > 0))
+    )
 
 
-def maxsim_problems(compiled: "CompiledClassifier") -> list[str]:
+def maxsim_problems(compiled: CompiledClassifier) -> list[str]:
     """What is inconsistent in the MaxSim arrays of ``compiled`` (empty when nothing)."""
     problems = []
     tokens, texts = compiled.option_embeddings, compiled.option_token_offsets
     if tokens.ndim != 2 or not _valid_offsets(texts, tokens.shape[0]):
         problems.append("option_token_offsets do not cut option_embeddings into texts")
-    elif not _valid_offsets(compiled.option_template_starts, len(texts) - 1) or len(compiled.option_template_starts) != compiled.n_options + 1:
+    elif (
+        not _valid_offsets(compiled.option_template_starts, len(texts) - 1)
+        or len(compiled.option_template_starts) != compiled.n_options + 1
+    ):
         problems.append("option_template_starts do not group the texts into the options")
     names = compiled.name_embeddings
     if compiled.name_prior_weight > 0 and (
-        names.ndim != 2 or names.shape[1] != tokens.shape[1] or not _valid_offsets(compiled.name_token_offsets, names.shape[0])
+        names.ndim != 2
+        or names.shape[1] != tokens.shape[1]
+        or not _valid_offsets(compiled.name_token_offsets, names.shape[0])
         or len(compiled.name_token_offsets) != len(compiled.class_names) + 1
     ):
         problems.append("name_embeddings/name_token_offsets do not match the classes")

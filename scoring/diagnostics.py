@@ -93,7 +93,9 @@ def _rule_evidence(
             votes = np.bincount(class_answers, minlength=len(group.options))
             favoured = int(votes.argmax())
             if favoured != rule and votes[favoured] > votes[rule]:
-                disagreeing.append((class_name, group.name, rule, favoured, float(votes[favoured] / class_answers.size)))
+                disagreeing.append(
+                    (class_name, group.name, rule, favoured, float(votes[favoured] / class_answers.size))
+                )
         if total:
             reliability[group.name] = hits / total
     disagreeing.sort(key=lambda item: (-item[4], item[0], item[1]))
@@ -114,7 +116,9 @@ def _structure(system: System) -> tuple[list[list[str]], dict[str, list[str]]]:
     return identical, unused
 
 
-def diagnose(system: System, images: ImageSet, *, temperature: float | None = None, top_confusions: int = 10) -> Diagnostics:
+def diagnose(
+    system: System, images: ImageSet, *, temperature: float | None = None, top_confusions: int = 10
+) -> Diagnostics:
     """Diagnose ``system`` on labelled ``images`` (raises DataError for labels outside its classes)."""
     truth = np.asarray(images.label_indices(system.classes))
     predicted = np.asarray(predict(system, images, temperature=temperature))

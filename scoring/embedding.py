@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Iterator
 
 import numpy as np
 
-from cotclip.scoring.data._base import Dataset
-from cotclip.scoring.encoders._base import Encoder
+from cotclip.scoring.data import Dataset
+from cotclip.scoring.encoders import Encoder
 from cotclip.scoring.similarity import MultiVectors
 
 __all__ = ["EmbeddedImages", "embed_dataset", "CHUNK_SIZE"]
@@ -67,7 +67,9 @@ def _chunks(count: int, show: bool) -> Iterator[range]:
             bar.advance(task, len(chunk))
 
 
-def embed_dataset(dataset: Dataset, encoder: Encoder, positions: list[int] | None = None, progress: bool = True) -> EmbeddedImages:
+def embed_dataset(
+    dataset: Dataset, encoder: Encoder, positions: list[int] | None = None, progress: bool = True
+) -> EmbeddedImages:
     """Embed ``dataset``'s images at ``positions`` (all by default), skipping unreadable ones with a warning."""
     positions = list(range(len(dataset))) if positions is None else list(positions)
     rows, kept, skipped = [], [], []
@@ -78,7 +80,9 @@ def embed_dataset(dataset: Dataset, encoder: Encoder, positions: list[int] | Non
         if isinstance(encoding.embeddings, MultiVectors):
             rows.append(encoding.embeddings)
         else:
-            rows.append(np.asarray(encoding.embeddings, dtype=np.float32).reshape(len(encoding.ok_positions), encoder.dim))
+            rows.append(
+                np.asarray(encoding.embeddings, dtype=np.float32).reshape(len(encoding.ok_positions), encoder.dim)
+            )
         kept.extend(chunk_positions[i] for i in encoding.ok_positions)
         skipped.extend((dataset.images[chunk_positions[i]].source, reason) for i, reason in encoding.failures)
     if skipped:
@@ -89,4 +93,6 @@ def embed_dataset(dataset: Dataset, encoder: Encoder, positions: list[int] | Non
         embeddings = MultiVectors.concatenate(rows, encoder.dim)
     else:
         embeddings = np.concatenate(rows) if rows else np.zeros((0, encoder.dim), dtype=np.float32)
-    return EmbeddedImages(embeddings=embeddings, labels=[dataset.labels[p] for p in kept], positions=kept, skipped=skipped)
+    return EmbeddedImages(
+        embeddings=embeddings, labels=[dataset.labels[p] for p in kept], positions=kept, skipped=skipped
+    )

@@ -13,19 +13,20 @@ baseline alone. Labels that are not classes of the system are a
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
 from cotclip.scoring.baselines import DEFAULT_NAME_TEMPLATES, baseline_scores
 from cotclip.scoring.cache import CachedEncoder, EmbeddingCache
-from cotclip.scoring.data._base import Dataset
+from cotclip.scoring.data import Dataset
 from cotclip.scoring.embedding import embed_dataset
 from cotclip.scoring.encoders.options import EncoderSettings
-from cotclip.scoring.registry import load_dataset, load_encoder
 from cotclip.scoring.labels import check_labels
+from cotclip.scoring.registry import load_dataset, load_encoder
 from cotclip.scoring.scorer import ImageSet, PromptEmbedder, predict
 from cotclip.scoring.splits import select, split_dataset
 from cotclip.systems.errors import DataError, MissingTextEmbeddingsError

@@ -7,11 +7,11 @@ embedder keeps whichever it gets, with every vector L2-normalised.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
-from cotclip.scoring.encoders._base import Encoder
+from cotclip.scoring.encoders import Encoder
 from cotclip.scoring.similarity import Embeddings, MultiVectors, normalize_embeddings, template_gram
 
 __all__ = ["PromptEmbedder", "inverse_mean_norms"]

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import socket
 import time
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -40,7 +41,9 @@ def check_ray(address: str | None = None) -> None:
     try:
         import ray.data  # noqa: F401
     except ImportError:
-        raise InputError(f"--engine ray needs Ray, which is not installed; {_INSTALL_HINT}, or use --engine local") from None
+        raise InputError(
+            f"--engine ray needs Ray, which is not installed; {_INSTALL_HINT}, or use --engine local"
+        ) from None
     if address is not None:
         _check_address(address)
 
@@ -57,8 +60,10 @@ def _check_address(address: str) -> None:
         with socket.create_connection((host, int(port)), timeout=_CONNECT_TIMEOUT_S):
             pass
     except OSError as exc:
-        raise InputError(f"the Ray cluster at {address} does not answer ({exc.strerror or exc}); start it with "
-                         "`ray start --head` there, or fix --address, or drop it to start a local cluster") from None
+        raise InputError(
+            f"the Ray cluster at {address} does not answer ({exc.strerror or exc}); start it with "
+            "`ray start --head` there, or fix --address, or drop it to start a local cluster"
+        ) from None
 
 
 def _start(address: str | None, workers: int) -> bool:
@@ -67,23 +72,24 @@ def _start(address: str | None, workers: int) -> bool:
 
     if ray.is_initialized():
         return False
-    options = {"address": address, "include_dashboard": False, "log_to_driver": False,
-               "configure_logging": False}
+    options = {"address": address, "include_dashboard": False, "log_to_driver": False, "configure_logging": False}
     if address is None:
         options["num_cpus"] = workers
     try:
         ray.init(**options)
     except (ConnectionError, RuntimeError, ValueError) as exc:
         where = f"the Ray cluster at {address}" if address else "a local Ray cluster"
-        raise InputError(f"cannot start or join {where} ({str(exc).splitlines()[0][:160]}); check --address "
-                         "or run `ray status` there") from None
+        raise InputError(
+            f"cannot start or join {where} ({str(exc).splitlines()[0][:160]}); check --address "
+            "or run `ray status` there"
+        ) from None
     return True
 
 
 class EncodeBatches:
     """A Ray Data actor: one dataset and one cached encoder, loaded once; encodes batches of positions."""
 
-    def __init__(self, job: "EmbedJob") -> None:
+    def __init__(self, job: EmbedJob) -> None:
         self.dataset, self.encoder = job.open()
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -95,12 +101,23 @@ class EncodeBatches:
         for index, reason in encoding.failures:
             reasons[index] = reason or "unreadable"
         ended = np.full(len(positions), time.time())
-        return {"position": np.asarray(positions, dtype=np.int64), "reason": np.asarray(reasons, dtype=object),
-                "began": np.full(len(positions), began), "ended": ended}
+        return {
+            "position": np.asarray(positions, dtype=np.int64),
+            "reason": np.asarray(reasons, dtype=object),
+            "began": np.full(len(positions), began),
+            "ended": ended,
+        }
 
 
-def encode_with_ray(job: "EmbedJob", positions: list[int], *, batch_size: int, workers: int, address: str | None,
-                    advance: Callable[[int], None]) -> tuple[list[tuple[str, str]], float]:
+def encode_with_ray(
+    job: EmbedJob,
+    positions: list[int],
+    *,
+    batch_size: int,
+    workers: int,
+    address: str | None,
+    advance: Callable[[int], None],
+) -> tuple[list[tuple[str, str]], float]:
     """Encode ``positions`` of ``job.data`` on Ray.
 
     Returns the unreadable images as ``(source, reason)`` and the encoding span: seconds
@@ -115,8 +132,12 @@ def encode_with_ray(job: "EmbedJob", positions: list[int], *, batch_size: int, w
         context.enable_progress_bars = False  # the caller draws one bar over images, not one per operator
         items = ray.data.from_items([{"position": p} for p in positions])
         encoded = items.map_batches(
-            EncodeBatches, fn_constructor_kwargs={"job": job}, batch_size=batch_size,
-            compute=ray.data.ActorPoolStrategy(size=workers), num_cpus=1, batch_format="numpy",
+            EncodeBatches,
+            fn_constructor_kwargs={"job": job},
+            batch_size=batch_size,
+            compute=ray.data.ActorPoolStrategy(size=workers),
+            num_cpus=1,
+            batch_format="numpy",
         )
         failed: list[tuple[int, str]] = []
         first, last = float("inf"), 0.0
@@ -128,7 +149,8 @@ def encode_with_ray(job: "EmbedJob", positions: list[int], *, batch_size: int, w
         except ray.exceptions.RayError as exc:
             raise RayEngineError(
                 f"the Ray job failed ({type(exc).__name__}: {str(exc).splitlines()[0][:160]}); rows already written "
-                "are kept: run the same `cotclip embed` again to encode only the missing images") from None
+                "are kept: run the same `cotclip embed` again to encode only the missing images"
+            ) from None
         dataset_images = job.open()[0].images if failed else ()
         return [(dataset_images[p].source, reason) for p, reason in failed], max(0.0, last - first)
     finally:

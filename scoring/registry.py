@@ -16,8 +16,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from cotclip.scoring.data._base import Dataset
-from cotclip.scoring.encoders._base import Encoder
+from cotclip.scoring.data import Dataset
+from cotclip.scoring.encoders import Encoder
 from cotclip.systems.errors import DataError, EncoderError
 
 __all__ = ["load_encoder", "load_dataset", "ENCODER_SCHEMES", "DATASET_SCHEMES"]
@@ -52,7 +52,9 @@ def load_encoder(spec: str, **options: Any) -> Encoder:
             f"unknown model spec {spec!r}; use one of hf:<id-or-dir>, precomputed:<file.npz>, "
             "open_clip:<arch>/<pretrained>, synthetic"
         )
-    if scheme != "hf" and (options.get("encoder_options") or options.get("similarity", "cosine") not in (None, "cosine")):
+    if scheme != "hf" and (
+        options.get("encoder_options") or options.get("similarity", "cosine") not in (None, "cosine")
+    ):
         asked = "--encoder-option" if options.get("encoder_options") else f"--similarity {options['similarity']}"
         raise EncoderError(f"{asked} applies to hf: models only, not to {scheme}:; drop it for --model {spec}")
     return importlib.import_module(module_name).load_encoder(rest, **options)
@@ -64,6 +66,8 @@ def load_dataset(spec: str, **options: Any) -> Dataset:
     module_name = DATASET_SCHEMES.get(scheme) if scheme != "local" else None
     if module_name is None:
         if not spec.strip():
-            raise DataError("empty data spec; pass --data <folder|manifest.csv|hf:id|precomputed:f.npz|synthetic:world>")
+            raise DataError(
+                "empty data spec; pass --data <folder|manifest.csv|hf:id|precomputed:f.npz|synthetic:world>"
+            )
         module_name, rest = DATASET_SCHEMES["local"], spec.strip()
     return importlib.import_module(module_name).load_dataset(rest, **options)

@@ -43,8 +43,8 @@ from __future__ import annotations
 
 import weakref
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
@@ -81,7 +81,7 @@ class _Groups:
     indicator: np.ndarray  # [G, Q] float32, 1 where the row belongs to the group
 
     @classmethod
-    def of_sizes(cls, sizes: Sequence[int]) -> "_Groups":
+    def of_sizes(cls, sizes: Sequence[int]) -> _Groups:
         """Groups of ``sizes`` consecutive rows."""
         stops = np.cumsum(sizes).tolist()
         bounds = tuple(zip([0, *stops[:-1]], stops))
@@ -139,7 +139,7 @@ class ImageSet:
     def __len__(self) -> int:
         return len(self.labels)
 
-    def subset(self, positions: Sequence[int]) -> "ImageSet":
+    def subset(self, positions: Sequence[int]) -> ImageSet:
         """The images at ``positions``, sharing this set's prompt embedder."""
         index = np.asarray(positions, dtype=np.intp)
         rows = self.embeddings.take(index) if isinstance(self.embeddings, MultiVectors) else self.embeddings[index]
@@ -267,7 +267,7 @@ def _option_cosines(compiled: _CompiledSystem, images: ImageSet) -> np.ndarray:
     return np.add.reduceat(cosines, compiled.option_starts, axis=0) * compiled.option_scale
 
 
-def _grouped_softmax(logits: np.ndarray, groups: "_Groups", log: bool, bounded: bool) -> np.ndarray:
+def _grouped_softmax(logits: np.ndarray, groups: _Groups, log: bool, bounded: bool) -> np.ndarray:
     """Softmax (or floored log-softmax) over each group of rows of ``logits``, in place.
 
     ``bounded`` promises ``|logits| <= _EXP_SAFE`` (cosines / T with 1/T small enough), where

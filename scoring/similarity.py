@@ -25,12 +25,12 @@ Multi-vectors travel as :class:`MultiVectors`: all rows of all items stacked in 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence, Union
 
 import numpy as np
 
-from cotclip.scoring.encoders._base import l2_normalize
+from cotclip.scoring.encoders import l2_normalize
 
 __all__ = [
     "SIMILARITIES",
@@ -69,21 +69,27 @@ class MultiVectors:
             raise ValueError(f"multi-vectors {self.vectors.shape} do not match offsets ending at {self.offsets[-1:]}")
 
     @classmethod
-    def from_list(cls, matrices: Sequence[np.ndarray], dim: int) -> "MultiVectors":
+    def from_list(cls, matrices: Sequence[np.ndarray], dim: int) -> MultiVectors:
         """Stack ``matrices`` (each ``[count, dim]``, count >= 1) into one object."""
         counts = [int(np.asarray(m).shape[0]) for m in matrices]
         if any(c < 1 for c in counts):
             raise ValueError("every multi-vector item needs at least one vector")
-        vectors = np.concatenate([np.asarray(m, np.float32).reshape(-1, dim) for m in matrices]) if matrices else np.zeros((0, dim), np.float32)
+        vectors = (
+            np.concatenate([np.asarray(m, np.float32).reshape(-1, dim) for m in matrices])
+            if matrices
+            else np.zeros((0, dim), np.float32)
+        )
         return cls(vectors, np.concatenate([[0], np.cumsum(counts)]).astype(np.int64))
 
     @classmethod
-    def concatenate(cls, parts: Sequence["MultiVectors"], dim: int) -> "MultiVectors":
+    def concatenate(cls, parts: Sequence[MultiVectors], dim: int) -> MultiVectors:
         """The items of ``parts`` in order."""
         if not parts:
             return cls(np.zeros((0, dim), np.float32), np.zeros(1, np.int64))
         counts = np.concatenate([np.diff(p.offsets) for p in parts])
-        return cls(np.concatenate([p.vectors for p in parts]), np.concatenate([[0], np.cumsum(counts)]).astype(np.int64))
+        return cls(
+            np.concatenate([p.vectors for p in parts]), np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        )
 
     def __len__(self) -> int:
         return len(self.offsets) - 1
@@ -112,7 +118,7 @@ class MultiVectors:
             return self.item(int(index))
         return self.take(np.arange(len(self))[index] if isinstance(index, slice) else index)
 
-    def take(self, indices: Sequence[int] | np.ndarray) -> "MultiVectors":
+    def take(self, indices: Sequence[int] | np.ndarray) -> MultiVectors:
         """The items at ``indices``, in that order."""
         indices = np.asarray(indices, dtype=np.intp).reshape(-1)
         return MultiVectors.from_list([self.item(int(i)) for i in indices], self.dim)
@@ -129,7 +135,7 @@ class MultiVectors:
         return self.vectors.tobytes() + self.offsets.tobytes()
 
 
-Embeddings = Union[np.ndarray, MultiVectors]
+Embeddings = np.ndarray | MultiVectors
 
 
 def similarity_of(embeddings: Embeddings) -> str:
@@ -203,7 +209,9 @@ def template_gram(embeddings: Embeddings) -> np.ndarray:
     return matrix @ matrix.T
 
 
-def averaged_maxsim(vectors: np.ndarray, token_offsets: np.ndarray, template_starts: np.ndarray, images: MultiVectors) -> np.ndarray:
+def averaged_maxsim(
+    vectors: np.ndarray, token_offsets: np.ndarray, template_starts: np.ndarray, images: MultiVectors
+) -> np.ndarray:
     """``[Q, N]``: per option, the mean MaxSim of its templates (``template_starts [Q+1]`` into the texts).
 
     ``vectors``/``token_offsets`` hold every template text's tokens (a :class:`MultiVectors` in

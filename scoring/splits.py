@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
@@ -45,7 +45,9 @@ def check_fractions(fractions: Sequence[float]) -> tuple[float, float, float]:
     except (TypeError, ValueError):
         raise DataError(f"split fractions {fractions!r} must be 3 numbers train,val,test, e.g. 0.6,0.2,0.2") from None
     if len(values) != 3 or any(not math.isfinite(v) or v < 0 for v in values):
-        raise DataError(f"split fractions {fractions!r} must be 3 non-negative numbers train,val,test, e.g. 0.6,0.2,0.2")
+        raise DataError(
+            f"split fractions {fractions!r} must be 3 non-negative numbers train,val,test, e.g. 0.6,0.2,0.2"
+        )
     if abs(sum(values) - 1.0) > 1e-6 or values[0] <= 0:
         raise DataError(f"split fractions {values} must sum to 1 with train > 0, e.g. 0.6,0.2,0.2")
     return values  # type: ignore[return-value]
@@ -66,7 +68,7 @@ def _class_counts(size: int, fractions: tuple[float, float, float]) -> list[int]
 
 
 def _class_seed(seed: int, label: str) -> int:
-    return int.from_bytes(hashlib.sha256(f"{seed}\0{label}".encode("utf-8")).digest()[:8], "little")
+    return int.from_bytes(hashlib.sha256(f"{seed}\0{label}".encode()).digest()[:8], "little")
 
 
 def split_dataset(labels: list[str], fractions: Sequence[float] = (0.6, 0.2, 0.2), seed: int = 0) -> Splits:
@@ -89,7 +91,7 @@ def split_dataset(labels: list[str], fractions: Sequence[float] = (0.6, 0.2, 0.2
         shuffled = [positions[i] for i in order]
         start = 0
         for part, count in zip(parts, _class_counts(len(positions), shares)):
-            part.extend(shuffled[start:start + count])
+            part.extend(shuffled[start : start + count])
             start += count
     train, val, test = (sorted(part) for part in parts)
     return Splits(train=train, val=val, test=test)

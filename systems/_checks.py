@@ -21,7 +21,7 @@ def _template_errors(where: str, template: str) -> list[str]:
     return []
 
 
-def _group_errors(system: "SystemFields") -> list[str]:
+def _group_errors(system: SystemFields) -> list[str]:
     errors: list[str] = []
     if not system.groups:
         errors.append("the system has no groups; add at least one group with a prompt and options")
@@ -41,12 +41,14 @@ def _group_errors(system: "SystemFields") -> list[str]:
             if not option.strip():
                 errors.append(f"group {group.name!r}: option {index} is empty; remove it or write the option text")
             elif option.strip().lower() in seen_options:
-                errors.append(f"group {group.name!r}: option {index} {option!r} duplicates an earlier option; merge them")
+                errors.append(
+                    f"group {group.name!r}: option {index} {option!r} duplicates an earlier option; merge them"
+                )
             seen_options.add(option.strip().lower())
     return errors
 
 
-def _class_errors(system: "SystemFields") -> list[str]:
+def _class_errors(system: SystemFields) -> list[str]:
     errors: list[str] = []
     if not system.classes:
         errors.append("the system has no classes; list at least two class names")
@@ -60,7 +62,7 @@ def _class_errors(system: "SystemFields") -> list[str]:
     return errors
 
 
-def _rule_errors(system: "SystemFields") -> list[str]:
+def _rule_errors(system: SystemFields) -> list[str]:
     errors: list[str] = []
     options_of = {g.name: len(g.options) for g in system.groups}
     known_classes = set(system.classes)
@@ -84,7 +86,7 @@ def _rule_errors(system: "SystemFields") -> list[str]:
     return errors
 
 
-def _lock_errors(system: "SystemFields") -> list[str]:
+def _lock_errors(system: SystemFields) -> list[str]:
     errors: list[str] = []
     names = {g.name for g in system.groups}
     for group_name in system.locks.groups:
@@ -96,19 +98,19 @@ def _lock_errors(system: "SystemFields") -> list[str]:
     return errors
 
 
-def semantic_errors(system: "SystemFields") -> list[str]:
+def semantic_errors(system: SystemFields) -> list[str]:
     """Every problem that makes the system unusable for scoring."""
     errors = _class_errors(system) + _group_errors(system) + _rule_errors(system) + _lock_errors(system)
     errors += _template_errors("scoring.name_template", system.scoring.name_template)
     return errors
 
 
-def _signature(system: "SystemFields", class_name: str) -> tuple[int | None, ...]:
+def _signature(system: SystemFields, class_name: str) -> tuple[int | None, ...]:
     rule = system.rules.get(class_name, {})
     return tuple(rule.get(g.name) for g in system.groups)
 
 
-def semantic_warnings(system: "SystemFields") -> list[str]:
+def semantic_warnings(system: SystemFields) -> list[str]:
     """Problems that leave the system usable but weaker than it could be."""
     warnings: list[str] = []
     by_signature: dict[tuple[int | None, ...], list[str]] = defaultdict(list)

@@ -121,7 +121,7 @@ class System(SystemFields):
     """
 
     @model_validator(mode="after")
-    def _semantic_checks(self) -> "System":
+    def _semantic_checks(self) -> System:
         from cotclip.systems._checks import semantic_errors
 
         errors = semantic_errors(self)
@@ -133,7 +133,7 @@ class System(SystemFields):
         return self
 
     @classmethod
-    def from_data(cls, data: Any, source: str | None = None) -> "System":
+    def from_data(cls, data: Any, source: str | None = None) -> System:
         """Build from a canonical dict, raising :class:`SystemValidationError` with all problems."""
         from cotclip.systems.validate import validate_data
 
@@ -193,7 +193,7 @@ class System(SystemFields):
         content = {k: data[k] for k in ("classes", "groups", "rules", "scoring")}
         return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
 
-    def evolve(self, **changes: Any) -> "System":
+    def evolve(self, **changes: Any) -> System:
         """A new validated system with some top-level fields replaced."""
         data = self.to_dict()
         for key, value in changes.items():

@@ -35,14 +35,26 @@ PACKAGES = ("systems", "scoring", "optimizer", "prompts")
 MODULES: dict[str, tuple[list[str], list[str]]] = {
     "scorer": (["scoring/scorer.py"], ["tests/scoring/test_scorer.py", "tests/scoring/test_compiled.py"]),
     "cache": (["scoring/cache.py"], ["tests/scoring/test_cache.py"]),
-    "hf": (["scoring/encoders/hf.py"], ["tests/scoring/encoders/test_hf_encoder.py",
-                                        "tests/scoring/encoders/test_hf_reference.py",
-                                        "tests/scoring/encoders/test_contract.py"]),
-    "runs": (["optimizer/loop/runs.py"], ["tests/optimizer/loop/test_storage.py", "tests/optimizer/loop/test_bad_input.py"]),
-    "moves": (["optimizer/loop/moves.py"], [
-        "tests/optimizer/loop/test_moves.py", "tests/optimizer/loop/test_bad_input.py",
-        "tests/optimizer/loop/test_loop.py::test_rule_fitting_follows_the_encoder_and_respects_locks_and_thresholds",
-    ]),
+    "hf": (
+        ["scoring/encoders/hf.py"],
+        [
+            "tests/scoring/encoders/test_hf_encoder.py",
+            "tests/scoring/encoders/test_hf_reference.py",
+            "tests/scoring/encoders/test_contract.py",
+        ],
+    ),
+    "runs": (
+        ["optimizer/loop/runs.py"],
+        ["tests/optimizer/loop/test_storage.py", "tests/optimizer/loop/test_bad_input.py"],
+    ),
+    "moves": (
+        ["optimizer/loop/moves.py"],
+        [
+            "tests/optimizer/loop/test_moves.py",
+            "tests/optimizer/loop/test_bad_input.py",
+            "tests/optimizer/loop/test_loop.py::test_rule_fitting_follows_the_encoder_and_respects_locks_and_thresholds",
+        ],
+    ),
     "selection": (["optimizer/selection/*"], ["tests/optimizer/selection"]),
     "systems": (["systems/*"], ["tests/systems", "tests/packaging"]),
 }
@@ -52,8 +64,13 @@ def _scratch(target: Path) -> None:
     """A copy of the work tree (tracked and untracked, not ignored) with the package under ``cotclip/``."""
     if target.exists():
         shutil.rmtree(target)
-    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", *PACKAGES, "tests", "pyproject.toml"],
-                            cwd=ROOT, check=True, capture_output=True, text=True).stdout.split()
+    listed = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard", *PACKAGES, "tests", "pyproject.toml"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
     for name in listed:
         source = ROOT / name
         if not source.is_file():
@@ -84,8 +101,12 @@ def _without_mutmut_table(text: str) -> str:
 
 
 def _statuses(scratch: Path) -> dict[str, str]:
-    listed = subprocess.run([str(Path(sys.executable).parent / "mutmut"), "results", "--all", "true"], cwd=scratch,
-                            capture_output=True, text=True).stdout
+    listed = subprocess.run(
+        [str(Path(sys.executable).parent / "mutmut"), "results", "--all", "true"],
+        cwd=scratch,
+        capture_output=True,
+        text=True,
+    ).stdout
     statuses = {}
     for line in listed.splitlines():
         name, _, status = line.strip().rpartition(": ")
@@ -110,20 +131,41 @@ def run_module(key: str, workdir: Path) -> dict:
     scratch = workdir / key
     _scratch(scratch)
     pyproject = scratch / "pyproject.toml"
-    pyproject.write_text(_without_mutmut_table(pyproject.read_text(encoding="utf-8")) + _settings(only, tests), encoding="utf-8")
-    env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
-           "TRANSFORMERS_OFFLINE": "1", "OMP_NUM_THREADS": "1", "PYTHONPATH": ""}
+    pyproject.write_text(
+        _without_mutmut_table(pyproject.read_text(encoding="utf-8")) + _settings(only, tests), encoding="utf-8"
+    )
+    env = {
+        **os.environ,
+        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+        "HF_HUB_OFFLINE": "1",
+        "HF_DATASETS_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "OMP_NUM_THREADS": "1",
+        "PYTHONPATH": "",
+    }
     started = time.monotonic()
     with open(scratch / "mutmut.log", "w", encoding="utf-8") as log:
-        code = subprocess.run([str(Path(sys.executable).parent / "mutmut"), "run"], cwd=scratch, env=env,
-                              stdout=log, stderr=subprocess.STDOUT).returncode
+        code = subprocess.run(
+            [str(Path(sys.executable).parent / "mutmut"), "run"],
+            cwd=scratch,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        ).returncode
     statuses = _statuses(scratch)
     counts: dict[str, int] = {}
     for status in statuses.values():
         counts[status] = counts.get(status, 0) + 1
     killed, survived = counts.get("killed", 0), counts.get("survived", 0)
-    summary = {"module": key, "files": only, "tests": tests, "exit_code": code, "wall_s": round(time.monotonic() - started),
-               "counts": counts, "score": round(killed / (killed + survived), 4) if killed + survived else None}
+    summary = {
+        "module": key,
+        "files": only,
+        "tests": tests,
+        "exit_code": code,
+        "wall_s": round(time.monotonic() - started),
+        "counts": counts,
+        "score": round(killed / (killed + survived), 4) if killed + survived else None,
+    }
     survivors = [name for name, status in statuses.items() if status != "killed"]
     with open(scratch / "survivors.txt", "w", encoding="utf-8") as out:  # one process: `mutmut show` per name is slow
         subprocess.run([sys.executable, "-c", _SHOW, *survivors], cwd=scratch, stdout=out, text=True)

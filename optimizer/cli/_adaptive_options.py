@@ -11,7 +11,7 @@ flag without ``--adaptive``, a knob of another stopping rule or a value out of r
 from __future__ import annotations
 
 import math
-from typing import Annotated, Optional, get_args
+from typing import Annotated, get_args
 
 import typer
 
@@ -33,27 +33,27 @@ Adaptive = Annotated[
     typer.Option("--adaptive", help="Ask groups per image, most informative first, stopping early (see --stop)."),
 ]
 AdaptiveThreshold = Annotated[
-    Optional[float],
+    float | None,
     typer.Option("--threshold", help=f"--stop posterior: stop once the top class posterior reaches this "
                                      f"probability, in (0, 1] (default {_DEFAULTS.threshold})."),
 ]
 AdaptiveBudget = Annotated[
-    Optional[int], typer.Option("--budget", help="--adaptive: at most this many prompts (text comparisons) per image."),
+    int | None, typer.Option("--budget", help="--adaptive: at most this many prompts (text comparisons) per image."),
 ]
 AdaptiveStop = Annotated[
-    Optional[Stop],
+    Stop | None,
     typer.Option("--stop", help=f"--adaptive stopping rule (default {_DEFAULTS.stop}): posterior (--threshold), "
                                 "margin (exact: the full system's predictions), flip (--epsilon; prob_sum only) or "
                                 "accuracy (--epsilon: stop when the rest is not expected to add that much accuracy)."),
 ]
 AdaptiveEpsilon = Annotated[
-    Optional[float],
+    float | None,
     typer.Option("--epsilon", help=f"--stop flip: stop once the estimated chance that the unasked groups change "
                                    f"the decision is below this, in [0, 1) (default {_DEFAULTS.epsilon}; 0 = margin); "
                                    "--stop accuracy: once their estimated accuracy gain is below this."),
 ]
 AdaptiveRank = Annotated[
-    Optional[Rank],
+    Rank | None,
     typer.Option("--rank", help=f"--adaptive: which group to ask next (default {_DEFAULTS.rank}): information gain, "
                                 "gain per prompt, or expected margin rise per prompt."),
 ]

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -48,45 +48,70 @@ __all__ = [
 ]
 
 ModelSpec = Annotated[
-    str, typer.Option("--model", help="Encoder spec: hf:<id-or-dir>, precomputed:<file.npz>, open_clip:<arch>/<tag>, synthetic.")
+    str,
+    typer.Option(
+        "--model", help="Encoder spec: hf:<id-or-dir>, precomputed:<file.npz>, open_clip:<arch>/<tag>, synthetic."
+    ),
 ]
 DataSpec = Annotated[
     str,
-    typer.Option("--data", help="Dataset spec: class-folder, manifest .csv/.jsonl, hf:<id>[:split], precomputed:<f.npz>, synthetic:<world>."),
+    typer.Option(
+        "--data",
+        help="Dataset spec: class-folder, manifest .csv/.jsonl, hf:<id>[:split], precomputed:<f.npz>, synthetic:<world>.",
+    ),
 ]
 SystemSpec = Annotated[str, typer.Option("--system", help="System file (canonical JSON/YAML or the seed's format).")]
-CacheDir = Annotated[Optional[Path], typer.Option("--cache-dir", help="Embedding cache folder (default: the user cache dir).")]
+CacheDir = Annotated[
+    Path | None, typer.Option("--cache-dir", help="Embedding cache folder (default: the user cache dir).")
+]
 SplitName = Annotated[str, typer.Option("--split", help="Which images to use: train, val, test or all.")]
 Seed = Annotated[int, typer.Option("--seed", help="Seed of the stratified train/val/test split.")]
 Fractions = Annotated[str, typer.Option("--fractions", help="Train,val,test fractions summing to 1.")]
 CropBox = Annotated[
-    Optional[str], typer.Option("--crop", help="Crop box left,top,right,bottom as fractions of the image, e.g. 0.08,0.11,0.92,0.55.")
+    str | None,
+    typer.Option("--crop", help="Crop box left,top,right,bottom as fractions of the image, e.g. 0.08,0.11,0.92,0.55."),
 ]
 Temperature = Annotated[
-    Optional[float], typer.Option("--temperature", help="Softmax temperature on cosines (default: the system's scoring.temperature).")
+    float | None,
+    typer.Option("--temperature", help="Softmax temperature on cosines (default: the system's scoring.temperature)."),
 ]
 ImageColumn = Annotated[
-    str, typer.Option("--image-column", help="Image column of a manifest or Hugging Face dataset (manifests fall back to 'path').")
+    str,
+    typer.Option(
+        "--image-column", help="Image column of a manifest or Hugging Face dataset (manifests fall back to 'path')."
+    ),
 ]
 LabelColumn = Annotated[str, typer.Option("--label-column", help="Label column of a manifest or Hugging Face dataset.")]
 IgnoreUnknown = Annotated[
-    bool, typer.Option("--ignore-unknown", help="Drop images whose label is not a class of the system (their count is reported).")
+    bool,
+    typer.Option(
+        "--ignore-unknown", help="Drop images whose label is not a class of the system (their count is reported)."
+    ),
 ]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document instead of tables.")]
 EncoderOptionFlag = Annotated[
-    Optional[list[str]],
-    typer.Option("--encoder-option", help="KEY=VALUE for the model's encode calls (text.KEY / image.KEY for one side), "
-                 "e.g. text.task=retrieval, truncate_dim=512; repeatable. hf: remote-code models only."),
+    list[str] | None,
+    typer.Option(
+        "--encoder-option",
+        help="KEY=VALUE for the model's encode calls (text.KEY / image.KEY for one side), "
+        "e.g. text.task=retrieval, truncate_dim=512; repeatable. hf: remote-code models only.",
+    ),
 ]
 SimilarityFlag = Annotated[
-    str, typer.Option("--similarity", help="cosine (one vector per image/prompt) or maxsim (multi-vector late interaction).")
+    str,
+    typer.Option(
+        "--similarity", help="cosine (one vector per image/prompt) or maxsim (multi-vector late interaction)."
+    ),
 ]
 TrustRemoteCode = Annotated[
-    bool, typer.Option("--trust-remote-code", help="Run the model folder's own Python code (jina-clip, jina-embeddings-v4).")
+    bool,
+    typer.Option("--trust-remote-code", help="Run the model folder's own Python code (jina-clip, jina-embeddings-v4)."),
 ]
 
 
-def encoder_settings(options: list[str] | None, similarity: str = "cosine", trust_remote_code: bool = False) -> EncoderSettings:
+def encoder_settings(
+    options: list[str] | None, similarity: str = "cosine", trust_remote_code: bool = False
+) -> EncoderSettings:
     """The encoder flags as :class:`EncoderSettings`; InputError for a bad option or similarity."""
     parse_encoder_options(options or [])
     if similarity not in SIMILARITIES:

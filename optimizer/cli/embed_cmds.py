@@ -3,24 +3,40 @@
 from __future__ import annotations
 
 import logging
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 from cotclip.optimizer.cli._app import app, console, emit_json
 from cotclip.optimizer.cli._options import (
-    CacheDir, CropBox, DataSpec, ImageColumn, JsonFlag, LabelColumn, ModelSpec, parse_crop,
+    CacheDir,
+    CropBox,
+    DataSpec,
+    ImageColumn,
+    JsonFlag,
+    LabelColumn,
+    ModelSpec,
+    parse_crop,
 )
 from cotclip.scoring.bulk_embed import ENGINES, EmbedJob, embed_into_cache
 from cotclip.systems.io import load_system
 
 __all__ = ["embed_command"]
 
-Engine = Annotated[str, typer.Option("--engine", help=f"Where to encode: {' or '.join(ENGINES)} (Ray Data actor pool; pip install 'cotclip\\[ray]').")]
-Address = Annotated[Optional[str], typer.Option("--address", help="Ray cluster to join, host:port or auto (default: start a local one).")]
+Engine = Annotated[
+    str,
+    typer.Option(
+        "--engine", help=f"Where to encode: {' or '.join(ENGINES)} (Ray Data actor pool; pip install 'cotclip\\[ray]')."
+    ),
+]
+Address = Annotated[
+    str | None, typer.Option("--address", help="Ray cluster to join, host:port or auto (default: start a local one).")
+]
 BatchSize = Annotated[int, typer.Option("--batch-size", help="Images per encoder call (and per Ray batch).")]
 Workers = Annotated[int, typer.Option("--workers", help="Ray actors, one encoder each (--engine ray).")]
-SystemOption = Annotated[Optional[str], typer.Option("--system", help="Also cache this system's prompts and its class-name baseline texts.")]
+SystemOption = Annotated[
+    str | None, typer.Option("--system", help="Also cache this system's prompts and its class-name baseline texts.")
+]
 
 
 def _quiet_ray() -> None:
@@ -52,17 +68,23 @@ def embed_command(
     """
     _quiet_ray()
     loaded = load_system(system) if system is not None else None
-    job = EmbedJob(data, model, str(cache_dir) if cache_dir is not None else None, parse_crop(crop),
-                   image_column, label_column)
-    report = embed_into_cache(job, engine=engine, address=address, batch_size=batch_size, workers=workers,
-                              system=loaded, progress=not as_json)
+    job = EmbedJob(
+        data, model, str(cache_dir) if cache_dir is not None else None, parse_crop(crop), image_column, label_column
+    )
+    report = embed_into_cache(
+        job, engine=engine, address=address, batch_size=batch_size, workers=workers, system=loaded, progress=not as_json
+    )
     if as_json:
         emit_json(report.to_dict())
         return
-    console.print(f"{report.images} images: {report.already_cached} already cached, {report.encoded} encoded "
-                  f"({report.engine}, {report.workers} worker(s), {report.images_per_s:.1f} images/s)")
+    console.print(
+        f"{report.images} images: {report.already_cached} already cached, {report.encoded} encoded "
+        f"({report.engine}, {report.workers} worker(s), {report.images_per_s:.1f} images/s)"
+    )
     if report.unreadable:
-        console.print(f"[yellow]{len(report.unreadable)} unreadable image(s), e.g. {report.unreadable[0][0]} "
-                      f"({report.unreadable[0][1]})[/]")
+        console.print(
+            f"[yellow]{len(report.unreadable)} unreadable image(s), e.g. {report.unreadable[0][0]} "
+            f"({report.unreadable[0][1]})[/]"
+        )
     if loaded is not None:
         console.print(f"{report.texts} text(s) of {loaded.name} cached ({report.texts_encoded} encoded)")

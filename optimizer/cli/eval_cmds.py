@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
-from typing import Annotated, Optional, Sequence
+from collections.abc import Sequence
+from typing import Annotated
 
 import typer
 from rich.table import Table
@@ -25,9 +26,6 @@ from cotclip.optimizer.cli._options import (
     CropBox,
     DataSpec,
     EncoderOptionFlag,
-    SimilarityFlag,
-    TrustRemoteCode,
-    encoder_settings,
     Fractions,
     IgnoreUnknown,
     ImageColumn,
@@ -35,11 +33,14 @@ from cotclip.optimizer.cli._options import (
     LabelColumn,
     ModelSpec,
     Seed,
+    SimilarityFlag,
     SplitName,
     SystemSpec,
     Temperature,
+    TrustRemoteCode,
     check_split,
     check_temperature,
+    encoder_settings,
     parse_crop,
     parse_fractions,
 )
@@ -63,14 +64,26 @@ from cotclip.systems.model import System
 __all__ = ["evaluate_command", "baseline_command"]
 
 Templates = Annotated[
-    Optional[list[str]],
-    typer.Option("--template", help="Class-name template with one {} (repeat to average several; default 'a photo of {}')."),
+    list[str] | None,
+    typer.Option(
+        "--template", help="Class-name template with one {} (repeat to average several; default 'a photo of {}')."
+    ),
 ]
 
 
-def _prepare(data: str, model: str, split: str, seed: int, fractions: str, crop: str | None, cache_dir,
-             columns: tuple[str, str] = ("image", "label"), settings: EncoderSettings | None = None,
-             only_classes: Sequence[str] | None = None, drop_unknown: bool = True) -> PreparedImages:
+def _prepare(
+    data: str,
+    model: str,
+    split: str,
+    seed: int,
+    fractions: str,
+    crop: str | None,
+    cache_dir,
+    columns: tuple[str, str] = ("image", "label"),
+    settings: EncoderSettings | None = None,
+    only_classes: Sequence[str] | None = None,
+    drop_unknown: bool = True,
+) -> PreparedImages:
     return prepare_images(
         data,
         model,
@@ -130,7 +143,9 @@ def _print_skipped(skipped: dict[str, int]) -> None:
     if skipped.get("unreadable"):
         console.print(f"[yellow]skipped {skipped['unreadable']} unreadable image(s)[/]")
     if skipped.get("unknown_label"):
-        console.print(f"[yellow]dropped {skipped['unknown_label']} image(s) with labels outside the system (--ignore-unknown)[/]")
+        console.print(
+            f"[yellow]dropped {skipped['unknown_label']} image(s) with labels outside the system (--ignore-unknown)[/]"
+        )
 
 
 @app.command("evaluate")
@@ -167,8 +182,15 @@ def evaluate_command(
     check_temperature(temperature)
     templates = _templates(template)
     loaded = load_system(system)
-    policy = adaptive_policy(adaptive, threshold=threshold, budget=budget, stop=stop, epsilon=epsilon, rank=rank,
-                             aggregation=loaded.scoring.aggregation)
+    policy = adaptive_policy(
+        adaptive,
+        threshold=threshold,
+        budget=budget,
+        stop=stop,
+        epsilon=epsilon,
+        rank=rank,
+        aggregation=loaded.scoring.aggregation,
+    )
     columns, known = (image_column, label_column), loaded.classes
     settings = encoder_settings(encoder_option, similarity, trust_remote_code)
     prepared = _prepare(data, model, split, seed, fractions, crop, cache_dir, columns, settings, known, ignore_unknown)
@@ -178,8 +200,9 @@ def evaluate_command(
     result = dataclasses.replace(result, cache=_cache_stats(prepared))  # texts are embedded during scoring
     adaptive_result = None
     if policy is not None:
-        train = _prepare(data, model, "train", seed, fractions, crop, cache_dir, columns, settings, known,
-                         ignore_unknown)
+        train = _prepare(
+            data, model, "train", seed, fractions, crop, cache_dir, columns, settings, known, ignore_unknown
+        )
         adaptive_result = _adaptive(loaded, train, images, temperature, policy)
     if as_json:
         payload = result.to_dict()
@@ -207,15 +230,22 @@ def _print_accuracies(result, adaptive_result, policy: AdaptivePolicy | None) ->
         )
 
 
-def _adaptive(system: System, train: PreparedImages, images: ImageSet, temperature: float | None,
-              policy: AdaptivePolicy):
+def _adaptive(
+    system: System, train: PreparedImages, images: ImageSet, temperature: float | None, policy: AdaptivePolicy
+):
     """Fit adaptive questioning on the ``train`` split, then run it on ``images`` under ``policy``."""
     from cotclip.scoring.adaptive import AdaptiveClassifier
 
     train_images, _ = drop_unknown_labels(train.images, system.classes)
     classifier = AdaptiveClassifier.fit(system, train_images, temperature=temperature)
-    return classifier.run(images, threshold=policy.threshold, budget=policy.budget, rank=policy.rank,
-                          stop=policy.stop, epsilon=policy.epsilon)
+    return classifier.run(
+        images,
+        threshold=policy.threshold,
+        budget=policy.budget,
+        rank=policy.rank,
+        stop=policy.stop,
+        epsilon=policy.epsilon,
+    )
 
 
 def _baseline_classes(system: System | None, prepared: PreparedImages) -> list[str]:
@@ -227,7 +257,9 @@ def baseline_command(
     data: DataSpec,
     model: ModelSpec,
     method: Annotated[str, typer.Option("--method", help="name, descriptors (needs --system) or waffle.")] = "name",
-    system: Annotated[Optional[str], typer.Option("--system", help="System whose classes (and rule options) to use.")] = None,
+    system: Annotated[
+        str | None, typer.Option("--system", help="System whose classes (and rule options) to use.")
+    ] = None,
     split: SplitName = "test",
     seed: Seed = 0,
     fractions: Fractions = "0.6,0.2,0.2",
@@ -253,8 +285,19 @@ def baseline_command(
     loaded = load_system(system) if system is not None else None
     settings = encoder_settings(encoder_option, similarity, trust_remote_code)
     known = loaded.classes if loaded is not None else None
-    prepared = _prepare(data, model, split, seed, fractions, crop, cache_dir, (image_column, label_column), settings,
-                        known, ignore_unknown)
+    prepared = _prepare(
+        data,
+        model,
+        split,
+        seed,
+        fractions,
+        crop,
+        cache_dir,
+        (image_column, label_column),
+        settings,
+        known,
+        ignore_unknown,
+    )
     classes = _baseline_classes(loaded, prepared)
     images, dropped = _known_images(prepared.images, classes, ignore_unknown)
     summary = evaluate_baseline(

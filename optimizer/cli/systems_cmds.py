@@ -89,11 +89,21 @@ def _write(system_spec: str, out: Path, fmt: str) -> System:
 
 @app.command("export")
 def export_command(
-    system: str = typer.Argument(..., help=_SYSTEM_HELP + " Or a run dir runs/<name> (its current version: the newest human edit, else the run's final choice)."),
-    fmt: str = typer.Option(..., "--format", "-f", help=f"Output format: {', '.join(EXPORT_WRITERS)}, npz (compiled classifier)."),
+    system: str = typer.Argument(
+        ...,
+        help=_SYSTEM_HELP
+        + " Or a run dir runs/<name> (its current version: the newest human edit, else the run's final choice).",
+    ),
+    fmt: str = typer.Option(
+        ..., "--format", "-f", help=f"Output format: {', '.join(EXPORT_WRITERS)}, npz (compiled classifier)."
+    ),
     out: Path = typer.Option(..., "--out", "-o", help="File to write (written atomically; never the input file)."),
-    version: int | None = typer.Option(None, "--version", help="With a run dir: export this version instead of the current one."),
-    model: str | None = typer.Option(None, "--model", help="npz: encoder that embeds the prompts (default for a run dir: the run's)."),
+    version: int | None = typer.Option(
+        None, "--version", help="With a run dir: export this version instead of the current one."
+    ),
+    model: str | None = typer.Option(
+        None, "--model", help="npz: encoder that embeds the prompts (default for a run dir: the run's)."
+    ),
     cache_dir: str | None = typer.Option(None, "--cache-dir", help="npz: embedding cache folder."),
     encoder_option: EncoderOptionFlag = None,
     similarity: SimilarityFlag = "cosine",
@@ -113,8 +123,11 @@ def export_command(
         raise InputError(f"--out {out} is the input file itself; write to a different path")
     settings = encoder_settings(encoder_option, similarity, trust_remote_code)
     written = export_any(system, fmt, out, model=model, version=version, cache_dir=cache_dir, settings=settings)
-    console.print(escape(f"wrote {out} ({fmt}: {len(written.classes)} classes, {len(written.groups)} groups)"),
-                  soft_wrap=True, highlight=False)
+    console.print(
+        escape(f"wrote {out} ({fmt}: {len(written.classes)} classes, {len(written.groups)} groups)"),
+        soft_wrap=True,
+        highlight=False,
+    )
 
 
 @app.command("import")

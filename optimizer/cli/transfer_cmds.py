@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.table import Table
 
 from cotclip.optimizer.cli._app import app, console, emit_json
-from cotclip.optimizer.cli._options import CacheDir, EncoderOptionFlag, JsonFlag, SimilarityFlag, TrustRemoteCode, encoder_settings
+from cotclip.optimizer.cli._options import (
+    CacheDir,
+    EncoderOptionFlag,
+    JsonFlag,
+    SimilarityFlag,
+    TrustRemoteCode,
+    encoder_settings,
+)
 from cotclip.optimizer.loop.result import HeldOutScore
 from cotclip.optimizer.loop.transfer import TransferTable, transfer_run
 from cotclip.systems.errors import InputError
@@ -22,8 +29,10 @@ def _cell(score: HeldOutScore | None) -> str:
 
 
 def _print_table(table: TransferTable) -> None:
-    view = Table(title=f"transfer of v{table.best_version} (best) and v{table.initial_version or '-'} (first proposal), test split",
-                 title_justify="left")
+    view = Table(
+        title=f"transfer of v{table.best_version} (best) and v{table.initial_version or '-'} (first proposal), test split",
+        title_justify="left",
+    )
     for column in ("encoder", "images", "best", "first proposal", "class-name baseline"):
         view.add_column(column, justify="left" if column == "encoder" else "right")
     for row in table.rows:
@@ -35,8 +44,10 @@ def _print_table(table: TransferTable) -> None:
 @app.command("transfer")
 def transfer_command(
     run: Annotated[Path, typer.Argument(help="A run dir made by `cotclip optimize`.")],
-    model: Annotated[Optional[list[str]], typer.Option("--model", help="Another encoder to score on (repeatable).")] = None,
-    data: Annotated[Optional[str], typer.Option("--data", help="The run's data (default: run.yaml's data spec).")] = None,
+    model: Annotated[
+        list[str] | None, typer.Option("--model", help="Another encoder to score on (repeatable).")
+    ] = None,
+    data: Annotated[str | None, typer.Option("--data", help="The run's data (default: run.yaml's data spec).")] = None,
     cache_dir: CacheDir = None,
     encoder_option: EncoderOptionFlag = None,
     similarity: SimilarityFlag = "cosine",

@@ -59,7 +59,9 @@ def _print_structure(world: World) -> None:
 def describe_command(
     world: str = typer.Argument(..., help=_WORLD_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the description and accuracies as JSON."),
-    temperature: float | None = typer.Option(None, "--temperature", help="Scoring temperature (default: the oracle's)."),
+    temperature: float | None = typer.Option(
+        None, "--temperature", help="Scoring temperature (default: the oracle's)."
+    ),
     split_seed: int = typer.Option(0, "--split-seed", help="Seed of the train/val/test split."),
 ) -> None:
     """Print classes, groups, visibilities and the name-baseline and oracle accuracies per split."""

@@ -10,8 +10,9 @@ stays alive, its answer discarded, until its connection closes or the process ex
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timezone
-from typing import Any, Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
 
 __all__ = ["GRACE_S", "backstop", "call_within", "missing_api_key", "fresh_copy", "utc_now"]
 
@@ -75,4 +76,4 @@ def missing_api_key(model: str) -> str | None:
 
 def utc_now() -> str:
     """ISO-8601 UTC timestamp with seconds."""
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")

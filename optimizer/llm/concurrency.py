@@ -34,13 +34,14 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, TypeVar
+from typing import Any, TypeVar
 
 from cotclip.optimizer.llm.lm import Completion, LLMClient
 from cotclip.optimizer.llm.usage import Budget, CallUsage, Usage
-from cotclip.systems.errors import BudgetExhaustedError, CotclipError, InputError
+from cotclip.systems.errors import CotclipError, InputError
 
 __all__ = ["LLMRequest", "BudgetLedger", "LLMExecutor"]
 

@@ -20,9 +20,10 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from cotclip.optimizer.llm.bounded import backstop, call_within, fresh_copy, missing_api_key, utc_now
 from cotclip.optimizer.llm.response_cache import ResponseCache, request_key
@@ -70,9 +71,14 @@ class LMConfig:
     def to_dict(self) -> dict[str, Any]:
         """Every field except the API key (never logged)."""
         return {
-            "model": self.model, "api_base": self.api_base, "temperature": self.temperature,
-            "max_tokens": self.max_tokens, "timeout_s": self.timeout_s, "retries": self.retries,
-            "backoff_s": self.backoff_s, "cache_dir": str(self.cache_dir) if self.cache_dir else None,
+            "model": self.model,
+            "api_base": self.api_base,
+            "temperature": self.temperature,
+            "max_tokens": self.max_tokens,
+            "timeout_s": self.timeout_s,
+            "retries": self.retries,
+            "backoff_s": self.backoff_s,
+            "cache_dir": str(self.cache_dir) if self.cache_dir else None,
             "cache_endpoint": self.cache_endpoint,
         }
 
@@ -90,11 +96,21 @@ def register_local_model(model: str = LOCAL_MODEL) -> None:
     """Tell litellm that the local llama-server model is free and honours JSON schemas."""
     import litellm
 
-    litellm.register_model({model: {
-        "litellm_provider": "openai", "mode": "chat", "supports_response_schema": True,
-        "max_input_tokens": 8192, "max_output_tokens": 2048, "input_cost_per_token": 0.0,
-        "output_cost_per_token": 0.0, "cache_creation_input_token_cost": 0.0, "cache_read_input_token_cost": 0.0,
-    }})
+    litellm.register_model(
+        {
+            model: {
+                "litellm_provider": "openai",
+                "mode": "chat",
+                "supports_response_schema": True,
+                "max_input_tokens": 8192,
+                "max_output_tokens": 2048,
+                "input_cost_per_token": 0.0,
+                "output_cost_per_token": 0.0,
+                "cache_creation_input_token_cost": 0.0,
+                "cache_read_input_token_cost": 0.0,
+            }
+        }
+    )
 
 
 def build_lm(config: LMConfig):
@@ -109,8 +125,14 @@ def build_lm(config: LMConfig):
         api_key = "no-key"  # OpenAI-compatible local servers need none, but the client insists on one
     try:
         return dspy.LM(
-            config.model, engine="litellm", api_base=config.api_base, api_key=api_key,
-            temperature=config.temperature, max_tokens=config.max_tokens, cache=False, num_retries=0,
+            config.model,
+            engine="litellm",
+            api_base=config.api_base,
+            api_key=api_key,
+            temperature=config.temperature,
+            max_tokens=config.max_tokens,
+            cache=False,
+            num_retries=0,
             timeout=config.timeout_s,
         )
     except (ValueError, TypeError) as exc:
@@ -120,8 +142,14 @@ def build_lm(config: LMConfig):
 def _retryable(exc: Exception) -> bool:
     from dspy.utils import exceptions as dspy_errors
 
-    kinds = (dspy_errors.LMTransportError, dspy_errors.LMTimeoutError, dspy_errors.LMServerError,
-             dspy_errors.LMRateLimitError, ConnectionError, TimeoutError)
+    kinds = (
+        dspy_errors.LMTransportError,
+        dspy_errors.LMTimeoutError,
+        dspy_errors.LMServerError,
+        dspy_errors.LMRateLimitError,
+        ConnectionError,
+        TimeoutError,
+    )
     return isinstance(exc, kinds)
 
 
@@ -162,8 +190,10 @@ def _compact_adapter():
                 {FieldInfoWithName(name=n, info=f): translate_field_type(n, f) for n, f in fields}, role="user"
             )
             outputs = ", ".join(f"`{name}`" for name in signature.output_fields)
-            return (f"Inputs will have the following structure:\n\n{inputs}\n\n"
-                    f"Outputs will be one JSON object with the field(s) {outputs}; its JSON schema is enforced.")
+            return (
+                f"Inputs will have the following structure:\n\n{inputs}\n\n"
+                f"Outputs will be one JSON object with the field(s) {outputs}; its JSON schema is enforced."
+            )
 
     return SchemaEnforcedJSONAdapter()
 
@@ -226,12 +256,18 @@ class LLMClient:
         messages = self._adapter.format(signature, [], inputs)
         schemas = {name: _schema_of(f.annotation) for name, f in signature.output_fields.items()}
         endpoint = self.config.cache_endpoint or self.config.api_base
-        return {"model": self.config.model, "api_base": endpoint, "messages": messages,
-                "output_schema": schemas, "lm_kwargs": lm_kwargs,
-                "max_tokens": self.config.max_tokens}
+        return {
+            "model": self.config.model,
+            "api_base": endpoint,
+            "messages": messages,
+            "output_schema": schemas,
+            "lm_kwargs": lm_kwargs,
+            "max_tokens": self.config.max_tokens,
+        }
 
-    def key_of(self, signature, inputs: dict[str, Any], *, temperature: float | None = None,
-                    seed: int | None = None) -> tuple[str, dict[str, Any]]:
+    def key_of(
+        self, signature, inputs: dict[str, Any], *, temperature: float | None = None, seed: int | None = None
+    ) -> tuple[str, dict[str, Any]]:
         """The response-cache key of a call and the LM arguments it is sent with."""
         lm_kwargs: dict[str, Any] = {"temperature": self.config.temperature if temperature is None else temperature}
         if seed is not None:
@@ -242,12 +278,14 @@ class LLMClient:
         """The cached answer for ``key`` (free: usage marked ``cached``), or ``None``."""
         if self.cache is None or (entry := self.cache.get(key)) is None:
             return None
-        usage = CallUsage(self.config.model, entry.get("prompt_tokens", 0), entry.get("completion_tokens", 0),
-                          0.0, 0.0, cached=True)
+        usage = CallUsage(
+            self.config.model, entry.get("prompt_tokens", 0), entry.get("completion_tokens", 0), 0.0, 0.0, cached=True
+        )
         return Completion(entry["text"], usage, key)
 
-    def complete(self, signature, inputs: dict[str, Any], *, temperature: float | None = None,
-                 seed: int | None = None) -> Completion:
+    def complete(
+        self, signature, inputs: dict[str, Any], *, temperature: float | None = None, seed: int | None = None
+    ) -> Completion:
         """The raw answer to ``signature`` on ``inputs``; raises :class:`LLMServerError` when unreachable."""
         key, lm_kwargs = self.key_of(signature, inputs, temperature=temperature, seed=seed)
         return self.cached(key) or self.send(signature, inputs, key, lm_kwargs)
@@ -256,8 +294,14 @@ class LLMClient:
         """Ask the LM (with retries, bypassing the cache) and store the answer under ``key``."""
         completion = self._call_with_retries(signature, inputs, lm_kwargs, key)
         if self.cache is not None:
-            self.cache.put(key, {"text": completion.text, "prompt_tokens": completion.usage.prompt_tokens,
-                                 "completion_tokens": completion.usage.completion_tokens})
+            self.cache.put(
+                key,
+                {
+                    "text": completion.text,
+                    "prompt_tokens": completion.usage.prompt_tokens,
+                    "completion_tokens": completion.usage.completion_tokens,
+                },
+            )
         return completion
 
     def _remaining(self) -> float | None:
@@ -265,8 +309,9 @@ class LLMClient:
 
     def _wall_spent(self, waited: str) -> BudgetExhaustedError:
         self.failures.append({"at": utc_now(), "error": f"cut by the wall-time budget {waited}", "cut": True})
-        return BudgetExhaustedError(f"wall-time budget spent {waited}; raise --max-wall-s to continue",
-                                    reason="max_wall_s")
+        return BudgetExhaustedError(
+            f"wall-time budget spent {waited}; raise --max-wall-s to continue", reason="max_wall_s"
+        )
 
     def _call_with_retries(self, signature, inputs, lm_kwargs, key: str) -> Completion:
         if self.unavailable is not None:
@@ -300,7 +345,8 @@ class LLMClient:
         if key:
             self.unavailable = LLMUnavailableError(
                 f"LLM {self.config.model} needs an API key: set {key} in the environment "
-                "(or pass --api-base for a keyless OpenAI-compatible server)")
+                "(or pass --api-base for a keyless OpenAI-compatible server)"
+            )
             raise self.unavailable
 
     def _give_up(self, exc: Exception, what: str) -> LLMUnavailableError:
@@ -331,8 +377,10 @@ class LLMClient:
         lm, started = self._thread_lm(), time.perf_counter()
         at_deadline = remaining is not None and remaining <= backstop(self.config.timeout_s)
         with self._one_at_a_time:
-            finished, completion = call_within(lambda: self._ask(lm, signature, inputs, lm_kwargs, key),
-                                               remaining if at_deadline else backstop(self.config.timeout_s))
+            finished, completion = call_within(
+                lambda: self._ask(lm, signature, inputs, lm_kwargs, key),
+                remaining if at_deadline else backstop(self.config.timeout_s),
+            )
         if finished:
             return completion
         self._replace_thread_lm(fresh_copy(lm))  # the abandoned call may still append to the old LM's history
@@ -357,8 +405,9 @@ class LLMClient:
         prompt_tokens = int(usage.get("prompt_tokens") or 0)
         completion_tokens = int(usage.get("completion_tokens") or 0)
         usd = price_of_call(self.config.model, prompt_tokens, completion_tokens) if prompt_tokens else 0.0
-        return Completion(_raw_text(lm),
-                          CallUsage(self.config.model, prompt_tokens, completion_tokens, usd, latency), key)
+        return Completion(
+            _raw_text(lm), CallUsage(self.config.model, prompt_tokens, completion_tokens, usd, latency), key
+        )
 
 
 def _copies_safely(lm) -> bool:

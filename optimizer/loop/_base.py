@@ -48,9 +48,9 @@ __all__ = ["MoveContext", "MoveResult", "Move", "SearchFunction", "lock_violatio
 class MoveContext:
     """What a move may look at: train/val data, the parent's train diagnostics, history."""
 
-    train: "ImageSet"
-    val: "ImageSet"
-    diagnostics: "Diagnostics"
+    train: ImageSet
+    val: ImageSet
+    diagnostics: Diagnostics
     history: list[Any]
     """Earlier versions as ``ScoredVersion`` (system, val_accuracy, move), best first."""
     seed: int
@@ -96,7 +96,7 @@ class SearchFunction(Protocol):
     """
 
     def __call__(
-        self, system: System, train: "ImageSet", val: "ImageSet", *, seed: int, budget: int | None
+        self, system: System, train: ImageSet, val: ImageSet, *, seed: int, budget: int | None
     ) -> System | list[System]: ...
 
 

@@ -48,14 +48,25 @@ def baseline_system(reference: System) -> System:
         groups.append(group)
     rules = {c: {g: reference.rule(c, g) if reference.locks.rule_locked(c, g) else None for g in kept}
              for c in reference.classes}
-    return System.from_data({
-        "name": "class-name-baseline", "classes": list(reference.classes), "groups": groups, "rules": rules,
-        "scoring": {"temperature": 1.0, "aggregation": "prob_sum", "name_prior_weight": 1.0,
-                    "name_template": reference.scoring.name_template},
-        "provenance": {"method": BASELINE_MOVE, "details": {"what": "class names only (a photo of {class})"}},
-        "locks": reference.locks.model_dump(mode="json"),
-        "notes": ["The class-name zero-shot baseline: no rules (a human's locked ones aside), scored by the name prior."],
-    })
+    return System.from_data(
+        {
+            "name": "class-name-baseline",
+            "classes": list(reference.classes),
+            "groups": groups,
+            "rules": rules,
+            "scoring": {
+                "temperature": 1.0,
+                "aggregation": "prob_sum",
+                "name_prior_weight": 1.0,
+                "name_template": reference.scoring.name_template,
+            },
+            "provenance": {"method": BASELINE_MOVE, "details": {"what": "class names only (a photo of {class})"}},
+            "locks": reference.locks.model_dump(mode="json"),
+            "notes": [
+                "The class-name zero-shot baseline: no rules (a human's locked ones aside), scored by the name prior."
+            ],
+        }
+    )
 
 
 @dataclass(frozen=True)
@@ -78,8 +89,15 @@ def _correct(system: System, images: ImageSet, temperature: float | None) -> np.
     return np.asarray(predict(system, images, temperature=temperature)) == truth
 
 
-def choose_final(versions: list[VersionRecord], train: ImageSet, val: ImageSet, *, temperature: float | None = None,
-                 z: float = 1.0, consider: int = 12) -> tuple[VersionRecord, FinalChoice]:
+def choose_final(
+    versions: list[VersionRecord],
+    train: ImageSet,
+    val: ImageSet,
+    *,
+    temperature: float | None = None,
+    z: float = 1.0,
+    consider: int = 12,
+) -> tuple[VersionRecord, FinalChoice]:
     """The final version by the paired rule of the module docstring (only the ``consider`` best on val compete)."""
     ranked = sorted(versions, key=lambda v: (-v.val_accuracy, v.number))[:consider]
     top = ranked[0]
@@ -99,7 +117,9 @@ def choose_final(versions: list[VersionRecord], train: ImageSet, val: ImageSet, 
     return chosen, FinalChoice(chosen.version_id, top.version_id, top.val_accuracy, [v.version_id for v in tied], rule)
 
 
-def versus_baseline(best_val: float, baseline_val: float | None, best_test: float, baseline_test: float | None) -> dict[str, Any]:
+def versus_baseline(
+    best_val: float, baseline_val: float | None, best_test: float, baseline_test: float | None
+) -> dict[str, Any]:
     """Whether the chosen system beats the class-name baseline on val and on test, with a sentence for the report."""
     verdict: dict[str, Any] = {"val": None, "test": None, "note": None}
     notes = []

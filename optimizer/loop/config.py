@@ -7,7 +7,7 @@ silently fall back to defaults).
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -23,7 +23,7 @@ MOVE_NAMES = ("fit_rules", "refine_rules", "merge", "llm_revise", "tune_scoring"
 
 def default_run_name() -> str:
     """A run name from the current UTC time, e.g. ``20261122-031502``."""
-    return datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    return datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
 
 
 class RunConfig(BaseModel):
@@ -50,7 +50,9 @@ class RunConfig(BaseModel):
     llm_concurrency: int = Field(default=4, ge=1, description="LLM calls in flight at once (1: one after the other); "
                                  "`local` starts llama-server with this many slots.")
     domain: str | None = None
-    notes: str | dict[str, str] | None = Field(default=None, description="Per-class notes: a YAML/JSON file or a mapping.")
+    notes: str | dict[str, str] | None = Field(
+        default=None, description="Per-class notes: a YAML/JSON file or a mapping."
+    )
     n_proposals: int = Field(default=4, ge=1)
     max_groups: int = Field(default=6, ge=1)
     max_options: int = Field(default=12, ge=2)
@@ -59,7 +61,9 @@ class RunConfig(BaseModel):
     crop: tuple[float, float, float, float] | None = None
     cache_dir: str | None = None
     temperature: float | None = Field(default=None, gt=0.0, description="Overrides every system's temperature.")
-    moves: list[str] = Field(default_factory=lambda: ["fit_rules", "refine_rules", "merge", "llm_revise", "tune_scoring"])
+    moves: list[str] = Field(
+        default_factory=lambda: ["fit_rules", "refine_rules", "merge", "llm_revise", "tune_scoring"]
+    )
     beam: int = Field(default=2, ge=1, description="Best versions expanded per round.")
     revisions_per_round: int = Field(default=2, ge=0)
     fit_after_revise: bool = Field(default=True, description="Also record each LLM revision with its rules refitted.")
@@ -67,10 +71,15 @@ class RunConfig(BaseModel):
     fit_min_evidence: float = Field(default=1.0, ge=0.0, description="Paired t-statistic a rule change needs.")
     search_budget: int = Field(default=30, ge=1, description="Val evaluations per knob-search/selection call.")
     storage: str | None = Field(
-        default=None, description="Optuna storage of knob_search: an RDB URL (sqlite:///x.db) or a .journal path; "
-        "default runs/<name>/search.journal. Runs sharing one storage share the studies of identical searches.")
-    prompts_dir: str | None = Field(default=None, description="Proposer instructions (propose.md, revise.md, "
-                                    "complete_rules.md), e.g. an earlier run's prompts/ folder.")
+        default=None,
+        description="Optuna storage of knob_search: an RDB URL (sqlite:///x.db) or a .journal path; "
+        "default runs/<name>/search.journal. Runs sharing one storage share the studies of identical searches.",
+    )
+    prompts_dir: str | None = Field(
+        default=None,
+        description="Proposer instructions (propose.md, revise.md, "
+        "complete_rules.md), e.g. an earlier run's prompts/ folder.",
+    )
     optimize_proposer: bool = Field(default=False, description="GEPA over the proposer's instructions first.")
     proposer_opt_calls: int = Field(default=12, ge=2, description="LLM calls the proposer optimization may spend.")
     min_delta: float = Field(default=0.005, ge=0.0)
@@ -80,12 +89,17 @@ class RunConfig(BaseModel):
     max_usd: float | None = Field(default=None, ge=0.0)
     max_wall_s: float | None = Field(default=None, gt=0.0)
     bootstrap: int = Field(default=2000, ge=100)
-    encoder_options: list[str] = Field(default_factory=list, description="KEY=VALUE for the model's encode calls "
-                                       "(text.KEY / image.KEY for one side), as --encoder-option.")
+    encoder_options: list[str] = Field(
+        default_factory=list,
+        description="KEY=VALUE for the model's encode calls (text.KEY / image.KEY for one side), as --encoder-option.",
+    )
     similarity: str = Field(default="cosine", description="cosine, or maxsim for multi-vector encoders.")
     trust_remote_code: bool = Field(default=False, description="Allow the model folder's own Python code.")
-    transfer_models: list[str] = Field(default_factory=list, description="Other encoders the final report also scores "
-                                       "best, first proposal and baseline on (same test split).")
+    transfer_models: list[str] = Field(
+        default_factory=list,
+        description="Other encoders the final report also scores "
+        "best, first proposal and baseline on (same test split).",
+    )
 
     @field_validator("moves")
     @classmethod
@@ -111,10 +125,12 @@ class RunConfig(BaseModel):
         return options
 
     @model_validator(mode="after")
-    def _check_fractions(self) -> "RunConfig":
+    def _check_fractions(self) -> RunConfig:
         if self.fractions[1] <= 0:
-            raise ValueError(f"fractions {list(self.fractions)} leave every class without val images; "
-                             "the loop selects on val, use e.g. 0.6,0.2,0.2")
+            raise ValueError(
+                f"fractions {list(self.fractions)} leave every class without val images; "
+                "the loop selects on val, use e.g. 0.6,0.2,0.2"
+            )
         if any(f <= 0 for f in self.fractions) or abs(sum(self.fractions) - 1.0) > 1e-6:
             raise ValueError(f"fractions {list(self.fractions)} must be three positive numbers summing to 1")
         if self.classes is not None and not self.classes:
@@ -146,7 +162,9 @@ def load_run_config(source: Path | str | dict[str, Any], **overrides: Any) -> Ru
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8"))
         except (OSError, yaml.YAMLError) as exc:
-            raise InputError(f"cannot read run config {path} ({type(exc).__name__}); pass a readable run.yaml") from None
+            raise InputError(
+                f"cannot read run config {path} ({type(exc).__name__}); pass a readable run.yaml"
+            ) from None
         if not isinstance(data, dict):
             raise InputError(f"run config {path} must be a YAML mapping; see a run's run.yaml for the format")
         where = str(path)

@@ -10,24 +10,35 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
 from cotclip.optimizer.loop.config import RunConfig
 from cotclip.optimizer.loop.runs import RunDir
 from cotclip.scoring.cache import CachedEncoder, EmbeddingCache
-from cotclip.scoring.data._base import Dataset
+from cotclip.scoring.data import Dataset
 from cotclip.scoring.embedding import embed_dataset
-from cotclip.scoring.encoders._base import Encoder, ImageEncoding, ImageRef
+from cotclip.scoring.encoders import Encoder, ImageEncoding, ImageRef
 from cotclip.scoring.encoders.options import EncoderSettings
 from cotclip.scoring.registry import load_dataset, load_encoder
 from cotclip.scoring.scorer import ImageSet, PromptEmbedder
 from cotclip.scoring.splits import Splits, split_dataset
 from cotclip.systems.errors import DataError, InputError
 
-__all__ = ["CallLogEncoder", "Inputs", "RunData", "load_inputs", "encode_inputs", "encoder_calls", "unique_inputs", "ENCODER_LOG", "PROMPT_LOG"]
+__all__ = [
+    "CallLogEncoder",
+    "Inputs",
+    "RunData",
+    "load_inputs",
+    "encode_inputs",
+    "encoder_calls",
+    "unique_inputs",
+    "ENCODER_LOG",
+    "PROMPT_LOG",
+]
 
 ENCODER_LOG = "encoder_calls.jsonl"
 PROMPT_LOG = "prompts.jsonl"
@@ -164,8 +175,9 @@ class Inputs:
 
 def load_inputs(config: RunConfig) -> Inputs:
     """Load the dataset and encoder and split deterministically; every bad input fails here, before any file is written."""
-    dataset = load_dataset(config.data, crop=config.crop, image_column=config.image_column,
-                           label_column=config.label_column)
+    dataset = load_dataset(
+        config.data, crop=config.crop, image_column=config.image_column, label_column=config.label_column
+    )
     classes, positions = _chosen_positions(dataset, config)
     chosen = dataset.subset(positions) if len(positions) != len(dataset) else dataset
     splits = split_dataset(chosen.labels, fractions=config.fractions, seed=config.seed)
@@ -186,10 +198,12 @@ def encode_inputs(inputs: Inputs, config: RunConfig, run: RunDir, *, progress: b
         missing = sorted(set(inputs.classes) - set(part.labels))
         if missing:
             raise DataError(f"class {missing[0]!r} has no readable {name} image; add images or change --fractions")
-    return RunData(inputs.dataset, inputs.classes, inputs.splits, encoder, train, val, test, session, list(embedded.skipped))
+    return RunData(
+        inputs.dataset, inputs.classes, inputs.splits, encoder, train, val, test, session, list(embedded.skipped)
+    )
 
 
-def unique_inputs(run: RunDir, data: "RunData") -> int:
+def unique_inputs(run: RunDir, data: RunData) -> int:
     """Images of the run (readable or not) plus every distinct prompt string it ever asked for."""
     texts = {record["text"] for record in run.read_jsonl(PROMPT_LOG) if "text" in record}
     return len(data.train) + len(data.val) + len(data.test) + len(data.skipped) + len(texts)

@@ -24,7 +24,14 @@ __all__ = ["score_on_test", "baseline_on_test", "pick_comparisons", "environment
 
 
 def score_on_test(
-    label: str, system: System, test: ImageSet, *, temperature: float | None, n_resamples: int, seed: int, version: str | None = None
+    label: str,
+    system: System,
+    test: ImageSet,
+    *,
+    temperature: float | None,
+    n_resamples: int,
+    seed: int,
+    version: str | None = None,
 ) -> HeldOutScore:
     """Test accuracy with CI, per-class accuracy and confusion of one system."""
     truth = np.asarray(test.label_indices(system.classes))
@@ -34,7 +41,9 @@ def score_on_test(
     )
 
 
-def baseline_on_test(classes: list[str], test: ImageSet, *, n_resamples: int, seed: int) -> tuple[HeldOutScore | None, str | None]:
+def baseline_on_test(
+    classes: list[str], test: ImageSet, *, n_resamples: int, seed: int
+) -> tuple[HeldOutScore | None, str | None]:
     """The class-name baseline on test, or None and why when the encoder cannot embed its prompts."""
     try:
         scores = name_baseline_scores(classes, test)
@@ -42,11 +51,14 @@ def baseline_on_test(classes: list[str], test: ImageSet, *, n_resamples: int, se
         return None, exc.message
     truth = np.asarray(test.label_indices(classes))
     predicted = np.asarray(scores).argmax(axis=1)
-    return HeldOutScore.from_predictions("class-name baseline", classes, truth, predicted, n_resamples=n_resamples, seed=seed), None
+    return HeldOutScore.from_predictions(
+        "class-name baseline", classes, truth, predicted, n_resamples=n_resamples, seed=seed
+    ), None
 
 
 def pick_comparisons(versions: list[VersionRecord]) -> dict[str, VersionRecord | None]:
     """``best`` (val), ``initial`` (best round-0 proposal on val) and ``user`` (the --init system)."""
+
     def top(records: list[VersionRecord]) -> VersionRecord | None:
         return max(records, key=lambda v: (v.val_accuracy, -v.number)) if records else None
 

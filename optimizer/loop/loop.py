@@ -22,7 +22,8 @@ the evaluations left, no longer promises ``min_delta``
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from cotclip.optimizer.loop._base import Move, MoveContext, MoveResult, lock_violations
 from cotclip.optimizer.loop.choice import BASELINE_MOVE, baseline_system
@@ -30,11 +31,16 @@ from cotclip.optimizer.loop.config import RunConfig
 from cotclip.optimizer.loop.data import RunData
 from cotclip.optimizer.loop.runs import RunDir, VersionRecord, utc_now
 from cotclip.optimizer.loop.stopping import Budgets, Convergence, Spent, budget_spent, paid_llm_calls, stale_rounds
-from cotclip.optimizer.proposers._base import ProposalTask, ScoredVersion
+from cotclip.optimizer.proposers import ProposalTask, ScoredVersion
 from cotclip.scoring.diagnostics import Diagnostics, diagnose
 from cotclip.scoring.scorer import accuracy
 from cotclip.systems.errors import (
-    BudgetExhaustedError, EncoderError, InputError, LLMUnavailableError, ProposerError, SystemValidationError,
+    BudgetExhaustedError,
+    EncoderError,
+    InputError,
+    LLMUnavailableError,
+    ProposerError,
+    SystemValidationError,
 )
 from cotclip.systems.model import Provenance, System
 
@@ -165,8 +171,16 @@ class OptimizationLoop:
         value = accuracy(named, self.data.val, temperature=self.config.temperature)
         self.timing["evaluate_s"] += time.perf_counter() - clock
         record = VersionRecord(
-            number, named, float(value), len(self.data.val.labels), move,
-            parent.version_id if parent else None, round_, started, utc_now(), details,
+            number,
+            named,
+            float(value),
+            len(self.data.val.labels),
+            move,
+            parent.version_id if parent else None,
+            round_,
+            started,
+            utc_now(),
+            details,
         )
         clock = time.perf_counter()
         self.run.save_version(record)
@@ -178,7 +192,9 @@ class OptimizationLoop:
             self.on_version(record, self.best().val_accuracy)
         return record
 
-    def _log_proposer(self, move: str, parent: str | None, produced: int, errors: list[str], usage_before: dict) -> None:
+    def _log_proposer(
+        self, move: str, parent: str | None, produced: int, errors: list[str], usage_before: dict
+    ) -> None:
         records = list(getattr(self.proposer, "records", []))
         for answer in records[self._records_logged :]:
             self.run.append_jsonl(PROPOSER_LOG, {"move": move, "parent": parent, "answer": answer})
@@ -187,10 +203,16 @@ class OptimizationLoop:
         self.run.append_jsonl(
             PROPOSER_LOG,
             {
-                "at": utc_now(), "move": move, "parent": parent, "candidates": produced, "errors": errors,
+                "at": utc_now(),
+                "move": move,
+                "parent": parent,
+                "candidates": produced,
+                "errors": errors,
                 "calls": after["calls"] - usage_before["calls"],
-                "tokens": after["prompt_tokens"] + after["completion_tokens"]
-                - usage_before["prompt_tokens"] - usage_before["completion_tokens"],
+                "tokens": after["prompt_tokens"]
+                + after["completion_tokens"]
+                - usage_before["prompt_tokens"]
+                - usage_before["completion_tokens"],
             },
         )
 
@@ -324,8 +346,11 @@ class OptimizationLoop:
                 break  # the round ends early; _stop_reason names the budget
             parent_id, move_name = plan["pairs"][plan["next"]]
             if plan["view"] is None:  # a new pair; otherwise it was cut short: replay it as it was
-                plan["view"] = {"versions": len(self.versions), "search_evaluations": self.progress["search_evaluations"],
-                                "proposer": self._proposer_state()}
+                plan["view"] = {
+                    "versions": len(self.versions),
+                    "search_evaluations": self.progress["search_evaluations"],
+                    "proposer": self._proposer_state(),
+                }
                 self._save_progress()
             self._restore_proposer(plan["view"]["proposer"])
             self._apply(moves[move_name], by_id[parent_id], round_, plan["view"])
@@ -340,8 +365,9 @@ class OptimizationLoop:
         reason = budget_spent(self.budgets, self.spent())
         if reason:
             return reason
-        if self.convergence.converged(self.progress["round_bests"], self._evaluations_at_round_end(),
-                                      self.budgets.evaluations_left(self.spent())):
+        if self.convergence.converged(
+            self.progress["round_bests"], self._evaluations_at_round_end(), self.budgets.evaluations_left(self.spent())
+        ):
             return "converged"
         if produced == 0 and not self._parents():
             return "exhausted"
@@ -365,7 +391,10 @@ class OptimizationLoop:
                 reason = self._stop_reason(produced)
         except (BudgetExhaustedError, LLMUnavailableError) as exc:  # a budget, or an LLM that failed every attempt
             reason = getattr(exc, "reason", None) or (
-                "max_evaluations" if "evaluation" in exc.message else budget_spent(self.budgets, self.spent()) or "max_llm_calls")
+                "max_evaluations"
+                if "evaluation" in exc.message
+                else budget_spent(self.budgets, self.spent()) or "max_llm_calls"
+            )
         self._loop_seconds = time.perf_counter() - loop_started - self._llm_seconds
         self.progress["stopped_because"] = reason
         self._save_progress()

@@ -62,7 +62,9 @@ class FitRulesMove:
         self.min_evidence = min_evidence
         self.temperature = temperature
 
-    def fitted_rules(self, parent: System, context: MoveContext) -> tuple[dict[str, dict[str, int | None]], list[list[Any]]]:
+    def fitted_rules(
+        self, parent: System, context: MoveContext
+    ) -> tuple[dict[str, dict[str, int | None]], list[list[Any]]]:
         """The refitted rules and the list of changes ``[class, group, old, new, evidence]``."""
         probabilities = group_probabilities(parent, context.train, temperature=self.temperature)
         truth = np.asarray(context.train.label_indices(parent.classes))
@@ -89,7 +91,9 @@ class FitRulesMove:
         rules, changes = self.fitted_rules(parent, context)
         if not changes:
             return MoveResult(candidates=[], details={"changed_rules": 0})
-        return MoveResult(candidates=[parent.evolve(rules=rules)], details={"changed_rules": len(changes), "changes": changes})
+        return MoveResult(
+            candidates=[parent.evolve(rules=rules)], details={"changed_rules": len(changes), "changes": changes}
+        )
 
 
 class LLMRevisionMove:
@@ -205,7 +209,9 @@ def build_moves(config: RunConfig, proposer: Any | None, run_dir: str | Path | N
     """
     from cotclip.optimizer.loop.merge import MergeMove
 
-    fit = FitRulesMove(min_images=config.fit_min_images, min_evidence=config.fit_min_evidence, temperature=config.temperature)
+    fit = FitRulesMove(
+        min_images=config.fit_min_images, min_evidence=config.fit_min_evidence, temperature=config.temperature
+    )
     moves: list[Move] = []
     for name in config.moves:
         if name == "fit_rules":
@@ -217,7 +223,11 @@ def build_moves(config: RunConfig, proposer: Any | None, run_dir: str | Path | N
         elif name == "llm_revise":
             if proposer is None:
                 raise InputError("move 'llm_revise' needs a proposer; pass --lm or remove it from --moves")
-            moves.append(LLMRevisionMove(proposer, n_revisions=config.revisions_per_round, fit=fit if config.fit_after_revise else None))
+            moves.append(
+                LLMRevisionMove(
+                    proposer, n_revisions=config.revisions_per_round, fit=fit if config.fit_after_revise else None
+                )
+            )
         elif name == "tune_scoring":
             moves.append(TuneScoringMove())
         elif name == "knob_search":

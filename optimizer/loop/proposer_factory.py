@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import contextlib
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from cotclip.optimizer.loop.config import RunConfig
 from cotclip.optimizer.loop.data import Inputs, RunData
 from cotclip.optimizer.loop.proposer_tuning import run_prompts_dir
 from cotclip.optimizer.loop.runs import RunDir
-from cotclip.optimizer.proposers._base import ProposalTask
+from cotclip.optimizer.proposers import ProposalTask
 
 __all__ = ["build_proposer", "proposer_mode"]
 
@@ -65,22 +66,29 @@ def build_proposer(
 
         return simulated_proposer_for(inputs.dataset, seed=config.seed)
     from cotclip.optimizer.llm.lm import LLMClient, LMConfig
-    from cotclip.optimizer.proposers.llm import LLMProposer
-
     from cotclip.optimizer.llm.models import is_local_lm, resolve_local_model
+    from cotclip.optimizer.proposers.llm import LLMProposer
 
     if is_local_lm(config.lm):
         from cotclip.optimizer.llm.server import LocalLLMServer
 
-        server = stack.enter_context(LocalLLMServer(model=resolve_local_model(config.lm), parallel=config.llm_concurrency))
+        server = stack.enter_context(
+            LocalLLMServer(model=resolve_local_model(config.lm), parallel=config.llm_concurrency)
+        )
         lm_config = server.lm_config(
-            cache_dir=run.path / "llm_cache", max_tokens=config.llm_max_tokens, timeout_s=config.llm_timeout_s,
+            cache_dir=run.path / "llm_cache",
+            max_tokens=config.llm_max_tokens,
+            timeout_s=config.llm_timeout_s,
             retries=config.llm_retries,
         )
     else:
         lm_config = LMConfig(
-            model=config.lm, api_base=config.api_base, cache_dir=run.path / "llm_cache",
-            max_tokens=config.llm_max_tokens, timeout_s=config.llm_timeout_s, retries=config.llm_retries,
+            model=config.lm,
+            api_base=config.api_base,
+            cache_dir=run.path / "llm_cache",
+            max_tokens=config.llm_max_tokens,
+            timeout_s=config.llm_timeout_s,
+            retries=config.llm_retries,
         )
     client = LLMClient(lm_config)
     client.deadline = deadline
@@ -97,16 +105,24 @@ def _staged(config: RunConfig, client: Any, data: RunData, on_step: Callable[[st
     from cotclip.optimizer.loop.moves import FitRulesMove
     from cotclip.optimizer.proposers.staged import StagedProposer
 
-    fit = FitRulesMove(min_images=config.fit_min_images, min_evidence=config.fit_min_evidence,
-                       temperature=config.temperature)
+    fit = FitRulesMove(
+        min_images=config.fit_min_images, min_evidence=config.fit_min_evidence, temperature=config.temperature
+    )
 
     def refit(system: Any) -> Any:
         rules, changes = fit.fitted_rules(system, _TrainOnly(data.train))
         return system.evolve(rules=rules) if changes else system
 
     prompts_dir = Path(config.prompts_dir) if config.prompts_dir else None
-    return StagedProposer(client, train=data.train, fit=refit, budget=_budget(config), prompts_dir=prompts_dir,
-                          on_step=on_step, seed=config.seed)
+    return StagedProposer(
+        client,
+        train=data.train,
+        fit=refit,
+        budget=_budget(config),
+        prompts_dir=prompts_dir,
+        on_step=on_step,
+        seed=config.seed,
+    )
 
 
 class _TrainOnly:

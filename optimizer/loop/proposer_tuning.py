@@ -23,7 +23,7 @@ from typing import Any
 
 from cotclip.optimizer.loop.config import RunConfig
 from cotclip.optimizer.loop.runs import RunDir
-from cotclip.optimizer.proposers._base import ProposalTask
+from cotclip.optimizer.proposers import ProposalTask
 from cotclip.scoring.scorer import ImageSet
 from cotclip.systems.errors import InputError
 

@@ -56,13 +56,17 @@ class _Scoreboard:
         self.top_index[rows] = top_two[:, 0]
         self.second_index[rows] = top_two[:, 1] if others.shape[1] > 1 else top_two[:, 0]
         self.top = self.scores[self.rows, self.top_index]
-        self.second = self.scores[self.rows, self.second_index] if self.scores.shape[1] > 1 else np.full(len(self.rows), -np.inf)
+        self.second = (
+            self.scores[self.rows, self.second_index] if self.scores.shape[1] > 1 else np.full(len(self.rows), -np.inf)
+        )
 
     def correct_count(self) -> int:
         """Images classified correctly by the current scores (strictly above every competitor)."""
         return int(np.count_nonzero(self.own > self.top))
 
-    def correct_with(self, class_index: int, base: np.ndarray, contribution: np.ndarray, best_gain: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def correct_with(
+        self, class_index: int, base: np.ndarray, contribution: np.ndarray, best_gain: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Correct images and class margin when column ``class_index`` becomes ``base + contribution[:, k]``.
 
         Only images whose outcome can change are scored: the class's own images, images
@@ -108,7 +112,9 @@ class RefineRulesMove:
         self.min_gain = min_gain
         self.temperature = temperature
 
-    def _sweep(self, parent: System, board: _Scoreboard, contributions: list[np.ndarray], rules: dict, changes: list) -> bool:
+    def _sweep(
+        self, parent: System, board: _Scoreboard, contributions: list[np.ndarray], rules: dict, changes: list
+    ) -> bool:
         changed = False
         best_gains = [contribution.max(axis=1) for contribution in contributions]
         for class_index, class_name in enumerate(parent.classes):
@@ -139,4 +145,6 @@ class RefineRulesMove:
                 break
         if not changes:
             return MoveResult(candidates=[], details={"changed_rules": 0})
-        return MoveResult(candidates=[parent.evolve(rules=rules)], details={"changed_rules": len(changes), "changes": changes})
+        return MoveResult(
+            candidates=[parent.evolve(rules=rules)], details={"changed_rules": len(changes), "changes": changes}
+        )

@@ -10,7 +10,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from cotclip.optimizer.loop.result import RunSummary, HeldOutScore  # noqa: E402
+from cotclip.optimizer.loop.result import HeldOutScore, RunSummary  # noqa: E402
 from cotclip.optimizer.loop.runs import VersionRecord  # noqa: E402
 from cotclip.optimizer.loop.stopping import STOP_REASONS  # noqa: E402
 
@@ -93,8 +93,9 @@ def _proposals_line(proposals: list[dict[str, Any]] | None) -> str:
         return ""
     kept = sum(1 for p in proposals if p.get("accepted"))
     scores = ", ".join(f"{max(p['scores']):.1%}" for p in proposals if p.get("scores"))
-    return (f"The reflection proposed {len(proposals)} rewrite(s), {kept} kept"
-            + (f" (best score of each: {scores}; all in `proposer_opt.json`). " if scores else ". "))
+    return f"The reflection proposed {len(proposals)} rewrite(s), {kept} kept" + (
+        f" (best score of each: {scores}; all in `proposer_opt.json`). " if scores else ". "
+    )
 
 
 def _current_line(summary: RunSummary) -> str:
@@ -102,12 +103,20 @@ def _current_line(summary: RunSummary) -> str:
     current = summary.extra.get("current")
     if not current:
         return ""
-    return (f"Current version {current['version']} ({current['why']}): what `cotclip review`, `export` and "
-            "`review --apply` use unless given `--version`.\n\n")
+    return (
+        f"Current version {current['version']} ({current['why']}): what `cotclip review`, `export` and "
+        "`review --apply` use unless given `--version`.\n\n"
+    )
 
 
-def render_report(summary: RunSummary, versions: list[VersionRecord], extra_rows: list[HeldOutScore] = (),
-                  *, knob_search: Any = None, proposer_optimization: dict[str, Any] | None = None) -> str:
+def render_report(
+    summary: RunSummary,
+    versions: list[VersionRecord],
+    extra_rows: list[HeldOutScore] = (),
+    *,
+    knob_search: Any = None,
+    proposer_optimization: dict[str, Any] | None = None,
+) -> str:
     """The markdown text of ``report.md`` (``knob_search``: a SearchResult whose front is shown)."""
     explanation = STOP_REASONS.get(summary.stopped_because, summary.stopped_because)
     lines = [
@@ -126,14 +135,18 @@ def render_report(summary: RunSummary, versions: list[VersionRecord], extra_rows
     ]
     choice = summary.extra.get("final_choice")
     if choice:
-        lines.append(f"\nFinal choice: version {choice['chosen']} by {choice['rule']} (tied with the val-top version "
-                     f"{choice['top']}: {', '.join(choice['tied'])}); the val-top version scored "
-                     f"{choice['top_test_accuracy']:.1%} on test.\n")
+        lines.append(
+            f"\nFinal choice: version {choice['chosen']} by {choice['rule']} (tied with the val-top version "
+            f"{choice['top']}: {', '.join(choice['tied'])}); the val-top version scored "
+            f"{choice['top_test_accuracy']:.1%} on test.\n"
+        )
     if summary.versus_baseline.get("note"):
         lines.append(f"\n**Warning:** {summary.versus_baseline['note']}.\n")
     if summary.baseline is None and summary.baseline_note:
         lines.append(f"\nClass-name baseline unavailable: {summary.baseline_note}\n")
-    lines.append("\n## Per-class test accuracy of the best system (the final choice)\n\n| class | accuracy |\n|---|---|\n")
+    lines.append(
+        "\n## Per-class test accuracy of the best system (the final choice)\n\n| class | accuracy |\n|---|---|\n"
+    )
     lines += [f"| {name} | {value:.1%} |\n" for name, value in summary.best.per_class.items()]
     lines.append("\n## Plots\n\n![val accuracy over versions](plots/val_accuracy.png)\n\n")
     lines.append("![confusion of the best system on test](plots/confusion_test.png)\n")
@@ -152,15 +165,24 @@ def render_report(summary: RunSummary, versions: list[VersionRecord], extra_rows
     if summary.extra.get("transfer"):
         from cotclip.optimizer.loop.transfer import transfer_markdown
 
-        lines.append("\n## Transfer to other encoders (--transfer-model)\n\n" + transfer_markdown(summary.extra["transfer"]))
+        lines.append(
+            "\n## Transfer to other encoders (--transfer-model)\n\n" + transfer_markdown(summary.extra["transfer"])
+        )
     lines.append("\n## Versions\n\n| version | round | move | parent | val |\n|---|---|---|---|---|\n")
-    lines += [f"| {v.version_id} | {v.round} | {v.move} | {v.parent or '-'} | {v.val_accuracy:.1%} |\n" for v in versions]
+    lines += [
+        f"| {v.version_id} | {v.round} | {v.move} | {v.parent or '-'} | {v.val_accuracy:.1%} |\n" for v in versions
+    ]
     return "".join(lines)
 
 
 def write_report(
-    run_path: Path, summary: RunSummary, versions: list[VersionRecord], extra_rows: list[HeldOutScore] = (),
-    *, knob_search: Any = None, proposer_optimization: dict[str, Any] | None = None,
+    run_path: Path,
+    summary: RunSummary,
+    versions: list[VersionRecord],
+    extra_rows: list[HeldOutScore] = (),
+    *,
+    knob_search: Any = None,
+    proposer_optimization: dict[str, Any] | None = None,
 ) -> Path:
     """Write ``plots/*.png`` and ``report.md`` (atomically) into ``run_path``; returns the report path.
 
@@ -178,7 +200,8 @@ def write_report(
 
         save_pareto_plot(knob_search, plots / "pareto.png")
     target = run_path / "report.md"
-    text = render_report(summary, versions, list(extra_rows), knob_search=knob_search,
-                         proposer_optimization=proposer_optimization)
+    text = render_report(
+        summary, versions, list(extra_rows), knob_search=knob_search, proposer_optimization=proposer_optimization
+    )
     atomic_write_text(target, text)
     return target

@@ -10,7 +10,9 @@ import numpy as np
 __all__ = ["HeldOutScore", "RunSummary", "bootstrap_ci"]
 
 
-def bootstrap_ci(correct: np.ndarray, n_resamples: int = 2000, seed: int = 0, level: float = 0.95) -> tuple[float, float]:
+def bootstrap_ci(
+    correct: np.ndarray, n_resamples: int = 2000, seed: int = 0, level: float = 0.95
+) -> tuple[float, float]:
     """Percentile bootstrap interval of the mean of a 0/1 vector (images resampled with replacement)."""
     correct = np.asarray(correct, dtype=np.float64)
     if correct.size == 0:
@@ -47,7 +49,7 @@ class HeldOutScore:
         n_resamples: int = 2000,
         seed: int = 0,
         version: str | None = None,
-    ) -> "HeldOutScore":
+    ) -> HeldOutScore:
         """Accuracy, bootstrap CI, per-class accuracy and confusion from class indices."""
         truth, predicted = np.asarray(truth), np.asarray(predicted)
         correct = truth == predicted
@@ -108,6 +110,7 @@ class RunSummary:
 
     def to_dict(self) -> dict[str, Any]:
         """Everything, JSON-ready (what ``summary.json`` holds)."""
+
         def score(item: HeldOutScore | None) -> dict[str, Any] | None:
             return None if item is None else item.to_dict()
 

@@ -28,10 +28,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from cotclip.systems.errors import CotclipError, RunDirError
 from cotclip.systems.model import System
@@ -45,7 +46,7 @@ HUMAN_EDIT = "human-edit"
 
 def utc_now() -> str:
     """ISO-8601 UTC timestamp with seconds."""
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def atomic_write_text(path: Path, text: str, *, durable: bool = True) -> None:
@@ -98,7 +99,7 @@ class VersionRecord:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], source: str) -> "VersionRecord":
+    def from_dict(cls, data: dict[str, Any], source: str) -> VersionRecord:
         """Parse a stored record; raises RunDirError naming ``source`` when it is malformed."""
         try:
             return cls(
@@ -141,7 +142,7 @@ class RunDir:
 
     # ----- lifecycle -----------------------------------------------------------------
     @classmethod
-    def create(cls, path: Path) -> "RunDir":
+    def create(cls, path: Path) -> RunDir:
         """A new, empty run dir.
 
         A run dir that holds a started run (at least one version) is refused with
@@ -184,7 +185,7 @@ class RunDir:
                 entry.unlink(missing_ok=True)
 
     @classmethod
-    def open_existing(cls, path: Path) -> "RunDir":
+    def open_existing(cls, path: Path) -> RunDir:
         """An existing run dir for resuming (raises RunDirError when missing or not a run)."""
         path = Path(path)
         if not path.is_dir():
@@ -232,7 +233,7 @@ class RunDir:
             lock.unlink(missing_ok=True)
         self._locked = False
 
-    def __enter__(self) -> "RunDir":
+    def __enter__(self) -> RunDir:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -74,7 +74,7 @@ class TuneScoringMove:
 
     def propose(self, parent: System, context: MoveContext) -> MoveResult:
         """The grid's best knobs, and those knobs with fitted group weights (parent-equal candidates dropped)."""
-        from cotclip.optimizer.search._base import Knobs
+        from cotclip.optimizer.search import Knobs
         from cotclip.optimizer.search.evaluator import KnobEvaluator
 
         evaluator = KnobEvaluator(parent, context.train)

@@ -15,8 +15,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import yaml
 
@@ -32,7 +33,7 @@ from cotclip.optimizer.loop.proposer_tuning import PROPOSER_OPT_FILE, check_prop
 from cotclip.optimizer.loop.report import write_report
 from cotclip.optimizer.loop.result import HeldOutScore, RunSummary
 from cotclip.optimizer.loop.runs import RunDir, VersionRecord, current_version
-from cotclip.optimizer.proposers._base import ProposalTask
+from cotclip.optimizer.proposers import ProposalTask
 from cotclip.scoring.encoders.options import EncoderSettings
 from cotclip.systems.errors import CotclipError, InputError, ProposerError, RunDirError
 from cotclip.systems.io import load_system
@@ -59,7 +60,9 @@ def _read_notes(path: str | dict[str, str] | None) -> dict[str, str]:
     try:
         data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
-        raise InputError(f"cannot read notes file {path} ({type(exc).__name__}); pass a YAML/JSON mapping class: note") from None
+        raise InputError(
+            f"cannot read notes file {path} ({type(exc).__name__}); pass a YAML/JSON mapping class: note"
+        ) from None
     if not isinstance(data, dict):
         raise InputError(f"notes file {path} must map each class to a note (YAML/JSON mapping)")
     return {str(key): str(value) for key, value in data.items()}
@@ -67,20 +70,34 @@ def _read_notes(path: str | dict[str, str] | None) -> dict[str, str]:
 
 def _task(config: RunConfig, inputs: Inputs) -> ProposalTask:
     return ProposalTask(
-        classes=tuple(inputs.classes), domain=config.domain, notes=_read_notes(config.notes),
-        max_groups=config.max_groups, max_options=config.max_options, n_candidates=config.n_proposals,
+        classes=tuple(inputs.classes),
+        domain=config.domain,
+        notes=_read_notes(config.notes),
+        max_groups=config.max_groups,
+        max_options=config.max_options,
+        n_candidates=config.n_proposals,
     )
 
 
-def _test_scores(config: RunConfig, data: RunData, versions: list[VersionRecord],
-                 chosen: VersionRecord) -> dict[str, HeldOutScore | None]:
+def _test_scores(
+    config: RunConfig, data: RunData, versions: list[VersionRecord], chosen: VersionRecord
+) -> dict[str, HeldOutScore | None]:
     picked = {**pick_comparisons(versions), "best": chosen}
     labels = {"best": "best (final choice on val)", "initial": "initial proposal", "user": "--init system"}
     scores: dict[str, HeldOutScore | None] = {}
     for key, record in picked.items():
-        scores[key] = None if record is None else score_on_test(
-            labels[key], record.system, data.test, temperature=config.temperature,
-            n_resamples=config.bootstrap, seed=config.seed, version=record.version_id,
+        scores[key] = (
+            None
+            if record is None
+            else score_on_test(
+                labels[key],
+                record.system,
+                data.test,
+                temperature=config.temperature,
+                n_resamples=config.bootstrap,
+                seed=config.seed,
+                version=record.version_id,
+            )
         )
     return scores
 
@@ -95,8 +112,11 @@ def _run_reports(run: RunDir) -> tuple[Any, dict[str, Any] | None, dict[str, Any
 
         search = SearchResult.from_dict(pareto)
         entries["knob_search"] = {
-            "file": PARETO_FILE, "parent": pareto.get("parent"), "study_name": search.study_name,
-            "storage": search.storage, "n_trials": search.n_trials,
+            "file": PARETO_FILE,
+            "parent": pareto.get("parent"),
+            "study_name": search.study_name,
+            "storage": search.storage,
+            "n_trials": search.n_trials,
             "front": [{"trial": p.trial, "val_accuracy": p.accuracy, "prompts": p.prompts} for p in search.front],
         }
     if tuning is not None:
@@ -104,37 +124,80 @@ def _run_reports(run: RunDir) -> tuple[Any, dict[str, Any] | None, dict[str, Any
     return search, tuning, entries
 
 
-def _finish(config: RunConfig, run: RunDir, data: RunData, loop: OptimizationLoop, reason: str,
-            session_evaluations: int, extra_systems: dict[str, System], llm_failures: list[dict]) -> RunSummary:
+def _finish(
+    config: RunConfig,
+    run: RunDir,
+    data: RunData,
+    loop: OptimizationLoop,
+    reason: str,
+    session_evaluations: int,
+    extra_systems: dict[str, System],
+    llm_failures: list[dict],
+) -> RunSummary:
     chosen, choice = choose_final(loop.versions, data.train, data.val, temperature=config.temperature)
     scores = _test_scores(config, data, loop.versions, chosen)
     baseline, note = baseline_on_test(data.classes, data.test, n_resamples=config.bootstrap, seed=config.seed)
-    extra = [score_on_test(label, system, data.test, temperature=config.temperature, n_resamples=config.bootstrap,
-                           seed=config.seed) for label, system in extra_systems.items()]
+    extra = [
+        score_on_test(
+            label, system, data.test, temperature=config.temperature, n_resamples=config.bootstrap, seed=config.seed
+        )
+        for label, system in extra_systems.items()
+    ]
     best = chosen
     current, why = current_version(loop.versions, chosen.version_id)
     top = next(v for v in loop.versions if v.version_id == choice.top)
-    top_test = scores["best"].accuracy if top is chosen else score_on_test(
-        "top", top.system, data.test, temperature=config.temperature, n_resamples=100, seed=config.seed).accuracy
+    top_test = (
+        scores["best"].accuracy
+        if top is chosen
+        else score_on_test(
+            "top", top.system, data.test, temperature=config.temperature, n_resamples=100, seed=config.seed
+        ).accuracy
+    )
     baseline_val = next((v.val_accuracy for v in loop.versions if v.move == BASELINE_MOVE), None)
-    verdict = versus_baseline(best.val_accuracy, baseline_val, scores["best"].accuracy,
-                              None if baseline is None else baseline.accuracy)
+    verdict = versus_baseline(
+        best.val_accuracy, baseline_val, scores["best"].accuracy, None if baseline is None else baseline.accuracy
+    )
     search, tuning, reports = _run_reports(run)
     summary = RunSummary(
-        run_dir=str(run.path), stopped_because=reason, versions=len(loop.versions), evaluations=loop.spent().evaluations,
-        best_version=best.version_id, best_val_accuracy=best.val_accuracy, best=scores["best"], baseline=baseline,
-        baseline_note=note, initial=scores["initial"], user_system=scores["user"], encoder_calls=encoder_calls(run),
-        unique_inputs=unique_inputs(run, data), llm=loop.llm_usage(), wall_s=loop.spent().wall_s,
+        run_dir=str(run.path),
+        stopped_because=reason,
+        versions=len(loop.versions),
+        evaluations=loop.spent().evaluations,
+        best_version=best.version_id,
+        best_val_accuracy=best.val_accuracy,
+        best=scores["best"],
+        baseline=baseline,
+        baseline_note=note,
+        initial=scores["initial"],
+        user_system=scores["user"],
+        encoder_calls=encoder_calls(run),
+        unique_inputs=unique_inputs(run, data),
+        llm=loop.llm_usage(),
+        wall_s=loop.spent().wall_s,
         loop_overhead_s_per_evaluation=loop.overhead_per_evaluation(session_evaluations),
-        sessions=loop.progress["sessions"], versus_baseline=verdict,
-        extra={"other_systems": [s.to_dict() for s in extra], "timing": dict(loop.timing),
-               "session_evaluations": session_evaluations, "proposer": proposer_mode(config),
-               "llm_failures": llm_failures, "current": {"version": current.version_id, "why": why},
-               "final_choice": {**choice.to_dict(), "top_test_accuracy": top_test}, **reports,
-               **_transfer(config, loop)},
+        sessions=loop.progress["sessions"],
+        versus_baseline=verdict,
+        extra={
+            "other_systems": [s.to_dict() for s in extra],
+            "timing": dict(loop.timing),
+            "session_evaluations": session_evaluations,
+            "proposer": proposer_mode(config),
+            "llm_failures": llm_failures,
+            "current": {"version": current.version_id, "why": why},
+            "final_choice": {**choice.to_dict(), "top_test_accuracy": top_test},
+            **reports,
+            **_transfer(config, loop),
+        },
     )
-    run.write_json("best.json", {"version": best.version_id, "val_accuracy": best.val_accuracy,
-                                 "test_accuracy": summary.best.accuracy, "system": best.system.to_dict()})
+    run.write_json(
+        "best.json",
+        {
+            "version": best.version_id,
+            "val_accuracy": best.val_accuracy,
+            "test_accuracy": summary.best.accuracy,
+            "system": best.system.to_dict(),
+        },
+    )
     run.write_json("summary.json", summary.to_dict())
     write_report(run.path, summary, loop.versions, extra, knob_search=search, proposer_optimization=tuning)
     return summary
@@ -169,25 +232,33 @@ def _changes(path: Path, key: str, value: Any) -> bool:
     """Whether ``key = value`` differs from what ``run.yaml`` records (repeating the recorded value is fine)."""
     try:
         return getattr(load_run_config(path / "run.yaml"), key) != getattr(
-            load_run_config(path / "run.yaml", **{key: value}), key)
+            load_run_config(path / "run.yaml", **{key: value}), key
+        )
     except InputError:
         return True
 
 
 def _refuse_overrides(path: Path, overrides: dict[str, Any]) -> None:
     """A resume continues the recorded run: settings that define it cannot change (the message says why)."""
-    refused = sorted(key for key, value in overrides.items()
-                     if value is not None and key not in RESUME_OVERRIDES and _changes(path, key, value))
+    refused = sorted(
+        key
+        for key, value in overrides.items()
+        if value is not None and key not in RESUME_OVERRIDES and _changes(path, key, value)
+    )
     if not refused:
         return
     flags = ", ".join(_flag(key) for key in refused)
-    fresh = "" if RunDir(path).has_versions() else (
-        "; it has no version yet, so the command without --resume (same --name) replaces it")
+    fresh = (
+        ""
+        if RunDir(path).has_versions()
+        else ("; it has no version yet, so the command without --resume (same --name) replaces it")
+    )
     accepted = ", ".join(_flag(key) for key in RESUME_OVERRIDES)
     raise InputError(
         f"--resume continues the run recorded in {path / 'run.yaml'} and refuses {flags}: data, encoder, classes, "
         f"split, proposer, moves and search settings define what the run is, so changing them would mix two runs; "
-        f"drop {flags} or start a new run with another --name{fresh} (a resume accepts {accepted})")
+        f"drop {flags} or start a new run with another --name{fresh} (a resume accepts {accepted})"
+    )
 
 
 def _open_resumed(path: Path, overrides: dict[str, Any]) -> tuple[RunConfig, RunDir]:
@@ -207,8 +278,9 @@ def _open_resumed(path: Path, overrides: dict[str, Any]) -> tuple[RunConfig, Run
     return config, run
 
 
-def _open(config: RunConfig | None, resume: Path | None, overrides: dict[str, Any] | None,
-          notice: Callable[[str], None]) -> tuple[RunConfig, RunDir, Inputs, System | None]:
+def _open(
+    config: RunConfig | None, resume: Path | None, overrides: dict[str, Any] | None, notice: Callable[[str], None]
+) -> tuple[RunConfig, RunDir, Inputs, System | None]:
     """Check everything a user can get wrong, then lock (and for a new run create) the run dir."""
     if resume is not None:
         config, run = _open_resumed(Path(resume), overrides or {})
@@ -264,14 +336,17 @@ def _no_version_error(reason: str, client: Any) -> CotclipError:
     if reason == "llm_unavailable" and unavailable is not None:
         return unavailable
     return ProposerError(
-        f"the run stopped ({reason}) before any system was evaluated; raise the budget or pass --init SYSTEM")
+        f"the run stopped ({reason}) before any system was evaluated; raise the budget or pass --init SYSTEM"
+    )
 
 
 def _note_unstarted(exc: CotclipError, run: RunDir) -> CotclipError:
     """Add to a failed start's message that its run dir holds no version and is replaced by a rerun."""
     if not run.has_versions() and "recorded no version" not in exc.message:
-        exc.message = (f"{exc.message} ({run.path} recorded no version: `cotclip optimize` with corrected flags "
-                       "and the same --name replaces it)")
+        exc.message = (
+            f"{exc.message} ({run.path} recorded no version: `cotclip optimize` with corrected flags "
+            "and the same --name replaces it)"
+        )
         exc.args = (exc.message,)
     return exc
 
@@ -296,21 +371,43 @@ def optimize(
     config, run, inputs, user_system = _open(config, resume, overrides, on_notice or logger.warning)
     with run, contextlib.ExitStack() as stack:
         try:
-            return _run(config, run, inputs, user_system, stack, started, resume is None,
-                        on_version, progress, extra_systems, on_step)
+            return _run(
+                config,
+                run,
+                inputs,
+                user_system,
+                stack,
+                started,
+                resume is None,
+                on_version,
+                progress,
+                extra_systems,
+                on_step,
+            )
         except CotclipError as exc:
             raise _note_unstarted(exc, run) from None
 
 
-def _run(config: RunConfig, run: RunDir, inputs: Inputs, user_system: System | None, stack: contextlib.ExitStack,
-         started: float, fresh: bool, on_version: Any, progress: bool, extra_systems: Any,
-         on_step: Any = None) -> RunSummary:
+def _run(
+    config: RunConfig,
+    run: RunDir,
+    inputs: Inputs,
+    user_system: System | None,
+    stack: contextlib.ExitStack,
+    started: float,
+    fresh: bool,
+    on_version: Any,
+    progress: bool,
+    extra_systems: Any,
+    on_step: Any = None,
+) -> RunSummary:
     deadline = _deadline(config, run, started)
     data = encode_inputs(inputs, config, run, progress=progress)
     if fresh:
         run.write_json("environment.json", environment(config.seed, data.encoder.identity, data.describe()))
-    proposer = build_proposer(config, inputs, run, stack, data=data, task=_task(config, inputs), on_step=on_step,
-                              deadline=deadline)
+    proposer = build_proposer(
+        config, inputs, run, stack, data=data, task=_task(config, inputs), on_step=on_step, deadline=deadline
+    )
     moves = build_moves(config, proposer, run.path)
     loop = OptimizationLoop(config, run, data, proposer, moves, on_version=on_version, started=started)
     client = getattr(proposer, "client", None) or getattr(getattr(proposer, "steps", None), "client", None)

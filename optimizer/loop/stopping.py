@@ -40,7 +40,7 @@ class Budgets:
         """Plain dict."""
         return asdict(self)
 
-    def evaluations_left(self, spent: "Spent") -> int | None:
+    def evaluations_left(self, spent: Spent) -> int | None:
         """Evaluations still allowed (None = unlimited)."""
         return None if self.max_evaluations is None else max(0, self.max_evaluations - spent.evaluations)
 

@@ -14,9 +14,10 @@ Used by ``cotclip transfer RUN --model M ...`` and by ``optimize --transfer-mode
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from cotclip.optimizer.loop.config import RunConfig, load_run_config
 from cotclip.optimizer.loop.data import load_inputs
@@ -24,14 +25,21 @@ from cotclip.optimizer.loop.final import baseline_on_test, pick_comparisons, sco
 from cotclip.optimizer.loop.result import HeldOutScore
 from cotclip.optimizer.loop.runs import RunDir, VersionRecord
 from cotclip.scoring.cache import CachedEncoder, EmbeddingCache
-from cotclip.scoring.data._base import Dataset
+from cotclip.scoring.data import Dataset
 from cotclip.scoring.embedding import embed_dataset
 from cotclip.scoring.encoders.options import EncoderSettings
 from cotclip.scoring.registry import load_encoder
 from cotclip.scoring.scorer import ImageSet, PromptEmbedder
 from cotclip.systems.errors import RunDirError
 
-__all__ = ["TransferRow", "TransferTable", "transfer_table", "transfer_run", "transfer_markdown", "check_transfer_models"]
+__all__ = [
+    "TransferRow",
+    "TransferTable",
+    "transfer_table",
+    "transfer_run",
+    "transfer_markdown",
+    "check_transfer_models",
+]
 
 
 @dataclass(frozen=True)
@@ -49,12 +57,20 @@ class TransferRow:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready row (scores as ``{"accuracy", "ci"}``)."""
+
         def brief(score: HeldOutScore | None) -> dict[str, Any] | None:
             return None if score is None else {"accuracy": score.accuracy, "ci": list(score.ci)}
 
-        return {"model": self.model, "identity": self.identity, "optimized_on": self.own, "n": self.n,
-                "best": brief(self.best), "initial": brief(self.initial), "baseline": brief(self.baseline),
-                "baseline_note": self.baseline_note}
+        return {
+            "model": self.model,
+            "identity": self.identity,
+            "optimized_on": self.own,
+            "n": self.n,
+            "best": brief(self.best),
+            "initial": brief(self.initial),
+            "baseline": brief(self.baseline),
+            "baseline_note": self.baseline_note,
+        }
 
 
 @dataclass(frozen=True)
@@ -67,8 +83,11 @@ class TransferTable:
 
     def to_dict(self) -> dict[str, Any]:
         """``{"best_version", "initial_version", "rows": [...]}``."""
-        return {"best_version": self.best_version, "initial_version": self.initial_version,
-                "rows": [row.to_dict() for row in self.rows]}
+        return {
+            "best_version": self.best_version,
+            "initial_version": self.initial_version,
+            "rows": [row.to_dict() for row in self.rows],
+        }
 
     def to_markdown(self) -> str:
         """A Markdown table (see :func:`transfer_markdown`)."""
@@ -77,18 +96,24 @@ class TransferTable:
 
 def transfer_markdown(table: dict[str, Any]) -> str:
     """Markdown for a :meth:`TransferTable.to_dict` (accuracy and 95% CI per cell; best's ratio to its own encoder)."""
+
     def cell(score: dict[str, Any] | None) -> str:
         return "n/a" if score is None else f"{score['accuracy']:.1%} ({score['ci'][0]:.1%}-{score['ci'][1]:.1%})"
 
     own = next((row["best"]["accuracy"] for row in table["rows"] if row["optimized_on"]), None)
-    lines = [f"Best = v{table['best_version']}, first proposal = v{table['initial_version'] or '-'}; "
-             "test split, 95% bootstrap intervals.", "",
-             "| encoder | images | best | first proposal | class-name baseline | best / best on its own encoder |",
-             "|---|---:|---:|---:|---:|---:|"]
+    lines = [
+        f"Best = v{table['best_version']}, first proposal = v{table['initial_version'] or '-'}; "
+        "test split, 95% bootstrap intervals.",
+        "",
+        "| encoder | images | best | first proposal | class-name baseline | best / best on its own encoder |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
     for row in table["rows"]:
         ratio = "-" if not own else f"{row['best']['accuracy'] / own:.2f}"
         name = f"{row['model']} (optimized on)" if row["optimized_on"] else row["model"]
-        lines.append(f"| `{name}` | {row['n']} | {cell(row['best'])} | {cell(row['initial'])} | {cell(row['baseline'])} | {ratio} |")
+        lines.append(
+            f"| `{name}` | {row['n']} | {cell(row['best'])} | {cell(row['initial'])} | {cell(row['baseline'])} | {ratio} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -99,11 +124,24 @@ def _score_row(config: RunConfig, picked: dict[str, VersionRecord | None], own: 
     positions = [p for p in inputs.splits.test if inputs.dataset.labels[p] in known]
     embedded = embed_dataset(inputs.dataset, encoder, positions=positions, progress=False)
     test = ImageSet(embedded.embeddings, list(embedded.labels), PromptEmbedder(encoder))
-    scored = {key: None if record is None else score_on_test(
-        key, record.system, test, temperature=config.temperature, n_resamples=config.bootstrap, seed=config.seed,
-        version=record.version_id) for key, record in picked.items()}
+    scored = {
+        key: None
+        if record is None
+        else score_on_test(
+            key,
+            record.system,
+            test,
+            temperature=config.temperature,
+            n_resamples=config.bootstrap,
+            seed=config.seed,
+            version=record.version_id,
+        )
+        for key, record in picked.items()
+    }
     baseline, note = baseline_on_test(inputs.classes, test, n_resamples=config.bootstrap, seed=config.seed)
-    return TransferRow(config.model, encoder.identity, own, len(test), scored["best"], scored["initial"], baseline, note)
+    return TransferRow(
+        config.model, encoder.identity, own, len(test), scored["best"], scored["initial"], baseline, note
+    )
 
 
 def transfer_table(
@@ -128,15 +166,27 @@ def transfer_table(
     settings = settings or EncoderSettings()
     rows = [_score_row(base, picked, own=True)] if include_own else []
     for model in models:
-        other = base.model_copy(update={"model": model, "encoder_options": list(settings.options),
-                                        "similarity": settings.similarity, "trust_remote_code": settings.trust_remote_code})
+        other = base.model_copy(
+            update={
+                "model": model,
+                "encoder_options": list(settings.options),
+                "similarity": settings.similarity,
+                "trust_remote_code": settings.trust_remote_code,
+            }
+        )
         rows.append(_score_row(other, picked, own=False))
     initial = picked["initial"]
     return TransferTable(picked["best"].version_id, None if initial is None else initial.version_id, tuple(rows))
 
 
-def transfer_run(run_path: Path | str, models: Sequence[str], *, settings: EncoderSettings | None = None,
-                 data: str | None = None, cache_dir: str | None = None) -> TransferTable:
+def transfer_run(
+    run_path: Path | str,
+    models: Sequence[str],
+    *,
+    settings: EncoderSettings | None = None,
+    data: str | None = None,
+    cache_dir: str | None = None,
+) -> TransferTable:
     """:func:`transfer_table` for the finished (or running) run in ``run_path``; reads, never writes, the run dir."""
     config_path = Path(run_path) / "run.yaml"
     if not config_path.is_file():

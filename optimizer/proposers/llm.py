@@ -16,10 +16,11 @@ and cached answers give the same systems and log at any concurrency.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from cotclip.optimizer.llm.concurrency import LLMExecutor, LLMRequest
 from cotclip.optimizer.llm.lm import LLMClient
@@ -27,10 +28,19 @@ from cotclip.optimizer.llm.usage import Budget, Usage
 from cotclip.optimizer.proposers import _feedback as feedback_text
 from cotclip.optimizer.proposers._base import ProposalTask, ScoredVersion
 from cotclip.optimizer.proposers.repair import (
-    Draft, UnusableAnswerError, add_rules, draft_to_system, parse_answer, read_draft,
+    Draft,
+    UnusableAnswerError,
+    add_rules,
+    draft_to_system,
+    parse_answer,
+    read_draft,
 )
 from cotclip.optimizer.proposers.signatures import (
-    answer_model, complete_rules_signature, load_instructions, propose_signature, revise_signature,
+    answer_model,
+    complete_rules_signature,
+    load_instructions,
+    propose_signature,
+    revise_signature,
 )
 from cotclip.systems.errors import BudgetExhaustedError, CotclipError, ProposerError, SystemValidationError
 from cotclip.systems.model import System
@@ -54,7 +64,7 @@ _REVISION_SEED_STEP = 7919
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 class LLMProposer:

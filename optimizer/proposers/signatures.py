@@ -51,7 +51,9 @@ def load_instructions(name: str, prompts_dir: Path | None = None) -> Instruction
         try:
             text = path.read_text(encoding="utf-8")
         except OSError as exc:
-            raise InputError(f"cannot read prompt file {path}: {exc.strerror}; restore it or drop --prompts-dir") from None
+            raise InputError(
+                f"cannot read prompt file {path}: {exc.strerror}; restore it or drop --prompts-dir"
+            ) from None
         source = str(path)
     else:
         text = resources.files("cotclip.prompts").joinpath(f"{name}.md").read_text(encoding="utf-8")
@@ -85,11 +87,13 @@ def rules_model(classes: list[str]) -> type[BaseModel]:
 def answer_model(classes: list[str], max_groups: int, max_options: int) -> type[BaseModel]:
     """The typed answer of propose/revise: groups (within the size limits) and rules."""
     group = create_model(
-        "Group", __base__=AnswerGroup,
+        "Group",
+        __base__=AnswerGroup,
         options=(list[str], Field(min_length=2, max_length=max_options, description="short phrases")),
     )
     return create_model(
-        "SystemAnswer", __config__=ConfigDict(extra="forbid"),
+        "SystemAnswer",
+        __config__=ConfigDict(extra="forbid"),
         groups=(list[group], Field(min_length=1, max_length=max_groups)),
         rules=(rules_model(classes), ...),
     )
@@ -108,34 +112,46 @@ def build_signature(fields: dict, instructions: Instructions, name: str):
 
 def propose_signature(answer: type[BaseModel], instructions: Instructions):
     """classes, domain, notes, limits, emphasis, feedback -> answer."""
-    return build_signature({
-        "classes": ("in", list[str], "class names to tell apart"),
-        "domain": ("in", str, "what the images show"),
-        "notes": ("in", str, "per-class notes from the user (may be empty)"),
-        "limits": ("in", str, "size limits"),
-        "emphasis": ("in", str, "what to emphasise in this candidate"),
-        "feedback": ("in", str, "problems of your previous answer (empty on the first try)"),
-        "answer": ("out", answer, "the system: groups and rules"),
-    }, instructions, "ProposeSystem")
+    return build_signature(
+        {
+            "classes": ("in", list[str], "class names to tell apart"),
+            "domain": ("in", str, "what the images show"),
+            "notes": ("in", str, "per-class notes from the user (may be empty)"),
+            "limits": ("in", str, "size limits"),
+            "emphasis": ("in", str, "what to emphasise in this candidate"),
+            "feedback": ("in", str, "problems of your previous answer (empty on the first try)"),
+            "answer": ("out", answer, "the system: groups and rules"),
+        },
+        instructions,
+        "ProposeSystem",
+    )
 
 
 def revise_signature(answer: type[BaseModel], instructions: Instructions):
     """current system, scores, diagnostics, history, limits, feedback -> answer."""
-    return build_signature({
-        "current_system": ("in", str, "the system to improve, as JSON"),
-        "scores": ("in", str, "held-out accuracy overall and per class"),
-        "diagnostics": ("in", str, "what goes wrong, measured on training images"),
-        "history": ("in", str, "earlier versions and their accuracy"),
-        "limits": ("in", str, "size limits"),
-        "feedback": ("in", str, "problems of your previous answer (empty on the first try)"),
-        "answer": ("out", answer, "the complete revised system"),
-    }, instructions, "ReviseSystem")
+    return build_signature(
+        {
+            "current_system": ("in", str, "the system to improve, as JSON"),
+            "scores": ("in", str, "held-out accuracy overall and per class"),
+            "diagnostics": ("in", str, "what goes wrong, measured on training images"),
+            "history": ("in", str, "earlier versions and their accuracy"),
+            "limits": ("in", str, "size limits"),
+            "feedback": ("in", str, "problems of your previous answer (empty on the first try)"),
+            "answer": ("out", answer, "the complete revised system"),
+        },
+        instructions,
+        "ReviseSystem",
+    )
 
 
 def complete_rules_signature(classes: list[str], instructions: Instructions):
     """groups, classes -> rules (used once when an answer left classes without rules)."""
-    return build_signature({
-        "groups": ("in", str, "the fixed groups and their options, as JSON"),
-        "classes": ("in", list[str], "classes that still need rules"),
-        "rules": ("out", rules_model(classes), "for each class, one option text per group"),
-    }, instructions, "CompleteRules")
+    return build_signature(
+        {
+            "groups": ("in", str, "the fixed groups and their options, as JSON"),
+            "classes": ("in", list[str], "classes that still need rules"),
+            "rules": ("out", rules_model(classes), "for each class, one option text per group"),
+        },
+        instructions,
+        "CompleteRules",
+    )

@@ -24,10 +24,11 @@ others (built-in templates, notes-free rules fitted from images) and says so.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from cotclip.optimizer.llm.lm import LLMClient
 from cotclip.optimizer.llm.usage import Budget, Usage
@@ -36,7 +37,12 @@ from cotclip.optimizer.proposers._feedback import keep_locks
 from cotclip.optimizer.proposers.staged_llm import StagedSteps
 from cotclip.optimizer.proposers.staged_notes import mine_note, route_kinds
 from cotclip.optimizer.proposers.staged_stages import (
-    ClassPhrase, StagedGroup, assign, clean_attributes, ground, organize,
+    ClassPhrase,
+    StagedGroup,
+    assign,
+    clean_attributes,
+    ground,
+    organize,
 )
 from cotclip.scoring.scorer import ImageSet
 from cotclip.systems.errors import BudgetExhaustedError, ProposerError
@@ -48,7 +54,7 @@ logger = logging.getLogger(__name__)
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 class StagedProposer:
@@ -122,8 +128,12 @@ class StagedProposer:
         if grounded is None:
             raise ProposerError("the staged proposer found no option the encoder can read on train images; "
                                 "give per-class notes (`cotclip optimize --notes`) with visible attributes or try another --lm")
-        self._say("ground", f"{sum(len(g.options) for g in grounded.groups)} of "
-                  f"{sum(len(g.options) for g in base.groups)} options readable", notes)
+        self._say(
+            "ground",
+            f"{sum(len(g.options) for g in grounded.groups)} of "
+            f"{sum(len(g.options) for g in base.groups)} options readable",
+            notes,
+        )
         candidates = [grounded]
         if self.fit is not None:
             fitted = self.fit(grounded)
@@ -137,7 +147,7 @@ class StagedProposer:
         classes = list(task.classes)
         batches = range(0, len(classes), self.batch_size)
         for number, start in enumerate(batches, 1):
-            batch = classes[start: start + self.batch_size]
+            batch = classes[start : start + self.batch_size]
             answered = self.steps.describe(batch, task.domain, task.notes)
             found = 0
             for name in batch:
@@ -150,17 +160,27 @@ class StagedProposer:
                 pool.extend(kept)
                 found += len(kept)
             if self.on_step is not None:
-                self.on_step(f"describe: batch {number}/{len(batches)}: {found} phrases for {len(answered)} "
-                             f"of {len(batch)} classes")
+                self.on_step(
+                    f"describe: batch {number}/{len(batches)}: {found} phrases for {len(answered)} "
+                    f"of {len(batch)} classes"
+                )
         pool, route_notes = route_kinds(pool, self.train.prompts.embed)
         described = len({p.class_name for p in pool if p.from_note})
-        self._say("describe", f"{len(pool)} phrases for {described} of {len(classes)} classes "
-                  f"({len({p.kind for p in pool})} kinds)")
-        self._say("sort", f"{sum(' sorted as ' in n for n in route_notes)} unsorted phrase(s) given a kind, "
-                  f"{sum(n.endswith('dropped') for n in route_notes)} dropped", route_notes)
+        self._say(
+            "describe",
+            f"{len(pool)} phrases for {described} of {len(classes)} classes ({len({p.kind for p in pool})} kinds)",
+        )
+        self._say(
+            "sort",
+            f"{sum(' sorted as ' in n for n in route_notes)} unsorted phrase(s) given a kind, "
+            f"{sum(n.endswith('dropped') for n in route_notes)} dropped",
+            route_notes,
+        )
         if not pool:
-            raise ProposerError(f"the LLM {self.steps.model} described no class usably; "
-                                "give per-class notes (`cotclip optimize --notes`) or try another --lm (see the proposer log)")
+            raise ProposerError(
+                f"the LLM {self.steps.model} described no class usably; "
+                "give per-class notes (`cotclip optimize --notes`) or try another --lm (see the proposer log)"
+            )
         self._pool = pool
         return pool
 
@@ -169,11 +189,14 @@ class StagedProposer:
         examples = {k: [p.phrase for p in pool if p.kind == k][:3] for k in kinds}
         templates = self.steps.templates(kinds, examples, task.domain)
         self._kind_groups.update(templates)
-        groups, notes = organize(pool, templates, embed=self.train.prompts.embed,
-                                 max_groups=task.max_groups, max_options=task.max_options)
+        groups, notes = organize(
+            pool, templates, embed=self.train.prompts.embed, max_groups=task.max_groups, max_options=task.max_options
+        )
         if not groups:
-            raise ProposerError("the described phrases form no group of two or more options; "
-                                "give per-class notes (`cotclip optimize --notes`) or try another --lm")
+            raise ProposerError(
+                "the described phrases form no group of two or more options; "
+                "give per-class notes (`cotclip optimize --notes`) or try another --lm"
+            )
         shown = ", ".join(f"{g.name}({len(g.options)})" for g in groups)
         self._say("organize", f"{len(groups)} groups: {shown}", notes)
         return groups
@@ -204,15 +227,23 @@ class StagedProposer:
                 for name, index in self.steps.choose_options(group, pending).items():
                     rules[name][group.name] = index
         set_rules = sum(1 for c in rules for v in rules[c].values() if v is not None)
-        self._say("assign", f"{set_rules} of {len(task.classes) * len(groups)} rules from the classes' own phrases"
-                  + (f" ({asked} asked of the LLM)" if asked else "") + "; the rest null")
+        self._say(
+            "assign",
+            f"{set_rules} of {len(task.classes) * len(groups)} rules from the classes' own phrases"
+            + (f" ({asked} asked of the LLM)" if asked else "")
+            + "; the rest null",
+        )
         return rules
 
     def _system(self, task: ProposalTask, groups: list[StagedGroup], rules: dict, name: str) -> System:
-        details = {"lm": self.steps.model, "stages": ["describe", "questions", "expand", "assign", "ground"],
-                   "prompts_sha256": self.steps.prompt_hashes()}
+        details = {
+            "lm": self.steps.model,
+            "stages": ["describe", "questions", "expand", "assign", "ground"],
+            "prompts_sha256": self.steps.prompt_hashes(),
+        }
         data = {
-            "name": name, "classes": list(task.classes),
+            "name": name,
+            "classes": list(task.classes),
             "groups": [{"name": g.name, "prompt": g.prompt, "options": list(g.options)} for g in groups],
             "rules": {c: {g.name: rules[c][g.name] for g in groups} for c in task.classes},
             "provenance": {"parent": None, "method": "llm-staged", "created_at": _now(), "details": details},
@@ -222,23 +253,34 @@ class StagedProposer:
     # ----- revise --------------------------------------------------------------------
     def revise(self, system: System, diagnostics: Any, history: list[ScoredVersion]) -> System:
         """Add what visibly separates the most confused pair not asked about yet; locks are kept."""
-        pair = next(((t, p) for t, p, _ in getattr(diagnostics, "confusions", [])
-                     if tuple(sorted((t, p))) not in self._contrasted), None)
+        pair = next(
+            (
+                (t, p)
+                for t, p, _ in getattr(diagnostics, "confusions", [])
+                if tuple(sorted((t, p))) not in self._contrasted
+            ),
+            None,
+        )
         if pair is None:
             raise ProposerError("no confused pair left to ask the LLM about")
         self._contrasted.add(tuple(sorted(pair)))
         notes = self._task.notes if self._task else {}
         first, second = self.steps.contrast(pair, notes, self._task.domain if self._task else None)
-        revised = _add_differences(system, first + second,
-                                   lambda kind: self._kind_groups.get(kind) or self.steps.default_template(kind))
+        revised = _add_differences(
+            system, first + second, lambda kind: self._kind_groups.get(kind) or self.steps.default_template(kind)
+        )
         if revised is None:
             raise ProposerError(f"the LLM named no new visible difference between {pair[0]} and {pair[1]}")
         grounded, ground_notes = ground(revised, self.train)
         if grounded is None:
             raise ProposerError(f"no difference between {pair[0]} and {pair[1]} is readable on train images")
         result = keep_locks(system, self.fit(grounded) if self.fit is not None else grounded)
-        self._say("revise", f"{pair[0]} vs {pair[1]}: {len(first) + len(second)} difference(s) asked, "
-                  f"{len(result.prompt_texts()) - len(system.prompt_texts())} prompt(s) added", ground_notes)
+        self._say(
+            "revise",
+            f"{pair[0]} vs {pair[1]}: {len(first) + len(second)} difference(s) asked, "
+            f"{len(result.prompt_texts()) - len(system.prompt_texts())} prompt(s) added",
+            ground_notes,
+        )
         return result
 
 
@@ -246,8 +288,9 @@ def _changed_rules(before: System, after: System) -> int:
     return sum(1 for c in before.classes for g in before.groups if before.rule(c, g.name) != after.rule(c, g.name))
 
 
-def _add_differences(system: System, phrases: list[ClassPhrase],
-                     group_of_kind: Callable[[str], tuple[str, str]]) -> System | None:
+def _add_differences(
+    system: System, phrases: list[ClassPhrase], group_of_kind: Callable[[str], tuple[str, str]]
+) -> System | None:
     """``system`` with each phrase added as an option of its kind's group (a new group if none).
 
     A phrase from its class's note also becomes that class's rule (unless locked); any

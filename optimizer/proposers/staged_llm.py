@@ -22,7 +22,12 @@ from cotclip.optimizer.proposers._parse import UnusableAnswerError, parse_answer
 from cotclip.optimizer.proposers.repair import normalize_text
 from cotclip.optimizer.proposers.signatures import Instructions, load_instructions
 from cotclip.optimizer.proposers.staged_signatures import (
-    KINDS, assign_signature, contrast_signature, describe_signature, expand_signature, templates_signature,
+    KINDS,
+    assign_signature,
+    contrast_signature,
+    describe_signature,
+    expand_signature,
+    templates_signature,
 )
 from cotclip.optimizer.proposers.staged_stages import ClassPhrase, StagedGroup, clean_attributes
 from cotclip.systems.errors import LLMServerError, LLMUnavailableError
@@ -146,15 +151,23 @@ class StagedSteps:
                     found.setdefault(name, pairs)
             if all(c in found for c in batch):
                 break
-            feedback = ("your previous answer gave no usable attributes for " + ", ".join(c for c in batch if c not in found)
-                        + "; answer for every class with kind and phrase")
+            feedback = (
+                "your previous answer gave no usable attributes for "
+                + ", ".join(c for c in batch if c not in found)
+                + "; answer for every class with kind and phrase"
+            )
         return found
 
-    def templates(self, kinds: list[str], examples: dict[str, list[str]], domain: str | None) -> dict[str, tuple[str, str]]:
+    def templates(
+        self, kinds: list[str], examples: dict[str, list[str]], domain: str | None
+    ) -> dict[str, tuple[str, str]]:
         """``{kind: (group name, template)}``; a built-in template where the answer's is unusable."""
         lines = "\n".join(f"- {k} ({KINDS[k]}): e.g. " + ", ".join(examples.get(k, [])) for k in kinds)
-        data = self._ask("questions", templates_signature(kinds, self.instructions("questions")),
-                         {"domain": domain or "images of the listed classes", "kinds": lines})
+        data = self._ask(
+            "questions",
+            templates_signature(kinds, self.instructions("questions")),
+            {"domain": domain or "images of the listed classes", "kinds": lines},
+        )
         entries = data.get("questions", data) if isinstance(data, dict) else None
         entries = entries.get("questions", entries) if isinstance(entries, dict) else entries
         chosen: dict[str, tuple[str, str]] = {}
@@ -163,8 +176,13 @@ class StagedSteps:
             kind = _kind_of(entry.get("kind")) if isinstance(entry, dict) else None
             prompt = " ".join(str(entry.get("prompt", "")).split()) if kind else ""
             name = _NAME.sub("_", str(entry.get("name", "")).lower()).strip("_") if kind else ""
-            if kind in kinds and kind not in chosen and prompt.count("{}") == 1 and len(prompt) <= 120 \
-                    and "{" not in prompt.replace("{}", ""):
+            if (
+                kind in kinds
+                and kind not in chosen
+                and prompt.count("{}") == 1
+                and len(prompt) <= 120
+                and "{" not in prompt.replace("{}", "")
+            ):
                 copied = any(normalize_text(e) in name.replace("_", " ") for e in examples.get(kind, []))
                 if not name or len(name) > 30 or copied or name in used:
                     name = self.default_template(kind)[0]  # small models name a question after an example
@@ -176,8 +194,11 @@ class StagedSteps:
             name, prompt = self.default_template(kind)
             chosen[kind] = (name if name not in used else f"{name}_{kind}", prompt)
             used.add(chosen[kind][0])
-        self.note("questions", f"{len(kinds) - len(fallback)} of {len(kinds)} questions from the LLM",
-                  [f"{k}: built-in question used (the answer's was unusable)" for k in fallback])
+        self.note(
+            "questions",
+            f"{len(kinds) - len(fallback)} of {len(kinds)} questions from the LLM",
+            [f"{k}: built-in question used (the answer's was unusable)" for k in fallback],
+        )
         return chosen
 
     def default_template(self, kind: str) -> tuple[str, str]:
@@ -186,17 +207,23 @@ class StagedSteps:
 
     def more_values(self, kind: str, known: list[str], domain: str | None) -> list[str]:
         """Other values of ``kind`` the LLM lists (short phrases, not already known)."""
-        data = self._ask("expand", expand_signature(self.instructions("expand")),
-                         {"domain": domain or "images of the listed classes", "kind": f"{kind} ({KINDS[kind]})",
-                          "known": known})
+        data = self._ask(
+            "expand",
+            expand_signature(self.instructions("expand")),
+            {"domain": domain or "images of the listed classes", "kind": f"{kind} ({KINDS[kind]})", "known": known},
+        )
         values = data.get("more", data) if isinstance(data, dict) else None
         values = values.get("values", []) if isinstance(values, dict) else values
         known_keys = {normalize_text(k) for k in known}
         cleaned = []
         for value in values if isinstance(values, list) else []:
             text = " ".join(str(value).split()).strip(" .,;:'\"")
-            if text and len(text.split()) <= 4 and not re.search(r"[{}\[\]<>:=#*\d]", text) \
-                    and normalize_text(text) not in known_keys:
+            if (
+                text
+                and len(text.split()) <= 4
+                and not re.search(r"[{}\[\]<>:=#*\d]", text)
+                and normalize_text(text) not in known_keys
+            ):
                 known_keys.add(normalize_text(text))
                 cleaned.append(text)
         return cleaned
@@ -205,8 +232,11 @@ class StagedSteps:
         """For classes whose phrase matched no option of ``group``: the option the LLM picks (none = absent)."""
         classes = list(dict.fromkeys(c for c, _ in pending))
         lines = "\n".join(f"- {c}: {phrase}" for c, phrase in pending)
-        data = self._ask("assign", assign_signature(classes, list(group.options), self.instructions("assign")),
-                         {"question": group.prompt, "descriptions": lines})
+        data = self._ask(
+            "assign",
+            assign_signature(classes, list(group.options), self.instructions("assign")),
+            {"question": group.prompt, "descriptions": lines},
+        )
         entries = data.get("answer", data) if isinstance(data, dict) else None
         entries = entries.get("choices", entries) if isinstance(entries, dict) else entries
         by_option = {normalize_text(o): i for i, o in enumerate(group.options)}
@@ -221,8 +251,9 @@ class StagedSteps:
                 chosen[name] = index
         return chosen
 
-    def contrast(self, pair: tuple[str, str], notes: dict[str, str], domain: str | None
-                 ) -> tuple[list[ClassPhrase], list[ClassPhrase]]:
+    def contrast(
+        self, pair: tuple[str, str], notes: dict[str, str], domain: str | None
+    ) -> tuple[list[ClassPhrase], list[ClassPhrase]]:
         """Visible attributes of each class of ``pair`` that the other lacks (cleaned against the notes).
 
         A phrase its class's note does not contain comes back with ``from_note`` False:
@@ -230,8 +261,11 @@ class StagedSteps:
         """
         first, second = pair
         text = "\n".join(f"- {c}: {notes.get(c, '') or '(no note)'}" for c in pair)
-        data = self._ask("contrast", contrast_signature(first, second, self.instructions("contrast")),
-                         {"domain": domain or "images of the listed classes", "pair": text, "kinds": _kinds_text()})
+        data = self._ask(
+            "contrast",
+            contrast_signature(first, second, self.instructions("contrast")),
+            {"domain": domain or "images of the listed classes", "pair": text, "kinds": _kinds_text()},
+        )
         answer = data.get("differences", data) if isinstance(data, dict) else {}
         answer = answer if isinstance(answer, dict) else {}
         result = []

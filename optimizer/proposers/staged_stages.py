@@ -16,8 +16,8 @@ Every step returns what it did as short notes for the proposer log.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
 
 import numpy as np
 

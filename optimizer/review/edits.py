@@ -18,7 +18,7 @@ raises :class:`EditError` (one line naming the edit) and nothing is applied.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
@@ -82,7 +82,7 @@ class LockGroup(_Edit):
     group: str
 
 
-Edit = Annotated[Union[SetRule, SetOption, SetTemplate, LockRule, LockGroup], Field(discriminator="op")]
+Edit = Annotated[SetRule | SetOption | SetTemplate | LockRule | LockGroup, Field(discriminator="op")]
 
 
 class EditBatch(BaseModel):

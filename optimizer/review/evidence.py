@@ -57,7 +57,13 @@ class RuleEvidence:
 
 
 def _one_rule(
-    class_name: str, group_name: str, n_options: int, rule: int | None, positions: np.ndarray, answers: np.ndarray, examples: int
+    class_name: str,
+    group_name: str,
+    n_options: int,
+    rule: int | None,
+    positions: np.ndarray,
+    answers: np.ndarray,
+    examples: int,
 ) -> RuleEvidence:
     class_answers = answers[positions]
     counts = np.bincount(class_answers, minlength=n_options) if positions.size else np.zeros(n_options, dtype=int)
@@ -97,5 +103,7 @@ def rule_evidence(
         positions = np.flatnonzero(truth == class_index)
         for group, group_answers in zip(system.groups, answers):
             rule = system.rule(class_name, group.name)
-            evidence.append(_one_rule(class_name, group.name, len(group.options), rule, positions, group_answers, examples))
+            evidence.append(
+                _one_rule(class_name, group.name, len(group.options), rule, positions, group_answers, examples)
+            )
     return evidence

@@ -15,7 +15,7 @@ from cotclip.optimizer.loop.data import Inputs, load_inputs
 from cotclip.optimizer.review.session import ReviewData
 from cotclip.scoring.cache import CachedEncoder, EmbeddingCache
 from cotclip.scoring.embedding import embed_dataset
-from cotclip.scoring.encoders._base import Encoder
+from cotclip.scoring.encoders import Encoder
 from cotclip.scoring.scorer import ImageSet, PromptEmbedder
 from cotclip.systems.errors import RunDirError
 from cotclip.systems.model import System

@@ -23,10 +23,11 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 from cotclip.optimizer.review.session import ReviewSession
@@ -162,7 +163,7 @@ class ReviewServer:
         """Serve until interrupted (blocks)."""
         self.httpd.serve_forever()
 
-    def start(self) -> "ReviewServer":
+    def start(self) -> ReviewServer:
         """Serve from a background thread (tests); stop with :meth:`stop`."""
         self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
@@ -175,7 +176,7 @@ class ReviewServer:
         if self._thread is not None:
             self._thread.join(timeout=5)
 
-    def __enter__(self) -> "ReviewServer":
+    def __enter__(self) -> ReviewServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

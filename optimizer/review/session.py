@@ -25,7 +25,7 @@ from cotclip.optimizer.loop.runs import HUMAN_EDIT, RunDir, VersionRecord, curre
 from cotclip.optimizer.review.edits import EditBatch, apply_edits, parse_edits
 from cotclip.optimizer.review.evidence import rule_evidence
 from cotclip.optimizer.review.thumbnails import thumbnail
-from cotclip.scoring.encoders._base import ImageRef
+from cotclip.scoring.encoders import ImageRef
 from cotclip.scoring.scorer import ImageSet, accuracy
 from cotclip.systems.errors import InputError, RunDirError
 from cotclip.systems.model import System

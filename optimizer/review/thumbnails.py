@@ -17,7 +17,7 @@ from typing import Any
 
 from PIL import Image, ImageDraw
 
-from cotclip.scoring.encoders._base import ImageRef
+from cotclip.scoring.encoders import ImageRef
 
 __all__ = ["Thumbnail", "thumbnail", "placeholder_image"]
 
@@ -65,5 +65,7 @@ def thumbnail(ref: ImageRef, size: int = 96) -> Thumbnail:
         image.thumbnail((size, size))
     except (OSError, ValueError) as exc:
         logger.warning("cannot read %s for a thumbnail: %s", ref.source, exc)
-        return Thumbnail(uri=_data_uri(placeholder_image(ref.uid, size, "unreadable")), placeholder=True, source=ref.source)
+        return Thumbnail(
+            uri=_data_uri(placeholder_image(ref.uid, size, "unreadable")), placeholder=True, source=ref.source
+        )
     return Thumbnail(uri=_data_uri(image), placeholder=False, source=ref.source)

@@ -23,8 +23,9 @@ Contract of a knob search (:func:`cotclip.optimizer.search.knob_search`):
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from cotclip.systems.model import Aggregation, System
 
@@ -70,7 +71,7 @@ class Knobs:
     templates: Mapping[str, tuple[str, ...]]
 
     @classmethod
-    def of(cls, system: System) -> "Knobs":
+    def of(cls, system: System) -> Knobs:
         """The knobs a system currently has."""
         return cls(
             temperature=system.scoring.temperature,
@@ -95,7 +96,7 @@ class Knobs:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "Knobs":
+    def from_dict(cls, data: Mapping[str, Any]) -> Knobs:
         """Inverse of :meth:`to_dict`."""
         return cls(float(data["temperature"]), data["aggregation"], float(data["name_prior_weight"]),
                    dict(data["weights"]), {g: tuple(t) for g, t in data["templates"].items()})
@@ -117,7 +118,7 @@ class ParetoPoint:
                 "knobs": self.knobs.to_dict(), "system": self.system.to_dict()}
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "ParetoPoint":
+    def from_dict(cls, data: Mapping[str, Any]) -> ParetoPoint:
         """Inverse of :meth:`to_dict` (the system is validated again)."""
         return cls(int(data["trial"]), float(data["accuracy"]), int(data["prompts"]), Knobs.from_dict(data["knobs"]),
                    System.from_data(data["system"], source="pareto point"))
@@ -147,7 +148,7 @@ class SearchTiming:
                 "trials_per_s": self.trials_per_s, "optuna_share": self.optuna_share}
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "SearchTiming":
+    def from_dict(cls, data: Mapping[str, Any]) -> SearchTiming:
         """Inverse of :meth:`to_dict` (the derived rates are recomputed)."""
         return cls(int(data["trials"]), float(data["wall_s"]), float(data["scoring_s"]))
 
@@ -189,7 +190,7 @@ class SearchResult:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "SearchResult":
+    def from_dict(cls, data: Mapping[str, Any]) -> SearchResult:
         """Inverse of :meth:`to_dict`, e.g. to report a front stored as ``pareto.json``; extra keys are ignored."""
         front = tuple(ParetoPoint.from_dict(point) for point in data["front"])
         best = next((p for p in front if p.trial == data["best"]["trial"]), None) or ParetoPoint.from_dict(data["best"])

@@ -53,7 +53,9 @@ class _GroupTable:
         texts = [template.replace("{}", option, 1) for option in group.options for template in pool]
         shape = (self.n_options, len(pool))
         self.cosines = images.similarities(texts).astype(np.float64).reshape(-1, *shape)
-        self.gram = np.stack([images.prompts.gram(texts[k * len(pool) : (k + 1) * len(pool)]) for k in range(self.n_options)])
+        self.gram = np.stack(
+            [images.prompts.gram(texts[k * len(pool) : (k + 1) * len(pool)]) for k in range(self.n_options)]
+        )
         rules = [system.rule(c, group.name) for c in system.classes]
         self.rule_options = np.array([0 if r is None else r for r in rules], dtype=np.int64)
         self.rule_mask = np.array([r is not None for r in rules], dtype=np.float64)
@@ -153,11 +155,17 @@ class KnobEvaluator:
         for group in data["groups"]:
             weight = knobs.weights.get(group["name"], 0.0)
             if weight > 0:
-                groups.append({**group, "weight": weight, "extra_prompts": list(knobs.templates.get(group["name"], ()))})
+                groups.append(
+                    {**group, "weight": weight, "extra_prompts": list(knobs.templates.get(group["name"], ()))}
+                )
         kept = {g["name"] for g in groups}
         data["groups"] = groups
         data["rules"] = {c: {g: i for g, i in rule.items() if g in kept} for c, rule in data["rules"].items()}
-        data["scoring"] = {**data["scoring"], "temperature": knobs.temperature, "aggregation": knobs.aggregation,
-                           "name_prior_weight": knobs.name_prior_weight}
+        data["scoring"] = {
+            **data["scoring"],
+            "temperature": knobs.temperature,
+            "aggregation": knobs.aggregation,
+            "name_prior_weight": knobs.name_prior_weight,
+        }
         data["provenance"] = {"parent": self.system.fingerprint(), "method": method, "details": details or {}}
         return System.from_data(data)

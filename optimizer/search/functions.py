@@ -11,7 +11,9 @@ __all__ = ["search_knobs", "DEFAULT_TRIALS"]
 DEFAULT_TRIALS = 100
 
 
-def search_knobs(system: System, train: ImageSet, val: ImageSet, *, seed: int = 0, budget: int | None = None) -> list[System]:
+def search_knobs(
+    system: System, train: ImageSet, val: ImageSet, *, seed: int = 0, budget: int | None = None
+) -> list[System]:
     """The most accurate knob setting on ``val`` within ``budget`` trials (in memory).
 
     Returns ``[]`` when no trial beat the system as given (nothing worth trying);

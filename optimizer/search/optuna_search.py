@@ -27,8 +27,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import optuna
 
@@ -60,7 +60,9 @@ def _suggest(trial: optuna.Trial, evaluator: KnobEvaluator, start: Knobs) -> Kno
         on = trial.suggest_categorical(f"on:{group.name}", [True, False]) if space.allow_removing_groups else True
         weights[group.name] = trial.suggest_float(f"weight:{group.name}", *space.weight, log=True) if on else 0.0
         variants = evaluator.variants(group.name)
-        chosen = [v for i, v in enumerate(variants) if trial.suggest_categorical(f"template:{group.name}:{i}", [False, True])]
+        chosen = [
+            v for i, v in enumerate(variants) if trial.suggest_categorical(f"template:{group.name}:{i}", [False, True])
+        ]
         templates[group.name] = tuple(chosen)
     return Knobs(temperature, aggregation, prior, weights, templates)
 
@@ -114,14 +116,22 @@ def _sampler(name: str, seed: int) -> optuna.samplers.BaseSampler:
 
 
 def _open_study(
-    system: System, storage: str | None, run_dir: str | Path | None, study_name: str | None, seed: int, sampler: str,
+    system: System,
+    storage: str | None,
+    run_dir: str | Path | None,
+    study_name: str | None,
+    seed: int,
+    sampler: str,
     heartbeat: tuple[int, int] = (HEARTBEAT_S, GRACE_S),
 ) -> tuple[optuna.Study, str]:
     sampler_object = _sampler(sampler, seed)
     backend, shown = open_storage(storage, run_dir, heartbeat_s=heartbeat[0], grace_s=heartbeat[1])
     name = study_name or f"knobs-{system.fingerprint()[:12]}"
     study = optuna.create_study(
-        storage=backend, study_name=name, directions=["maximize", "minimize"], sampler=sampler_object,
+        storage=backend,
+        study_name=name,
+        directions=["maximize", "minimize"],
+        sampler=sampler_object,
         load_if_exists=True,
     )
     owner = study.user_attrs.get("system_fingerprint")
@@ -200,10 +210,17 @@ def knob_search(
     if not front:
         raise InputError(f"no search trial finished within {timeout_s} s; raise the timeout or lower n_trials")
     best = max(front, key=lambda p: (p.accuracy, -p.prompts, -p.trial))
-    logger.info("knob search: %d trials, best val accuracy %.4f with %d prompts", _complete(study), best.accuracy,
-                best.prompts)
+    logger.info(
+        "knob search: %d trials, best val accuracy %.4f with %d prompts", _complete(study), best.accuracy, best.prompts
+    )
     return SearchResult(
-        study_name=study.study_name, storage=shown, start_accuracy=start_eval.accuracy,
-        start_prompts=start_eval.prompts, best=best, front=tuple(front), n_trials=_complete(study),
-        timing=SearchTiming(trials=own_trials, wall_s=wall_s, scoring_s=scoring_s), notes=tuple(evaluator.notes),
+        study_name=study.study_name,
+        storage=shown,
+        start_accuracy=start_eval.accuracy,
+        start_prompts=start_eval.prompts,
+        best=best,
+        front=tuple(front),
+        n_trials=_complete(study),
+        timing=SearchTiming(trials=own_trials, wall_s=wall_s, scoring_s=scoring_s),
+        notes=tuple(evaluator.notes),
     )

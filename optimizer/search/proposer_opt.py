@@ -25,14 +25,14 @@ instructions stay" shows what was tried and why it lost, rather than nothing.
 from __future__ import annotations
 
 import logging
-import shutil
 import tempfile
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
-from cotclip.optimizer.proposers._base import ProposalTask, Proposer
+from cotclip.optimizer.proposers import ProposalTask, Proposer
 from cotclip.optimizer.proposers.signatures import load_instructions
 from cotclip.scoring.diagnostics import diagnose
 from cotclip.scoring.scorer import ImageSet, accuracy

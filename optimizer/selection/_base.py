@@ -21,8 +21,9 @@ Contract every selector obeys:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol, Sequence, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from cotclip.systems.model import Group, System
 
@@ -142,6 +143,6 @@ class Selector(Protocol):
 
     name: str
 
-    def select(self, system: System, train: "ImageSet", val: "ImageSet", *, budget: int | None = None) -> Selection:
+    def select(self, system: System, train: ImageSet, val: ImageSet, *, budget: int | None = None) -> Selection:
         """A sub-system of ``system`` within ``budget`` prompts per image (None = no budget)."""
         ...

@@ -10,7 +10,9 @@ from cotclip.systems.model import System
 __all__ = ["select_groups"]
 
 
-def select_groups(system: System, train: ImageSet, val: ImageSet, *, seed: int = 0, budget: int | None = None) -> list[System]:
+def select_groups(
+    system: System, train: ImageSet, val: ImageSet, *, seed: int = 0, budget: int | None = None
+) -> list[System]:
     """Sub-systems asking fewer questions: information gain on train, and forward selection on val.
 
     ``budget`` bounds the val evaluations of the forward selection. Systems equal to the

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from cotclip.scoring.encoders._base import ImageRef
+from cotclip.scoring.encoders import ImageRef
 
 __all__ = ["Dataset", "Crop"]
 
@@ -44,7 +44,7 @@ class Dataset:
         """Images per label."""
         return Counter(self.labels)
 
-    def subset(self, positions: list[int]) -> "Dataset":
+    def subset(self, positions: list[int]) -> Dataset:
         """The images at ``positions`` (same identity suffix records the selection)."""
         return Dataset(
             source=self.source,

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from cotclip.scoring.data._base import Crop, Dataset
 from cotclip.scoring.data.local import check_crop, dataset_identity, file_ref, open_image
-from cotclip.scoring.encoders._base import ImageRef
+from cotclip.scoring.encoders import ImageRef
 from cotclip.systems.errors import DataError
 
 __all__ = ["load_dataset", "load_saved_dataset", "from_hf_dataset"]
@@ -63,7 +64,9 @@ def _image_refs(table: Any, column: str, crop: Crop | None, source: str, base: P
     if isinstance(feature, datasets.Image):
         table = table.select_columns([column]).cast_column(column, datasets.Image(decode=False))
     elif not (isinstance(feature, datasets.Value) and feature.dtype in ("string", "large_string")):
-        raise DataError(f"column {column!r} of {source} holds {feature}, not images or paths; pass --image-column <image column>")
+        raise DataError(
+            f"column {column!r} of {source} holds {feature}, not images or paths; pass --image-column <image column>"
+        )
     if not isinstance(feature, datasets.Image):
         return [file_ref(Path(p) if Path(p).is_absolute() or base is None else base / p, crop) for p in table[column]]
     refs = []
@@ -85,7 +88,9 @@ def from_hf_dataset(
 
     for column in (image_column, label_column):
         if column not in table.column_names:
-            raise DataError(f"{source} has no column {column!r} (columns: {table.column_names}); pass --image-column/--label-column")
+            raise DataError(
+                f"{source} has no column {column!r} (columns: {table.column_names}); pass --image-column/--label-column"
+            )
     label_feature = table.features[label_column]
     raw_labels = table[label_column]
     if any(value is None for value in raw_labels):
@@ -107,13 +112,17 @@ def load_saved_dataset(
     try:
         loaded = datasets.load_from_disk(str(folder))
     except (FileNotFoundError, OSError, ValueError) as exc:
-        raise DataError(f"cannot read the saved dataset {folder} ({str(exc).splitlines()[0]}); re-save it with save_to_disk") from None
+        raise DataError(
+            f"cannot read the saved dataset {folder} ({str(exc).splitlines()[0]}); re-save it with save_to_disk"
+        ) from None
     table = _pick_split(loaded, split or None, str(folder))
     source = f"{folder}:{split}" if split else str(folder)
     return from_hf_dataset(table, source, crop=crop, image_column=image_column, label_column=label_column, base=folder)
 
 
-def _load_hub(repo_id: str, split: str | None, allow_download: bool, hub_cache_dir: str | None, datasets_cache_dir: str | None) -> Any:
+def _load_hub(
+    repo_id: str, split: str | None, allow_download: bool, hub_cache_dir: str | None, datasets_cache_dir: str | None
+) -> Any:
     import datasets
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import LocalEntryNotFoundError
@@ -150,11 +159,15 @@ def load_dataset(
     if not repo_id:
         raise DataError("empty dataset spec 'hf:'; pass hf:<owner>/<name>[:split]")
     if Path(repo_id).expanduser().is_dir():
-        return load_saved_dataset(Path(repo_id).expanduser(), split=split, crop=box, image_column=image_column, label_column=label_column)
+        return load_saved_dataset(
+            Path(repo_id).expanduser(), split=split, crop=box, image_column=image_column, label_column=label_column
+        )
     try:
         loaded = _load_hub(repo_id, split, allow_download, hub_cache_dir, datasets_cache_dir)
     except ValueError as exc:  # datasets reports unknown splits and bad configs as ValueError
-        raise DataError(f"cannot load dataset {repo_id!r}: {str(exc).splitlines()[0]}; check the id and split") from None
+        raise DataError(
+            f"cannot load dataset {repo_id!r}: {str(exc).splitlines()[0]}; check the id and split"
+        ) from None
     table = _pick_split(loaded, split, f"hf:{repo_id}")
     source = f"hf:{repo_id}:{split}" if split else f"hf:{repo_id}"
     return from_hf_dataset(table, source, crop=box, image_column=image_column, label_column=label_column)

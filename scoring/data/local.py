@@ -20,17 +20,26 @@ import hashlib
 import io
 import json
 import struct
+from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from PIL import Image, ImageOps
 
 from cotclip.scoring.data._base import Crop, Dataset
-from cotclip.scoring.encoders._base import ImageRef
+from cotclip.scoring.encoders import ImageRef
 from cotclip.systems.errors import DataError
 
-__all__ = ["IMAGE_EXTENSIONS", "load_dataset", "check_crop", "open_image", "file_ref", "dataset_identity", "is_saved_dataset"]
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "load_dataset",
+    "check_crop",
+    "open_image",
+    "file_ref",
+    "dataset_identity",
+    "is_saved_dataset",
+]
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
 
@@ -42,12 +51,16 @@ def check_crop(crop: Sequence[float] | None) -> Crop | None:
     try:
         box = tuple(float(v) for v in crop)
     except (TypeError, ValueError):
-        raise DataError(f"crop {crop!r} must be 4 numbers left,top,right,bottom as fractions, e.g. 0.08,0.11,0.92,0.55") from None
+        raise DataError(
+            f"crop {crop!r} must be 4 numbers left,top,right,bottom as fractions, e.g. 0.08,0.11,0.92,0.55"
+        ) from None
     if len(box) != 4:
         raise DataError(f"crop {crop!r} has {len(box)} numbers; give 4 fractions left,top,right,bottom")
     left, top, right, bottom = box
     if not (0.0 <= left < right <= 1.0 and 0.0 <= top < bottom <= 1.0):
-        raise DataError(f"crop {box} is not a box inside the image; need 0 <= left < right <= 1 and 0 <= top < bottom <= 1")
+        raise DataError(
+            f"crop {box} is not a box inside the image; need 0 <= left < right <= 1 and 0 <= top < bottom <= 1"
+        )
     return box  # type: ignore[return-value]
 
 
@@ -94,10 +107,14 @@ def _is_image(path: Path) -> bool:
 def _folder_dataset(root: Path, crop: Crop | None) -> Dataset:
     class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not class_dirs:
-        raise DataError(f"{root} has no class subfolders; put each class's images in <folder>/<class>/ or use a manifest")
+        raise DataError(
+            f"{root} has no class subfolders; put each class's images in <folder>/<class>/ or use a manifest"
+        )
     refs, labels, empty = [], [], []
     for class_dir in class_dirs:
-        files = sorted((p for p in class_dir.rglob("*") if _is_image(p)), key=lambda p: p.relative_to(class_dir).as_posix())
+        files = sorted(
+            (p for p in class_dir.rglob("*") if _is_image(p)), key=lambda p: p.relative_to(class_dir).as_posix()
+        )
         if not files:
             empty.append(class_dir.name)
         refs.extend(file_ref(p, crop) for p in files)
@@ -125,7 +142,9 @@ def _manifest_rows(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
         except json.JSONDecodeError as exc:
             raise DataError(f"{path}:{number} is not valid JSON ({exc.msg}); write one JSON object per line") from None
         if not isinstance(row, dict):
-            raise DataError(f"{path}:{number} is not a JSON object; write one {{\"path\": ..., \"label\": ...}} per line")
+            raise DataError(
+                f"{path}:{number} is not a JSON object; write one {{\"path\": ..., \"label\": ...}} per line"
+            )
         rows.append(row)
     return rows, list(dict.fromkeys(key for row in rows for key in row))
 
@@ -135,14 +154,18 @@ def _manifest_dataset(path: Path, crop: Crop | None, image_column: str, label_co
     path_column = image_column if image_column in columns else "path"
     for needed in (path_column, label_column):
         if needed not in columns:
-            raise DataError(f"manifest {path} has no {needed!r} column (columns: {columns}); rename it or pass --image-column/--label-column")
+            raise DataError(
+                f"manifest {path} has no {needed!r} column (columns: {columns}); rename it or pass --image-column/--label-column"
+            )
     if not rows:
         raise DataError(f"manifest {path} lists no images; add rows of {path_column},{label_column}")
     files, labels, missing = [], [], []
     for number, row in enumerate(rows, start=1):
         label = row.get(label_column)
         if label is None or str(label).strip() == "" or not row.get(path_column):
-            raise DataError(f"{path} row {number} has an empty {path_column!r} or {label_column!r}; fill it in or drop the row")
+            raise DataError(
+                f"{path} row {number} has an empty {path_column!r} or {label_column!r}; fill it in or drop the row"
+            )
         file = Path(str(row[path_column])).expanduser()
         file = file if file.is_absolute() else path.parent / file
         if not file.is_file():
@@ -182,7 +205,9 @@ def load_dataset(
     if path.is_file() and path.suffix.lower() in {".csv", ".jsonl"}:
         return _manifest_dataset(path, box, image_column, label_column)
     if path.is_file():
-        raise DataError(f"{rest} is not a .csv/.jsonl manifest; pass a folder of class subfolders, a manifest, hf:<id> or precomputed:<file.npz>")
+        raise DataError(
+            f"{rest} is not a .csv/.jsonl manifest; pass a folder of class subfolders, a manifest, hf:<id> or precomputed:<file.npz>"
+        )
     raise DataError(
         f"data {rest!r} does not exist; pass a folder of class subfolders, a .csv/.jsonl manifest, "
         "hf:<id>[:split] or precomputed:<file.npz>"

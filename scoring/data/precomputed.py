@@ -7,10 +7,11 @@ pixels, hence no crop.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from cotclip.scoring.data._base import Dataset
-from cotclip.scoring.encoders._base import ImageRef
+from cotclip.scoring.encoders import ImageRef
 from cotclip.scoring.encoders.precomputed import read_precomputed
 from cotclip.systems.errors import DataError
 
@@ -23,6 +24,15 @@ def load_dataset(rest: str, *, crop: Sequence[float] | None = None, **_: Any) ->
         raise DataError("a crop cannot apply to precomputed embeddings; drop --crop or crop before computing them")
     contents = read_precomputed(rest, DataError)
     if contents.labels is None:
-        raise DataError(f"{contents.path} has no `labels` array; save labels [N] next to image_embeddings to use it as data")
-    refs = [ImageRef(uid=contents.uid(row), source=f"{contents.path}#{row}", row=row) for row in range(len(contents.labels))]
-    return Dataset(source=str(contents.path), identity=f"precomputed:{contents.sha256[:32]}", images=refs, labels=list(contents.labels))
+        raise DataError(
+            f"{contents.path} has no `labels` array; save labels [N] next to image_embeddings to use it as data"
+        )
+    refs = [
+        ImageRef(uid=contents.uid(row), source=f"{contents.path}#{row}", row=row) for row in range(len(contents.labels))
+    ]
+    return Dataset(
+        source=str(contents.path),
+        identity=f"precomputed:{contents.sha256[:32]}",
+        images=refs,
+        labels=list(contents.labels),
+    )

@@ -27,18 +27,32 @@ import hashlib
 import json
 import os
 import sys
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 from PIL import Image
 
 from cotclip.scoring.encoders._base import ImageEncoding, ImageRef, l2_normalize
-from cotclip.scoring.encoders.options import EncoderOptions, accepts, check_accepted, family_defaults, parse_encoder_options
+from cotclip.scoring.encoders.options import (
+    EncoderOptions,
+    accepts,
+    check_accepted,
+    family_defaults,
+    parse_encoder_options,
+)
 from cotclip.scoring.similarity import MultiVectors, check_similarity
 from cotclip.systems.errors import EncoderError
 
-__all__ = ["HFEncoder", "load_encoder", "folder_fingerprint", "resolve_model_folder", "hub_offline", "UNREADABLE_IMAGE_ERRORS"]
+__all__ = [
+    "HFEncoder",
+    "load_encoder",
+    "folder_fingerprint",
+    "resolve_model_folder",
+    "hub_offline",
+    "UNREADABLE_IMAGE_ERRORS",
+]
 
 LONG_JOB = 256
 """Calls with more inputs than this show a progress bar (when stderr is a terminal)."""
@@ -54,7 +68,11 @@ def hub_offline() -> bool:
 def folder_fingerprint(folder: Path) -> str:
     """sha256 over the relative names and bytes of every non-hidden file under ``folder``."""
     digest = hashlib.sha256()
-    files = sorted(p for p in folder.rglob("*") if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts))
+    files = sorted(
+        p
+        for p in folder.rglob("*")
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    )
     for path in files:
         digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
         with path.open("rb") as handle:
@@ -84,7 +102,9 @@ def resolve_model_folder(
     if candidate.is_dir():
         return candidate.resolve(), f"sha256:{folder_fingerprint(candidate)[:32]}"
     if candidate.exists() or rest.startswith((".", "/", "~")) or rest.count("/") > 1:
-        raise EncoderError(f"model folder {rest!r} does not exist or is not a folder; pass a folder saved with save_pretrained")
+        raise EncoderError(
+            f"model folder {rest!r} does not exist or is not a folder; pass a folder saved with save_pretrained"
+        )
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
 
@@ -101,15 +121,24 @@ def resolve_model_folder(
             "allow_download=True does, on a machine with network)"
         ) from None
     except (HfHubHTTPError, OSError, ValueError) as exc:
-        raise EncoderError(f"cannot fetch model {rest!r} from the hub: {str(exc).splitlines()[0]}; check the id and network") from None
+        raise EncoderError(
+            f"cannot fetch model {rest!r} from the hub: {str(exc).splitlines()[0]}; check the id and network"
+        ) from None
     return folder, f"rev:{folder.name}"
 
 
 class _Backend:
     """How one model family turns PIL images and strings into raw feature rows (or token/patch matrices)."""
 
-    def __init__(self, model: Any, image_fn: Callable[[list], Any], text_fn: Callable[[list[str]], Any], pre: str,
-                 options: EncoderOptions = EncoderOptions(), similarity: str = "cosine") -> None:
+    def __init__(
+        self,
+        model: Any,
+        image_fn: Callable[[list], Any],
+        text_fn: Callable[[list[str]], Any],
+        pre: str,
+        options: EncoderOptions = EncoderOptions(),
+        similarity: str = "cosine",
+    ) -> None:
         self.model, self.image_fn, self.text_fn, self.preprocessing = model, image_fn, text_fn, pre
         self.options, self.similarity = options, similarity
 
@@ -172,7 +201,10 @@ def _remote_code_backend(model: Any, folder: Path, options: EncoderOptions, simi
     check_accepted(options, model.encode_image, model.encode_text, where)
     image_kwargs, text_kwargs = dict(options.image), dict(options.text)
     if similarity == "maxsim":
-        for side, function, kwargs in (("image", model.encode_image, image_kwargs), ("text", model.encode_text, text_kwargs)):
+        for side, function, kwargs in (
+            ("image", model.encode_image, image_kwargs),
+            ("text", model.encode_text, text_kwargs),
+        ):
             if not accepts(function, "return_multivector"):
                 raise EncoderError(
                     f"--similarity maxsim needs multi-vector output, but {where}'s encode_{side} takes no "
@@ -189,8 +221,9 @@ def _remote_code_backend(model: Any, folder: Path, options: EncoderOptions, simi
     return _Backend(model, images, texts, "remote-code", options, similarity)
 
 
-def _load_backend(folder: Path, device: str, trust: bool, options: EncoderOptions = EncoderOptions(),
-                  similarity: str = "cosine") -> _Backend:
+def _load_backend(
+    folder: Path, device: str, trust: bool, options: EncoderOptions = EncoderOptions(), similarity: str = "cosine"
+) -> _Backend:
     import torch
     from transformers import AutoModel
 
@@ -200,13 +233,19 @@ def _load_backend(folder: Path, device: str, trust: bool, options: EncoderOption
     try:
         config = json.loads(config_path.read_text(encoding="utf-8"))
     except (ValueError, OSError) as exc:
-        raise EncoderError(f"{config_path} is not readable JSON ({exc}); re-save the model with save_pretrained") from None
+        raise EncoderError(
+            f"{config_path} is not readable JSON ({exc}); re-save the model with save_pretrained"
+        ) from None
     if isinstance(config, dict) and "auto_map" in config and not trust:
-        raise EncoderError(f"{folder} needs its own Python code to load; pass trust_remote_code=True (--trust-remote-code) only if you trust it")
+        raise EncoderError(
+            f"{folder} needs its own Python code to load; pass trust_remote_code=True (--trust-remote-code) only if you trust it"
+        )
     try:
         model = AutoModel.from_pretrained(folder, local_files_only=True, trust_remote_code=trust, dtype=torch.float32)
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
-        raise EncoderError(f"cannot load the model in {folder}: {str(exc).splitlines()[0]}; check that it is a CLIP-style model") from None
+        raise EncoderError(
+            f"cannot load the model in {folder}: {str(exc).splitlines()[0]}; check that it is a CLIP-style model"
+        ) from None
     model = model.to(device).eval()
     if hasattr(model, "encode_image") and hasattr(model, "encode_text"):  # the model's own preprocessing wins
         return _remote_code_backend(model, folder, options, similarity)
@@ -227,7 +266,9 @@ def _load_backend(folder: Path, device: str, trust: bool, options: EncoderOption
 class HFEncoder:
     """A transformers model behind the Encoder protocol (float32, no grad, L2-normalised rows)."""
 
-    def __init__(self, backend: _Backend, name: str, version: str, *, batch_size: int = 32, progress: bool = True) -> None:
+    def __init__(
+        self, backend: _Backend, name: str, version: str, *, batch_size: int = 32, progress: bool = True
+    ) -> None:
         self._backend = backend
         self._batch_size = batch_size
         self._progress = progress
@@ -268,7 +309,9 @@ class HFEncoder:
             matrices = [_as_numpy(item) for item in output]
             matrices = [m.reshape(-1, m.shape[-1]) for m in matrices]
             if len(matrices) != count:
-                raise EncoderError(f"the model returned {len(matrices)} multi-vectors for {count} inputs; check its return_multivector")
+                raise EncoderError(
+                    f"the model returned {len(matrices)} multi-vectors for {count} inputs; check its return_multivector"
+                )
             return matrices
         return _as_numpy(output)
 
@@ -324,12 +367,19 @@ class HFEncoder:
                 for position in batch:
                     ref = images[position]
                     if ref.open_pixels is None:
-                        raise EncoderError(f"{ref.source} carries no pixels (id-only image); hf: encoders need image files")
+                        raise EncoderError(
+                            f"{ref.source} carries no pixels (id-only image); hf: encoders need image files"
+                        )
                     try:
                         pixels.append(ref.open_pixels())
                         ok.append(position)
                     except UNREADABLE_IMAGE_ERRORS as exc:
-                        failures.append((position, f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'unreadable'}"))
+                        failures.append(
+                            (
+                                position,
+                                f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'unreadable'}",
+                            )
+                        )
                 if pixels:
                     output = self._backend.image_fn(pixels)
                     rows.append(self._rows(output, len(pixels)))
@@ -375,7 +425,9 @@ def load_encoder(
     except ValueError as exc:
         raise EncoderError(f"{exc}; pass --similarity cosine or maxsim") from None
     options = parse_encoder_options(encoder_options)
-    folder, version = resolve_model_folder(rest, revision=revision, allow_download=allow_download, hub_cache_dir=hub_cache_dir)
+    folder, version = resolve_model_folder(
+        rest, revision=revision, allow_download=allow_download, hub_cache_dir=hub_cache_dir
+    )
     backend = _load_backend(folder, _device(device), trust_remote_code, options, similarity)
     name = f"dir:{folder.name}" if version.startswith("sha256:") else rest
     return HFEncoder(backend, name, version, batch_size=batch_size, progress=progress)

@@ -14,8 +14,9 @@ which has no build for the pinned torch 2.13.0.)
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -46,7 +47,9 @@ def _offline_weights(open_clip: Any, arch: str, tag: str) -> tuple[str, str]:
 
     repo = open_clip.get_pretrained_cfg(arch, tag).get("hf_hub", "").strip("/")
     if not repo:
-        raise EncoderError(f"open_clip has no hub weights for {arch}/{tag}; pass a local weight file as open_clip:{arch}/<path>")
+        raise EncoderError(
+            f"open_clip has no hub weights for {arch}/{tag}; pass a local weight file as open_clip:{arch}/<path>"
+        )
     try:
         folder = Path(snapshot_download(repo, local_files_only=True))
     except LocalEntryNotFoundError:
@@ -63,7 +66,9 @@ def _offline_weights(open_clip: Any, arch: str, tag: str) -> tuple[str, str]:
 class OpenClipEncoder:
     """An OpenCLIP model behind the Encoder protocol (float32, no grad, L2-normalised rows)."""
 
-    def __init__(self, model: Any, preprocess: Any, tokenizer: Any, identity: str, device: str, batch_size: int) -> None:
+    def __init__(
+        self, model: Any, preprocess: Any, tokenizer: Any, identity: str, device: str, batch_size: int
+    ) -> None:
         self._model, self._preprocess, self._tokenizer = model, preprocess, tokenizer
         self._identity, self._device, self._batch_size = identity, device, batch_size
         self._dim = int(self.encode_texts(["a photo"]).shape[1])
@@ -85,7 +90,7 @@ class OpenClipEncoder:
         rows = []
         with torch.no_grad():
             for start in range(0, len(texts), self._batch_size):
-                tokens = self._tokenizer(list(texts[start:start + self._batch_size])).to(self._device)
+                tokens = self._tokenizer(list(texts[start : start + self._batch_size])).to(self._device)
                 rows.append(self._model.encode_text(tokens).float().cpu().numpy())
         return l2_normalize(np.concatenate(rows)) if rows else np.zeros((0, self._dim), dtype=np.float32)
 
@@ -100,7 +105,9 @@ class OpenClipEncoder:
                 for position in range(start, min(start + self._batch_size, len(images))):
                     ref = images[position]
                     if ref.open_pixels is None:
-                        raise EncoderError(f"{ref.source} carries no pixels (id-only image); open_clip encoders need image files")
+                        raise EncoderError(
+                            f"{ref.source} carries no pixels (id-only image); open_clip encoders need image files"
+                        )
                     try:
                         tensors.append(self._preprocess(ref.open_pixels()))
                         ok.append(position)
@@ -113,11 +120,15 @@ class OpenClipEncoder:
         return ImageEncoding(embeddings=embeddings, ok_positions=ok, failures=failures)
 
 
-def load_encoder(rest: str, *, device: str | None = None, batch_size: int = 32, allow_download: bool = False, **_: Any) -> OpenClipEncoder:
+def load_encoder(
+    rest: str, *, device: str | None = None, batch_size: int = 32, allow_download: bool = False, **_: Any
+) -> OpenClipEncoder:
     """The model ``open_clip:<arch>/<pretrained>``; unknown options are ignored."""
     arch, _sep, pretrained = rest.partition("/")
     if not arch or not pretrained:
-        raise EncoderError(f"open_clip spec {rest!r} must be <arch>/<pretrained>, e.g. open_clip:ViT-B-32/laion2b_s34b_b79k")
+        raise EncoderError(
+            f"open_clip spec {rest!r} must be <arch>/<pretrained>, e.g. open_clip:ViT-B-32/laion2b_s34b_b79k"
+        )
     open_clip = _import_open_clip()
     weights_path = Path(pretrained).expanduser()
     if weights_path.is_file():
@@ -133,7 +144,9 @@ def load_encoder(rest: str, *, device: str | None = None, batch_size: int = 32, 
     try:
         model, _train, preprocess = open_clip.create_model_and_transforms(arch, pretrained=weights, device=device)
     except (RuntimeError, ValueError, OSError) as exc:
-        raise EncoderError(f"cannot load open_clip model {arch}/{pretrained}: {str(exc).splitlines()[0]}; check the arch and tag") from None
+        raise EncoderError(
+            f"cannot load open_clip model {arch}/{pretrained}: {str(exc).splitlines()[0]}; check the arch and tag"
+        ) from None
     pre = hashlib.sha256(repr(preprocess).encode()).hexdigest()[:16]
     identity = f"open_clip:{arch}/{Path(pretrained).name}@{version}:pre={pre}"
     return OpenClipEncoder(model.eval(), preprocess, open_clip.get_tokenizer(arch), identity, device, batch_size)

@@ -27,21 +27,37 @@ from __future__ import annotations
 
 import inspect
 import json
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import yaml
 
 from cotclip.systems.errors import EncoderError, InputError
 
-__all__ = ["EncoderOptions", "EncoderSettings", "parse_encoder_options", "family_defaults", "accepts", "check_accepted", "RESERVED"]
+__all__ = [
+    "EncoderOptions",
+    "EncoderSettings",
+    "parse_encoder_options",
+    "family_defaults",
+    "accepts",
+    "check_accepted",
+    "RESERVED",
+]
 
 _SIDES = ("image", "text")
 RESERVED = {
-    "images": "the inputs", "sentences": "the inputs", "texts": "the inputs",
-    "batch_size": "cotclip's batching", "device": "cotclip's device choice", "show_progress_bar": "cotclip's progress bar",
-    "convert_to_numpy": "cotclip", "convert_to_tensor": "cotclip", "return_numpy": "cotclip",
-    "normalize_embeddings": "cotclip (it always normalises)", "return_multivector": "--similarity maxsim",
+    "images": "the inputs",
+    "sentences": "the inputs",
+    "texts": "the inputs",
+    "batch_size": "cotclip's batching",
+    "device": "cotclip's device choice",
+    "show_progress_bar": "cotclip's progress bar",
+    "convert_to_numpy": "cotclip",
+    "convert_to_tensor": "cotclip",
+    "return_numpy": "cotclip",
+    "normalize_embeddings": "cotclip (it always normalises)",
+    "return_multivector": "--similarity maxsim",
 }
 """Parameters cotclip sets itself, and the flag that controls each instead."""
 
@@ -56,7 +72,7 @@ class EncoderOptions:
     def __bool__(self) -> bool:
         return bool(self.image or self.text)
 
-    def merged_over(self, defaults: "EncoderOptions") -> "EncoderOptions":
+    def merged_over(self, defaults: EncoderOptions) -> EncoderOptions:
         """These options, with ``defaults`` filling in the keys they do not set."""
         return EncoderOptions({**defaults.image, **self.image}, {**defaults.text, **self.text})
 
@@ -70,8 +86,11 @@ class EncoderOptions:
 
     def as_flags(self) -> list[str]:
         """The options as ``side.KEY=VALUE`` strings (what ``--encoder-option`` takes)."""
-        return [f"{side}.{key}={json.dumps(value) if not isinstance(value, str) else value}"
-                for side in _SIDES for key, value in sorted(getattr(self, side).items())]
+        return [
+            f"{side}.{key}={json.dumps(value) if not isinstance(value, str) else value}"
+            for side in _SIDES
+            for key, value in sorted(getattr(self, side).items())
+        ]
 
 
 @dataclass(frozen=True)
@@ -95,7 +114,11 @@ class EncoderSettings:
 
     def to_dict(self) -> dict[str, Any]:
         """``{"options", "similarity", "trust_remote_code"}``."""
-        return {"options": list(self.options), "similarity": self.similarity, "trust_remote_code": self.trust_remote_code}
+        return {
+            "options": list(self.options),
+            "similarity": self.similarity,
+            "trust_remote_code": self.trust_remote_code,
+        }
 
 
 def _value(text: str) -> Any:
@@ -115,7 +138,7 @@ def parse_encoder_options(items: Sequence[str] | Mapping[str, Any] | EncoderOpti
     if isinstance(items, EncoderOptions):
         return items
     pairs = list(items.items()) if isinstance(items, Mapping) else []
-    for item in ([] if items is None or isinstance(items, Mapping) else items):
+    for item in [] if items is None or isinstance(items, Mapping) else items:
         key, sep, raw = str(item).partition("=")
         if not sep or not key.strip():
             raise InputError(f"--encoder-option {item!r} is not KEY=VALUE; e.g. --encoder-option text.task=retrieval")
@@ -140,7 +163,9 @@ def family_defaults(model: Any, text_fn: Callable) -> tuple[str | None, EncoderO
     config = getattr(model, "config", None)
     model_type = str(_config_value(config, "model_type") or "")
     if model_type == "jina-embeddings-v4":
-        return "jina-embeddings-v4", EncoderOptions({"task": "retrieval"}, {"task": "retrieval", "prompt_name": "query"})
+        return "jina-embeddings-v4", EncoderOptions(
+            {"task": "retrieval"}, {"task": "retrieval", "prompt_name": "query"}
+        )
     if model_type == "jina_clip":
         if "task" in _parameters(text_fn):
             return "jina-clip-v2", EncoderOptions({}, {"task": "retrieval.query"})
@@ -158,7 +183,10 @@ def _parameters(function: Callable) -> dict[str, inspect.Parameter]:
 def accepts(function: Callable, name: str) -> bool:
     """Whether ``function`` has a named parameter ``name`` (a ``**kwargs`` catch-all does not count)."""
     parameter = _parameters(function).get(name)
-    return parameter is not None and parameter.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+    return parameter is not None and parameter.kind not in (
+        inspect.Parameter.VAR_POSITIONAL,
+        inspect.Parameter.VAR_KEYWORD,
+    )
 
 
 def check_accepted(options: EncoderOptions, image_fn: Callable, text_fn: Callable, where: str) -> None:
@@ -171,7 +199,9 @@ def check_accepted(options: EncoderOptions, image_fn: Callable, text_fn: Callabl
         method = f"encode_{side}"
         for name in getattr(options, side):
             if name in RESERVED:
-                raise EncoderError(f"encoder option {side}.{name} is set by {RESERVED[name]}, not by --encoder-option; drop it")
+                raise EncoderError(
+                    f"encoder option {side}.{name} is set by {RESERVED[name]}, not by --encoder-option; drop it"
+                )
             if not accepts(function, name):
                 named = [p for p in _parameters(function) if p not in RESERVED and accepts(function, p)]
                 raise EncoderError(

@@ -14,9 +14,10 @@ from __future__ import annotations
 import hashlib
 import zipfile
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -72,14 +73,18 @@ def read_precomputed(spec: str, fail: type[CotclipError] = EncoderError) -> Prec
         with np.load(path, allow_pickle=False) as archive:
             arrays = {name: archive[name] for name in archive.files}
     except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
-        raise fail(f"{path} is not a readable .npz of plain arrays ({str(exc).splitlines()[0]}); save it with np.savez") from None
+        raise fail(
+            f"{path} is not a readable .npz of plain arrays ({str(exc).splitlines()[0]}); save it with np.savez"
+        ) from None
     where = str(path)
     if "image_embeddings" not in arrays:
         raise fail(f"{where} has no `image_embeddings` array (found {sorted(arrays)}); save image_embeddings [N, d]")
     images = _matrix(arrays["image_embeddings"], "image_embeddings", fail, where)
     labels = _strings(arrays["labels"], "labels", fail, where) if "labels" in arrays else None
     if labels is not None and len(labels) != len(images):
-        raise fail(f"{where}: `labels` has {len(labels)} rows but `image_embeddings` has {len(images)}; save one label per image")
+        raise fail(
+            f"{where}: `labels` has {len(labels)} rows but `image_embeddings` has {len(images)}; save one label per image"
+        )
     if ("texts" in arrays) != ("text_embeddings" in arrays):
         raise fail(f"{where}: `texts` and `text_embeddings` must be saved together; add the missing one or drop both")
     texts: list[str] = []
@@ -89,7 +94,9 @@ def read_precomputed(spec: str, fail: type[CotclipError] = EncoderError) -> Prec
         text_rows = _matrix(arrays["text_embeddings"], "text_embeddings", fail, where)
         if text_rows.shape != (len(texts), images.shape[1]):
             expected = (len(texts), images.shape[1])
-            raise fail(f"{where}: `text_embeddings` is {text_rows.shape}, expected {expected} to match `texts` and `image_embeddings`")
+            raise fail(
+                f"{where}: `text_embeddings` is {text_rows.shape}, expected {expected} to match `texts` and `image_embeddings`"
+            )
         duplicates = [t for t, n in Counter(texts).items() if n > 1]
         if duplicates:
             raise fail(f"{where}: `texts` lists {duplicates[0]!r} more than once; keep one row per text")
@@ -125,7 +132,7 @@ class PrecomputedEncoder:
         prefix = f"npz:{self.contents.sha256}:"
         rows = []
         for ref in images:
-            row = ref.uid[len(prefix):] if ref.uid.startswith(prefix) else ""
+            row = ref.uid[len(prefix) :] if ref.uid.startswith(prefix) else ""
             if not row.isdigit() or int(row) >= len(self.contents.image_embeddings):
                 raise EncoderError(
                     f"image {ref.source} is not from {self.contents.path}; a precomputed encoder only embeds its own "

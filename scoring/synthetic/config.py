@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Annotated, Any, Union
+from typing import Annotated, Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -61,7 +61,7 @@ class WorldConfig(_Strict):
 
     seed: int = Field(default=0, ge=0)
     dim: int = Field(default=128, ge=8, le=4096)
-    classes: Union[Annotated[int, Field(ge=2)], Annotated[list[str], Field(min_length=2)]]
+    classes: Annotated[int, Field(ge=2)] | Annotated[list[str], Field(min_length=2)]
     groups: list[GroupConfig] = Field(min_length=1)
     images_per_class: int = Field(default=9, ge=1)
     noise: float = Field(default=0.5, ge=0.0)
@@ -80,17 +80,21 @@ class WorldConfig(_Strict):
         return self.classes if isinstance(self.classes, int) else len(self.classes)
 
     @model_validator(mode="after")
-    def _check_groups_and_names(self) -> "WorldConfig":
+    def _check_groups_and_names(self) -> WorldConfig:
         seen: set[str] = set()
         for group in self.groups:
             vocab = VOCABULARIES.get(group.name)
             if vocab is None:
-                raise ValueError(f"group {group.name!r} has no built-in vocabulary; use one of {', '.join(VOCABULARIES)}")
+                raise ValueError(
+                    f"group {group.name!r} has no built-in vocabulary; use one of {', '.join(VOCABULARIES)}"
+                )
             if group.name in seen:
                 raise ValueError(f"group {group.name!r} is listed twice; list each vocabulary once")
             seen.add(group.name)
             if group.values > len(vocab.values):
-                raise ValueError(f"group {group.name!r} asks for {group.values} values; its vocabulary has {len(vocab.values)}")
+                raise ValueError(
+                    f"group {group.name!r} asks for {group.values} values; its vocabulary has {len(vocab.values)}"
+                )
         signatures = math.prod(group.values for group in self.groups)
         if signatures < self.class_count:
             raise ValueError(
@@ -207,11 +211,24 @@ def _one_line(exc: ValidationError) -> str:
 
 
 #: pydantic error types of a numeric bound -> (comparison, the ctx key that holds the limit)
-_BOUNDS = {"greater_than_equal": (">=", "ge"), "greater_than": (">", "gt"), "less_than_equal": ("<=", "le"),
-           "less_than": ("<", "lt")}
-_KINDS = {"int_type": "a whole number", "int_parsing": "a whole number", "int_from_float": "a whole number",
-          "float_type": "a number", "float_parsing": "a number", "bool_type": "true or false",
-          "bool_parsing": "true or false", "string_type": "text", "list_type": "a list", "dict_type": "a mapping"}
+_BOUNDS = {
+    "greater_than_equal": (">=", "ge"),
+    "greater_than": (">", "gt"),
+    "less_than_equal": ("<=", "le"),
+    "less_than": ("<", "lt"),
+}
+_KINDS = {
+    "int_type": "a whole number",
+    "int_parsing": "a whole number",
+    "int_from_float": "a whole number",
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+    "string_type": "text",
+    "list_type": "a list",
+    "dict_type": "a mapping",
+}
 
 
 def parse_world_config(data: Any, source: str) -> WorldConfig:

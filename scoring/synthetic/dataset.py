@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from cotclip.scoring.data._base import Crop, Dataset
-from cotclip.scoring.encoders._base import ImageRef
+from cotclip.scoring.data import Crop, Dataset
+from cotclip.scoring.encoders import ImageRef
 from cotclip.scoring.synthetic.world import World, load_world
 from cotclip.systems.errors import DataError
 
@@ -22,7 +22,9 @@ def dataset_of_world(world: World, spec: str) -> Dataset:
     images = [
         ImageRef(uid=world.image_uid(row), source=f"synthetic:{spec}#{row}", row=row) for row in range(world.n_images)
     ]
-    return Dataset(source=f"synthetic:{spec}", identity=f"synthetic:{world.hash}", images=images, labels=list(world.labels))
+    return Dataset(
+        source=f"synthetic:{spec}", identity=f"synthetic:{world.hash}", images=images, labels=list(world.labels)
+    )
 
 
 def load_dataset(rest: str, *, crop: Crop | None = None, **_: Any) -> Dataset:
@@ -46,7 +48,9 @@ def world_image_refs(world: World, specs: list[str]) -> list[ImageRef]:
         except ValueError:
             row = -1
         if not 0 <= row < world.n_images:
-            raise DataError(f"synthetic world {world.name} has no image files; name its images by row, "
-                            f"0..{world.n_images - 1} (e.g. 0 17 or synthetic:{world.name}#17), not {spec!r}")
+            raise DataError(
+                f"synthetic world {world.name} has no image files; name its images by row, "
+                f"0..{world.n_images - 1} (e.g. 0 17 or synthetic:{world.name}#17), not {spec!r}"
+            )
         refs.append(ImageRef(uid=world.image_uid(row), source=f"synthetic:{world.name}#{row}", row=row))
     return refs

@@ -8,12 +8,13 @@ world are an :class:`EncoderError`: this encoder has no pixels to look at.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
-from cotclip.scoring.data._base import Dataset
-from cotclip.scoring.encoders._base import ImageEncoding, ImageRef
+from cotclip.scoring.data import Dataset
+from cotclip.scoring.encoders import ImageEncoding, ImageRef
 from cotclip.scoring.synthetic.world import World, load_world
 from cotclip.systems.errors import CotclipError, EncoderError
 

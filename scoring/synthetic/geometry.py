@@ -32,7 +32,7 @@ GEOMETRY_VERSION = "synthetic-geometry/1"
 
 def seeded_rng(seed: int, key: str) -> np.random.Generator:
     """A NumPy generator determined by ``seed`` and the string ``key`` only."""
-    digest = hashlib.sha256(f"{seed}\x1f{key}".encode("utf-8")).digest()
+    digest = hashlib.sha256(f"{seed}\x1f{key}".encode()).digest()
     return np.random.default_rng(int.from_bytes(digest[:16], "little"))
 
 

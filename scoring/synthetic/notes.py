@@ -35,7 +35,7 @@ def _grammatical_forms(forms: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(form for form in forms if form.startswith(_ARTICLES))
 
 
-def field_notes(world: "World", omit_rate: float = 0.0, error_rate: float = 0.0, seed: int = 0) -> dict[str, str]:
+def field_notes(world: World, omit_rate: float = 0.0, error_rate: float = 0.0, seed: int = 0) -> dict[str, str]:
     """``{class: note}`` in class order (the note does not repeat the class name); deterministic."""
     _check_rate("omit rate", omit_rate)
     _check_rate("error rate", error_rate)

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 __all__ = ["oracle_system"]
 
 
-def oracle_system(world: "World") -> System:
+def oracle_system(world: World) -> System:
     """The known optimum of ``world`` as a valid :class:`System`."""
     groups = [Group(name=g.name, prompt=g.prompt, options=list(g.values)) for g in world.groups]
     rules = {c: {g.name: world.true_index(c, g.name) for g in world.groups} for c in world.classes}
@@ -32,5 +32,7 @@ def oracle_system(world: "World") -> System:
             method="synthetic-oracle",
             details={"world": world.name, "world_hash": world.hash},
         ),
-        notes=[f"Oracle of the synthetic world {world.name} ({world.hash}): true groups, canonical phrases, true rules."],
+        notes=[
+            f"Oracle of the synthetic world {world.name} ({world.hash}): true groups, canonical phrases, true rules."
+        ],
     )

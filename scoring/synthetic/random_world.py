@@ -63,7 +63,9 @@ def _integer(text: str, what: str, low: int, high: int) -> int:
     try:
         value = int(text.strip())
     except ValueError:
-        raise DataError(f"random world: {what}={text.strip()!r} is not an integer; use an integer in {low}..{high}") from None
+        raise DataError(
+            f"random world: {what}={text.strip()!r} is not an integer; use an integer in {low}..{high}"
+        ) from None
     if not low <= value <= high:
         raise DataError(f"random world: {what}={value} is outside {low}..{high}; use a value in that range")
     return value
@@ -71,7 +73,7 @@ def _integer(text: str, what: str, low: int, high: int) -> int:
 
 def parse_random_spec(spec: str) -> tuple[int, dict[str, int]]:
     """``(seed, pinned settings)`` of ``random:<seed>[,key=value...]``; DataError when malformed."""
-    body = spec[len(RANDOM_PREFIX):] if is_random_spec(spec) else spec
+    body = spec[len(RANDOM_PREFIX) :] if is_random_spec(spec) else spec
     seed_text, *pairs = body.split(",")
     if not seed_text.strip():
         raise DataError(f"random world {spec!r} has no seed; use random:<seed> with a seed in 0..{MAX_SEED}")

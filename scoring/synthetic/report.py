@@ -69,6 +69,8 @@ def describe_world(world: World, temperature: float | None = None, split_seed: i
         names = name_baseline_scores(world.classes, images, templates=(oracle.scoring.name_template,))
         name_accuracy = float(np.mean(np.argmax(names, axis=1) == images.label_indices(world.classes)))
         accuracies.append(
-            SplitAccuracy(split, len(positions), name_accuracy, float(accuracy(oracle, images, temperature=temperature)))
+            SplitAccuracy(
+                split, len(positions), name_accuracy, float(accuracy(oracle, images, temperature=temperature))
+            )
         )
     return WorldReport(world=world.to_dict(), temperature=temperature, split_seed=split_seed, accuracies=accuracies)

@@ -21,8 +21,8 @@ a little further away, and a phrasing the encoder never learned is noise.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -54,7 +54,9 @@ class TextModel:
         self._seed = seed
         self._dim = dim
         self._template_strength = template_strength
-        self._phrases = {normalize_text(phrase): np.asarray(v, dtype=np.float64) for phrase, v in phrase_vectors.items()}
+        self._phrases = {
+            normalize_text(phrase): np.asarray(v, dtype=np.float64) for phrase, v in phrase_vectors.items()
+        }
         alternatives = sorted(self._phrases, key=lambda phrase: (-len(phrase), phrase))
         body = "|".join(re.escape(phrase) for phrase in alternatives) or r"(?!x)x"
         self._pattern = re.compile(rf"(?<!\w)(?:{body})(?!\w)")

@@ -45,7 +45,7 @@ _CACHED = ("concept_vectors", "identity_vectors", "image_embeddings", "text_mode
 
 
 def _variant_seed(seed: int, index: int) -> int:
-    digest = hashlib.sha256(f"{seed}\x1fencoder-variant\x1f{index}".encode("utf-8")).digest()
+    digest = hashlib.sha256(f"{seed}\x1fencoder-variant\x1f{index}".encode()).digest()
     return int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
 
 

@@ -176,13 +176,16 @@ class World:
         """Per group, ``float64 [values, dim]`` unit concept vectors."""
         seed, dim = self.config.seed, self.config.dim
         return [
-            np.stack([hashed_unit_vector(seed, f"concept|{g.name}|{value}", dim) for value in g.values]) for g in self.groups
+            np.stack([hashed_unit_vector(seed, f"concept|{g.name}|{value}", dim) for value in g.values])
+            for g in self.groups
         ]
 
     @cached_property
     def identity_vectors(self) -> np.ndarray:
         """``float64 [classes, dim]`` unit class-identity vectors."""
-        return np.stack([hashed_unit_vector(self.config.seed, f"identity|{name}", self.config.dim) for name in self.classes])
+        return np.stack(
+            [hashed_unit_vector(self.config.seed, f"identity|{name}", self.config.dim) for name in self.classes]
+        )
 
     @cached_property
     def image_embeddings(self) -> np.ndarray:
@@ -230,7 +233,7 @@ class World:
         return f"synthetic:{self.hash}:{row}"
 
     # ----- derived systems and descriptions ---------------------------------------------------
-    def oracle_system(self) -> "System":
+    def oracle_system(self) -> System:
         """The known optimum: true groups, canonical surface forms, true rules."""
         from cotclip.scoring.synthetic.oracle import oracle_system
 

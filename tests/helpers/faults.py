@@ -11,12 +11,12 @@ from __future__ import annotations
 import multiprocessing
 import resource
 import signal
-from typing import Callable
+from collections.abc import Callable
 
 __all__ = ["outcome_under_file_size_limit"]
 
 
-def _child(limit: int, action: Callable[[], object], queue: "multiprocessing.Queue[str]") -> None:
+def _child(limit: int, action: Callable[[], object], queue: multiprocessing.Queue[str]) -> None:
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # fail the write with EFBIG instead of killing the process
     _, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
     resource.setrlimit(resource.RLIMIT_FSIZE, (limit, hard))

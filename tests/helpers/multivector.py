@@ -12,7 +12,7 @@ import hashlib
 
 import numpy as np
 
-from cotclip.scoring.encoders._base import ImageEncoding, ImageRef, l2_normalize
+from cotclip.scoring.encoders import ImageEncoding, ImageRef, l2_normalize
 from cotclip.scoring.similarity import MultiVectors
 
 __all__ = ["HashMultiVectorEncoder", "random_multivectors"]
@@ -25,7 +25,9 @@ def _vector(key: str, dim: int) -> np.ndarray:
 
 def random_multivectors(rng: np.random.Generator, count: int, dim: int, low: int = 1, high: int = 6) -> MultiVectors:
     """``count`` items with ``low..high-1`` random unit vectors each."""
-    return MultiVectors.from_list([l2_normalize(rng.standard_normal((int(rng.integers(low, high)), dim))) for _ in range(count)], dim)
+    return MultiVectors.from_list(
+        [l2_normalize(rng.standard_normal((int(rng.integers(low, high)), dim))) for _ in range(count)], dim
+    )
 
 
 class HashMultiVectorEncoder:
@@ -39,7 +41,9 @@ class HashMultiVectorEncoder:
 
     def encode_texts(self, texts) -> MultiVectors:
         """One unit vector per word."""
-        return MultiVectors.from_list([np.stack([_vector("w|" + w, self.dim) for w in (t.split() or [""])]) for t in texts], self.dim)
+        return MultiVectors.from_list(
+            [np.stack([_vector("w|" + w, self.dim) for w in (t.split() or [""])]) for t in texts], self.dim
+        )
 
     def encode_images(self, images) -> ImageEncoding:
         """3-5 unit patch vectors per image; the first leans towards the class word in the uid."""

@@ -71,10 +71,21 @@ def build_tiny_clip(
     directory.mkdir(parents=True, exist_ok=True)
     _write_tokenizer_files(directory)
     tokenizer = CLIPTokenizer(vocab=str(directory / "vocab.json"), merges=str(directory / "merges.txt"))
-    layers = {"hidden_size": width, "intermediate_size": 2 * width, "num_hidden_layers": depth, "num_attention_heads": 2}
+    layers = {
+        "hidden_size": width,
+        "intermediate_size": 2 * width,
+        "num_hidden_layers": depth,
+        "num_attention_heads": 2,
+    }
     config = CLIPConfig(
-        text_config={**layers, "vocab_size": len(tokenizer), "max_position_embeddings": 77,
-                     "bos_token_id": 0, "eos_token_id": 1, "pad_token_id": 1},
+        text_config={
+            **layers,
+            "vocab_size": len(tokenizer),
+            "max_position_embeddings": 77,
+            "bos_token_id": 0,
+            "eos_token_id": 1,
+            "pad_token_id": 1,
+        },
         vision_config={**layers, "image_size": image_size, "patch_size": 8},
         projection_dim=16,
     )
@@ -98,7 +109,14 @@ def build_tiny_siglip(directory: Path | str, *, seed: int = 0) -> Path:
     _write_tokenizer_files(directory)
     tokenizer = CLIPTokenizer(vocab=str(directory / "vocab.json"), merges=str(directory / "merges.txt"))
     layers = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2}
-    text = {**layers, "vocab_size": len(tokenizer), "max_position_embeddings": 16, "bos_token_id": 0, "eos_token_id": 1, "pad_token_id": 1}
+    text = {
+        **layers,
+        "vocab_size": len(tokenizer),
+        "max_position_embeddings": 16,
+        "bos_token_id": 0,
+        "eos_token_id": 1,
+        "pad_token_id": 1,
+    }
     config = SiglipConfig(text_config=text, vision_config={**layers, "image_size": _IMAGE_SIZE, "patch_size": 8})
     model = _seeded_model(SiglipModel, config, seed)
     model.save_pretrained(directory)
@@ -107,7 +125,9 @@ def build_tiny_siglip(directory: Path | str, *, seed: int = 0) -> Path:
     return directory
 
 
-def build_image_folder(root: Path | str, classes: tuple[str, ...] = ("cat", "dog"), per_class: int = 3, size: int = 24) -> Path:
+def build_image_folder(
+    root: Path | str, classes: tuple[str, ...] = ("cat", "dog"), per_class: int = 3, size: int = 24
+) -> Path:
     """Write ``per_class`` distinct random PNG images into ``root/<class>/`` for each class; return ``root``."""
     import numpy as np
     from PIL import Image

@@ -245,11 +245,19 @@ class JinaEmbeddingsV4Model(PreTrainedModel):
 
 _CLASSES = {
     "jina-clip-v1": ("JinaCLIPConfig", "JinaCLIPv1Model", {}),
-    "jina-clip-v2": ("JinaCLIPConfig", "JinaCLIPv2Model", {
-        "task_instructions": {"retrieval.query": "Represent the query for retrieving evidence documents: "},
-        "matryoshka_dimensions": [4, 8, 12]}),
-    "jina-embeddings-v4": ("JinaEmbeddingsV4Config", "JinaEmbeddingsV4Model", {
-        "multi_vector_dim": _MULTI, "task_names": ["retrieval", "text-matching", "code"], "matryoshka_dims": [4, 8]}),
+    "jina-clip-v2": (
+        "JinaCLIPConfig",
+        "JinaCLIPv2Model",
+        {
+            "task_instructions": {"retrieval.query": "Represent the query for retrieving evidence documents: "},
+            "matryoshka_dimensions": [4, 8, 12],
+        },
+    ),
+    "jina-embeddings-v4": (
+        "JinaEmbeddingsV4Config",
+        "JinaEmbeddingsV4Model",
+        {"multi_vector_dim": _MULTI, "task_names": ["retrieval", "text-matching", "code"], "matryoshka_dims": [4, 8]},
+    ),
 }
 
 
@@ -258,7 +266,7 @@ def _weights(family: str, seed: int) -> dict:
 
     generator = torch.Generator().manual_seed(seed)
 
-    def rand(*shape: int) -> "torch.Tensor":
+    def rand(*shape: int) -> torch.Tensor:
         return torch.randn(*shape, generator=generator) * 0.5
 
     weights = {"towers.text_embed.weight": rand(256, _HIDDEN)}
@@ -266,10 +274,16 @@ def _weights(family: str, seed: int) -> dict:
         first = "towers.text_hidden" if tower == "text" else "towers.vision_patch"
         weights[f"{first}.weight"], weights[f"{first}.bias"] = rand(_HIDDEN, inputs), rand(_HIDDEN)
         if tower == "vision":
-            weights["towers.vision_hidden.weight"], weights["towers.vision_hidden.bias"] = rand(_HIDDEN, _HIDDEN), rand(_HIDDEN)
+            weights["towers.vision_hidden.weight"], weights["towers.vision_hidden.bias"] = (
+                rand(_HIDDEN, _HIDDEN),
+                rand(_HIDDEN),
+            )
         weights[f"towers.{tower}_proj.weight"], weights[f"towers.{tower}_proj.bias"] = rand(_DIM, _HIDDEN), rand(_DIM)
     if family == "jina-embeddings-v4":
-        weights["multi_vector_projector.weight"], weights["multi_vector_projector.bias"] = rand(_MULTI, _HIDDEN), rand(_MULTI)
+        weights["multi_vector_projector.weight"], weights["multi_vector_projector.bias"] = (
+            rand(_MULTI, _HIDDEN),
+            rand(_MULTI),
+        )
         weights["adapters"] = rand(3, _HIDDEN, _HIDDEN)
     return weights
 
@@ -285,8 +299,15 @@ def build_tiny_jina(directory: Path | str, family: str, *, seed: int = 0) -> Pat
     (directory / "modeling_tiny_jina.py").write_text(_MODEL, encoding="utf-8")
     model_type = "jina-embeddings-v4" if family == "jina-embeddings-v4" else "jina_clip"
     config = {
-        "model_type": model_type, "architectures": [model_class], "hidden": _HIDDEN, "dim": _DIM, **extra,
-        "auto_map": {"AutoConfig": f"configuration_tiny_jina.{config_class}", "AutoModel": f"modeling_tiny_jina.{model_class}"},
+        "model_type": model_type,
+        "architectures": [model_class],
+        "hidden": _HIDDEN,
+        "dim": _DIM,
+        **extra,
+        "auto_map": {
+            "AutoConfig": f"configuration_tiny_jina.{config_class}",
+            "AutoModel": f"modeling_tiny_jina.{model_class}",
+        },
     }
     (directory / "config.json").write_text(json.dumps(config, indent=1), encoding="utf-8")
     save_file(_weights(family, seed), str(directory / "model.safetensors"), metadata={"format": "pt"})

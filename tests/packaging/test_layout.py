@@ -7,7 +7,12 @@ import pathlib
 import tomllib
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-MAPPING = {"systems": "cotclip.systems", "scoring": "cotclip.scoring", "optimizer": "cotclip.optimizer", "prompts": "cotclip.prompts"}
+MAPPING = {
+    "systems": "cotclip.systems",
+    "scoring": "cotclip.scoring",
+    "optimizer": "cotclip.optimizer",
+    "prompts": "cotclip.prompts",
+}
 # Each layer may import only from the layers listed for it.
 ALLOWED = {
     "cotclip.systems": {"cotclip.systems"},

@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from helpers.tiny_clip import build_image_folder, build_tiny_clip, build_tiny_siglip
 
 from cotclip.scoring.scorer import ImageSet, PromptEmbedder
 from cotclip.scoring.splits import select, split_dataset
 from cotclip.scoring.synthetic.encoder import SyntheticEncoder
 from cotclip.scoring.synthetic.world import load_world
-from helpers.tiny_clip import build_image_folder, build_tiny_clip, build_tiny_siglip
 
 
 @pytest.fixture(scope="session")

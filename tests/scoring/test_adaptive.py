@@ -62,7 +62,9 @@ def test_group_terms_add_up_to_the_scorer(world_sets, aggregation):
     rules = {c: dict(r) for c, r in system.to_dict()["rules"].items()}
     rules[first][system.groups[0].name] = None  # a null rule adds nothing
     groups = [{**g.model_dump(), "weight": 0.5 + i} for i, g in enumerate(system.groups)]
-    variant = system.evolve(rules=rules, groups=groups, scoring={**system.scoring.model_dump(), "aggregation": aggregation})
+    variant = system.evolve(
+        rules=rules, groups=groups, scoring={**system.scoring.model_dump(), "aggregation": aggregation}
+    )
     terms = group_terms(variant, group_probabilities(variant, train))
     np.testing.assert_allclose(terms.sum(axis=0), class_scores(variant, train), rtol=1e-5, atol=1e-5)
 
@@ -120,11 +122,18 @@ def _tiny_system(aggregation="prob_sum", rules=None, weights=(1.0, 1.0)):
     from cotclip.systems.model import System
 
     rules = rules or {"a": {"g0": 0, "g1": 0}, "b": {"g0": 1, "g1": 1}}
-    return System.model_validate({
-        "name": "tiny", "classes": list(rules),
-        "groups": [{"name": f"g{i}", "prompt": "a {} thing", "options": ["p", "q", "r"], "weight": w} for i, w in enumerate(weights)],
-        "rules": rules, "scoring": {"aggregation": aggregation},
-    })
+    return System.model_validate(
+        {
+            "name": "tiny",
+            "classes": list(rules),
+            "groups": [
+                {"name": f"g{i}", "prompt": "a {} thing", "options": ["p", "q", "r"], "weight": w}
+                for i, w in enumerate(weights)
+            ],
+            "rules": rules,
+            "scoring": {"aggregation": aggregation},
+        }
+    )
 
 
 def test_rule_tables_bound_what_each_group_can_add():
@@ -156,12 +165,28 @@ def _random_case(rng, aggregation, n_classes=6, n_groups=4, n_images=60):
     from cotclip.systems.model import System
 
     sizes = rng.integers(2, 5, size=n_groups)
-    groups = [{"name": f"g{g}", "prompt": "a {} thing", "options": [f"o{i}" for i in range(k)], "weight": float(rng.uniform(0.2, 2))}
-              for g, k in enumerate(sizes)]
-    rules = {f"c{c}": {f"g{g}": (None if rng.random() < 0.15 else int(rng.integers(k))) for g, k in enumerate(sizes)}
-             for c in range(n_classes)}
-    system = System.model_validate({"name": "random", "classes": list(rules), "groups": groups, "rules": rules,
-                                    "scoring": {"aggregation": aggregation}})
+    groups = [
+        {
+            "name": f"g{g}",
+            "prompt": "a {} thing",
+            "options": [f"o{i}" for i in range(k)],
+            "weight": float(rng.uniform(0.2, 2)),
+        }
+        for g, k in enumerate(sizes)
+    ]
+    rules = {
+        f"c{c}": {f"g{g}": (None if rng.random() < 0.15 else int(rng.integers(k))) for g, k in enumerate(sizes)}
+        for c in range(n_classes)
+    }
+    system = System.model_validate(
+        {
+            "name": "random",
+            "classes": list(rules),
+            "groups": groups,
+            "rules": rules,
+            "scoring": {"aggregation": aggregation},
+        }
+    )
     probabilities = [rng.dirichlet(np.full(k, 0.3), size=n_images) for k in sizes]
     labels = rng.integers(n_classes, size=n_images)
     answers = answer_model_from_probabilities(probabilities, labels, system.classes, system.group_names)
@@ -187,7 +212,9 @@ def test_flip_stop_is_monotone_in_epsilon_and_exact_at_zero():
     rng = np.random.default_rng(11)
     for _ in range(10):
         classifier, probabilities, scores = _random_case(rng, "prob_sum")
-        runs = [classifier.run_arrays(probabilities, scores, stop="flip", epsilon=e) for e in (0.0, 0.01, 0.1, 0.3, 0.6)]
+        runs = [
+            classifier.run_arrays(probabilities, scores, stop="flip", epsilon=e) for e in (0.0, 0.01, 0.1, 0.3, 0.6)
+        ]
         for tighter, looser in zip(runs, runs[1:]):
             assert (looser.prompts <= tighter.prompts).all()
         exact = classifier.run_arrays(probabilities, scores, stop="margin")

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
+from helpers.hash_text import HashTextEncoder
 
 from cotclip.scoring.baselines import (
     baseline_scores,
@@ -17,7 +17,6 @@ from cotclip.scoring.baselines import (
 from cotclip.scoring.scorer import ImageSet, PromptEmbedder
 from cotclip.systems.errors import InputError, MissingTextEmbeddingsError
 from cotclip.systems.model import System
-from helpers.hash_text import HashTextEncoder
 
 DIM = 16
 
@@ -41,7 +40,9 @@ SYSTEM = System.from_data(
 @pytest.fixture
 def images() -> ImageSet:
     rng = np.random.default_rng(0)
-    return ImageSet(rng.standard_normal((12, DIM)), ["Absol", "Dratini", "Ghost"] * 4, PromptEmbedder(HashTextEncoder(DIM)))
+    return ImageSet(
+        rng.standard_normal((12, DIM)), ["Absol", "Dratini", "Ghost"] * 4, PromptEmbedder(HashTextEncoder(DIM))
+    )
 
 
 def cosines(images: ImageSet, texts: list[str]) -> np.ndarray:
@@ -94,11 +95,15 @@ def test_waffle_scores_average_random_descriptors_after_the_class_name(images: I
     expected = np.stack(
         [cosines(images, [f"{c}, which has {d}" for d in descriptors]).mean(axis=1) for c in SYSTEM.classes], axis=1
     )
-    np.testing.assert_allclose(waffle_scores(SYSTEM.classes, images, seed=1, n_descriptors=4), expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        waffle_scores(SYSTEM.classes, images, seed=1, n_descriptors=4), expected, rtol=1e-5, atol=1e-6
+    )
 
 
 def test_dispatch_checks_its_inputs(images: ImageSet) -> None:
-    np.testing.assert_array_equal(baseline_scores("name", SYSTEM.classes, images), name_baseline_scores(SYSTEM.classes, images))
+    np.testing.assert_array_equal(
+        baseline_scores("name", SYSTEM.classes, images), name_baseline_scores(SYSTEM.classes, images)
+    )
     with pytest.raises(InputError, match="--system"):
         baseline_scores("descriptors", SYSTEM.classes, images)
     with pytest.raises(InputError, match="name, descriptors, waffle"):
@@ -108,6 +113,8 @@ def test_dispatch_checks_its_inputs(images: ImageSet) -> None:
 
 
 def test_an_encoder_without_the_baseline_texts_raises(images: ImageSet) -> None:
-    fixed = ImageSet(images.embeddings, images.labels, PromptEmbedder(HashTextEncoder(DIM, known=set(SYSTEM.prompt_texts()))))
+    fixed = ImageSet(
+        images.embeddings, images.labels, PromptEmbedder(HashTextEncoder(DIM, known=set(SYSTEM.prompt_texts())))
+    )
     with pytest.raises(MissingTextEmbeddingsError, match="a photo of Absol"):
         name_baseline_scores(SYSTEM.classes, fixed)

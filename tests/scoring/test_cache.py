@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import pytest
 
 from cotclip.scoring.cache import CachedEncoder, CacheStats, EmbeddingCache, cache_key, default_cache_dir
-from cotclip.scoring.encoders._base import ImageEncoding, ImageRef, l2_normalize
+from cotclip.scoring.encoders import ImageEncoding, ImageRef, l2_normalize
 from cotclip.systems.errors import CacheError
 
 
@@ -37,7 +37,9 @@ class HashEncoder:
         self.sent.extend(ref.uid for ref in images)
         ok = [i for i, ref in enumerate(images) if not ref.uid.startswith("bad")]
         rows = l2_normalize(np.array([self._row(images[i].uid + str(images[i].crop)) for i in ok]).reshape(len(ok), 4))
-        return ImageEncoding(rows, ok, [(i, "broken file") for i, ref in enumerate(images) if ref.uid.startswith("bad")])
+        return ImageEncoding(
+            rows, ok, [(i, "broken file") for i, ref in enumerate(images) if ref.uid.startswith("bad")]
+        )
 
 
 def test_second_run_is_served_from_disk_without_encoder_calls(tmp_path: Path) -> None:
@@ -80,7 +82,9 @@ def test_failures_pass_through_and_are_not_stored(tmp_path: Path) -> None:
     np.testing.assert_array_equal(again.embeddings, encoding.embeddings)
 
 
-def test_corrupt_files_are_ignored_with_a_warning_and_rewritten(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_corrupt_files_are_ignored_with_a_warning_and_rewritten(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     CachedEncoder(HashEncoder(), EmbeddingCache(tmp_path)).encode_texts(["a cat", "a dog"])
     files = sorted(tmp_path.rglob("*.row"))
     files[0].write_bytes(files[0].read_bytes()[:-5])
@@ -128,7 +132,7 @@ def test_default_directory_and_unusable_directory(tmp_path: Path) -> None:
         EmbeddingCache(blocker / "sub")
 
 
-def _hammer(directory: str, offset: int, queue: "multiprocessing.Queue[list[str]]") -> None:
+def _hammer(directory: str, offset: int, queue: multiprocessing.Queue[list[str]]) -> None:
     inner = HashEncoder()
     cached = CachedEncoder(inner, EmbeddingCache(directory))
     for round_ in range(5):
@@ -167,14 +171,19 @@ class OtherEncoder(HashEncoder):
 
 def test_two_encoders_sharing_one_cache_each_get_their_own_rows(tmp_path: Path) -> None:
     cache = EmbeddingCache(tmp_path)
-    texts, images = ["a cat", "a dog"], [ImageRef("sha256:1", "a.png"), ImageRef("sha256:1", "a.png", crop=(0, 0, 0.5, 0.5))]
+    texts, images = (
+        ["a cat", "a dog"],
+        [ImageRef("sha256:1", "a.png"), ImageRef("sha256:1", "a.png", crop=(0, 0, 0.5, 0.5))],
+    )
     first = CachedEncoder(HashEncoder(), cache)
     first.encode_texts(texts), first.encode_images(images)
     fresh = CachedEncoder(OtherEncoder(), EmbeddingCache(tmp_path))  # another process: rows come from disk
     same = CachedEncoder(OtherEncoder(), cache)  # the same process: rows come from the memory layer too
     for second in (fresh, same):
         np.testing.assert_array_equal(second.encode_texts(texts), OtherEncoder().encode_texts(texts))
-        np.testing.assert_array_equal(second.encode_images(images).embeddings, OtherEncoder().encode_images(images).embeddings)
+        np.testing.assert_array_equal(
+            second.encode_images(images).embeddings, OtherEncoder().encode_images(images).embeddings
+        )
     assert fresh.encoder.sent == [*texts, "sha256:1", "sha256:1"]
     # each identity's rows stay served to it: the first encoder still reads its own, without encoding
     inner = HashEncoder()
@@ -211,7 +220,10 @@ def test_keys_and_row_files_keep_the_documented_v1_format(tmp_path: Path) -> Non
     image_payload = '{"crop": [0, 0, 0.5, 0.5], "encoder": "enc", "kind": "image", "uid": "sha256:1"}'
     text_key = hashlib.sha256(text_payload.encode()).hexdigest()
     assert cache_key("enc", "text", text="café") == text_key
-    assert cache_key("enc", "image", uid="sha256:1", crop=[0, 0, 0.5, 0.5]) == hashlib.sha256(image_payload.encode()).hexdigest()
+    assert (
+        cache_key("enc", "image", uid="sha256:1", crop=[0, 0, 0.5, 0.5])
+        == hashlib.sha256(image_payload.encode()).hexdigest()
+    )
     inner = HashEncoder()
     inner.identity = "enc"
     cached = CachedEncoder(inner, EmbeddingCache(tmp_path))
@@ -292,5 +304,7 @@ def test_nested_default_and_unwritable_folders(tmp_path: Path, monkeypatch: pyte
     cache.put("enc", "a" * 64, np.ones(2, dtype=np.float32))
     blocked = EmbeddingCache(tmp_path / "e")
     (tmp_path / "e" / "v1").write_text("a file where the layout folder should be")
-    with pytest.raises(CacheError, match=r"cannot write to the embedding cache .*e \(.*\); free space or pass --cache-dir"):
+    with pytest.raises(
+        CacheError, match=r"cannot write to the embedding cache .*e \(.*\); free space or pass --cache-dir"
+    ):
         blocked.put("enc", "a" * 64, np.ones(2, dtype=np.float32))

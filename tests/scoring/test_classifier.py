@@ -121,7 +121,9 @@ def test_image_files_with_a_real_hf_encoder(tiny_clip_dir: Path, image_folder: P
     path = write_compiled(compile_system(system, load_encoder(spec), encoder_spec=spec), tmp_path / "t.npz")
     classifier = Classifier.load(path)  # the stored spec loads the encoder
     encoder = load_encoder(spec)
-    images = ImageSet(encoder.encode_images(image_refs_from_paths(files)).embeddings, ["cat"] * len(files), PromptEmbedder(encoder))
+    images = ImageSet(
+        encoder.encode_images(image_refs_from_paths(files)).embeddings, ["cat"] * len(files), PromptEmbedder(encoder)
+    )
     assert classifier.predict(files) == [system.classes[i] for i in predict(system, images)]
 
 
@@ -148,7 +150,21 @@ def test_predict_command_json_and_plain(tiny_clip_dir: Path, image_folder: Path,
     expected = Classifier.load(_tiny_system(), encoder=f"hf:{tiny_clip_dir}").predict(files)
     assert [item["label"] for item in out[:-1]] == expected
 
-    assert main(["predict", "--system", str(system_file), "--model", f"hf:{tiny_clip_dir}", "--crop", "0,0,0.5,0.5", files[0]]) == 0
+    assert (
+        main(
+            [
+                "predict",
+                "--system",
+                str(system_file),
+                "--model",
+                f"hf:{tiny_clip_dir}",
+                "--crop",
+                "0,0,0.5,0.5",
+                files[0],
+            ]
+        )
+        == 0
+    )
     assert capsys.readouterr().out.split("\t")[0] == files[0]
 
 
@@ -222,7 +238,8 @@ def test_adaptive_stop_rules_match_the_adaptive_module(world_setup, stop, epsilo
     result = classifier.predict_adaptive(test_x, threshold=None, rank="margin_per_prompt", **options)
     prompts = PromptEmbedder(encoder)
     reference = AdaptiveClassifier.fit(system, ImageSet(train_x, train_y, prompts)).run(
-        ImageSet(test_x, test_y, prompts), threshold=None, rank="margin_per_prompt", **options)
+        ImageSet(test_x, test_y, prompts), threshold=None, rank="margin_per_prompt", **options
+    )
     assert result.labels == reference.labels and result.prompts.tolist() == reference.prompts.tolist()
     assert (result.stop, result.epsilon) == (stop, epsilon)
     assert result.mean_prompts < result.full_prompts

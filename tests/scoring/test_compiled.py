@@ -50,7 +50,16 @@ def _variants(system: System) -> dict[str, System]:
 
 @pytest.mark.parametrize(
     "variant",
-    ["seed", "clip_temperature", "log_prob_sum", "weights", "null_rules", "name_prior", "name_prior_log", "template_variants"],
+    [
+        "seed",
+        "clip_temperature",
+        "log_prob_sum",
+        "weights",
+        "null_rules",
+        "name_prior",
+        "name_prior_log",
+        "template_variants",
+    ],
 )
 def test_compiled_file_predicts_exactly_like_the_scorer(world_setup, tmp_path: Path, variant: str):
     base, encoder, embeddings, labels = world_setup
@@ -64,7 +73,9 @@ def test_compiled_file_predicts_exactly_like_the_scorer(world_setup, tmp_path: P
 
 def test_round_trip_keeps_system_identity_and_layout(world_setup, tmp_path: Path):
     system, encoder, _, _ = world_setup
-    compiled = read_compiled(write_compiled(compile_system(system, encoder, encoder_spec="synthetic:pokemon-like"), tmp_path / "c.npz"))
+    compiled = read_compiled(
+        write_compiled(compile_system(system, encoder, encoder_spec="synthetic:pokemon-like"), tmp_path / "c.npz")
+    )
     assert compiled.system == system
     assert compiled.encoder_identity == encoder.identity
     assert compiled.encoder_spec == "synthetic:pokemon-like"

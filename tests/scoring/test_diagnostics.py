@@ -96,7 +96,9 @@ def test_a_wrong_rule_shows_as_disagreement_confusion_and_identical_signature(im
 
 
 def test_null_rules_are_left_out_of_agreement(images):
-    system = make_system({"a": {"color": 0, "shape": None}, "b": {"color": 1, "shape": 0}, "c": {"color": 1, "shape": 1}})
+    system = make_system(
+        {"a": {"color": 0, "shape": None}, "b": {"color": 1, "shape": 0}, "c": {"color": 1, "shape": 1}}
+    )
     result = diagnose(system, images)
     assert "shape" not in result.rule_agreement["a"]
     assert result.group_reliability["shape"] == 1.0

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import pytest
 
 from cotclip.scoring.cache import CachedEncoder, EmbeddingCache
 from cotclip.scoring.embedding import embed_dataset
-from cotclip.scoring.encoders._base import ImageEncoding, ImageRef
+from cotclip.scoring.encoders import ImageEncoding, ImageRef
 from cotclip.scoring.registry import load_dataset, load_encoder
 
 
@@ -40,7 +40,9 @@ def test_embeds_selected_positions_with_labels(tiny_clip_dir: Path, image_folder
     assert embedded.to_dict()["n"] == 3 and embedded.skipped == []
 
 
-def test_corrupt_and_truncated_images_are_skipped_and_named(tiny_clip_dir: Path, image_folder: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_corrupt_and_truncated_images_are_skipped_and_named(
+    tiny_clip_dir: Path, image_folder: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     (image_folder / "cat" / "zz_corrupt.png").write_bytes(b"not an image at all")
     good = (image_folder / "dog" / "dog_0.png").read_bytes()
     (image_folder / "dog" / "zz_truncated.png").write_bytes(good[: len(good) // 2])
@@ -52,7 +54,9 @@ def test_corrupt_and_truncated_images_are_skipped_and_named(tiny_clip_dir: Path,
     assert "skipped 2 unreadable image(s)" in caplog.text and "zz_corrupt.png" in caplog.text
 
 
-def test_second_run_hits_the_cache_with_zero_encoder_calls(tiny_clip_dir: Path, image_folder: Path, tmp_path: Path) -> None:
+def test_second_run_hits_the_cache_with_zero_encoder_calls(
+    tiny_clip_dir: Path, image_folder: Path, tmp_path: Path
+) -> None:
     dataset = load_dataset(str(image_folder))
     first_spy = CountingSpy(load_encoder(f"hf:{tiny_clip_dir}"))
     first = CachedEncoder(first_spy, EmbeddingCache(tmp_path / "cache"))
@@ -72,7 +76,9 @@ def test_crop_changes_embedding_and_cache_key(tiny_clip_dir: Path, image_folder:
     spy = CountingSpy(load_encoder(f"hf:{tiny_clip_dir}"))
     cached = CachedEncoder(spy, EmbeddingCache(tmp_path / "cache"))
     plain = embed_dataset(load_dataset(str(image_folder)), cached, progress=False).embeddings
-    cropped = embed_dataset(load_dataset(str(image_folder), crop=(0.1, 0.1, 0.6, 0.9)), cached, progress=False).embeddings
+    cropped = embed_dataset(
+        load_dataset(str(image_folder), crop=(0.1, 0.1, 0.6, 0.9)), cached, progress=False
+    ).embeddings
     assert spy.images == 12 and not np.allclose(plain, cropped, atol=1e-4)
 
 
@@ -91,6 +97,10 @@ def test_progress_bars_on_a_terminal_do_not_change_results(
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
     encoder = load_encoder(f"hf:{tiny_clip_dir}", batch_size=2)
     np.testing.assert_allclose(embed_dataset(dataset, encoder, progress=True).embeddings, quiet, atol=1e-5)
-    np.testing.assert_allclose(encoder.encode_texts(["a", "b", "c"]), load_encoder(f"hf:{tiny_clip_dir}").encode_texts(["a", "b", "c"]), atol=1e-5)
+    np.testing.assert_allclose(
+        encoder.encode_texts(["a", "b", "c"]),
+        load_encoder(f"hf:{tiny_clip_dir}").encode_texts(["a", "b", "c"]),
+        atol=1e-5,
+    )
     err = capsys.readouterr().err
     assert "embedding 6 images" in err and "encoding 4 images" in err

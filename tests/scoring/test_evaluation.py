@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers.hash_text import HashTextEncoder
 
 from cotclip.scoring.evaluation import (
     EvaluationResult,
@@ -18,7 +19,6 @@ from cotclip.scoring.evaluation import (
 from cotclip.scoring.scorer import ImageSet, PromptEmbedder, accuracy
 from cotclip.systems.errors import DataError
 from cotclip.systems.model import System
-from helpers.hash_text import HashTextEncoder
 
 DIM = 16
 
@@ -53,7 +53,16 @@ def test_evaluate_system_reports_the_dict_of_the_contract() -> None:
     images = image_set(["A", "B", "C"] * 5)
     result = evaluate_system(SYSTEM, images, cache={"hits": 3, "misses": 1}, skipped={"unreadable": 2})
     data = result.to_dict()
-    assert list(data) == ["accuracy", "n", "per_class", "confusions", "baseline_accuracy", "baseline_note", "cache", "skipped"]
+    assert list(data) == [
+        "accuracy",
+        "n",
+        "per_class",
+        "confusions",
+        "baseline_accuracy",
+        "baseline_note",
+        "cache",
+        "skipped",
+    ]
     assert data["accuracy"] == pytest.approx(accuracy(SYSTEM, images))
     assert data["n"] == 15
     assert set(data["per_class"]) == {"A", "B", "C"}
@@ -110,9 +119,16 @@ def write_npz(path: Path, per_class: int = 5) -> Path:
     labels = [c for c in SYSTEM.classes for _ in range(per_class)]
     texts = SYSTEM.prompt_texts()
     text_embeddings = rng.standard_normal((len(texts), DIM)).astype(np.float32)
-    images = np.stack([text_embeddings[SYSTEM.classes.index(label)] + 0.1 * rng.standard_normal(DIM) for label in labels])
-    np.savez(path, image_embeddings=images.astype(np.float32), labels=np.array(labels), texts=np.array(texts),
-             text_embeddings=text_embeddings)
+    images = np.stack(
+        [text_embeddings[SYSTEM.classes.index(label)] + 0.1 * rng.standard_normal(DIM) for label in labels]
+    )
+    np.savez(
+        path,
+        image_embeddings=images.astype(np.float32),
+        labels=np.array(labels),
+        texts=np.array(texts),
+        text_embeddings=text_embeddings,
+    )
     return path
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers.multivector import HashMultiVectorEncoder, image_refs, random_multivectors
 
 import cotclip.scoring.similarity as similarity_module
 from cotclip.optimizer.search import KnobEvaluator, Knobs, SearchSpace
@@ -12,13 +13,12 @@ from cotclip.scoring.adaptive import AdaptiveClassifier
 from cotclip.scoring.cache import CachedEncoder, EmbeddingCache
 from cotclip.scoring.classifier import Classifier
 from cotclip.scoring.compiled import compile_system, read_compiled, write_compiled
+from cotclip.scoring.data import Dataset
 from cotclip.scoring.embedding import embed_dataset
-from cotclip.scoring.data._base import Dataset
 from cotclip.scoring.scorer import ImageSet, PromptEmbedder, class_scores, option_similarities, predict
 from cotclip.scoring.similarity import MultiVectors, maxsim, maxsim_reference, similarity_matrix
 from cotclip.systems.errors import InputError
 from cotclip.systems.model import System
-from helpers.multivector import HashMultiVectorEncoder, image_refs, random_multivectors
 
 CLASSES = ("cat", "dog", "fox")
 SYSTEM = System.from_data({
@@ -64,7 +64,9 @@ def test_multivectors_take_pad_and_refuse_a_mixed_comparison() -> None:
     np.testing.assert_array_equal(picked.item(0), items.item(3))
     padded = items.padded()
     assert padded.shape == (5, int(items.counts.max()), 4)
-    np.testing.assert_array_equal(padded[1, items.counts[1]:], np.repeat(items.item(1)[:1], padded.shape[1] - items.counts[1], axis=0))
+    np.testing.assert_array_equal(
+        padded[1, items.counts[1] :], np.repeat(items.item(1)[:1], padded.shape[1] - items.counts[1], axis=0)
+    )
     with pytest.raises(ValueError, match="same encoder"):
         similarity_matrix(items, rng.standard_normal((3, 4)))
 
@@ -100,7 +102,13 @@ def test_compiled_npz_records_maxsim_and_scores_like_the_scorer(images: ImageSet
 def test_knob_search_and_selection_run_on_the_maxsim_matrix(images: ImageSet) -> None:
     space = SearchSpace(template_pool={"noise": ("the colour is {}",)})
     evaluator = KnobEvaluator(SYSTEM, images, space)
-    knobs = Knobs(0.1, "prob_sum", 0.3, {"kind": 1.0, "noise": 0.5}, {"kind": ("it is a {} here",), "noise": ("the colour is {}",)})
+    knobs = Knobs(
+        0.1,
+        "prob_sum",
+        0.3,
+        {"kind": 1.0, "noise": 0.5},
+        {"kind": ("it is a {} here",), "noise": ("the colour is {}",)},
+    )
     materialised = evaluator.to_system(knobs)
     np.testing.assert_allclose(evaluator.scores(knobs), class_scores(materialised, images), rtol=2e-4, atol=2e-5)
     chosen = select_groups(SYSTEM, images, images, budget=4)
@@ -120,7 +128,11 @@ def test_the_cache_stores_float16_matrices_and_serves_the_same_numbers_cold_and_
     cold = embed_dataset(dataset, CachedEncoder(encoder, EmbeddingCache(tmp_path)), progress=False).embeddings
     warm_encoder = CachedEncoder(encoder, EmbeddingCache(tmp_path))
     warm = embed_dataset(dataset, warm_encoder, progress=False).embeddings
-    assert isinstance(warm, MultiVectors) and warm_encoder.stats.hits == len(refs) and warm_encoder.stats.encoder_calls == 0
+    assert (
+        isinstance(warm, MultiVectors)
+        and warm_encoder.stats.hits == len(refs)
+        and warm_encoder.stats.encoder_calls == 0
+    )
     np.testing.assert_array_equal(cold.vectors, warm.vectors)
     np.testing.assert_allclose(warm.vectors, encoder.encode_images(refs).embeddings.vectors, atol=1e-3)
     sizes = sorted(p.stat().st_size for p in tmp_path.rglob("*.row"))

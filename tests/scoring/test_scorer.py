@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+from helpers.hash_text import HashTextEncoder
 
 from cotclip.scoring import scorer
 from cotclip.scoring._tiled_sums import _first_argmax_down
@@ -21,7 +22,6 @@ from cotclip.scoring.scorer import (
 )
 from cotclip.systems.errors import DataError
 from cotclip.systems.model import System
-from helpers.hash_text import HashTextEncoder
 
 DIM = 24
 
@@ -57,7 +57,9 @@ def random_system(rng: np.random.Generator, variant: str, n_classes: int = 7) ->
     if variant in ("name_prior", "all"):
         scoring["name_prior_weight"] = 0.7
         scoring["name_template"] = "a picture of {}, maybe"
-    return System.from_data({"name": "random", "classes": classes, "groups": groups, "rules": rules, "scoring": scoring})
+    return System.from_data(
+        {"name": "random", "classes": classes, "groups": groups, "rules": rules, "scoring": scoring}
+    )
 
 
 def reference_scores(system: System, image: np.ndarray, encoder: HashTextEncoder, temperature: float) -> list[float]:
@@ -113,11 +115,14 @@ VARIANTS = ["plain", "log", "weights", "null", "name_prior", "templates", "all"]
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_scores_match_per_image_reference(variant: str, temperature: float) -> None:
     rng = np.random.default_rng(VARIANTS.index(variant))
-    system = random_system(rng, variant).evolve(scoring={**random_system(rng, variant).scoring.model_dump(),
-                                                         "temperature": temperature})
+    system = random_system(rng, variant).evolve(
+        scoring={**random_system(rng, variant).scoring.model_dump(), "temperature": temperature}
+    )
     images = make_images(rng, system)
     encoder = HashTextEncoder(DIM)
-    expected = np.array([reference_scores(system, x, encoder, temperature) for x in images.embeddings.astype(np.float64)])
+    expected = np.array(
+        [reference_scores(system, x, encoder, temperature) for x in images.embeddings.astype(np.float64)]
+    )
 
     scores = class_scores(system, images)
 
@@ -208,7 +213,10 @@ def test_no_images_give_empty_scores_and_predictions() -> None:
 
 
 def test_null_rules_contribute_nothing() -> None:
-    groups = [{"name": "a", "prompt": "a {}", "options": ["x", "y"]}, {"name": "b", "prompt": "b {}", "options": ["u", "v"]}]
+    groups = [
+        {"name": "a", "prompt": "a {}", "options": ["x", "y"]},
+        {"name": "b", "prompt": "b {}", "options": ["u", "v"]},
+    ]
     rules = {"only a": {"a": 0, "b": None}, "both": {"a": 0, "b": 1}}
     system = System.from_data({"classes": ["only a", "both"], "groups": groups, "rules": rules})
     images = make_images(np.random.default_rng(6), system)

@@ -43,7 +43,9 @@ def test_zero_fractions_need_fewer_images() -> None:
     assert splits.val == [] and len(splits.train) == 2 and len(splits.test) == 2
 
 
-@pytest.mark.parametrize("fractions", [(0.5, 0.5), (0.6, 0.3, 0.3), (0.0, 0.5, 0.5), (1.2, -0.1, -0.1), ("x", 0, 1), (float("nan"), 0, 1)])
+@pytest.mark.parametrize(
+    "fractions", [(0.5, 0.5), (0.6, 0.3, 0.3), (0.0, 0.5, 0.5), (1.2, -0.1, -0.1), ("x", 0, 1), (float("nan"), 0, 1)]
+)
 def test_bad_fractions(fractions: tuple) -> None:
     with pytest.raises(DataError, match="fractions"):
         split_dataset(LABELS, fractions)

@@ -87,7 +87,12 @@ def test_default_stop_is_the_posterior_rule_and_the_json_records_it(world_files,
     explicit = _evaluate(world_files, capsys, "--adaptive", "--stop", "posterior", "--threshold", "0.9",
                          "--rank", "gain")["adaptive"]
     assert default == explicit
-    assert (default["stop"], default["threshold"], default["epsilon"], default["rank"]) == ("posterior", 0.9, None, "gain")
+    assert (default["stop"], default["threshold"], default["epsilon"], default["rank"]) == (
+        "posterior",
+        0.9,
+        None,
+        "gain",
+    )
     assert default["mean_prompts"] < default["full_prompts"]
 
 
@@ -96,7 +101,12 @@ def test_stop_margin_gives_the_full_systems_accuracy_with_fewer_prompts(world_fi
     payload = _evaluate(world_files, capsys, "--adaptive", "--stop", "margin", "--rank", rank)
     adaptive = payload["adaptive"]
     assert adaptive["accuracy"] == payload["accuracy"]
-    assert (adaptive["stop"], adaptive["threshold"], adaptive["epsilon"], adaptive["rank"]) == ("margin", None, None, rank)
+    assert (adaptive["stop"], adaptive["threshold"], adaptive["epsilon"], adaptive["rank"]) == (
+        "margin",
+        None,
+        None,
+        rank,
+    )
     assert adaptive["mean_prompts"] < adaptive["full_prompts"]
 
 
@@ -134,8 +144,22 @@ def test_stop_margin_works_with_log_prob_sum(world_files, capsys):
 
 def test_text_output_names_the_stopping_rule(world_files, capsys):
     capsys.readouterr()
-    args = ["evaluate", "--system", world_files["oracle"], "--data", "synthetic:pokemon-like", "--model", "synthetic",
-            "--cache-dir", world_files["cache"], "--adaptive", "--stop", "flip", "--epsilon", "0.2"]
+    args = [
+        "evaluate",
+        "--system",
+        world_files["oracle"],
+        "--data",
+        "synthetic:pokemon-like",
+        "--model",
+        "synthetic",
+        "--cache-dir",
+        world_files["cache"],
+        "--adaptive",
+        "--stop",
+        "flip",
+        "--epsilon",
+        "0.2",
+    ]
     assert main(args) == 0
     assert "adaptive (stop flip, epsilon 0.2, rank gain)" in " ".join(capsys.readouterr().out.split())
 
@@ -161,8 +185,18 @@ def test_text_output_names_the_stopping_rule(world_files, capsys):
 )
 def test_bad_adaptive_flags_are_one_line_exit_2(world_files, capsys, flags, message):
     capsys.readouterr()
-    args = ["evaluate", "--system", world_files["oracle"], "--data", "synthetic:pokemon-like", "--model", "synthetic",
-            "--cache-dir", world_files["cache"], *flags]
+    args = [
+        "evaluate",
+        "--system",
+        world_files["oracle"],
+        "--data",
+        "synthetic:pokemon-like",
+        "--model",
+        "synthetic",
+        "--cache-dir",
+        world_files["cache"],
+        *flags,
+    ]
     assert main(args) == 2
     out, err = capsys.readouterr()
     assert err.startswith("error: ") and message in err and err.count("\n") == 1
@@ -171,10 +205,24 @@ def test_bad_adaptive_flags_are_one_line_exit_2(world_files, capsys, flags, mess
 
 def test_stop_flip_with_log_prob_sum_is_one_line_exit_2(world_files, capsys):
     capsys.readouterr()
-    args = ["evaluate", "--system", world_files["log"], "--data", "synthetic:pokemon-like", "--model", "synthetic",
-            "--cache-dir", world_files["cache"], "--adaptive", "--stop", "flip"]
+    args = [
+        "evaluate",
+        "--system",
+        world_files["log"],
+        "--data",
+        "synthetic:pokemon-like",
+        "--model",
+        "synthetic",
+        "--cache-dir",
+        world_files["cache"],
+        "--adaptive",
+        "--stop",
+        "flip",
+    ]
     assert main(args) == 2
     out, err = capsys.readouterr()
-    assert err == ("error: --stop flip needs prob_sum aggregation but the system uses log_prob_sum; "
-                   "use --stop margin (exact) or --stop posterior\n")
+    assert err == (
+        "error: --stop flip needs prob_sum aggregation but the system uses log_prob_sum; "
+        "use --stop margin (exact) or --stop posterior\n"
+    )
     assert "Traceback" not in out

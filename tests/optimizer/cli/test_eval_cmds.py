@@ -31,7 +31,11 @@ def build_npz(path: Path, *, with_names: bool = True, extra_labels: tuple[str, .
               extra_count: int | None = None) -> Path:
     """Images near their class's option prompts; texts = system prompts, descriptors (+ class-name prompts)."""
     rng = np.random.default_rng(0)
-    texts = SYSTEM.prompt_texts() + [t for ts in descriptor_texts(SYSTEM) for t in ts] + (NAME_PROMPTS if with_names else [])
+    texts = (
+        SYSTEM.prompt_texts()
+        + [t for ts in descriptor_texts(SYSTEM) for t in ts]
+        + (NAME_PROMPTS if with_names else [])
+    )
     text_embeddings = rng.standard_normal((len(texts), DIM)).astype(np.float32)
     labels = [c for c in SYSTEM.classes for _ in range(per_class)]
     labels += [c for c in extra_labels for _ in range(per_class if extra_count is None else extra_count)]
@@ -41,8 +45,13 @@ def build_npz(path: Path, *, with_names: bool = True, extra_labels: tuple[str, .
         for c in SYSTEM.classes
     }
     images = [anchors.get(label, rng.standard_normal(DIM)) + 0.1 * rng.standard_normal(DIM) for label in labels]
-    np.savez(path, image_embeddings=np.asarray(images, dtype=np.float32), labels=np.array(labels),
-             texts=np.array(texts), text_embeddings=text_embeddings)
+    np.savez(
+        path,
+        image_embeddings=np.asarray(images, dtype=np.float32),
+        labels=np.array(labels),
+        texts=np.array(texts),
+        text_embeddings=text_embeddings,
+    )
     return path
 
 
@@ -74,13 +83,32 @@ def assert_fails(capsys, argv: list[str], *fragments: str) -> str:
 
 
 def evaluate_args(files: dict[str, str], *extra: str) -> list[str]:
-    return ["evaluate", "--system", files["system"], "--data", files["npz"], "--model", files["npz"],
-            "--cache-dir", files["cache"], *extra]
+    return [
+        "evaluate",
+        "--system",
+        files["system"],
+        "--data",
+        files["npz"],
+        "--model",
+        files["npz"],
+        "--cache-dir",
+        files["cache"],
+        *extra,
+    ]
 
 
 def test_evaluate_json_is_the_contract_dict_and_hits_the_cache_on_rerun(capsys, files) -> None:
     first = run_json(capsys, evaluate_args(files, "--temperature", "0.01"))
-    assert list(first) == ["accuracy", "n", "per_class", "confusions", "baseline_accuracy", "baseline_note", "cache", "skipped"]
+    assert list(first) == [
+        "accuracy",
+        "n",
+        "per_class",
+        "confusions",
+        "baseline_accuracy",
+        "baseline_note",
+        "cache",
+        "skipped",
+    ]
     assert first["n"] == 3 and first["accuracy"] == 1.0
     assert first["per_class"] == {"A": 1.0, "B": 1.0, "C": 1.0}
     assert first["confusions"] == []
@@ -101,8 +129,9 @@ def test_evaluate_prints_tables(capsys, files) -> None:
 
 def test_baseline_is_null_with_a_note_when_the_file_lacks_name_prompts(capsys, files, tmp_path) -> None:
     npz = f"precomputed:{build_npz(tmp_path / 'no_names.npz', with_names=False)}"
-    data = run_json(capsys, ["evaluate", "--system", files["system"], "--data", npz, "--model", npz,
-                             "--cache-dir", files["cache"]])
+    data = run_json(
+        capsys, ["evaluate", "--system", files["system"], "--data", npz, "--model", npz, "--cache-dir", files["cache"]]
+    )
     assert data["baseline_accuracy"] is None
     assert "a photo of A" in data["baseline_note"]
     assert data["n"] == 3
@@ -132,18 +161,38 @@ def test_bad_options_are_one_line_errors(capsys, files, extra: list[str], fragme
 
 
 def test_missing_files_are_one_line_errors(capsys, files) -> None:
-    assert_fails(capsys, ["evaluate", "--system", files["tmp"] + "/nope.json", "--data", files["npz"],
-                          "--model", files["npz"]])
-    assert_fails(capsys, ["evaluate", "--system", files["system"], "--data", "precomputed:/nope.npz",
-                          "--model", files["npz"]], "nope.npz")
+    assert_fails(
+        capsys, ["evaluate", "--system", files["tmp"] + "/nope.json", "--data", files["npz"], "--model", files["npz"]]
+    )
+    assert_fails(
+        capsys,
+        ["evaluate", "--system", files["system"], "--data", "precomputed:/nope.npz", "--model", files["npz"]],
+        "nope.npz",
+    )
     assert_fails(capsys, ["evaluate", "--system", files["system"], "--data", files["npz"]], "--model")
     assert_fails(capsys, evaluate_args(files, "--temperature", "warm"), "--temperature")
 
 
 @pytest.mark.parametrize("method", ["name", "descriptors"])
 def test_baseline_command_scores_on_the_split(capsys, files, method: str) -> None:
-    data = run_json(capsys, ["baseline", "--data", files["npz"], "--model", files["npz"], "--method", method,
-                             "--system", files["system"], "--cache-dir", files["cache"], "--split", "all"])
+    data = run_json(
+        capsys,
+        [
+            "baseline",
+            "--data",
+            files["npz"],
+            "--model",
+            files["npz"],
+            "--method",
+            method,
+            "--system",
+            files["system"],
+            "--cache-dir",
+            files["cache"],
+            "--split",
+            "all",
+        ],
+    )
     assert data["method"] == method and data["n"] == 15
     assert set(data["per_class"]) == {"A", "B", "C"}
     assert 0.0 <= data["accuracy"] <= 1.0
@@ -161,12 +210,36 @@ def test_synthetic_world_oracle_beats_the_name_baseline(capsys, tmp_path) -> Non
 
     system_path = tmp_path / "oracle.json"
     system_path.write_text(load_world("pokemon-like").oracle_system().to_json(), encoding="utf-8")
-    data = run_json(capsys, ["evaluate", "--system", str(system_path), "--data", "synthetic:pokemon-like",
-                             "--model", "synthetic", "--cache-dir", str(tmp_path / "cache")])
+    data = run_json(
+        capsys,
+        [
+            "evaluate",
+            "--system",
+            str(system_path),
+            "--data",
+            "synthetic:pokemon-like",
+            "--model",
+            "synthetic",
+            "--cache-dir",
+            str(tmp_path / "cache"),
+        ],
+    )
     assert data["n"] > 0
     assert data["accuracy"] > data["baseline_accuracy"]
-    waffle = run_json(capsys, ["baseline", "--data", "synthetic:pokemon-like", "--model", "synthetic",
-                               "--method", "waffle", "--cache-dir", str(tmp_path / "cache")])
+    waffle = run_json(
+        capsys,
+        [
+            "baseline",
+            "--data",
+            "synthetic:pokemon-like",
+            "--model",
+            "synthetic",
+            "--method",
+            "waffle",
+            "--cache-dir",
+            str(tmp_path / "cache"),
+        ],
+    )
     assert waffle["method"] == "waffle" and waffle["n"] == data["n"]
 
 
@@ -184,13 +257,29 @@ def test_evaluate_through_a_tiny_clip_with_a_corrupt_image(capsys, tmp_path, tin
     image_folder = build_image_folder(tmp_path / "images")
     (image_folder / "cat" / "broken.png").write_bytes(b"not a png")
     system = System.from_data(
-        {"classes": ["cat", "dog"], "groups": [{"name": "fur", "prompt": "fur is {}", "options": ["soft", "rough"]}],
-         "rules": {"cat": {"fur": 0}, "dog": {"fur": 1}}}
+        {
+            "classes": ["cat", "dog"],
+            "groups": [{"name": "fur", "prompt": "fur is {}", "options": ["soft", "rough"]}],
+            "rules": {"cat": {"fur": 0}, "dog": {"fur": 1}},
+        }
     )
     system_path = tmp_path / "pets.json"
     system_path.write_text(system.to_json(), encoding="utf-8")
-    args = ["evaluate", "--system", str(system_path), "--data", str(image_folder), "--model", f"hf:{tiny_clip_dir}",
-            "--split", "all", "--crop", "0,0,0.5,1", "--cache-dir", str(tmp_path / "cache")]
+    args = [
+        "evaluate",
+        "--system",
+        str(system_path),
+        "--data",
+        str(image_folder),
+        "--model",
+        f"hf:{tiny_clip_dir}",
+        "--split",
+        "all",
+        "--crop",
+        "0,0,0.5,1",
+        "--cache-dir",
+        str(tmp_path / "cache"),
+    ]
     first = run_json(capsys, args)
     assert first["n"] == 6 and first["skipped"]["unreadable"] == 1
     assert first["baseline_accuracy"] is not None
@@ -208,13 +297,26 @@ def test_manifest_with_custom_column_names(capsys, tmp_path, tiny_clip_dir) -> N
     manifest = tmp_path / "pets.csv"
     manifest.write_text("file,species\n" + "\n".join(rows) + "\n", encoding="utf-8")
     system = System.from_data(
-        {"classes": ["cat", "dog"], "groups": [{"name": "fur", "prompt": "fur is {}", "options": ["soft", "rough"]}],
-         "rules": {"cat": {"fur": 0}, "dog": {"fur": 1}}}
+        {
+            "classes": ["cat", "dog"],
+            "groups": [{"name": "fur", "prompt": "fur is {}", "options": ["soft", "rough"]}],
+            "rules": {"cat": {"fur": 0}, "dog": {"fur": 1}},
+        }
     )
     system_path = tmp_path / "pets.json"
     system_path.write_text(system.to_json(), encoding="utf-8")
-    common = ["--system", str(system_path), "--data", str(manifest), "--model", f"hf:{tiny_clip_dir}",
-              "--split", "all", "--cache-dir", str(tmp_path / "cache")]
+    common = [
+        "--system",
+        str(system_path),
+        "--data",
+        str(manifest),
+        "--model",
+        f"hf:{tiny_clip_dir}",
+        "--split",
+        "all",
+        "--cache-dir",
+        str(tmp_path / "cache"),
+    ]
     payload = run_json(capsys, ["evaluate", *common, "--image-column", "file", "--label-column", "species"])
     assert payload["n"] == len(rows)
     assert set(payload["per_class"]) == {"cat", "dog"}

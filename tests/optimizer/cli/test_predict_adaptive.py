@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
-
 from helpers.tiny_clip import build_image_folder, build_tiny_clip
 
 from cotclip.optimizer.cli import main
@@ -80,9 +78,17 @@ def test_stop_flip_never_asks_more_than_margin_and_epsilon_0_is_margin(compiled,
 @pytest.mark.parametrize(
     "flags, message, npz",
     [
-        (["--adaptive", "--stop", "flip"], "--stop flip needs prob_sum aggregation but the system uses log_prob_sum", "log"),
+        (
+            ["--adaptive", "--stop", "flip"],
+            "--stop flip needs prob_sum aggregation but the system uses log_prob_sum",
+            "log",
+        ),
         (["--adaptive", "--epsilon", "0.1"], "--epsilon is the knob of --stop flip", "prob_sum"),
-        (["--adaptive", "--stop", "margin", "--threshold", "0.8"], "--threshold is the knob of --stop posterior", "prob_sum"),
+        (
+            ["--adaptive", "--stop", "margin", "--threshold", "0.8"],
+            "--threshold is the knob of --stop posterior",
+            "prob_sum",
+        ),
         (["--adaptive", "--stop", "flip", "--epsilon", "2"], "--epsilon must be in [0, 1)", "prob_sum"),
         (["--adaptive", "--rank", "best"], "--rank", "prob_sum"),
         (["--stop", "margin"], "--stop only applies to adaptive questioning", "prob_sum"),

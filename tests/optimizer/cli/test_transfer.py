@@ -67,6 +67,15 @@ def test_transfer_of_a_folder_that_is_no_run(tmp_path, capsys) -> None:
 
 
 def test_a_bad_transfer_model_fails_before_the_run_starts(tmp_path, capsys) -> None:
-    args = ["optimize", *BASE, "--runs-dir", str(tmp_path / "runs"), "--name", "b", "--transfer-model", "synthetic:variant:-2"]
+    args = [
+        "optimize",
+        *BASE,
+        "--runs-dir",
+        str(tmp_path / "runs"),
+        "--name",
+        "b",
+        "--transfer-model",
+        "synthetic:variant:-2",
+    ]
     assert main(args) == 2
     assert "negative" in capsys.readouterr().err and not (tmp_path / "runs" / "b").exists()

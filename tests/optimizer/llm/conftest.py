@@ -1,7 +1,6 @@
 """Fixtures of the LLM tests."""
 
 import pytest
-
 from fake_llm_server import FakeServer
 
 

@@ -14,15 +14,23 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-ANSWER = {"answer": {"groups": [{"name": "color", "prompt": "It is {}.", "options": ["red", "blue"]}],
-                     "rules": {"a": [{"group": "color", "option": "red"}], "b": [{"group": "color", "option": "blue"}]}}}
+ANSWER = {
+    "answer": {
+        "groups": [{"name": "color", "prompt": "It is {}.", "options": ["red", "blue"]}],
+        "rules": {"a": [{"group": "color", "option": "red"}], "b": [{"group": "color", "option": "blue"}]},
+    }
+}
 
 
 def answer_for(classes: list[str], seed: object) -> dict:
     """A valid answer for ``classes``: one group whose options name each class and the seed."""
     options = [f"{name} look {seed}" for name in classes]
-    return {"answer": {"groups": [{"name": "look", "prompt": "It has {}.", "options": options}],
-                       "rules": {name: [{"group": "look", "option": option}] for name, option in zip(classes, options)}}}
+    return {
+        "answer": {
+            "groups": [{"name": "look", "prompt": "It has {}.", "options": options}],
+            "rules": {name: [{"group": "look", "option": option}] for name, option in zip(classes, options)},
+        }
+    }
 
 
 class FakeServer:
@@ -81,12 +89,23 @@ class FakeServer:
                     self._send(500, {"error": {"message": "internal error", "type": "server_error"}})
                     return
                 answer = ANSWER if server.classes is None else answer_for(server.classes, body.get("seed"))
-                self._send(200, {
-                    "id": "x", "object": "chat.completion", "created": 0, "model": "fake",
-                    "choices": [{"index": 0, "finish_reason": "stop",
-                                 "message": {"role": "assistant", "content": json.dumps(answer)}}],
-                    "usage": {"prompt_tokens": 120, "completion_tokens": 30, "total_tokens": 150},
-                })
+                self._send(
+                    200,
+                    {
+                        "id": "x",
+                        "object": "chat.completion",
+                        "created": 0,
+                        "model": "fake",
+                        "choices": [
+                            {
+                                "index": 0,
+                                "finish_reason": "stop",
+                                "message": {"role": "assistant", "content": json.dumps(answer)},
+                            }
+                        ],
+                        "usage": {"prompt_tokens": 120, "completion_tokens": 30, "total_tokens": 150},
+                    },
+                )
 
             def _misbehave(self, mode):
                 try:

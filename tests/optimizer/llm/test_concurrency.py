@@ -5,16 +5,15 @@ import time
 from types import SimpleNamespace
 
 import pytest
+from fake_llm_server import FakeServer
 
 from cotclip.optimizer.llm.concurrency import BudgetLedger, LLMExecutor, LLMRequest
-from cotclip.optimizer.llm.lm import LMConfig, LLMClient, LOCAL_MODEL
+from cotclip.optimizer.llm.lm import LOCAL_MODEL, LLMClient, LMConfig
 from cotclip.optimizer.llm.usage import Budget, CallUsage
-from cotclip.optimizer.proposers._base import ProposalTask
+from cotclip.optimizer.proposers import ProposalTask
 from cotclip.optimizer.proposers.llm import LLMProposer
 from cotclip.optimizer.proposers.signatures import answer_model, load_instructions, propose_signature
 from cotclip.systems.errors import BudgetExhaustedError, InputError, LLMServerError
-
-from fake_llm_server import FakeServer
 
 CLASSES = ["a", "b", "c"]
 INPUTS = {"classes": CLASSES, "domain": "d", "notes": "", "limits": "l", "emphasis": "e", "feedback": ""}

@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from cotclip.optimizer.llm.lm import LMConfig, LLMClient, LOCAL_MODEL
+from cotclip.optimizer.llm.lm import LOCAL_MODEL, LLMClient, LMConfig
 from cotclip.optimizer.llm.server import free_port
 from cotclip.optimizer.proposers.signatures import answer_model, load_instructions, propose_signature
 from cotclip.systems.errors import BudgetExhaustedError, InputError, LLMServerError, LLMUnavailableError

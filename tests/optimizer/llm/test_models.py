@@ -10,7 +10,11 @@ import pytest
 
 from cotclip.optimizer.cli import main
 from cotclip.optimizer.llm.models import (
-    DEFAULT_LOCAL_MODEL, LOCAL_MODELS, is_local_lm, join_chunked_wheels, resolve_local_model,
+    DEFAULT_LOCAL_MODEL,
+    LOCAL_MODELS,
+    is_local_lm,
+    join_chunked_wheels,
+    resolve_local_model,
 )
 from cotclip.optimizer.loop.config import RunConfig
 from cotclip.optimizer.loop.proposer_factory import proposer_mode
@@ -104,7 +108,9 @@ def test_auto_picks_the_staged_proposer_for_local_and_small_models(lm, chosen, m
 
 def test_an_unknown_proposer_mode_exits_2(capsys):
     code = main(["optimize", "--data", "synthetic:pokemon-like", "--model", "synthetic", "--proposer", "best"])
-    assert code == 2 and "--proposer 'best' is not a proposer mode; use staged, oneshot or auto" in capsys.readouterr().err
+    assert (
+        code == 2 and "--proposer 'best' is not a proposer mode; use staged, oneshot or auto" in capsys.readouterr().err
+    )
 
 
 @pytest.mark.llm

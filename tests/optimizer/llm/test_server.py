@@ -27,7 +27,7 @@ def test_free_port_is_bindable():
 
 def test_api_base_before_start_is_a_clear_error():
     with pytest.raises(LLMServerError, match="not started"):
-        LocalLLMServer().api_base
+        _ = LocalLLMServer().api_base
 
 
 def _require_local_llm():

@@ -8,7 +8,7 @@ import optuna
 import pytest
 
 from cotclip.optimizer.cli import main
-from cotclip.optimizer.loop._base import MoveContext
+from cotclip.optimizer.loop import MoveContext
 from cotclip.optimizer.loop.config import RunConfig
 from cotclip.optimizer.loop.data import encode_inputs, load_inputs
 from cotclip.optimizer.loop.knob_move import KnobSearchMove
@@ -21,9 +21,29 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 def optimize_args(tmp_path, name: str, *extra: str) -> list[str]:
-    return ["optimize", "--data", "synthetic:pokemon-like", "--model", "synthetic", "--lm", "simulated",
-            "--moves", "fit_rules,knob_search", "--max-evaluations", "40", "--search-budget", "8", "--runs-dir", str(tmp_path / "runs"),
-            "--cache-dir", str(tmp_path / "cache"), "--name", name, *extra, "--json"]
+    return [
+        "optimize",
+        "--data",
+        "synthetic:pokemon-like",
+        "--model",
+        "synthetic",
+        "--lm",
+        "simulated",
+        "--moves",
+        "fit_rules,knob_search",
+        "--max-evaluations",
+        "40",
+        "--search-budget",
+        "8",
+        "--runs-dir",
+        str(tmp_path / "runs"),
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        "--name",
+        name,
+        *extra,
+        "--json",
+    ]
 
 
 def studies(storage: str) -> dict[str, int]:
@@ -65,10 +85,13 @@ def test_storage_url_holds_the_studies_instead_of_the_run_journal(tmp_path, caps
     assert "storage: sqlite:///" in (run / "run.yaml").read_text()
 
 
-@pytest.mark.parametrize("storage, message", [
-    ("sqlite:////no/such/folder/s.db", "cannot open search storage"),
-    ("redis://localhost/0", "unsupported storage"),
-])
+@pytest.mark.parametrize(
+    "storage, message",
+    [
+        ("sqlite:////no/such/folder/s.db", "cannot open search storage"),
+        ("redis://localhost/0", "unsupported storage"),
+    ],
+)
 def test_a_bad_storage_is_a_one_line_error_before_any_run_dir(tmp_path, capsys, storage, message):
     assert main(optimize_args(tmp_path, "x", "--storage", storage)) == 2
     err = capsys.readouterr().err
@@ -84,13 +107,17 @@ def test_storage_without_the_knob_search_move_is_an_error(tmp_path, capsys):
 
 
 def test_a_search_cut_short_continues_its_study(tmp_path):
-    config = RunConfig(data="synthetic:pokemon-like", model="synthetic", runs_dir=str(tmp_path), name="m",
-                       cache_dir=str(tmp_path / "cache"))
+    config = RunConfig(
+        data="synthetic:pokemon-like",
+        model="synthetic",
+        runs_dir=str(tmp_path),
+        name="m",
+        cache_dir=str(tmp_path / "cache"),
+    )
     run = RunDir.create(config.run_dir)
     data = encode_inputs(load_inputs(config), config, run)
     parent = load_world("pokemon-like").oracle_system().evolve(scoring={"temperature": 1.0})
-    context = MoveContext(train=data.train, val=data.val, diagnostics=diagnose(parent, data.train), history=[],
-                          seed=0)
+    context = MoveContext(train=data.train, val=data.val, diagnostics=diagnose(parent, data.train), history=[], seed=0)
     cut_short = KnobSearchMove(budget=6, run_dir=run.path).propose(parent, context)
     resumed = KnobSearchMove(budget=10, run_dir=run.path).propose(parent, context)
     again = KnobSearchMove(budget=10, run_dir=run.path).propose(parent, context)
@@ -103,14 +130,18 @@ def test_a_search_cut_short_continues_its_study(tmp_path):
 
 def test_workers_on_one_storage_share_the_study_of_an_identical_search(tmp_path):
     storage = f"sqlite:///{tmp_path / 's.db'}"
-    config = RunConfig(data="synthetic:pokemon-like", model="synthetic", runs_dir=str(tmp_path), name="w",
-                       cache_dir=str(tmp_path / "cache"))
+    config = RunConfig(
+        data="synthetic:pokemon-like",
+        model="synthetic",
+        runs_dir=str(tmp_path),
+        name="w",
+        cache_dir=str(tmp_path / "cache"),
+    )
     run = RunDir.create(config.run_dir)
     data = encode_inputs(load_inputs(config), config, run)
     run.release_lock()
     parent = load_world("pokemon-like").oracle_system().evolve(scoring={"temperature": 1.0})
-    context = MoveContext(train=data.train, val=data.val, diagnostics=diagnose(parent, data.train), history=[],
-                          seed=0)
+    context = MoveContext(train=data.train, val=data.val, diagnostics=diagnose(parent, data.train), history=[], seed=0)
     first = KnobSearchMove(budget=5, run_dir=tmp_path / "one", storage=storage).propose(parent, context)
     second = KnobSearchMove(budget=5, run_dir=tmp_path / "two", storage=storage).propose(parent, context)
     assert first.evaluations == 5 and second.evaluations == 0

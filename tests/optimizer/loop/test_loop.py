@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 
 from cotclip.optimizer.cli import main
-from cotclip.optimizer.loop._base import MoveContext, MoveResult
+from cotclip.optimizer.loop import MoveContext, MoveResult
 from cotclip.optimizer.loop.config import RunConfig
 from cotclip.optimizer.loop.data import encode_inputs, load_inputs
 from cotclip.optimizer.loop.loop import OptimizationLoop
 from cotclip.optimizer.loop.moves import FitRulesMove
 from cotclip.optimizer.loop.runs import RunDir
-from cotclip.optimizer.proposers._base import ProposalTask
+from cotclip.optimizer.proposers import ProposalTask
 from cotclip.scoring.scorer import accuracy
 from cotclip.systems.model import System
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cotclip.optimizer.loop._base import MoveContext
+from cotclip.optimizer.loop import MoveContext
 from cotclip.optimizer.loop.config import RunConfig
 from cotclip.optimizer.loop.data import encode_inputs, load_inputs
 from cotclip.optimizer.loop.merge import MergeMove, merged_structure
 from cotclip.optimizer.loop.moves import FitRulesMove, FunctionMove, LLMRevisionMove, build_moves
 from cotclip.optimizer.loop.runs import RunDir
-from cotclip.optimizer.proposers._base import ScoredVersion
+from cotclip.optimizer.proposers import ScoredVersion
 from cotclip.optimizer.proposers.simulated import simulated_proposer_for
 from cotclip.scoring.diagnostics import diagnose
 from cotclip.scoring.scorer import accuracy
@@ -87,7 +87,13 @@ def test_function_moves_charge_their_budget_and_missing_functions_are_errors(pre
                           seed=0, evaluation_budget=7)
     result = FunctionMove("knob_search", search, budget=30).propose(parent, limited)
     assert calls == [(True, True, 7)] and result.evaluations == 7 and len(result.candidates) == 1
-    assert [m.name for m in build_moves(config, object())] == ["fit_rules", "refine_rules", "merge", "llm_revise", "tune_scoring"]
+    assert [m.name for m in build_moves(config, object())] == [
+        "fit_rules",
+        "refine_rules",
+        "merge",
+        "llm_revise",
+        "tune_scoring",
+    ]
     with pytest.raises(InputError, match="needs a proposer"):
         build_moves(config, None)
 
@@ -106,7 +112,9 @@ def test_a_revision_the_llm_cannot_make_valid_is_reported_not_fatal(prepared, sc
     assert proposer.usage.calls >= 2
 
 
-def _expected_changes(parent: System, train, min_evidence: float, temperature: float | None = None) -> tuple[list[list], list[float]]:
+def _expected_changes(
+    parent: System, train, min_evidence: float, temperature: float | None = None
+) -> tuple[list[list], list[float]]:
     """The changes rule fitting should make, from the documented rule: the favoured option's paired
     t-statistic against the current option (against 1/k for a null rule) must reach ``min_evidence``."""
     import math
@@ -135,7 +143,9 @@ def test_rule_fitting_at_an_intermediate_threshold_and_with_null_rules(prepared,
     _, _, data = prepared
     scrambled = scramble()
     rng = np.random.default_rng(4)
-    rules = {c: {g: (None if rng.random() < 0.4 else r) for g, r in scrambled.rules[c].items()} for c in scrambled.classes}
+    rules = {
+        c: {g: (None if rng.random() < 0.4 else r) for g, r in scrambled.rules[c].items()} for c in scrambled.classes
+    }
     parent = scrambled.evolve(rules=rules)
     _, evidences = _expected_changes(parent, data.train, 0.0)
     threshold = float(np.median(evidences))
@@ -166,10 +176,14 @@ def _hand_made():
     noisy (d: 2 images of different margins); every rule starts on an option the images disagree with."""
     from cotclip.scoring.scorer import ImageSet, PromptEmbedder
 
-    system = System.from_data({
-        "name": "hand", "classes": ["a", "b", "c", "d"],
-        "groups": [{"name": "color", "prompt": "it is {}", "options": ["red", "blue", "navy"]}],
-        "rules": {"a": {"color": 1}, "b": {"color": 2}, "c": {"color": 1}, "d": {"color": 1}}})
+    system = System.from_data(
+        {
+            "name": "hand",
+            "classes": ["a", "b", "c", "d"],
+            "groups": [{"name": "color", "prompt": "it is {}", "options": ["red", "blue", "navy"]}],
+            "rules": {"a": {"color": 1}, "b": {"color": 2}, "c": {"color": 1}, "d": {"color": 1}},
+        }
+    )
     images = [[1, 0.2, 0]] * 3 + [[0, 1, 0.3]] * 2 + [[1, 0.1, 0]] + [[1, 0.3, 0], [1, 0.6, 0]]
     train = ImageSet(np.array(images), ["a"] * 3 + ["b"] * 2 + ["c"] + ["d"] * 2, PromptEmbedder(FixedTexts()))
     return system, MoveContext(train=train, val=train, diagnostics=None, history=[], seed=0)
@@ -232,7 +246,9 @@ def test_revision_move_reports_failures_time_and_refits(prepared, scramble):
     assert proposer.calls == 2  # two revisions by default
     assert result.candidates == [revised] and result.errors == ["no valid system: bad JSON"]
     assert 0.1 <= result.llm_seconds <= elapsed  # the time spent waiting for answers, failed ones included
-    fitted = LLMRevisionMove(FakeProposer([revised, revised]), fit=FitRulesMove()).propose(parent, context(data, parent))
+    fitted = LLMRevisionMove(FakeProposer([revised, revised]), fit=FitRulesMove()).propose(
+        parent, context(data, parent)
+    )
     expected_fit = FitRulesMove().propose(revised, context(data, revised)).candidates
     assert fitted.candidates == [revised, *expected_fit, revised, *expected_fit] and expected_fit
 
@@ -262,21 +278,41 @@ def test_build_moves_passes_the_run_settings_to_each_move(tmp_path):
     from cotclip.optimizer.loop.refine import RefineRulesMove
     from cotclip.optimizer.selection import select_groups
 
-    config = RunConfig(data="synthetic:pokemon-like", model="synthetic", lm="simulated", runs_dir=str(tmp_path),
-                       name="b", moves=["fit_rules", "merge", "refine_rules", "llm_revise", "knob_search", "select_groups"],
-                       fit_min_images=3, fit_min_evidence=2.5, temperature=0.05, max_options=5, revisions_per_round=4,
-                       search_budget=11)
+    config = RunConfig(
+        data="synthetic:pokemon-like",
+        model="synthetic",
+        lm="simulated",
+        runs_dir=str(tmp_path),
+        name="b",
+        moves=["fit_rules", "merge", "refine_rules", "llm_revise", "knob_search", "select_groups"],
+        fit_min_images=3,
+        fit_min_evidence=2.5,
+        temperature=0.05,
+        max_options=5,
+        revisions_per_round=4,
+        search_budget=11,
+    )
     proposer = object()
     fit, merge, refine, revise, knobs, select = build_moves(config, proposer, tmp_path / "b")
     assert (fit.min_images, fit.min_evidence, fit.temperature) == (3, 2.5, 0.05)
     assert isinstance(merge, MergeMove) and merge.fit is fit and merge.max_options == 10
     assert isinstance(refine, RefineRulesMove) and refine.temperature == 0.05
     assert (revise.proposer, revise.n_revisions, revise.fit) == (proposer, 4, fit)
-    assert isinstance(knobs, KnobSearchMove) and (knobs.budget, knobs.run_dir, knobs.storage) == (11, tmp_path / "b", None)
+    assert isinstance(knobs, KnobSearchMove) and (knobs.budget, knobs.run_dir, knobs.storage) == (
+        11,
+        tmp_path / "b",
+        None,
+    )
     assert (select.name, select.function, select.budget) == ("select_groups", select_groups, 11)
     journal = str(tmp_path / "studies.journal")
-    other = config.model_copy(update={"fit_after_revise": False, "moves": ["llm_revise", "merge", "knob_search"],
-                                      "max_options": 2, "storage": journal})
+    other = config.model_copy(
+        update={
+            "fit_after_revise": False,
+            "moves": ["llm_revise", "merge", "knob_search"],
+            "max_options": 2,
+            "storage": journal,
+        }
+    )
     raw, merge, knobs = build_moves(other, proposer)
     assert raw.fit is None and merge.max_options == 4 and knobs.storage == journal
 
@@ -286,17 +322,23 @@ def test_check_moves_refuses_what_cannot_run(tmp_path, monkeypatch):
     from cotclip.optimizer.loop.moves import check_moves
 
     def config(**changes):
-        settings = dict(data="synthetic:pokemon-like", model="synthetic", lm="simulated", runs_dir=str(tmp_path), name="c")
+        settings = dict(
+            data="synthetic:pokemon-like", model="synthetic", lm="simulated", runs_dir=str(tmp_path), name="c"
+        )
         return RunConfig(**{**settings, **changes})
 
     check_moves(config(moves=["llm_revise", "select_groups", "knob_search"], storage=str(tmp_path / "s.journal")))
     check_moves(config(moves=["fit_rules"], lm="none"))
     with pytest.raises(InputError, match=r"^move 'llm_revise' needs a proposer; pass --lm or remove it from --moves$"):
         check_moves(config(moves=["fit_rules", "llm_revise"], lm="none"))
-    with pytest.raises(InputError, match=r"^--storage holds the knob_search move's studies; add knob_search to --moves"):
+    with pytest.raises(
+        InputError, match=r"^--storage holds the knob_search move's studies; add knob_search to --moves"
+    ):
         check_moves(config(moves=["fit_rules"], storage=str(tmp_path / "s.journal")))
     with pytest.raises(InputError):
         check_moves(config(moves=["knob_search"], storage="nosuchscheme://x"))
     monkeypatch.setitem(moves_module.SEARCH_FUNCTIONS, "select_groups", ("cotclip.no_such_module", "select_groups"))
-    with pytest.raises(InputError, match=r"^move 'select_groups' is unavailable \(cotclip.no_such_module.select_groups"):
+    with pytest.raises(
+        InputError, match=r"^move 'select_groups' is unavailable \(cotclip.no_such_module.select_groups"
+    ):
         check_moves(config(moves=["select_groups"]))

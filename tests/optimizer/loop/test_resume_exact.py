@@ -33,11 +33,23 @@ def outcome(summary, run_dir: Path) -> dict:
         versions.append((record["version"], record["fingerprint"], record["move"], record["parent"], record["round"],
                          record["val"]["accuracy"]))
     data = summary.to_dict()
-    numbers = {key: data[key] for key in ("stopped_because", "versions", "evaluations", "best_version", "best_val_accuracy",
-                                          "best", "baseline", "initial", "versus_baseline")}
+    numbers = {
+        key: data[key]
+        for key in (
+            "stopped_because",
+            "versions",
+            "evaluations",
+            "best_version",
+            "best_val_accuracy",
+            "best",
+            "baseline",
+            "initial",
+            "versus_baseline",
+        )
+    }
     numbers["final_choice"] = data["extra"]["final_choice"]
     report = (run_dir / "report.md").read_text()
-    table = report[report.index("## Test accuracy"):report.index("## Plots")]
+    table = report[report.index("## Test accuracy") : report.index("## Plots")]
     return {"versions": versions, "numbers": numbers, "report": table}
 
 
@@ -72,11 +84,31 @@ def test_sigkill_during_a_simulated_run_resumes_exactly(tmp_path):
     whole = optimize(config_for(tmp_path, "whole"))
     expected = outcome(whole, tmp_path / "runs" / "whole")
     run = tmp_path / "runs" / "k"
-    args = ["optimize", "--data", "synthetic:pokemon-like", "--model", "synthetic", "--lm", "simulated", "--name", "k",
-            "--runs-dir", str(tmp_path / "runs"), "--cache-dir", str(tmp_path / "cache"), "--max-evaluations", "70",
-            "--max-options", "12"]
-    process = subprocess.Popen([sys.executable, "-m", "cotclip.optimizer", *args], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    args = [
+        "optimize",
+        "--data",
+        "synthetic:pokemon-like",
+        "--model",
+        "synthetic",
+        "--lm",
+        "simulated",
+        "--name",
+        "k",
+        "--runs-dir",
+        str(tmp_path / "runs"),
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        "--max-evaluations",
+        "70",
+        "--max-options",
+        "12",
+    ]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cotclip.optimizer", *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
     deadline = time.monotonic() + 120
     while not (run / "versions" / "0030.json").exists():
         assert process.poll() is None, "the run ended before it could be killed"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cotclip.optimizer.loop._base import MoveContext
+from cotclip.optimizer.loop import MoveContext
 from cotclip.optimizer.loop.config import RunConfig
 from cotclip.optimizer.loop.data import encode_inputs, load_inputs
 from cotclip.optimizer.loop.runs import RunDir

@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cotclip.optimizer.loop._base import lock_violations
+from cotclip.optimizer.loop import lock_violations
 from cotclip.optimizer.loop.config import RunConfig, load_run_config
 from cotclip.optimizer.loop.report import render_report, write_report
-from cotclip.optimizer.loop.result import RunSummary, HeldOutScore, bootstrap_ci
+from cotclip.optimizer.loop.result import HeldOutScore, RunSummary, bootstrap_ci
 from cotclip.optimizer.loop.runs import RunDir, VersionRecord
 from cotclip.optimizer.loop.stopping import Budgets, Convergence, Spent, budget_spent, stale_rounds
 from cotclip.systems.errors import InputError, RunDirError

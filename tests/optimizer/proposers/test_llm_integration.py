@@ -11,7 +11,7 @@ import pytest
 
 from cotclip.optimizer.cli import main
 from cotclip.optimizer.llm.lm import LLMClient
-from cotclip.optimizer.proposers._base import ProposalTask
+from cotclip.optimizer.proposers import ProposalTask
 from cotclip.optimizer.proposers.llm import LLMProposer
 from cotclip.optimizer.proposers.repair import parse_answer
 from cotclip.systems.errors import ProposerError

@@ -1,9 +1,9 @@
 """Reading raw LLM text into a mapping: every accepted form and every refusal."""
 
 import pytest
+from proposer_testing import reply
 
 from cotclip.optimizer.proposers.repair import UnusableAnswerError, parse_answer
-from proposer_testing import reply
 
 
 def test_plain_json_needs_no_repair():

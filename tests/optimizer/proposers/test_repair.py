@@ -1,11 +1,15 @@
 """Structural repair of parsed answers: each fix is applied AND recorded; invalid systems never pass."""
 
 import pytest
+from proposer_testing import reply
 
 from cotclip.optimizer.proposers.repair import (
-    UnusableAnswerError, add_rules, draft_to_system, parse_answer, read_draft,
+    UnusableAnswerError,
+    add_rules,
+    draft_to_system,
+    parse_answer,
+    read_draft,
 )
-from proposer_testing import reply
 
 CLASSES = ["cat", "dog", "parrot"]
 
@@ -107,7 +111,9 @@ def test_no_usable_group_is_unusable_with_a_reason_to_feed_back(data):
 def test_missing_classes_are_completed_by_a_second_answer_then_nulled():
     draft = draft_of(parse_answer(reply("missing_classes")).data)
     assert draft.missing_classes == ("dog", "parrot")
-    completed = add_rules(draft, parse_answer('{"rules": {"dog": [{"group": "dominant_color", "option": "gray"}]}}').data)
+    completed = add_rules(
+        draft, parse_answer('{"rules": {"dog": [{"group": "dominant_color", "option": "gray"}]}}').data
+    )
     assert completed.rules["dog"] == {"dominant_color": 1}
     assert completed.missing_classes == ("parrot",)
     system = draft_to_system(completed, CLASSES, name="c", provenance={"method": "llm-propose"})
@@ -125,8 +131,10 @@ def test_the_real_smollm2_reply_repairs_into_a_valid_system():
 
 
 def test_options_that_copy_the_template_are_dropped():
-    data = {"groups": [group(options=["red", "It is {}.", "blue"])],
-            "rules": {"cat": {"color": 1}, "dog": {"color": 2}, "parrot": {"color": 0}}}
+    data = {
+        "groups": [group(options=["red", "It is {}.", "blue"])],
+        "rules": {"cat": {"color": 1}, "dog": {"color": 2}, "parrot": {"color": 0}},
+    }
     draft = draft_of(data)
     assert draft.groups[0].options == ("red", "blue")
     assert draft.rules["cat"]["color"] is None and draft.rules["dog"]["color"] == 1

@@ -4,9 +4,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from cotclip.optimizer.proposers._base import ProposalTask, Proposer
+from cotclip.optimizer.proposers import ProposalTask, Proposer
 from cotclip.optimizer.proposers.simulated import SimulatedProposer, SimulationErrors, simulated_proposer_for
-from cotclip.scoring.data._base import Dataset
+from cotclip.scoring.data import Dataset
 from cotclip.scoring.synthetic.dataset import load_dataset
 from cotclip.scoring.synthetic.world import load_world
 from cotclip.systems.errors import InputError, ProposerError

@@ -5,19 +5,22 @@ from __future__ import annotations
 import json
 
 import pytest
+from proposer_testing import scripted_client
+from staged_answers import describe_answer, expand_answer, note_phrases, step_answers
 
-from cotclip.optimizer.proposers._base import ProposalTask
+from cotclip.optimizer.proposers import ProposalTask
 from cotclip.optimizer.proposers.staged import StagedProposer
-from cotclip.optimizer.proposers.staged_stages import (
-    ClassPhrase, clean_attributes, favoured_options, ground, organize,
-)
 from cotclip.optimizer.proposers.staged_llm import DEFAULT_TEMPLATES
+from cotclip.optimizer.proposers.staged_stages import (
+    ClassPhrase,
+    clean_attributes,
+    favoured_options,
+    ground,
+    organize,
+)
 from cotclip.scoring.scorer import accuracy
 from cotclip.scoring.synthetic.world import load_world
 from cotclip.systems.errors import BudgetExhaustedError, ProposerError
-
-from proposer_testing import scripted_client
-from staged_answers import describe_answer, expand_answer, note_phrases, step_answers
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +79,9 @@ def test_good_step_answers_give_notes_and_fitted_systems_that_beat_the_name_base
     assert proposer.usage.calls == len([r for r in proposer.records if r.get("raw") is not None])
 
 
-def test_a_garbage_describe_answer_is_asked_again_then_its_classes_fall_back_to_the_images(world, notes, pokemon, tmp_path):
+def test_a_garbage_describe_answer_is_asked_again_then_its_classes_fall_back_to_the_images(
+    world, notes, pokemon, tmp_path
+):
     _, train, _, _ = pokemon
     answers = step_answers(world, notes)
     answers = ["I like turtles", "{not json"] + answers[1:]  # batch 1: garbage twice
@@ -132,7 +137,9 @@ def test_expanded_values_are_cleaned_and_kept_only_where_some_class_favours_them
     assert not options & {"12 eyes", "{x}"}  # invalid phrases never become options
     assert all(len(f) == len(g.options) for f, g in zip(favoured_options(system, train), system.groups))
     ground_notes = next(r for r in proposer.records if r.get("step") == "ground")["notes"]
-    dropped = {fake for fake in ("a wibbly thing", "plorbish", "quantum foam") if any(repr(fake) in n for n in ground_notes)}
+    dropped = {
+        fake for fake in ("a wibbly thing", "plorbish", "quantum foam") if any(repr(fake) in n for n in ground_notes)
+    }
     assert dropped and not dropped & options
 
 
@@ -142,11 +149,19 @@ def test_revise_adds_what_tells_the_most_confused_pair_apart(world, notes, pokem
     _, train, _, _ = pokemon
     a, b = world.classes[0], world.classes[1]
     phrases = note_phrases(world, notes)
-    difference = json.dumps({"differences": {"first": [{"kind": k, "phrase": p} for k, p in phrases[a][:2]],
-                                             "second": [{"kind": k, "phrase": p} for k, p in phrases[b][:2]]}})
+    difference = json.dumps(
+        {
+            "differences": {
+                "first": [{"kind": k, "phrase": p} for k, p in phrases[a][:2]],
+                "second": [{"kind": k, "phrase": p} for k, p in phrases[b][:2]],
+            }
+        }
+    )
     base = world.oracle_system()
-    trimmed = base.evolve(groups=[g.model_dump(mode="json") for g in base.groups[:1]],
-                          rules={c: {base.groups[0].name: base.rule(c, base.groups[0].name)} for c in base.classes})
+    trimmed = base.evolve(
+        groups=[g.model_dump(mode="json") for g in base.groups[:1]],
+        rules={c: {base.groups[0].name: base.rule(c, base.groups[0].name)} for c in base.classes},
+    )
     proposer, lines = _proposer([difference], train, tmp_path)
     diagnostics = SimpleNamespace(confusions=[(a, b, 5)])
     revised = proposer.revise(trimmed, diagnostics, [])
@@ -158,21 +173,35 @@ def test_revise_adds_what_tells_the_most_confused_pair_apart(world, notes, pokem
 
 def test_clean_attributes_keeps_note_phrases_and_flags_the_rest():
     kept, notes = clean_attributes(
-        "Skugli", "Mostly crimson; looks like a lizard.",
-        [("color", "mostly crimson"), ("resembles", "a lizard"), ("feature", "big wings"), ("shape", "Skugli body"),
-         ("size", "3 meters"), ("color", "deep red"), ("pose", "a " + "very " * 8 + "long phrase")],
-        ["Skugli", "Other"])
+        "Skugli",
+        "Mostly crimson; looks like a lizard.",
+        [
+            ("color", "mostly crimson"),
+            ("resembles", "a lizard"),
+            ("feature", "big wings"),
+            ("shape", "Skugli body"),
+            ("size", "3 meters"),
+            ("color", "deep red"),
+            ("pose", "a " + "very " * 8 + "long phrase"),
+        ],
+        ["Skugli", "Other"],
+    )
     assert [(p.kind, p.phrase, p.from_note) for p in kept] == [
-        ("color", "crimson", True), ("resembles", "a lizard", True), ("feature", "big wings", False),
-        ("color", "deep red", False)]
+        ("color", "crimson", True),
+        ("resembles", "a lizard", True),
+        ("feature", "big wings", False),
+        ("color", "deep red", False),
+    ]
     assert any("names a class" in n for n in notes) and any("digits" in n for n in notes)
     assert any("longer than" in n for n in notes) and any("not in its note" in n for n in notes)
 
 
 def test_organize_merges_near_duplicate_phrases_under_the_runs_encoder(pokemon):
     _, train, _, _ = pokemon
-    pool = [ClassPhrase(f"c{i}", "color", p, True) for i, p in
-            enumerate(["navy", "red", "navy blue", "yellow", "purple", "white", "gray"])]
+    pool = [
+        ClassPhrase(f"c{i}", "color", p, True)
+        for i, p in enumerate(["navy", "red", "navy blue", "yellow", "purple", "white", "gray"])
+    ]
     groups, notes = organize(pool, DEFAULT_TEMPLATES, embed=train.prompts.embed, max_groups=3, max_options=10)
     assert "navy blue" not in groups[0].options and "navy" in groups[0].options
     assert groups[0].merged["navy blue"] == "navy"
@@ -184,10 +213,15 @@ def test_ground_drops_options_no_class_favours_and_nulls_their_rules(pokemon):
     group = oracle.groups[0]
     fake = ["plorbish", "zqxv blorf", "quantum foam"]
     system = oracle.evolve(
-        groups=[{**group.model_dump(mode="json"), "options": list(group.options) + fake},
-                *[g.model_dump(mode="json") for g in oracle.groups[1:]]],
-        rules={c: {**oracle.rules[c], group.name: len(group.options)} if i == 0 else oracle.rules[c]
-               for i, c in enumerate(oracle.classes)})
+        groups=[
+            {**group.model_dump(mode="json"), "options": list(group.options) + fake},
+            *[g.model_dump(mode="json") for g in oracle.groups[1:]],
+        ],
+        rules={
+            c: {**oracle.rules[c], group.name: len(group.options)} if i == 0 else oracle.rules[c]
+            for i, c in enumerate(oracle.classes)
+        },
+    )
     favoured = favoured_options(system, train)[0]
     assert not favoured & {len(group.options) + i for i in range(3)}
     grounded, notes = ground(system, train)
@@ -225,7 +259,6 @@ def test_questions_answer_names_are_cleaned(world, notes, pokemon, tmp_path):
     system = proposer.propose(_task(world, notes, n=1))[0]
     names = {g.name for g in system.groups}
     assert "main_colour" in names and DEFAULT_TEMPLATES[second["kind"]][0] in names
-
 
 
 def test_state_round_trips_so_a_resumed_run_asks_the_same_requests(world, notes, pokemon, tmp_path):

@@ -9,9 +9,9 @@ FAILS (never skips) when the model or binary is missing: run `make setup`.
 import pytest
 
 from cotclip.optimizer.llm.lm import LLMClient
-from cotclip.optimizer.proposers._base import ProposalTask
-from cotclip.optimizer.proposers.staged import StagedProposer
+from cotclip.optimizer.proposers import ProposalTask
 from cotclip.optimizer.proposers.repair import parse_answer
+from cotclip.optimizer.proposers.staged import StagedProposer
 from cotclip.scoring.synthetic.world import load_world
 
 pytestmark = [pytest.mark.llm, pytest.mark.slow]

@@ -10,16 +10,23 @@ from cotclip.systems.model import System
 
 @pytest.fixture
 def system() -> System:
-    return System.from_data({
-        "name": "pets",
-        "classes": ["cat", "dog", "fox"],
-        "groups": [
-            {"name": "color", "prompt": "a {} animal", "options": ["red", "blue", "grey"], "extra_prompts": ["its fur is {}"]},
-            {"name": "size", "prompt": "it is {}", "options": ["small", "large"]},
-        ],
-        "rules": {"cat": {"color": 2, "size": 0}, "dog": {"color": 1, "size": 1}, "fox": {"color": 0, "size": 0}},
-        "provenance": {"parent": "0003", "method": "fit_rules"},
-    })
+    return System.from_data(
+        {
+            "name": "pets",
+            "classes": ["cat", "dog", "fox"],
+            "groups": [
+                {
+                    "name": "color",
+                    "prompt": "a {} animal",
+                    "options": ["red", "blue", "grey"],
+                    "extra_prompts": ["its fur is {}"],
+                },
+                {"name": "size", "prompt": "it is {}", "options": ["small", "large"]},
+            ],
+            "rules": {"cat": {"color": 2, "size": 0}, "dog": {"color": 1, "size": 1}, "fox": {"color": 0, "size": 0}},
+            "provenance": {"parent": "0003", "method": "fit_rules"},
+        }
+    )
 
 
 def _apply(system: System, *edits: dict, notes: list[str] | None = None) -> System:
@@ -50,10 +57,16 @@ def test_every_op_applies_and_is_recorded(system: System):
 
 
 def test_unlock_removes_locks_and_relocking_does_not_duplicate(system: System):
-    locked = _apply(system, {"op": "lock_rule", "class": "cat", "group": "size"}, {"op": "lock_rule", "class": "cat", "group": "size"},
-                    {"op": "lock_group", "group": "size"})
+    locked = _apply(
+        system,
+        {"op": "lock_rule", "class": "cat", "group": "size"},
+        {"op": "lock_rule", "class": "cat", "group": "size"},
+        {"op": "lock_group", "group": "size"},
+    )
     assert locked.locks.rules == [("cat", "size")] and locked.locks.groups == ["size"]
-    unlocked = _apply(locked, {"op": "unlock_rule", "class": "cat", "group": "size"}, {"op": "unlock_group", "group": "size"})
+    unlocked = _apply(
+        locked, {"op": "unlock_rule", "class": "cat", "group": "size"}, {"op": "unlock_group", "group": "size"}
+    )
     assert unlocked.locks.rules == [] and unlocked.locks.groups == []
 
 
@@ -65,16 +78,25 @@ def test_a_reviewer_may_edit_locked_items(system: System):
 @pytest.mark.parametrize(
     "edit, message",
     [
-        ({"op": "set_rule", "class": "cat", "group": "color", "option": 3}, "edit 2 (set_rule): option 3 of group 'color' is out of range; use 0..2"),
+        (
+            {"op": "set_rule", "class": "cat", "group": "color", "option": 3},
+            "edit 2 (set_rule): option 3 of group 'color' is out of range; use 0..2",
+        ),
         ({"op": "set_rule", "class": "cat", "group": "color", "option": -1}, "out of range"),
         ({"op": "set_rule", "class": "wolf", "group": "color", "option": 0}, "unknown class 'wolf'"),
-        ({"op": "set_rule", "class": "cat", "group": "shape", "option": 0}, "unknown group 'shape'; known groups: color, size"),
+        (
+            {"op": "set_rule", "class": "cat", "group": "shape", "option": 0},
+            "unknown group 'shape'; known groups: color, size",
+        ),
         ({"op": "set_option", "group": "size", "index": 2, "text": "tiny"}, "option 2 of group 'size' is out of range"),
         ({"op": "set_option", "group": "size", "index": 0, "text": "   "}, "option text is empty"),
         ({"op": "set_option", "group": "size", "index": 0, "text": "Large"}, "duplicates an earlier option"),
         ({"op": "set_template", "group": "size", "template": "no placeholder"}, "exactly one {} placeholder"),
         ({"op": "set_template", "group": "size", "template": "{} and {}"}, "exactly one {} placeholder"),
-        ({"op": "set_template", "group": "size", "index": 1, "template": "it is {}"}, "template 1 of group 'size' is out of range"),
+        (
+            {"op": "set_template", "group": "size", "index": 1, "template": "it is {}"},
+            "template 1 of group 'size' is out of range",
+        ),
         ({"op": "lock_rule", "class": "cow", "group": "size"}, "unknown class 'cow'"),
         ({"op": "lock_group", "group": "mood"}, "unknown group 'mood'"),
     ],

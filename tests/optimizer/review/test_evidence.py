@@ -59,7 +59,12 @@ def test_shares_favoured_options_and_examples_by_hand(hand_case):
     assert (cat_color.share, cat_color.favoured_option, cat_color.disagrees) == (pytest.approx(2 / 3), 0, False)
     assert (cat_color.agreeing, cat_color.disagreeing, cat_color.answer_counts) == ([0, 1], [2], [2, 1])
     dog_color = evidence["dog", "color"]
-    assert (dog_color.share, dog_color.favoured_option, dog_color.favoured_share, dog_color.disagrees) == (0.0, 1, 1.0, True)
+    assert (dog_color.share, dog_color.favoured_option, dog_color.favoured_share, dog_color.disagrees) == (
+        0.0,
+        1,
+        1.0,
+        True,
+    )
     assert (dog_color.agreeing, dog_color.disagreeing) == ([], [3, 4])
     assert evidence["dog", "size"].share == 1.0 and not evidence["dog", "size"].disagrees
     fox_size = evidence["fox", "size"]

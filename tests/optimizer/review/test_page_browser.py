@@ -62,9 +62,13 @@ def _versions(run: Path) -> list[str]:
 def test_page_flags_the_rule_the_data_disagrees_with(page, broken_system):
     first, group = broken_system.classes[0], broken_system.groups[0].name
     assert page.inner_text("#version") == "0001"
-    assert "disagrees" in page.locator(f'select[data-rule-class="{first}"][data-rule-group="{group}"]').locator("xpath=..").get_attribute("class")
+    assert "disagrees" in page.locator(f'select[data-rule-class="{first}"][data-rule-group="{group}"]').locator(
+        "xpath=.."
+    ).get_attribute("class")
     assert page.locator("td.disagrees").count() >= 1
-    page.locator(f'select[data-rule-class="{first}"][data-rule-group="{group}"]').locator("xpath=..").get_by_text("evidence").click()
+    page.locator(f'select[data-rule-class="{first}"][data-rule-group="{group}"]').locator("xpath=..").get_by_text(
+        "evidence"
+    ).click()
     page.wait_for_selector("#evidence .thumbs.disagree img")
     assert "drawn placeholder" in page.inner_text("#evidence")
     assert page.locator("#evidence img").first.get_attribute("alt").startswith("placeholder for synthetic:")

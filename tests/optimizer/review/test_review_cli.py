@@ -52,7 +52,9 @@ def test_apply_writes_a_new_version_with_the_edits(run_dir: Path, tmp_path: Path
     assert record.system.locks.rules == [(first, group.name)]
     assert record.val_accuracy == saved["val_accuracy"]
 
-    code = main(["review", str(run_dir), "--version", "1", "--apply", str(_write_edits(tmp_path, {"notes": ["again"]}))])
+    code = main(
+        ["review", str(run_dir), "--version", "1", "--apply", str(_write_edits(tmp_path, {"notes": ["again"]}))]
+    )
     assert code == 0 and "saved version 0003" in capsys.readouterr().out
     assert RunDir(run_dir).load_versions()[-1].parent == "0001"
 
@@ -62,7 +64,10 @@ def test_apply_writes_a_new_version_with_the_edits(run_dir: Path, tmp_path: Path
     [
         ({"edits": [{"op": "set_rule", "class": "Nobody", "group": "color", "option": 0}]}, "unknown class 'Nobody'"),
         ({"edits": [{"op": "set_option", "group": "color", "index": 0, "text": " "}]}, "option text is empty"),
-        ({"edits": [{"op": "set_option", "group": "color", "index": 50, "text": "x"}]}, "option 50 of group 'color' is out of range"),
+        (
+            {"edits": [{"op": "set_option", "group": "color", "index": 50, "text": "x"}]},
+            "option 50 of group 'color' is out of range",
+        ),
         ({"edits": [{"op": "launch"}]}, "edits.0"),
         ("edits: [unclosed", "not valid YAML"),
         ({}, "nothing to save"),
@@ -125,8 +130,31 @@ def test_export_npz_of_a_system_file_needs_a_model(tmp_path: Path, broken_system
 
 def test_run_dir_resolves_to_its_current_or_a_given_version(run_dir: Path, broken_system, tmp_path: Path, capsys):
     assert load_system_or_run(str(run_dir))[0] == broken_system
-    assert main(["review", str(run_dir), "--apply", str(_write_edits(tmp_path, {"edits": [
-        {"op": "set_option", "group": broken_system.groups[0].name, "index": 0, "text": "chartreuse"}]}))]) == 0
+    assert (
+        main(
+            [
+                "review",
+                str(run_dir),
+                "--apply",
+                str(
+                    _write_edits(
+                        tmp_path,
+                        {
+                            "edits": [
+                                {
+                                    "op": "set_option",
+                                    "group": broken_system.groups[0].name,
+                                    "index": 0,
+                                    "text": "chartreuse",
+                                }
+                            ]
+                        },
+                    )
+                ),
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     edited = load_system_or_run(str(run_dir), version=2)[0]
     assert edited.groups[0].options[0] == "chartreuse"

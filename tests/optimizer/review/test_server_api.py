@@ -59,7 +59,11 @@ def test_state_shows_the_system_and_flags_the_broken_rule(server, broken_system)
     assert state["system"]["classes"] == broken_system.classes
     assert 0.0 <= state["val_accuracy"] <= 1.0 and state["val_n"] > 0 and state["train_n"] > 0
     assert len(state["evidence"]) == len(broken_system.classes) * len(broken_system.groups)
-    first = next(e for e in state["evidence"] if e["class"] == broken_system.classes[0] and e["group"] == broken_system.groups[0].name)
+    first = next(
+        e
+        for e in state["evidence"]
+        if e["class"] == broken_system.classes[0] and e["group"] == broken_system.groups[0].name
+    )
     assert first["disagrees"] and first["disagreeing"]
 
 
@@ -73,8 +77,13 @@ def test_thumbnails_are_labelled_placeholders_for_synthetic_images(server):
 
 
 def test_preview_scores_the_edit_without_writing(server, run_dir: Path, broken_system):
-    fix = {"op": "set_rule", "class": broken_system.classes[0], "group": broken_system.groups[0].name,
-           "option": (broken_system.rule(broken_system.classes[0], broken_system.groups[0].name) - 1) % len(broken_system.groups[0].options)}
+    fix = {
+        "op": "set_rule",
+        "class": broken_system.classes[0],
+        "group": broken_system.groups[0].name,
+        "option": (broken_system.rule(broken_system.classes[0], broken_system.groups[0].name) - 1)
+        % len(broken_system.groups[0].options),
+    }
     status, result = _post(server, "/api/preview", {"edits": [fix]})
     assert status == 200 and 0.0 <= result["val_accuracy"] <= 1.0
     assert _versions(run_dir) == ["0001.json"]
@@ -82,8 +91,13 @@ def test_preview_scores_the_edit_without_writing(server, run_dir: Path, broken_s
 
 def test_save_writes_a_human_edit_version_and_reviews_it_next(server, run_dir: Path, broken_system):
     group = broken_system.groups[1].name
-    edits = {"edits": [{"op": "lock_group", "group": group}, {"op": "set_option", "group": group, "index": 0, "text": "reworded"}],
-             "notes": ["group 1 checked by hand"]}
+    edits = {
+        "edits": [
+            {"op": "lock_group", "group": group},
+            {"op": "set_option", "group": group, "index": 0, "text": "reworded"},
+        ],
+        "notes": ["group 1 checked by hand"],
+    }
     status, saved = _post(server, "/api/save", edits)
     assert status == 200 and saved["version"] == "0002" and saved["parent"] == "0001"
     record = {r.version_id: r for r in RunDir(run_dir).load_versions()}["0002"]
@@ -131,8 +145,12 @@ def test_save_refuses_while_an_optimizer_holds_the_run(server, run_dir: Path):
 def test_requests_naming_another_host_are_refused(server, run_dir: Path):
     port = server.httpd.server_address[1]
     for method, path, body in (("GET", "/api/state", None), ("POST", "/api/save", b'{"notes": ["x"]}')):
-        request = urllib.request.Request(server.url.rstrip("/") + path, data=body, method=method,
-                                         headers={"Host": f"evil.example:{port}", "Content-Type": "application/json"})
+        request = urllib.request.Request(
+            server.url.rstrip("/") + path,
+            data=body,
+            method=method,
+            headers={"Host": f"evil.example:{port}", "Content-Type": "application/json"},
+        )
         with pytest.raises(urllib.error.HTTPError) as caught:
             urllib.request.urlopen(request, timeout=10)
         assert caught.value.code == 403
@@ -148,8 +166,10 @@ def test_a_browser_that_hangs_up_leaves_no_traceback(server, capfd):
     import time
 
     host, port = server.httpd.server_address[:2]
-    for request in (b"GET / HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n" % port,  # hangs up before the page
-                    b"GET /api/state HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n" % port):  # hangs up mid-request
+    for request in (
+        b"GET / HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n" % port,  # hangs up before the page
+        b"GET /api/state HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n" % port,
+    ):  # hangs up mid-request
         client = socket.create_connection((host, port))
         client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close with a reset
         client.sendall(request)

@@ -7,6 +7,7 @@ import io
 from pathlib import Path
 
 import pytest
+from helpers.tiny_clip import build_image_folder, build_tiny_clip
 from PIL import Image
 
 from cotclip.optimizer.loop.config import RunConfig
@@ -15,10 +16,8 @@ from cotclip.optimizer.review.rundata import load_review_data
 from cotclip.optimizer.review.session import ReviewSession, load_version
 from cotclip.optimizer.review.thumbnails import thumbnail
 from cotclip.scoring.data.local import file_ref
-from cotclip.scoring.encoders._base import ImageRef
+from cotclip.scoring.encoders import ImageRef
 from cotclip.systems.model import System
-
-from helpers.tiny_clip import build_image_folder, build_tiny_clip
 
 
 def _decode(uri: str) -> Image.Image:

@@ -12,7 +12,9 @@ import pytest
 @pytest.fixture(scope="session")
 def postgres_server():
     """One server for the session, stopped and deleted at its end; yields the ``pgserver`` handle."""
-    pgserver = pytest.importorskip("pgserver", reason="PostgreSQL tests need the postgres extra: pip install -e '.[postgres]'")
+    pgserver = pytest.importorskip(
+        "pgserver", reason="PostgreSQL tests need the postgres extra: pip install -e '.[postgres]'"
+    )
     pytest.importorskip("psycopg", reason="PostgreSQL tests need the postgres extra: pip install -e '.[postgres]'")
     # not under pytest's tmp dir: as root, pgserver runs PostgreSQL as its own user, which needs every
     # folder above the data dir to be searchable (pytest's are private to root)

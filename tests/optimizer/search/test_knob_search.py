@@ -7,6 +7,7 @@ import json
 import numpy as np
 import optuna
 import pytest
+from helpers.counting import CountingEncoder
 
 from cotclip.optimizer.search import (
     JOURNAL_NAME,
@@ -21,7 +22,6 @@ from cotclip.optimizer.search import (
 )
 from cotclip.scoring.scorer import ImageSet, PromptEmbedder, accuracy, class_scores
 from cotclip.systems.errors import InputError
-from helpers.counting import CountingEncoder
 
 POOL = {"color": ("a picture of something {}", "its colour is {}"), "form": ("the creature resembles {}",)}
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from cotclip.optimizer.llm.lm import LLMClient, LMConfig
-from cotclip.optimizer.proposers._base import ProposalTask
+from cotclip.optimizer.proposers import ProposalTask
 from cotclip.optimizer.proposers.llm import LLMProposer
 from cotclip.optimizer.proposers.signatures import load_instructions
 from cotclip.optimizer.search.proposer_opt import ProposerCase, feedback_of, optimize_proposer

@@ -22,9 +22,15 @@ def _png(shade: int) -> bytes:
     return buffer.getvalue()
 
 
-def _table() -> "datasets.Dataset":
-    features = datasets.Features({"img": datasets.Image(), "kind": datasets.ClassLabel(names=["cat", "dog"]), "note": datasets.Value("string")})
-    rows = {"img": [{"bytes": _png(40 * i), "path": None} for i in range(4)], "kind": [0, 1, 1, 0], "note": list("abcd")}
+def _table() -> datasets.Dataset:
+    features = datasets.Features(
+        {"img": datasets.Image(), "kind": datasets.ClassLabel(names=["cat", "dog"]), "note": datasets.Value("string")}
+    )
+    rows = {
+        "img": [{"bytes": _png(40 * i), "path": None} for i in range(4)],
+        "kind": [0, 1, 1, 0],
+        "note": list("abcd"),
+    }
     return datasets.Dataset.from_dict(rows, features=features)
 
 
@@ -55,7 +61,9 @@ def test_missing_columns_are_named(tmp_path: Path) -> None:
 
 
 def test_path_column_resolves_against_the_folder(tmp_path: Path, image_folder: Path) -> None:
-    table = datasets.Dataset.from_dict({"file": [str(image_folder / "cat" / "cat_0.png"), "relative.png"], "label": ["a", "b"]})
+    table = datasets.Dataset.from_dict(
+        {"file": [str(image_folder / "cat" / "cat_0.png"), "relative.png"], "label": ["a", "b"]}
+    )
     table.save_to_disk(str(tmp_path / "paths"))
     (tmp_path / "paths" / "relative.png").write_bytes(_png(9))
     dataset = load_dataset(str(tmp_path / "paths"), image_column="file")

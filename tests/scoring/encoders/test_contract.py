@@ -8,16 +8,16 @@ To add an encoder, add ONE entry to ``ENCODER_CASES``: a name mapped to a factor
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pytest
 
 from cotclip.scoring.cache import CachedEncoder, EmbeddingCache
 from cotclip.scoring.data.local import file_ref
-from cotclip.scoring.encoders._base import Encoder, ImageRef
+from cotclip.scoring.encoders import Encoder, ImageRef
 from cotclip.scoring.registry import load_dataset, load_encoder
 from cotclip.systems.errors import EncoderError
 
@@ -49,13 +49,20 @@ def hf_case(request: pytest.FixtureRequest) -> EncoderCase:
     tmp_path = request.getfixturevalue("tmp_path")
     encoder = request.getfixturevalue("tiny_clip_encoder")
     folder = request.getfixturevalue("image_folder")
-    return EncoderCase(encoder, _image_refs(folder), ["a photo of a cat", "a dog", "ünïcødé ✓"], unreadable=_broken_png(tmp_path))
+    return EncoderCase(
+        encoder, _image_refs(folder), ["a photo of a cat", "a dog", "ünïcødé ✓"], unreadable=_broken_png(tmp_path)
+    )
 
 
 def siglip_case(request: pytest.FixtureRequest) -> EncoderCase:
     """A tiny random SigLIP through ``hf:<dir>`` (max-length padding, its own image processor)."""
     case = hf_case(request)
-    return EncoderCase(load_encoder(f"hf:{request.getfixturevalue('tiny_siglip_dir')}"), case.images, case.texts, unreadable=case.unreadable)
+    return EncoderCase(
+        load_encoder(f"hf:{request.getfixturevalue('tiny_siglip_dir')}"),
+        case.images,
+        case.texts,
+        unreadable=case.unreadable,
+    )
 
 
 def jina_v4_case(request: pytest.FixtureRequest) -> EncoderCase:
@@ -64,7 +71,9 @@ def jina_v4_case(request: pytest.FixtureRequest) -> EncoderCase:
 
     case = hf_case(request)
     folder = build_tiny_jina(request.getfixturevalue("tmp_path") / "v4", "jina-embeddings-v4")
-    return EncoderCase(load_encoder(f"hf:{folder}", trust_remote_code=True), case.images, case.texts, unreadable=case.unreadable)
+    return EncoderCase(
+        load_encoder(f"hf:{folder}", trust_remote_code=True), case.images, case.texts, unreadable=case.unreadable
+    )
 
 
 def cached_hf_case(request: pytest.FixtureRequest) -> EncoderCase:
@@ -82,13 +91,20 @@ def precomputed_case(request: pytest.FixtureRequest) -> EncoderCase:
 
     def write(name: str, rows: int) -> Path:
         path = tmp_path / name
-        np.savez(path, image_embeddings=rng.normal(size=(rows, 8)), labels=np.array(["cat", "dog"] * (rows // 2)),
-                 texts=np.array(texts), text_embeddings=rng.normal(size=(len(texts), 8)))
+        np.savez(
+            path,
+            image_embeddings=rng.normal(size=(rows, 8)),
+            labels=np.array(["cat", "dog"] * (rows // 2)),
+            texts=np.array(texts),
+            text_embeddings=rng.normal(size=(len(texts), 8)),
+        )
         return path
 
     mine, other = write("mine.npz", 4), write("other.npz", 2)
     images = load_dataset(f"precomputed:{mine}").images
-    return EncoderCase(load_encoder(f"precomputed:{mine}"), images, texts, foreign=load_dataset(f"precomputed:{other}").images[0])
+    return EncoderCase(
+        load_encoder(f"precomputed:{mine}"), images, texts, foreign=load_dataset(f"precomputed:{other}").images[0]
+    )
 
 
 def synthetic_case(request: pytest.FixtureRequest) -> EncoderCase:

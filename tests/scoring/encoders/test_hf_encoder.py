@@ -9,11 +9,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers.tiny_clip import build_tiny_clip
 
 from cotclip.scoring.data.local import file_ref
 from cotclip.scoring.registry import load_encoder
 from cotclip.systems.errors import EncoderError
-from helpers.tiny_clip import build_tiny_clip
 
 _REMOTE_CONFIG = '''
 from transformers import PretrainedConfig
@@ -61,19 +61,32 @@ def _remote_code_model(folder: Path) -> Path:
     folder.mkdir()
     (folder / "configuration_fake_jina.py").write_text(_REMOTE_CONFIG)
     (folder / "modeling_fake_jina.py").write_text(_REMOTE_MODEL)
-    config = {"model_type": "fake_jina", "width": 6, "architectures": ["FakeJinaModel"],
-              "auto_map": {"AutoConfig": "configuration_fake_jina.FakeJinaConfig", "AutoModel": "modeling_fake_jina.FakeJinaModel"}}
+    config = {
+        "model_type": "fake_jina",
+        "width": 6,
+        "architectures": ["FakeJinaModel"],
+        "auto_map": {
+            "AutoConfig": "configuration_fake_jina.FakeJinaConfig",
+            "AutoModel": "modeling_fake_jina.FakeJinaModel",
+        },
+    }
     (folder / "config.json").write_text(json.dumps(config))
     generator = torch.Generator().manual_seed(0)
-    weights = {"image_proj.weight": torch.randn(6, 3, generator=generator), "image_proj.bias": torch.zeros(6),
-               "text_proj.weight": torch.randn(6, 8, generator=generator), "text_proj.bias": torch.zeros(6)}
+    weights = {
+        "image_proj.weight": torch.randn(6, 3, generator=generator),
+        "image_proj.bias": torch.zeros(6),
+        "text_proj.weight": torch.randn(6, 8, generator=generator),
+        "text_proj.bias": torch.zeros(6),
+    }
     save_file(weights, str(folder / "model.safetensors"), metadata={"format": "pt"})
     return folder
 
 
 def test_identity_follows_content_not_location(tiny_clip_dir: Path, tmp_path: Path) -> None:
     copy = shutil.copytree(tiny_clip_dir, tmp_path / "copy")
-    assert load_encoder(f"hf:{copy}").identity == load_encoder(f"hf:{tiny_clip_dir}").identity.replace(tiny_clip_dir.name, "copy")
+    assert load_encoder(f"hf:{copy}").identity == load_encoder(f"hf:{tiny_clip_dir}").identity.replace(
+        tiny_clip_dir.name, "copy"
+    )
     first = load_encoder(f"hf:{tiny_clip_dir}").identity
     assert first.startswith("hf:CLIPModel:") and "pre=" in first
 
@@ -118,8 +131,12 @@ def test_hub_id_resolves_to_the_cached_snapshot(tiny_clip_dir: Path, tmp_path: P
 
 @pytest.mark.parametrize(
     ("spec", "expected"),
-    [("hf:", "empty model spec"), ("hf:./no/such/folder", "does not exist"), ("hf:{empty}", "no config.json"),
-     ("hf:{garbled}", "not readable JSON")],
+    [
+        ("hf:", "empty model spec"),
+        ("hf:./no/such/folder", "does not exist"),
+        ("hf:{empty}", "no config.json"),
+        ("hf:{garbled}", "not readable JSON"),
+    ],
 )
 def test_bad_specs_are_one_line_errors(spec: str, expected: str, tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
@@ -151,7 +168,11 @@ def test_remote_code_needs_explicit_trust(tmp_path: Path) -> None:
 
 def test_jina_style_encode_image_and_text(tmp_path: Path, image_folder: Path) -> None:
     encoder = load_encoder(f"hf:{_remote_code_model(tmp_path / 'jina_like')}", trust_remote_code=True)
-    assert encoder.dim == 6 and encoder.identity.startswith("hf:FakeJinaModel:") and encoder.identity.endswith("pre=remote-code")
+    assert (
+        encoder.dim == 6
+        and encoder.identity.startswith("hf:FakeJinaModel:")
+        and encoder.identity.endswith("pre=remote-code")
+    )
     texts = encoder.encode_texts(["a cat", "a dog"])
     assert texts.shape == (2, 6) and np.allclose(np.linalg.norm(texts, axis=1), 1.0, atol=1e-5)
     refs = [file_ref(p, None) for p in sorted(image_folder.rglob("*.png"))]

@@ -57,7 +57,9 @@ def _reference(folder: Path, paths: list[Path], crop, texts: list[str]) -> tuple
 
 @pytest.mark.parametrize("model", ["tiny_clip_dir", "tiny_siglip_dir"])
 @pytest.mark.parametrize("crop", [None, CROP], ids=["whole", "cropped"])
-def test_hf_rows_equal_transformers_features(model: str, crop, image_folder: Path, request: pytest.FixtureRequest) -> None:
+def test_hf_rows_equal_transformers_features(
+    model: str, crop, image_folder: Path, request: pytest.FixtureRequest
+) -> None:
     folder = request.getfixturevalue(model)
     dataset = load_dataset(str(image_folder), crop=crop)
     encoding = load_encoder(f"hf:{folder}", batch_size=4).encode_images(dataset.images)
@@ -66,4 +68,3 @@ def test_hf_rows_equal_transformers_features(model: str, crop, image_folder: Pat
     image_rows, text_rows = _reference(folder, paths, crop, TEXTS)
     np.testing.assert_allclose(encoding.embeddings, image_rows, atol=2e-5)
     np.testing.assert_allclose(load_encoder(f"hf:{folder}").encode_texts(TEXTS), text_rows, atol=2e-5)
-

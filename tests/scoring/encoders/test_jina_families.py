@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers.tiny_clip import build_image_folder
+from helpers.tiny_jina import FAMILIES, build_tiny_jina
 
 from cotclip.optimizer.cli import main
 from cotclip.scoring.cache import CachedEncoder, EmbeddingCache
@@ -21,8 +23,6 @@ from cotclip.scoring.registry import load_encoder
 from cotclip.scoring.similarity import MultiVectors
 from cotclip.systems.errors import EncoderError, InputError
 from cotclip.systems.model import System
-from helpers.tiny_clip import build_image_folder
-from helpers.tiny_jina import FAMILIES, build_tiny_jina
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +67,9 @@ def test_each_family_is_called_with_its_documented_defaults(models, images, fami
     paths = sorted(images.rglob("*.png"))
     refs = [file_ref(p, None) for p in paths]
     pixels = [Image.open(p).convert("RGB") for p in paths]
-    np.testing.assert_allclose(encoder.encode_images(refs).embeddings, _unit(model.encode_image(pixels, **image_kwargs)), atol=1e-5)
+    np.testing.assert_allclose(
+        encoder.encode_images(refs).embeddings, _unit(model.encode_image(pixels, **image_kwargs)), atol=1e-5
+    )
 
 
 def test_options_reach_the_encode_calls_and_the_identity(models) -> None:
@@ -76,7 +78,11 @@ def test_options_reach_the_encode_calls_and_the_identity(models) -> None:
     assert not np.allclose(default.encode_texts(["a cat"]), plain.encode_texts(["a cat"]))
     assert default.identity != plain.identity
     truncated = _load(v4, "truncate_dim=4")
-    assert truncated.dim == 4 and truncated.options.image["truncate_dim"] == 4 and truncated.options.text["truncate_dim"] == 4
+    assert (
+        truncated.dim == 4
+        and truncated.options.image["truncate_dim"] == 4
+        and truncated.options.text["truncate_dim"] == 4
+    )
     passage = _load(v4, "text.prompt_name=passage")
     code = _load(v4, "task=code")
     rows = [e.encode_texts(["a cat"]) for e in (_load(v4), passage, code)]
@@ -84,15 +90,18 @@ def test_options_reach_the_encode_calls_and_the_identity(models) -> None:
     assert len({e.identity for e in (_load(v4), passage, code, truncated)}) == 4
 
 
-@pytest.mark.parametrize(("family", "options", "fragment"), [
-    ("jina-clip-v1", ["text.task=retrieval"], "encode_text does not accept option text.task; it takes no options"),
-    ("jina-clip-v2", ["image.task=retrieval"], "encode_image does not accept option image.task"),
-    ("jina-embeddings-v4", ["image.prompt_name=query"], "encode_image does not accept option image.prompt_name"),
-    ("jina-embeddings-v4", ["text.task=nonsense"], "rejected the encoder options"),
-    ("jina-embeddings-v4", ["truncate_dim=5"], "Invalid truncate_dim: 5"),
-    ("jina-embeddings-v4", ["text.return_multivector=true"], "set by --similarity maxsim"),
-    ("jina-clip-v2", [], "--similarity maxsim needs multi-vector output"),
-])
+@pytest.mark.parametrize(
+    ("family", "options", "fragment"),
+    [
+        ("jina-clip-v1", ["text.task=retrieval"], "encode_text does not accept option text.task; it takes no options"),
+        ("jina-clip-v2", ["image.task=retrieval"], "encode_image does not accept option image.task"),
+        ("jina-embeddings-v4", ["image.prompt_name=query"], "encode_image does not accept option image.prompt_name"),
+        ("jina-embeddings-v4", ["text.task=nonsense"], "rejected the encoder options"),
+        ("jina-embeddings-v4", ["truncate_dim=5"], "Invalid truncate_dim: 5"),
+        ("jina-embeddings-v4", ["text.return_multivector=true"], "set by --similarity maxsim"),
+        ("jina-clip-v2", [], "--similarity maxsim needs multi-vector output"),
+    ],
+)
 def test_an_option_the_model_does_not_take_is_one_error_naming_it(models, family, options, fragment) -> None:
     with pytest.raises(EncoderError, match=fragment.replace(".", r"\.")):
         _load(models[family], *options, similarity="maxsim" if not options else "cosine")
@@ -104,7 +113,9 @@ def test_malformed_options_are_input_errors() -> None:
     with pytest.raises(InputError, match="image.KEY or text.KEY"):
         parse_encoder_options(["vision.task=x"])
     assert parse_encoder_options(["truncate_dim=512", "text.task=retrieval.query", "image.flag=true"]).to_dict() == {
-        "image": {"flag": True, "truncate_dim": 512}, "text": {"task": "retrieval.query", "truncate_dim": 512}}
+        "image": {"flag": True, "truncate_dim": 512},
+        "text": {"task": "retrieval.query", "truncate_dim": 512},
+    }
 
 
 def test_options_on_encoders_without_encode_calls_are_refused(tiny_clip_dir) -> None:
@@ -118,7 +129,12 @@ def test_cache_keys_differ_per_option_and_similarity(models, tmp_path) -> None:
     v4 = models["jina-embeddings-v4"]
     cache = EmbeddingCache(tmp_path / "cache")
     texts = ["a cat", "a dog"]
-    for options, similarity in (((), "cosine"), (("truncate_dim=4",), "cosine"), (("task=code",), "cosine"), ((), "maxsim")):
+    for options, similarity in (
+        ((), "cosine"),
+        (("truncate_dim=4",), "cosine"),
+        (("task=code",), "cosine"),
+        ((), "maxsim"),
+    ):
         cached = CachedEncoder(_load(v4, *options, similarity=similarity), cache)
         cached.encode_texts(texts)
         assert cached.stats.misses == 2 and cached.stats.hits == 0, (options, similarity)
@@ -139,19 +155,38 @@ def test_v4_multivectors_are_token_and_patch_matrices(models, images) -> None:
     assert isinstance(encoded, MultiVectors) and len(encoded) == len(refs) and set(encoded.counts) == {12}
 
 
-SYSTEM = System.from_data({
-    "name": "pets", "classes": ["cat", "dog"],
-    "groups": [{"name": "kind", "prompt": "a photo of a {}", "options": ["cat", "dog"], "extra_prompts": ["a {}"]}],
-    "rules": {"cat": {"kind": 0}, "dog": {"kind": 1}},
-})
+SYSTEM = System.from_data(
+    {
+        "name": "pets",
+        "classes": ["cat", "dog"],
+        "groups": [{"name": "kind", "prompt": "a photo of a {}", "options": ["cat", "dog"], "extra_prompts": ["a {}"]}],
+        "rules": {"cat": {"kind": 0}, "dog": {"kind": 1}},
+    }
+)
 
 
 def test_cli_evaluate_with_maxsim_and_a_bad_option_exits_2(models, images, tmp_path, capsys) -> None:
     system = tmp_path / "pets.json"
     system.write_text(SYSTEM.to_json(), encoding="utf-8")
-    args = ["evaluate", "--system", str(system), "--data", str(images), "--model", f"hf:{models['jina-embeddings-v4']}",
-            "--trust-remote-code", "--similarity", "maxsim", "--encoder-option", "task=retrieval", "--split", "all",
-            "--cache-dir", str(tmp_path / "cache"), "--json"]
+    args = [
+        "evaluate",
+        "--system",
+        str(system),
+        "--data",
+        str(images),
+        "--model",
+        f"hf:{models['jina-embeddings-v4']}",
+        "--trust-remote-code",
+        "--similarity",
+        "maxsim",
+        "--encoder-option",
+        "task=retrieval",
+        "--split",
+        "all",
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        "--json",
+    ]
     assert main(args) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["n"] == 8 and 0.0 <= result["accuracy"] <= 1.0 and result["baseline_accuracy"] is not None
@@ -165,8 +200,26 @@ def test_cli_export_and_predict_with_a_maxsim_encoder(models, images, tmp_path, 
     system = tmp_path / "pets.json"
     system.write_text(SYSTEM.to_json(), encoding="utf-8")
     model, out = f"hf:{models['jina-embeddings-v4']}", tmp_path / "pets.npz"
-    assert main(["export", str(system), "--format", "npz", "--out", str(out), "--model", model, "--trust-remote-code",
-                 "--similarity", "maxsim", "--cache-dir", str(tmp_path / "cache")]) == 0
+    assert (
+        main(
+            [
+                "export",
+                str(system),
+                "--format",
+                "npz",
+                "--out",
+                str(out),
+                "--model",
+                model,
+                "--trust-remote-code",
+                "--similarity",
+                "maxsim",
+                "--cache-dir",
+                str(tmp_path / "cache"),
+            ]
+        )
+        == 0
+    )
     with np.load(out) as archive:
         assert str(archive["similarity"]) == "maxsim" and str(archive["encoder_identity"]).endswith(":sim=maxsim")
     files = [str(p) for p in sorted(images.rglob("*.png"))[:2]]

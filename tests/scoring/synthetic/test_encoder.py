@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cotclip.scoring.encoders._base import Encoder, ImageRef
+from cotclip.scoring.encoders import Encoder, ImageRef
 from cotclip.scoring.registry import load_dataset, load_encoder
 from cotclip.scoring.splits import split_dataset
 from cotclip.systems.errors import DataError, EncoderError
@@ -18,7 +18,9 @@ def dataset():
 
 def test_dataset_refs_are_row_addressed_content_ids(dataset, pokemon_world):
     assert len(dataset) == 144 and dataset.identity == f"synthetic:{pokemon_world.hash}"
-    assert dataset.images[5] == ImageRef(uid=f"synthetic:{pokemon_world.hash}:5", source="synthetic:pokemon-like#5", row=5)
+    assert dataset.images[5] == ImageRef(
+        uid=f"synthetic:{pokemon_world.hash}:5", source="synthetic:pokemon-like#5", row=5
+    )
     assert dataset.labels == pokemon_world.labels
     assert dataset.class_names == pokemon_world.classes
     splits = split_dataset(dataset.labels, seed=0)
@@ -61,7 +63,9 @@ def test_refs_of_other_data_are_refused(dataset):
     with pytest.raises(EncoderError, match="not from synthetic world large"):
         encoder.encode_images(dataset.images[:1])
     with pytest.raises(EncoderError, match="outside world pokemon-like's 144 images"):
-        load_encoder("synthetic", dataset=dataset).encode_images([ImageRef(uid=dataset.images[0].uid, source="x", row=999)])
+        load_encoder("synthetic", dataset=dataset).encode_images(
+            [ImageRef(uid=dataset.images[0].uid, source="x", row=999)]
+        )
 
 
 def test_plain_synthetic_without_a_synthetic_dataset_says_how_to_fix_it(dataset):
@@ -98,5 +102,7 @@ def test_the_embedding_cache_and_splits_treat_synthetic_refs_like_any_others(tmp
     assert np.array_equal(embedded.embeddings, pokemon_world.image_embeddings[positions])
     assert embedded.labels == [pokemon_world.labels[i] for i in positions]
     again = CachedEncoder(load_encoder("synthetic:pokemon-like"), EmbeddingCache(tmp_path))
-    assert np.array_equal(embed_dataset(dataset, again, positions=positions, progress=False).embeddings, embedded.embeddings)
+    assert np.array_equal(
+        embed_dataset(dataset, again, positions=positions, progress=False).embeddings, embedded.embeddings
+    )
     assert again.stats.encoder_calls == 0 and again.stats.hits == len(positions)

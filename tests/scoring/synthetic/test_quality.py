@@ -54,7 +54,9 @@ def test_the_production_scorer_agrees_with_the_reference(pokemon_world, oracle_a
     oracle = pokemon_world.oracle_system()
     images = _images(pokemon_world)
     for temperature in (0.01, 0.05, 1.0):
-        assert accuracy(oracle, images, temperature) == pytest.approx(oracle_accuracy(pokemon_world, oracle, temperature), abs=1e-9)
+        assert accuracy(oracle, images, temperature) == pytest.approx(
+            oracle_accuracy(pokemon_world, oracle, temperature), abs=1e-9
+        )
 
 
 @pytest.mark.parametrize(("group_name", "at_most"), [("color", 0.68), ("form", 0.74)])
@@ -82,7 +84,8 @@ def test_unknown_phrasings_score_measurably_worse(pokemon_world):
 def test_worse_synonyms_score_worse_than_the_canonical_phrases(pokemon_world):
     images = _images(pokemon_world)
     synonyms = _with_options(
-        pokemon_world.oracle_system(), lambda position, _: [forms[-1] for forms in pokemon_world.groups[position].surface_forms]
+        pokemon_world.oracle_system(),
+        lambda position, _: [forms[-1] for forms in pokemon_world.groups[position].surface_forms],
     )
     assert accuracy(synonyms, images) <= accuracy(pokemon_world.oracle_system(), images) - 0.10  # measured 0.639
 

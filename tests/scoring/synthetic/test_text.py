@@ -30,7 +30,12 @@ def test_phrase_inside_any_template_lands_near_its_concept(pokemon_world):
     color = pokemon_world.group("color")
     value = color.values[0]
     concept = _concept(pokemon_world, "color", value)
-    for text in (f"This creature's body is mainly {value} in color.", f"a {value} thing", value, f"A picture: {value.upper()}!"):
+    for text in (
+        f"This creature's body is mainly {value} in color.",
+        f"a {value} thing",
+        value,
+        f"A picture: {value.upper()}!",
+    ):
         assert _cos(pokemon_world.text_model.embed([text])[0], concept) > 0.8, text
     others = [_cos(pokemon_world.text_model.embed([f"a {v} thing"])[0], concept) for v in color.values[1:]]
     assert max(others) < 0.4
@@ -40,7 +45,9 @@ def test_canonical_form_is_closer_than_its_synonyms(pokemon_world):
     for group in pokemon_world.groups:
         for value, forms in zip(group.values, group.surface_forms):
             concept = _concept(pokemon_world, group.name, value)
-            closeness = [_cos(pokemon_world.text_model.embed([group.prompt.replace("{}", f)])[0], concept) for f in forms]
+            closeness = [
+                _cos(pokemon_world.text_model.embed([group.prompt.replace("{}", f)])[0], concept) for f in forms
+            ]
             assert closeness[0] == max(closeness)
             assert min(closeness) > 0.5
 
@@ -63,7 +70,9 @@ def test_a_template_shifts_all_its_options_alike(pokemon_world):
     bare = model.embed(list(values)).astype(np.float64)
     templated = model.embed([f"It looks like {v}." for v in values]).astype(np.float64)
     shift = templated - bare
-    assert np.allclose(shift / np.linalg.norm(shift, axis=1, keepdims=True), shift[0] / np.linalg.norm(shift[0]), atol=0.15)
+    assert np.allclose(
+        shift / np.linalg.norm(shift, axis=1, keepdims=True), shift[0] / np.linalg.norm(shift[0]), atol=0.15
+    )
 
 
 def test_class_names_align_with_identity_only_by_name_alignment(pokemon_world):

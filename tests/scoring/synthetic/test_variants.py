@@ -36,7 +36,9 @@ def test_a_variant_keeps_the_world_and_redraws_the_encoder(data) -> None:
             assert 1 <= len(forms) < len(rows[value]) and set(forms) <= set(rows[value])
     base, other = load_encoder("synthetic", dataset=data), load_encoder("synthetic:variant:1", dataset=data)
     assert other.identity == f"synthetic:{world.hash}:variant:1" != base.identity
-    assert not np.allclose(base.encode_images(data.images[:3]).embeddings, other.encode_images(data.images[:3]).embeddings)
+    assert not np.allclose(
+        base.encode_images(data.images[:3]).embeddings, other.encode_images(data.images[:3]).embeddings
+    )
     assert world.image_embeddings.shape == variant.image_embeddings.shape  # the base world is left as it was
 
 
@@ -50,16 +52,21 @@ def test_variants_are_deterministic_and_distinct(data) -> None:
 
 def test_the_oracle_of_one_encoder_is_not_the_oracle_of_another(data) -> None:
     oracle = load_world("pokemon-like").oracle_system()
-    scores = [accuracy(oracle, _images(load_encoder(spec, dataset=data), data))
-              for spec in ("synthetic", "synthetic:variant:1", "synthetic:variant:2")]
+    scores = [
+        accuracy(oracle, _images(load_encoder(spec, dataset=data), data))
+        for spec in ("synthetic", "synthetic:variant:1", "synthetic:variant:2")
+    ]
     assert len(set(scores)) == 3 and scores[0] == pytest.approx(0.8333, abs=1e-3)
 
 
-@pytest.mark.parametrize(("spec", "fragment"), [
-    ("synthetic:variant:x", "'x' is not an integer"),
-    ("synthetic:variant:-1", "negative"),
-    ("synthetic:variant:1:no-such-world", "unknown synthetic world"),
-])
+@pytest.mark.parametrize(
+    ("spec", "fragment"),
+    [
+        ("synthetic:variant:x", "'x' is not an integer"),
+        ("synthetic:variant:-1", "negative"),
+        ("synthetic:variant:1:no-such-world", "unknown synthetic world"),
+    ],
+)
 def test_bad_variant_specs_are_one_line_errors(data, spec, fragment) -> None:
     with pytest.raises(EncoderError, match=fragment):
         load_encoder(spec, dataset=data)

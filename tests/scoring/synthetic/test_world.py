@@ -52,7 +52,11 @@ def test_every_class_has_its_own_signature_and_true_values_from_the_vocabulary(p
 def test_confusable_pairs_differ_in_exactly_one_group(large_world):
     assert len(large_world.confusable_pairs) == 50  # round(0.25 * 400 / 2)
     for first, second in large_world.confusable_pairs:
-        differing = [g.name for g in large_world.groups if large_world.true_value(first, g.name) != large_world.true_value(second, g.name)]
+        differing = [
+            g.name
+            for g in large_world.groups
+            if large_world.true_value(first, g.name) != large_world.true_value(second, g.name)
+        ]
         assert len(differing) == 1
 
 
@@ -96,8 +100,14 @@ def test_unknown_class_or_group_is_a_one_line_data_error(pokemon_world):
         ({"bogus": 1}, "unknown key 'bogus'; allowed keys: seed"),
         ({"classes": -3}, "classes must be a count of at least 2 or a list of at least 2 names"),
         ({"images_per_class": -1}, "images_per_class is -1 but must be >= 1; fix it in the world file"),
-        ({"groups": [{"name": "color", "values": 9, "visibility": 1.5}]}, "groups.0.visibility is 1.5 but must be <= 1.0"),
-        ({"groups": [{"name": "color", "values": 9, "visibility": 0.5}]}, "only 9 distinct attribute signatures for 16 classes"),
+        (
+            {"groups": [{"name": "color", "values": 9, "visibility": 1.5}]},
+            "groups.0.visibility is 1.5 but must be <= 1.0",
+        ),
+        (
+            {"groups": [{"name": "color", "values": 9, "visibility": 0.5}]},
+            "only 9 distinct attribute signatures for 16 classes",
+        ),
         ({"groups": [{"name": "colour", "values": 9, "visibility": 0.5}]}, "group 'colour' has no built-in vocabulary"),
         ({"groups": [{"name": "size", "values": 30, "visibility": 0.5}]}, "asks for 30 values; its vocabulary has 8"),
         ({"classes": ["Ann", "Ann"]}, "class 'Ann' is listed twice"),
@@ -141,8 +151,15 @@ def test_to_dict_lists_the_hidden_truth(pokemon_world):
 
 def test_a_world_with_exactly_enough_signatures_still_builds_with_true_pairs():
     config = parse_world_config(
-        {"classes": 4, "images_per_class": 3, "confusable_fraction": 1.0,
-         "groups": [{"name": "color", "values": 2, "visibility": 1.0}, {"name": "size", "values": 2, "visibility": 1.0}]},
+        {
+            "classes": 4,
+            "images_per_class": 3,
+            "confusable_fraction": 1.0,
+            "groups": [
+                {"name": "color", "values": 2, "visibility": 1.0},
+                {"name": "size", "values": 2, "visibility": 1.0},
+            ],
+        },
         "tiny",
     )
     world = World(config, "tiny")

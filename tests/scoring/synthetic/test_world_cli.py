@@ -49,7 +49,10 @@ def test_oracle_writes_a_loadable_system(tmp_path, capsys, pokemon_world):
 
 
 def test_notes_json_and_text(capsys, pokemon_world):
-    assert main(["world", "notes", "pokemon-like", "--omit-rate", "0.2", "--error-rate", "0.1", "--seed", "3", "--json"]) == 0
+    assert (
+        main(["world", "notes", "pokemon-like", "--omit-rate", "0.2", "--error-rate", "0.1", "--seed", "3", "--json"])
+        == 0
+    )
     notes = json.loads(capsys.readouterr().out)
     assert notes == pokemon_world.field_notes(omit_rate=0.2, error_rate=0.1, seed=3)
     assert main(["world", "notes", "pokemon-like"]) == 0
@@ -92,15 +95,27 @@ def test_bad_arguments_exit_2_with_one_line(capsys, argv, message):
 def test_evaluate_treats_the_world_like_real_data(tmp_path, capsys):
     oracle = tmp_path / "oracle.json"
     assert main(["world", "oracle", "pokemon-like", "--out", str(oracle)]) == 0
-    argv = ["evaluate", "--system", str(oracle), "--data", "synthetic:pokemon-like", "--model", "synthetic",
-            "--json", "--cache-dir", str(tmp_path / "cache")]
+    argv = [
+        "evaluate",
+        "--system",
+        str(oracle),
+        "--data",
+        "synthetic:pokemon-like",
+        "--model",
+        "synthetic",
+        "--json",
+        "--cache-dir",
+        str(tmp_path / "cache"),
+    ]
     capsys.readouterr()
     assert main(argv) == 0
     first = json.loads(capsys.readouterr().out)
     assert first["n"] == 32
     assert first["accuracy"] == pytest.approx(27 / 32)  # the describe report's test split
     assert first["baseline_accuracy"] == pytest.approx(10 / 32)
-    assert first["confusions"][0]["true"] == "Nawou" and first["confusions"][0]["predicted"] == "Podrouwox"  # a planted pair
+    assert (
+        first["confusions"][0]["true"] == "Nawou" and first["confusions"][0]["predicted"] == "Podrouwox"
+    )  # a planted pair
     assert main(argv) == 0
     second = json.loads(capsys.readouterr().out)
     assert second["accuracy"] == first["accuracy"] and second["cache"]["misses"] == 0
