@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from _common import TableEncoder, best_seconds, random_system, unit_rows
-from cotclip.scoring.compiled import compile_system, read_compiled, write_compiled
+from cotclip.scoring.deploy.compiled import compile_system, read_compiled, write_compiled
 from cotclip.scoring.scorer import ImageSet, PromptEmbedder, class_scores
 
 
@@ -79,7 +79,7 @@ def review_rows(quick: bool) -> list[str]:
     from cotclip.optimizer.review.rundata import load_review_data
     from cotclip.optimizer.review.server import make_server
     from cotclip.optimizer.review.session import ReviewSession, load_version
-    from cotclip.scoring.synthetic.world import load_world
+    from cotclip.scoring.simulation.world import load_world
 
     rows = ["| world | train images | rules | state ms | preview ms | save ms |", "|---|---|---|---|---|---|"]
     for preset in ("pokemon-like",) if quick else ("pokemon-like", "large"):

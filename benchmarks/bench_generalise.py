@@ -1,7 +1,7 @@
 """Does the loop generalise? ``cotclip optimize`` (simulated proposer) on random worlds it was never tuned on.
 
 Every world is ``synthetic:random:<seed>`` (a SIMULATION, see
-:mod:`cotclip.scoring.synthetic.random_world`); the presets run beside them so that no
+:mod:`cotclip.scoring.simulation.random_world`); the presets run beside them so that no
 change buys the presets at the random worlds' cost. Per run it prints best-test /
 oracle-test, best-val / oracle-val, evaluations used and why the run stopped, then the
 distribution (mean with a 95% bootstrap interval, worst, quartiles) and the targets.
@@ -25,7 +25,7 @@ from cotclip.optimizer.loop.config import RunConfig
 from cotclip.optimizer.loop.data import load_inputs
 from cotclip.optimizer.loop.session import optimize
 from cotclip.scoring.scorer import ImageSet, PromptEmbedder, accuracy
-from cotclip.scoring.synthetic.world import load_world
+from cotclip.scoring.simulation.world import load_world
 
 
 def one_run(world: str, seed: int, root: Path, max_evaluations: int, settings: dict | None = None) -> dict:

@@ -31,7 +31,7 @@ from fake_llm_server import FakeServer  # noqa: E402
 from cotclip.optimizer.loop.config import RunConfig  # noqa: E402
 from cotclip.optimizer.loop.runs import RunDir  # noqa: E402
 from cotclip.optimizer.loop.session import optimize  # noqa: E402
-from cotclip.scoring.synthetic.world import load_world  # noqa: E402
+from cotclip.scoring.simulation.world import load_world  # noqa: E402
 
 
 def _round(lm: str, api_base: str | None, k: int, concurrency: int, scratch: Path) -> tuple[float, list[str]]:

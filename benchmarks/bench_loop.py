@@ -19,7 +19,7 @@ from pathlib import Path
 
 from cotclip.optimizer.loop.config import RunConfig
 from cotclip.optimizer.loop.session import optimize
-from cotclip.scoring.synthetic.world import load_world
+from cotclip.scoring.simulation.world import load_world
 
 
 def one_run(world: str, seed: int, root: Path, max_evaluations: int, moves: list[str] | None) -> dict:

@@ -30,7 +30,7 @@ def one_run(world: str, model: str, mode: str, seed: int, runs_dir: str, max_wal
     """One demo run (with a wall-time cap if given); its scores, LLM use and wall time."""
     from cotclip.optimizer.loop.demo import demo_config
     from cotclip.optimizer.loop.session import optimize
-    from cotclip.scoring.synthetic.world import load_world
+    from cotclip.scoring.simulation.world import load_world
 
     config = demo_config(world, f"local:{model}", mode, runs_dir=runs_dir, seed=seed,
                          name=f"{world}-{model}-{mode}-s{seed}")

@@ -16,7 +16,7 @@ seed (train/val/test 60/20/20) and then averaged over seeds, side by side:
   ``adaptive @50%`` caps every image at half the full prompts;
 * ``adaptive margin``: the exact margin stop (predictions equal the full system's);
   ``adaptive flip eN``: the flip-probability stop at epsilon ``N`` (both in
-  ``cotclip.scoring.adaptive_stops``); ``adaptive accuracy eN``: the accuracy stop (asking
+  ``cotclip.scoring.deploy.adaptive_stops``); ``adaptive accuracy eN``: the accuracy stop (asking
   the rest is not expected to add N accuracy, by resampling train images' answers). The
   posterior curve (per threshold), the flip and the accuracy curves (per epsilon) are
   printed side by side, averaged over seeds, each with its cheapest test point that
@@ -40,11 +40,11 @@ import optuna
 
 from cotclip.optimizer.search import knob_search, pareto_table, save_pareto_plot
 from cotclip.optimizer.selection import AllGroupsSelector, InformationGainSelector, ValAccuracySelector
-from cotclip.scoring.adaptive import AdaptiveClassifier
+from cotclip.scoring.deploy.adaptive import AdaptiveClassifier
 from cotclip.scoring.scorer import ImageSet, PromptEmbedder, accuracy
 from cotclip.scoring.splits import select, split_dataset
-from cotclip.scoring.synthetic.encoder import SyntheticEncoder
-from cotclip.scoring.synthetic.world import load_world
+from cotclip.scoring.simulation.encoder import SyntheticEncoder
+from cotclip.scoring.simulation.world import load_world
 
 THRESHOLDS = (0.5, 0.7, 0.8, 0.9, 0.95, 0.99, 0.999)
 EPSILONS = (0.3, 0.25, 0.2, 0.15, 0.12, 0.1, 0.05, 0.0)

@@ -22,9 +22,9 @@ import argparse
 import sys
 
 from _common import best_seconds
-from cotclip.scoring.synthetic.dataset import dataset_of_world
-from cotclip.scoring.synthetic.encoder import SyntheticEncoder
-from cotclip.scoring.synthetic.world import World, load_world
+from cotclip.scoring.simulation.dataset import dataset_of_world
+from cotclip.scoring.simulation.encoder import SyntheticEncoder
+from cotclip.scoring.simulation.world import World, load_world
 
 BUILD_TARGET_S = 2.0
 

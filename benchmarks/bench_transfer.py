@@ -4,7 +4,7 @@
 
 Encoders: A = ``synthetic`` (the world's own), B = ``synthetic:variant:1``, C =
 ``synthetic:variant:2`` (same classes and images; another geometry, perturbed per-group
-visibility and another vocabulary of known phrasings, see scoring/synthetic/variants.py).
+visibility and another vocabulary of known phrasings, see scoring/simulation/variants.py).
 For every seed and every encoder X, ``cotclip optimize`` runs on X (simulated proposer,
 default moves, 200-evaluation budget) and :func:`transfer_table` scores that run's best
 system, its first proposal and the class-name baseline on the test split of every

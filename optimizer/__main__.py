@@ -1,5 +1,5 @@
 """``python -m cotclip.optimizer`` runs the CLI."""
 
-from cotclip.optimizer.cli import run
+from cotclip.cli import run
 
 run()

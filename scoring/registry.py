@@ -26,12 +26,12 @@ ENCODER_SCHEMES = {
     "hf": "cotclip.scoring.encoders.hf",
     "precomputed": "cotclip.scoring.encoders.precomputed",
     "open_clip": "cotclip.scoring.encoders.open_clip",
-    "synthetic": "cotclip.scoring.synthetic.encoder",
+    "synthetic": "cotclip.scoring.simulation.encoder",
 }
 DATASET_SCHEMES = {
     "hf": "cotclip.scoring.data.hf",
     "precomputed": "cotclip.scoring.data.precomputed",
-    "synthetic": "cotclip.scoring.synthetic.dataset",
+    "synthetic": "cotclip.scoring.simulation.dataset",
     "local": "cotclip.scoring.data.local",
 }
 

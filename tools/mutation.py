@@ -33,7 +33,7 @@ PACKAGES = ("systems", "scoring", "optimizer", "prompts")
 
 #: module key -> (files to mutate, relative to the package root ``cotclip/``; test files or node ids)
 MODULES: dict[str, tuple[list[str], list[str]]] = {
-    "scorer": (["scoring/scorer.py"], ["tests/scoring/test_scorer.py", "tests/scoring/test_compiled.py"]),
+    "scorer": (["scoring/scorer.py"], ["tests/scoring/test_scorer.py", "tests/scoring/deploy/test_compiled.py"]),
     "cache": (["scoring/cache.py"], ["tests/scoring/test_cache.py"]),
     "hf": (
         ["scoring/encoders/hf.py"],
@@ -65,7 +65,7 @@ def _scratch(target: Path) -> None:
     if target.exists():
         shutil.rmtree(target)
     listed = subprocess.run(
-        ["git", "ls-files", "-co", "--exclude-standard", *PACKAGES, "tests", "pyproject.toml"],
+        ["git", "ls-files", "-co", "--exclude-standard", *PACKAGES, "cotclip", "tests", "pyproject.toml"],
         cwd=ROOT,
         check=True,
         capture_output=True,

@@ -2,7 +2,7 @@
 
 import sys
 
-from cotclip.optimizer.cli._app import app, main
+from cotclip.cli._app import app, main
 
 __all__ = ["app", "main", "run"]
 

@@ -1,7 +1,7 @@
 """The ``--adaptive`` flags shared by ``cotclip evaluate`` and ``cotclip predict``, and their check.
 
 ``--threshold``, ``--budget``, ``--stop``, ``--epsilon`` and ``--rank`` map onto
-:class:`~cotclip.scoring.adaptive_stops.AdaptivePolicy` (the arguments of
+:class:`~cotclip.scoring.deploy.adaptive_stops.AdaptivePolicy` (the arguments of
 ``AdaptiveClassifier.run``); the choices of ``--stop`` and ``--rank`` are the adaptive
 module's own ``Stop`` and ``Rank`` literals. :func:`adaptive_policy` turns the flags into
 a policy, or raises :class:`~cotclip.systems.errors.InputError` (one line, exit 2) for a
@@ -15,8 +15,8 @@ from typing import Annotated, get_args
 
 import typer
 
-from cotclip.scoring.adaptive import Rank, Stop
-from cotclip.scoring.adaptive_stops import AdaptivePolicy
+from cotclip.scoring.deploy.adaptive import Rank, Stop
+from cotclip.scoring.deploy.adaptive_stops import AdaptivePolicy
 from cotclip.systems.errors import InputError
 
 __all__ = [

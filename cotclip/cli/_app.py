@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     # litellm's own log handler writes records below WARNING to stdout, which broke `-v --json`;
     # at WARNING it leaves INFO to the root handler that -v points at stderr.
     os.environ.setdefault("LITELLM_LOG", "WARNING")
-    from cotclip.optimizer.cli import _commands  # noqa: F401  (registers every command)
+    from cotclip.cli import _commands  # noqa: F401  (registers every command)
 
     try:
         result = app(args=argv, prog_name="cotclip", standalone_mode=False)

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from cotclip.optimizer.cli._adaptive_options import (
+from cotclip.cli._adaptive_options import (
     Adaptive,
     AdaptiveBudget,
     AdaptiveEpsilon,
@@ -20,8 +20,8 @@ from cotclip.optimizer.cli._adaptive_options import (
     adaptive_policy,
     describe_policy,
 )
-from cotclip.optimizer.cli._app import app, console, emit_json
-from cotclip.optimizer.cli._options import (
+from cotclip.cli._app import app, console, emit_json
+from cotclip.cli._options import (
     CacheDir,
     CropBox,
     DataSpec,
@@ -44,7 +44,7 @@ from cotclip.optimizer.cli._options import (
     parse_crop,
     parse_fractions,
 )
-from cotclip.scoring.adaptive_stops import AdaptivePolicy
+from cotclip.scoring.deploy.adaptive_stops import AdaptivePolicy
 from cotclip.scoring.baselines import BASELINE_METHODS, DEFAULT_NAME_TEMPLATES
 from cotclip.scoring.encoders.options import EncoderSettings
 from cotclip.scoring.evaluation import (
@@ -234,7 +234,7 @@ def _adaptive(
     system: System, train: PreparedImages, images: ImageSet, temperature: float | None, policy: AdaptivePolicy
 ):
     """Fit adaptive questioning on the ``train`` split, then run it on ``images`` under ``policy``."""
-    from cotclip.scoring.adaptive import AdaptiveClassifier
+    from cotclip.scoring.deploy.adaptive import AdaptiveClassifier
 
     train_images, _ = drop_unknown_labels(train.images, system.classes)
     classifier = AdaptiveClassifier.fit(system, train_images, temperature=temperature)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from cotclip.optimizer.cli._app import app, console
+from cotclip.cli._app import app, console
 
 __all__ = ["fetch_model_command"]
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import typer
 
-from cotclip.optimizer.cli._app import app, console, emit_json, err_console
+from cotclip.cli._app import app, console, emit_json, err_console
 from cotclip.optimizer.loop.config import MOVE_NAMES, RunConfig, load_run_config
 from cotclip.optimizer.loop.demo import demo_config
 from cotclip.optimizer.loop.result import RunSummary
@@ -327,7 +327,7 @@ def demo_command(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON on stdout."),
 ) -> None:
     """Offline end-to-end run on a synthetic (simulated) world: baseline, first proposal, best and oracle on test."""
-    from cotclip.scoring.synthetic.world import load_world
+    from cotclip.scoring.simulation.world import load_world
 
     config = demo_config(world, lm, _proposer_choice(proposer), runs_dir=runs_dir, cache_dir=cache_dir).model_copy(
         update={"llm_timeout_s": llm_timeout, "llm_retries": llm_retries}

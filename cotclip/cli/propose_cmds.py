@@ -22,7 +22,7 @@ import typer
 import yaml
 from rich.table import Table
 
-from cotclip.optimizer.cli._app import app, console, emit_json
+from cotclip.cli._app import app, console, emit_json
 from cotclip.optimizer.llm.lm import LLMClient, LMConfig
 from cotclip.optimizer.llm.usage import Budget
 from cotclip.optimizer.proposers import ProposalTask
@@ -273,7 +273,7 @@ def propose_command(
         "concurrency": concurrency,
     }
     if prompts_dir is not None:
-        from cotclip.optimizer.loop.proposer_tuning import check_prompts_dir
+        from cotclip.optimizer.proposers.tuning import check_prompts_dir
 
         check_prompts_dir(prompts_dir)
     output = _Output(out)

@@ -18,7 +18,7 @@ import typer
 import yaml
 from rich.markup import escape
 
-from cotclip.optimizer.cli._adaptive_options import (
+from cotclip.cli._adaptive_options import (
     AdaptiveBudget,
     AdaptiveEpsilon,
     AdaptiveRank,
@@ -26,8 +26,8 @@ from cotclip.optimizer.cli._adaptive_options import (
     AdaptiveThreshold,
     adaptive_policy,
 )
-from cotclip.optimizer.cli._app import app, console, emit_json, err_console
-from cotclip.optimizer.cli._options import EncoderOptionFlag, SimilarityFlag, TrustRemoteCode, encoder_settings
+from cotclip.cli._app import app, console, emit_json, err_console
+from cotclip.cli._options import EncoderOptionFlag, SimilarityFlag, TrustRemoteCode, encoder_settings
 from cotclip.optimizer.review.edits import apply_edits, parse_edits
 from cotclip.optimizer.review.session import ReviewSession, load_version, version_and_why
 from cotclip.systems.errors import DataError, InputError
@@ -165,7 +165,7 @@ def _parse_crop(crop: str | None) -> tuple[float, float, float, float] | None:
 
 
 def _classifier(system: str | None, compiled: Path | None, model: str | None, settings=None):
-    from cotclip.scoring.classifier import Classifier
+    from cotclip.scoring.deploy.classifier import Classifier
 
     if (system is None) == (compiled is None):
         raise InputError("give exactly one of --system SYSTEM or --compiled FILE.npz")
@@ -183,14 +183,14 @@ def _classifier(system: str | None, compiled: Path | None, model: str | None, se
 
 def _image_refs(classifier, images: list[Path], crop_box):
     """Refs of image files, or of a synthetic world's rows when the encoder is that world's (it has no files)."""
-    from cotclip.scoring.classifier import image_refs_from_paths
+    from cotclip.scoring.deploy.classifier import image_refs_from_paths
 
     world = getattr(classifier.encoder, "world", None)
     if world is None:
         return image_refs_from_paths(images, crop=crop_box)
     if crop_box is not None:
         raise InputError(f"synthetic world {world.name} images have no pixels to crop; drop --crop")
-    from cotclip.scoring.synthetic.dataset import world_image_refs
+    from cotclip.scoring.simulation.dataset import world_image_refs
 
     return world_image_refs(world, [str(image) for image in images])
 
@@ -316,11 +316,11 @@ def export_any(
     ``npz`` embeds the prompts with ``--model`` (default for a run dir: the run's encoder,
     through its embedding cache). Other formats go through the system writers.
     """
-    from cotclip.optimizer.cli.systems_cmds import EXPORT_WRITERS
+    from cotclip.cli.systems_cmds import EXPORT_WRITERS
 
     system, run_path = load_system_or_run(spec, version)
     if fmt == "npz":
-        from cotclip.scoring.compiled import write_compiled
+        from cotclip.scoring.deploy.compiled import write_compiled
 
         write_compiled(_compiled_for_export(system, run_path, model, cache_dir, settings), out)
     elif fmt in EXPORT_WRITERS:
@@ -337,8 +337,8 @@ def _compiled_for_export(
 ):
     """The compiled classifier; from a run dir it carries the adaptive model fitted on the run's train split."""
     from cotclip.optimizer.review.rundata import load_review_data
-    from cotclip.scoring.classifier import Classifier
-    from cotclip.scoring.compiled import compile_system
+    from cotclip.scoring.deploy.classifier import Classifier
+    from cotclip.scoring.deploy.compiled import compile_system
 
     encoder, encoder_spec = _export_encoder(model, run_path, cache_dir, settings)
     classifier = Classifier(compile_system(system, encoder, encoder_spec=encoder_spec), encoder)

@@ -14,8 +14,8 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
-from cotclip.optimizer.cli._app import app, console, emit_json, err_console
-from cotclip.optimizer.cli._options import EncoderOptionFlag, SimilarityFlag, TrustRemoteCode, encoder_settings
+from cotclip.cli._app import app, console, emit_json, err_console
+from cotclip.cli._options import EncoderOptionFlag, SimilarityFlag, TrustRemoteCode, encoder_settings
 from cotclip.systems.errors import InputError
 from cotclip.systems.io import SYSTEM_DUMPERS, load_system, save_system, validate_system_source
 from cotclip.systems.model import System
@@ -114,7 +114,7 @@ def export_command(
     --encoder-option, --similarity and --trust-remote-code apply to --model (a run dir's own
     encoder keeps the run's settings).
     """
-    from cotclip.optimizer.cli.review_cmds import export_any, is_run_dir
+    from cotclip.cli.review_cmds import export_any, is_run_dir
 
     if fmt in EXPORT_WRITERS and not is_run_dir(system) and version is None:
         _write(system, out, fmt)

@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from cotclip.optimizer.cli._app import app, console, emit_json
-from cotclip.optimizer.cli._options import (
+from cotclip.cli._app import app, console, emit_json
+from cotclip.cli._options import (
     CacheDir,
     EncoderOptionFlag,
     JsonFlag,

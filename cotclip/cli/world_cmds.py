@@ -12,8 +12,8 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from cotclip.optimizer.cli._app import app, console, emit_json
-from cotclip.scoring.synthetic.world import World, load_world
+from cotclip.cli._app import app, console, emit_json
+from cotclip.scoring.simulation.world import World, load_world
 from cotclip.systems.errors import InputError
 from cotclip.systems.io import SYSTEM_DUMPERS, save_system
 
@@ -68,7 +68,7 @@ def describe_command(
     if temperature is not None and temperature <= 0:
         raise InputError(f"--temperature must be positive (got {temperature}); try 0.05")
     built = _load(world)
-    from cotclip.scoring.synthetic.report import describe_world  # the scorer is loaded only when needed
+    from cotclip.scoring.simulation.report import describe_world  # the scorer is loaded only when needed
 
     report = describe_world(built, temperature=temperature, split_seed=split_seed)
     if as_json:

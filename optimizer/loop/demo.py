@@ -17,7 +17,7 @@ DEMO_NOTES = {"omit_rate": 0.2, "error_rate": 0.1}
 def demo_config(world: str, lm: str, proposer: str | None = None, *, runs_dir: str = "runs",
                 cache_dir: str | None = None, seed: int = 0, name: str | None = None) -> RunConfig:
     """The run ``cotclip demo`` makes on ``world`` with proposer ``lm`` (``simulated`` or an LLM)."""
-    from cotclip.scoring.synthetic.world import load_world
+    from cotclip.scoring.simulation.world import load_world
 
     notes = load_world(world).field_notes(**DEMO_NOTES, seed=0)
     local = lm != "simulated"

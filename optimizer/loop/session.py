@@ -28,8 +28,8 @@ from cotclip.optimizer.loop.final import baseline_on_test, environment, pick_com
 from cotclip.optimizer.loop.knob_move import PARETO_FILE
 from cotclip.optimizer.loop.loop import PROGRESS, PROPOSER_LOG, OptimizationLoop
 from cotclip.optimizer.loop.moves import build_moves, check_moves
-from cotclip.optimizer.loop.proposer_factory import build_proposer, proposer_mode
-from cotclip.optimizer.loop.proposer_tuning import PROPOSER_OPT_FILE, check_proposer_options
+from cotclip.optimizer.proposers.factory import build_proposer, proposer_mode
+from cotclip.optimizer.proposers.tuning import PROPOSER_OPT_FILE, check_proposer_options
 from cotclip.optimizer.loop.report import write_report
 from cotclip.optimizer.loop.result import HeldOutScore, RunSummary
 from cotclip.optimizer.loop.runs import RunDir, VersionRecord, current_version

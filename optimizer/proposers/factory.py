@@ -8,7 +8,7 @@ whole system) or ``auto`` (staged for local and small models, oneshot otherwise)
 LLM answers are cached in the run dir (``llm_cache/``), so a resumed run replays the
 answers it already paid for instead of asking again. An LLM proposer reads its
 instructions from ``prompts_dir`` or, with ``optimize_proposer``, from the folder the
-proposer optimization writes into the run dir (:mod:`.proposer_tuning`).
+proposer optimization writes into the run dir (:mod:`.tuning`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any
 
 from cotclip.optimizer.loop.config import RunConfig
 from cotclip.optimizer.loop.data import Inputs, RunData
-from cotclip.optimizer.loop.proposer_tuning import run_prompts_dir
+from cotclip.optimizer.proposers.tuning import run_prompts_dir
 from cotclip.optimizer.loop.runs import RunDir
 from cotclip.optimizer.proposers import ProposalTask
 

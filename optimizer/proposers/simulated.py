@@ -9,7 +9,7 @@ the option the images favour, rephrases options of unreliable groups in the word
 knows best, adds back a missing group when classes are confused, and drops unused
 options. It obeys the :class:`~cotclip.optimizer.proposers._base.Proposer` contract.
 
-It refuses real data: it needs a synthetic :class:`~cotclip.scoring.synthetic.world.World`.
+It refuses real data: it needs a synthetic :class:`~cotclip.scoring.simulation.world.World`.
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ class SimulatedProposer:
     """Proposes and revises systems for one synthetic ``world`` (see the module docstring)."""
 
     def __init__(self, world: Any, *, errors: SimulationErrors | None = None, seed: int = 0) -> None:
-        from cotclip.scoring.synthetic.world import World
+        from cotclip.scoring.simulation.world import World
 
         if not isinstance(world, World):
             raise ProposerError(_REFUSAL)
@@ -257,7 +257,7 @@ def _drop_unused(groups: list[dict], rules: dict[str, dict]) -> tuple[list[dict]
 
 def simulated_proposer_for(dataset: Any, *, seed: int = 0, errors: SimulationErrors | None = None) -> SimulatedProposer:
     """The simulated proposer for a ``synthetic:<world>`` dataset; ProposerError for anything else."""
-    from cotclip.scoring.synthetic.world import load_world
+    from cotclip.scoring.simulation.world import load_world
 
     source = str(getattr(dataset, "source", ""))
     identity = str(getattr(dataset, "identity", ""))

@@ -1,7 +1,7 @@
 """``--optimize-proposer`` and ``--prompts-dir``: which instruction files the run's LLM proposer reads.
 
 With ``optimize_proposer`` the run first runs GEPA over the proposer's ``propose``
-instructions (:func:`cotclip.optimizer.search.proposer_opt.optimize_proposer`) on the
+instructions (:func:`cotclip.optimizer.proposers.gepa.optimize_proposer`) on the
 run's own task: metric = val accuracy of the proposed system, feedback = its train
 diagnostics. The best instructions are saved as ``<run dir>/prompts/*.md`` (a complete
 folder, reusable as ``--prompts-dir`` for the next task) and the run's proposer reads
@@ -40,7 +40,7 @@ def check_prompts_dir(folder: str | Path, names: tuple[str, ...] | None = None) 
 
     ``names`` defaults to the one-shot proposer's files.
     """
-    from cotclip.optimizer.search.proposer_opt import PROMPT_NAMES
+    from cotclip.optimizer.proposers.gepa import PROMPT_NAMES
 
     folder, wanted = Path(folder), names or PROMPT_NAMES
     missing = [f"{name}.md" for name in wanted if not (folder / f"{name}.md").is_file()]
@@ -55,7 +55,7 @@ def check_proposer_options(config: RunConfig) -> None:
     if config.optimize_proposer and config.lm in _NO_LLM:
         raise InputError(f"--optimize-proposer tunes an LLM proposer's instructions, not --lm {config.lm}; "
                          "pass --lm local or an LM string, or drop --optimize-proposer")
-    from cotclip.optimizer.loop.proposer_factory import proposer_mode
+    from cotclip.optimizer.proposers.factory import proposer_mode
 
     staged = proposer_mode(config) == "staged"
     if config.optimize_proposer and staged:
@@ -72,7 +72,7 @@ def check_proposer_options(config: RunConfig) -> None:
 def _tune(config: RunConfig, client: Any, run: RunDir, task: ProposalTask, train: ImageSet, val: ImageSet) -> dict:
     from cotclip.optimizer.llm.usage import Budget
     from cotclip.optimizer.proposers.llm import LLMProposer
-    from cotclip.optimizer.search.proposer_opt import ProposerCase, optimize_proposer
+    from cotclip.optimizer.proposers.gepa import ProposerCase, optimize_proposer
 
     reflections = max(1, config.proposer_opt_calls // 4)
     answers = config.proposer_opt_calls - reflections

@@ -6,7 +6,7 @@ Picks questions one at a time, each time the candidate with the largest
 
 (bits; divided by the question's prompt cost when ``per_prompt``), where ``S`` is the set
 picked so far. The first term is the information the question adds to what is already
-asked, under the answer model fitted on train (:mod:`cotclip.scoring.adaptive`: mean
+asked, under the answer model fitted on train (:mod:`cotclip.scoring.deploy.adaptive`: mean
 soft answers per class, additive smoothing) with answers conditionally independent
 given the class and a uniform class prior. The second term charges for what that
 independence assumption misses: answers that co-vary within a class (two wordings of
@@ -37,7 +37,7 @@ from cotclip.optimizer.selection._base import (
     system_of,
 )
 from cotclip.optimizer.selection.information import JointAnswers, conditional_dependence
-from cotclip.scoring.adaptive import answer_model_from_probabilities
+from cotclip.scoring.deploy.adaptive import answer_model_from_probabilities
 from cotclip.scoring.scorer import ImageSet
 from cotclip.systems.errors import InputError
 from cotclip.systems.model import System

@@ -1,7 +1,7 @@
 """Mutual information between the class and a set of answers, under the answer model.
 
 With class prior ``p(c)`` and class-conditional answer distributions ``theta_g[c]``
-(:class:`cotclip.scoring.adaptive.AnswerModel`), and answers *conditionally
+(:class:`cotclip.scoring.deploy.adaptive.AnswerModel`), and answers *conditionally
 independent given the class*::
 
     p(a_S | c) = prod_{g in S} theta_g[c, a_g]
@@ -27,7 +27,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from cotclip.scoring.adaptive import entropy_bits
+from cotclip.scoring.deploy.adaptive import entropy_bits
 
 __all__ = ["set_information", "JointAnswers", "conditional_dependence"]
 

@@ -35,7 +35,7 @@ largest expected information gain under the current belief,
 ``I_pi(C; A_g) = H(sum_c pi_c theta_gc) - sum_c pi_c H(theta_gc)`` (bits; the default
 ``rank="gain"``), that gain divided by the group's prompt cost
 (``rank="gain_per_prompt"``), or the largest expected rise of the leader's margin per
-prompt (``rank="margin_per_prompt"``, defined in :mod:`cotclip.scoring.adaptive_stops`).
+prompt (``rank="margin_per_prompt"``, defined in :mod:`cotclip.scoring.deploy.adaptive_stops`).
 
 **Stop** when the stopping rule says so, when no unasked group fits in the budget, or
 when every group is asked. Rules (``stop=``): ``"posterior"`` (default) stops when
@@ -44,7 +44,7 @@ full system's decision (exact: predictions equal the full system's); ``"flip"`` 
 when the answer model's probability that they change it is below ``epsilon``
 (``prob_sum`` only; ``epsilon=0`` is ``"margin"``); ``"accuracy"`` stops when asking the
 rest is not expected to raise the chance of a right answer by ``epsilon`` (estimated by
-resampling the train images' answers); see :mod:`cotclip.scoring.adaptive_stops`.
+resampling the train images' answers); see :mod:`cotclip.scoring.deploy.adaptive_stops`.
 A group's cost is its number of options: the text comparisons it adds per image
 (template variants are averaged into one embedding per option: no extra cost).
 """
@@ -57,8 +57,8 @@ from typing import Any
 
 import numpy as np
 
-from cotclip.scoring.adaptive_curve import AdaptiveCurve, AdaptivePoint
-from cotclip.scoring.adaptive_stops import (
+from cotclip.scoring.deploy.adaptive_curve import AdaptiveCurve, AdaptivePoint
+from cotclip.scoring.deploy.adaptive_stops import (
     AdaptivePolicy,
     Rank,
     RuleTables,

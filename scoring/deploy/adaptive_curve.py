@@ -1,4 +1,4 @@
-"""Accuracy vs prompts curves of adaptive questioning (:mod:`cotclip.scoring.adaptive`)."""
+"""Accuracy vs prompts curves of adaptive questioning (:mod:`cotclip.scoring.deploy.adaptive`)."""
 
 from __future__ import annotations
 

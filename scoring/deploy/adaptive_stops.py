@@ -1,8 +1,8 @@
-"""Stopping rules and the margin ranking of adaptive questioning (:mod:`cotclip.scoring.adaptive`).
+"""Stopping rules and the margin ranking of adaptive questioning (:mod:`cotclip.scoring.deploy.adaptive`).
 
 Notation, for one image after the groups ``S`` have been asked: ``s[c]`` is the running
 class score ``sum_{g in S} T_g[c] + N[c]`` (group terms and name prior as in
-:func:`cotclip.scoring.adaptive.group_terms`), ``L = argmax_c s[c]`` the leader (ties ->
+:func:`cotclip.scoring.deploy.adaptive.group_terms`), ``L = argmax_c s[c]`` the leader (ties ->
 first class, as the scorer), ``gap[c] = s[L] - s[c]`` and ``U`` the unasked groups.
 
 **Exact margin stop** (``stop="margin"``). ``T_g[c]`` lies in ``[lo_g(c), hi_g(c)]``
@@ -137,7 +137,7 @@ class AdaptivePolicy:
 
     @property
     def uses_margins(self) -> bool:
-        """Whether the rule tables of :mod:`cotclip.scoring.adaptive_stops` are needed."""
+        """Whether the rule tables of :mod:`cotclip.scoring.deploy.adaptive_stops` are needed."""
         return self.stop in ("margin", "flip") or self.rank == "margin_per_prompt"
 
 

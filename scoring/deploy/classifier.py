@@ -1,6 +1,6 @@
 """``Classifier``: use a classification system on new images.
 
-Load a compiled ``.npz`` (:mod:`cotclip.scoring.compiled`) or compile a
+Load a compiled ``.npz`` (:mod:`cotclip.scoring.deploy.compiled`) or compile a
 :class:`~cotclip.systems.model.System` on the fly, then ``predict`` labels,
 ``predict_proba`` class probabilities or ``explain`` one image::
 
@@ -10,7 +10,7 @@ Load a compiled ``.npz`` (:mod:`cotclip.scoring.compiled`) or compile a
 ``images`` may be image file paths, :class:`~cotclip.scoring.encoders._base.ImageRef` s,
 or an ``[N, d]`` array of L2-normalised image embeddings from the same encoder.
 
-Adaptive mode (:mod:`cotclip.scoring.adaptive`): ``clf.fit_adaptive(train_images, labels)``
+Adaptive mode (:mod:`cotclip.scoring.deploy.adaptive`): ``clf.fit_adaptive(train_images, labels)``
 (or an ``.npz`` exported from a run dir, which carries the model fitted on the run's
 train split) then ``clf.predict_adaptive(images, threshold=0.9, budget=None)`` asks the
 most informative groups first and stops once the class is clear (``stop="margin"``: once
@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from cotclip.scoring.compiled import CompiledClassifier, compile_system, read_compiled
+from cotclip.scoring.deploy.compiled import CompiledClassifier, compile_system, read_compiled
 from cotclip.scoring.data.local import check_crop, file_ref
 from cotclip.scoring.encoders import Encoder, ImageRef
 from cotclip.scoring.encoders.options import EncoderSettings
@@ -43,7 +43,7 @@ from cotclip.systems.errors import DataError, EncoderError, InputError
 from cotclip.systems.model import System
 
 if TYPE_CHECKING:
-    from cotclip.scoring.adaptive import AdaptiveResult
+    from cotclip.scoring.deploy.adaptive import AdaptiveResult
 
 __all__ = ["Classifier", "GroupAnswer", "ClassVote", "Explanation", "image_refs_from_paths"]
 
@@ -187,10 +187,10 @@ class Classifier:
     def fit_adaptive(self, images: Images, labels: Sequence[str], *, smoothing: float = 0.5) -> Classifier:
         """A copy that can question adaptively, its answer model fitted on labelled (train) images.
 
-        See :mod:`cotclip.scoring.adaptive` for the model; ``smoothing`` is its additive
+        See :mod:`cotclip.scoring.deploy.adaptive` for the model; ``smoothing`` is its additive
         smoothing. Fit on train images only, never on the images you evaluate on.
         """
-        from cotclip.scoring.adaptive import answer_model_from_probabilities, fit_sharpness
+        from cotclip.scoring.deploy.adaptive import answer_model_from_probabilities, fit_sharpness
 
         embeddings = self._embed_all(images)
         if len(labels) != len(embeddings):
@@ -242,7 +242,7 @@ class Classifier:
     ) -> AdaptiveResult:
         """Ask groups one image at a time, most informative first, until the stopping rule or ``budget`` prompts.
 
-        Returns :class:`~cotclip.scoring.adaptive.AdaptiveResult` (``.labels``, ``.prompts`` per
+        Returns :class:`~cotclip.scoring.deploy.adaptive.AdaptiveResult` (``.labels``, ``.prompts`` per
         image, ``.asked`` groups). With ``threshold=None`` and no budget every group is asked
         and the labels equal :meth:`predict`'s. ``rank`` (``gain``, ``gain_per_prompt`` or
         ``margin_per_prompt``), ``stop`` (``posterior`` uses ``threshold``; ``margin`` gives
@@ -251,7 +251,7 @@ class Classifier:
         ``AdaptiveClassifier``) and ``epsilon`` default to the adaptive module's defaults (see
         ``AdaptiveClassifier.run``).
         """
-        from cotclip.scoring.adaptive import AdaptiveClassifier, AnswerModel
+        from cotclip.scoring.deploy.adaptive import AdaptiveClassifier, AnswerModel
 
         compiled = self.compiled
         refusal = self.adaptive_refusal(stop)

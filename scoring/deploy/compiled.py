@@ -40,7 +40,7 @@ MaxSim of its templates), and ``name_embeddings``/``name_token_offsets [C+1]`` d
 for the class-name prompts. Images must then be multi-vectors of the same encoder.
 
 The ``adaptive_*`` arrays (all or none) hold the answer model of
-:mod:`cotclip.scoring.adaptive`, fitted on labelled train images, so that the classifier
+:mod:`cotclip.scoring.deploy.adaptive`, fitted on labelled train images, so that the classifier
 can question images adaptively; files without them still classify with every group.
 
 Scores follow :func:`cotclip.scoring.scorer.class_scores` exactly (a test pins it).
@@ -57,7 +57,7 @@ from typing import Any
 
 import numpy as np
 
-from cotclip.scoring.compiled_maxsim import maxsim_problems, maxsim_prompts, read_maxsim
+from cotclip.scoring.deploy.compiled_maxsim import maxsim_problems, maxsim_prompts, read_maxsim
 from cotclip.scoring.encoders import Encoder, l2_normalize
 from cotclip.scoring.similarity import MultiVectors, averaged_maxsim, maxsim, normalize_embeddings, similarity_of
 from cotclip.systems.errors import InputError

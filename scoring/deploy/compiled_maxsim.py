@@ -1,6 +1,6 @@
 """The multi-vector (``maxsim``) half of a compiled classifier: packing, reading, checking.
 
-See :mod:`cotclip.scoring.compiled` for the array layout. Every template text of every
+See :mod:`cotclip.scoring.deploy.compiled` for the array layout. Every template text of every
 option is embedded once as a token matrix; the matrices are stacked in option order with
 ``option_token_offsets`` (text boundaries) and ``option_template_starts`` (option
 boundaries over the texts), the class-name prompts likewise with ``name_token_offsets``.
@@ -19,7 +19,7 @@ from cotclip.systems.errors import InputError
 from cotclip.systems.model import System
 
 if TYPE_CHECKING:
-    from cotclip.scoring.compiled import CompiledClassifier
+    from cotclip.scoring.deploy.compiled import CompiledClassifier
 
 __all__ = ["maxsim_prompts", "read_maxsim", "maxsim_problems"]
 

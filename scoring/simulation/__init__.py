@@ -4,7 +4,7 @@
 command like a real dataset and encoder; :meth:`World.oracle_system` is its known optimum.
 """
 
-from cotclip.scoring.synthetic.config import PRESETS, WorldConfig
-from cotclip.scoring.synthetic.world import World, WorldGroup, load_world, world_hash
+from cotclip.scoring.simulation.config import PRESETS, WorldConfig
+from cotclip.scoring.simulation.world import World, WorldGroup, load_world, world_hash
 
 __all__ = ["PRESETS", "World", "WorldConfig", "WorldGroup", "load_world", "world_hash"]

@@ -28,8 +28,8 @@ from typing import Annotated, Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from cotclip.scoring.synthetic.text import normalize_text
-from cotclip.scoring.synthetic.vocab import VOCABULARIES
+from cotclip.scoring.simulation.text import normalize_text
+from cotclip.scoring.simulation.vocab import VOCABULARIES
 from cotclip.systems.errors import DataError
 
 __all__ = ["GroupConfig", "NuisanceConfig", "WorldConfig", "PRESETS", "parse_world_config", "read_world_config"]
@@ -247,7 +247,7 @@ def read_world_config(spec: str) -> tuple[str, WorldConfig]:
     """``(name, config)`` for a preset name, ``random:<seed>[,key=value...]`` or a world YAML/JSON file path."""
     if spec in PRESETS:
         return spec, parse_world_config(PRESETS[spec], spec)
-    from cotclip.scoring.synthetic.random_world import is_random_spec, random_world_config
+    from cotclip.scoring.simulation.random_world import is_random_spec, random_world_config
 
     if is_random_spec(spec):
         return spec, parse_world_config(random_world_config(spec), spec)

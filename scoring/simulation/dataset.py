@@ -11,7 +11,7 @@ from typing import Any
 
 from cotclip.scoring.data import Crop, Dataset
 from cotclip.scoring.encoders import ImageRef
-from cotclip.scoring.synthetic.world import World, load_world
+from cotclip.scoring.simulation.world import World, load_world
 from cotclip.systems.errors import DataError
 
 __all__ = ["load_dataset", "dataset_of_world", "world_image_refs"]

@@ -15,7 +15,7 @@ import numpy as np
 
 from cotclip.scoring.data import Dataset
 from cotclip.scoring.encoders import ImageEncoding, ImageRef
-from cotclip.scoring.synthetic.world import World, load_world
+from cotclip.scoring.simulation.world import World, load_world
 from cotclip.systems.errors import CotclipError, EncoderError
 
 __all__ = ["SyntheticEncoder", "load_encoder"]
@@ -84,7 +84,7 @@ def load_encoder(rest: str, *, dataset: Dataset | None = None, **_: Any) -> Synt
     ``synthetic:variant:<k>[:<world>]`` is encoder variant ``k`` of that world (:mod:`.variants`).
     """
     if rest.strip().startswith("variant:"):
-        from cotclip.scoring.synthetic.variants import VariantEncoder, parse_variant_spec
+        from cotclip.scoring.simulation.variants import VariantEncoder, parse_variant_spec
 
         index, world_spec = parse_variant_spec(rest.strip())
         base = load_encoder(world_spec, dataset=dataset)

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from cotclip.scoring.synthetic.geometry import seeded_rng
+from cotclip.scoring.simulation.geometry import seeded_rng
 from cotclip.systems.errors import InputError
 
 if TYPE_CHECKING:
-    from cotclip.scoring.synthetic.world import World
+    from cotclip.scoring.simulation.world import World
 
 __all__ = ["field_notes"]
 

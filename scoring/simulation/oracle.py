@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from cotclip.systems.model import Group, Provenance, ScoringConfig, System
 
 if TYPE_CHECKING:
-    from cotclip.scoring.synthetic.world import World
+    from cotclip.scoring.simulation.world import World
 
 __all__ = ["oracle_system"]
 

@@ -28,8 +28,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from cotclip.scoring.synthetic.geometry import seeded_rng
-from cotclip.scoring.synthetic.vocab import VOCABULARIES
+from cotclip.scoring.simulation.geometry import seeded_rng
+from cotclip.scoring.simulation.vocab import VOCABULARIES
 from cotclip.systems.errors import DataError
 
 __all__ = ["RANDOM_PREFIX", "RANGES", "is_random_spec", "random_world_config"]

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cotclip.scoring.synthetic.geometry import hashed_unit_vector, unit_rows
+from cotclip.scoring.simulation.geometry import hashed_unit_vector, unit_rows
 
 __all__ = ["ParsedText", "TextModel", "normalize_text"]
 

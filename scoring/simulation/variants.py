@@ -32,10 +32,10 @@ import math
 
 import numpy as np
 
-from cotclip.scoring.synthetic.encoder import SyntheticEncoder
-from cotclip.scoring.synthetic.geometry import seeded_rng
-from cotclip.scoring.synthetic.vocab import VOCABULARIES
-from cotclip.scoring.synthetic.world import World, WorldGroup
+from cotclip.scoring.simulation.encoder import SyntheticEncoder
+from cotclip.scoring.simulation.geometry import seeded_rng
+from cotclip.scoring.simulation.vocab import VOCABULARIES
+from cotclip.scoring.simulation.world import World, WorldGroup
 from cotclip.systems.errors import EncoderError
 
 __all__ = ["VARIANT_PREFIX", "VariantEncoder", "variant_world", "parse_variant_spec"]

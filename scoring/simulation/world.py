@@ -30,8 +30,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from cotclip.scoring.synthetic.config import WorldConfig, read_world_config
-from cotclip.scoring.synthetic.geometry import (
+from cotclip.scoring.simulation.config import WorldConfig, read_world_config
+from cotclip.scoring.simulation.geometry import (
     GEOMETRY_VERSION,
     ImagePlan,
     hashed_unit_vector,
@@ -39,8 +39,8 @@ from cotclip.scoring.synthetic.geometry import (
     seeded_rng,
     unit_rows,
 )
-from cotclip.scoring.synthetic.text import TextModel, normalize_text
-from cotclip.scoring.synthetic.vocab import VOCABULARIES, fantasy_names
+from cotclip.scoring.simulation.text import TextModel, normalize_text
+from cotclip.scoring.simulation.vocab import VOCABULARIES, fantasy_names
 from cotclip.systems.errors import DataError
 
 if TYPE_CHECKING:
@@ -235,13 +235,13 @@ class World:
     # ----- derived systems and descriptions ---------------------------------------------------
     def oracle_system(self) -> System:
         """The known optimum: true groups, canonical surface forms, true rules."""
-        from cotclip.scoring.synthetic.oracle import oracle_system
+        from cotclip.scoring.simulation.oracle import oracle_system
 
         return oracle_system(self)
 
     def field_notes(self, omit_rate: float = 0.0, error_rate: float = 0.0, seed: int = 0) -> dict[str, str]:
         """Per-class prose built from the true attributes, with omissions and errors."""
-        from cotclip.scoring.synthetic.notes import field_notes
+        from cotclip.scoring.simulation.notes import field_notes
 
         return field_notes(self, omit_rate=omit_rate, error_rate=error_rate, seed=seed)
 

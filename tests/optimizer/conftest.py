@@ -6,8 +6,8 @@ import pytest
 
 from cotclip.scoring.scorer import ImageSet, PromptEmbedder
 from cotclip.scoring.splits import select, split_dataset
-from cotclip.scoring.synthetic.encoder import SyntheticEncoder
-from cotclip.scoring.synthetic.world import load_world
+from cotclip.scoring.simulation.encoder import SyntheticEncoder
+from cotclip.scoring.simulation.world import load_world
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from cotclip.optimizer.cli import main
+from cotclip.cli import main
 
 _TINY = {
     "name": "tiny",

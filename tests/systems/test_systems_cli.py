@@ -287,7 +287,7 @@ def test_seed_yaml_with_wrong_key_types_is_reported(cli: Any, tmp_path: Path) ->
 def test_validate_json_on_a_binary_file_still_prints_one_json_document(tmp_path, capsys):
     import json as _json
 
-    from cotclip.optimizer.cli import main as _main
+    from cotclip.cli import main as _main
 
     binary = tmp_path / "image.json"
     binary.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\xff\xfe")

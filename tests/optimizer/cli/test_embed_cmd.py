@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from cotclip.optimizer.cli import main
+from cotclip.cli import main
 from cotclip.optimizer.llm.server import free_port
 from cotclip.systems.model import System
 

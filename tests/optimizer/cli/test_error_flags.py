@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 import typer.main
 
-from cotclip.optimizer.cli import _commands  # noqa: F401  (registers every command)
-from cotclip.optimizer.cli._app import app
+from cotclip.cli import _commands  # noqa: F401  (registers every command)
+from cotclip.cli._app import app
 
 ROOT = Path(__file__).resolve().parents[3]
 FLAG = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*")
@@ -32,25 +32,25 @@ DATA = ("evaluate", "baseline", "optimize")
 LLM = ("propose", "optimize", "demo")
 ENCODERS = ("evaluate", "baseline", "optimize", "predict", "export", "transfer")  # the commands with --model
 REACH: dict[str, tuple[str, ...]] = {
-    "optimizer/cli/_adaptive_options.py": ("evaluate", "predict"),
-    "optimizer/cli/_app.py": (),  # only --help, which every command has
-    "optimizer/cli/_options.py": ("evaluate", "baseline"),
-    "optimizer/cli/_options.py::check_temperature": ("evaluate",),
-    "optimizer/cli/eval_cmds.py": ("evaluate", "baseline"),
-    "optimizer/cli/eval_cmds.py::baseline_command": ("baseline",),
-    "optimizer/cli/optimize_cmds.py": ("optimize",),
-    "optimizer/cli/propose_cmds.py": ("propose",),
-    "optimizer/cli/review_cmds.py::_classifier": ("predict",),
-    "optimizer/cli/review_cmds.py::_image_refs": ("predict",),
-    "optimizer/cli/review_cmds.py::predict_command": ("predict",),
-    "optimizer/cli/review_cmds.py::_export_encoder": ("export",),
-    "optimizer/cli/review_cmds.py::export_any": ("export",),
-    "optimizer/cli/review_cmds.py::load_system_or_run": ("export",),  # predict never passes a version
-    "optimizer/cli/review_cmds.py::_read_edits": ("review",),
-    "optimizer/cli/review_cmds.py::review_command": ("review",),
-    "optimizer/cli/systems_cmds.py": ("export",),  # `import` calls _write with fmt="json": no format error
-    "optimizer/cli/world_cmds.py::describe_command": ("world describe",),
-    "optimizer/cli/world_cmds.py::oracle_command": ("world oracle",),
+    "cotclip/cli/_adaptive_options.py": ("evaluate", "predict"),
+    "cotclip/cli/_app.py": (),  # only --help, which every command has
+    "cotclip/cli/_options.py": ("evaluate", "baseline"),
+    "cotclip/cli/_options.py::check_temperature": ("evaluate",),
+    "cotclip/cli/eval_cmds.py": ("evaluate", "baseline"),
+    "cotclip/cli/eval_cmds.py::baseline_command": ("baseline",),
+    "cotclip/cli/optimize_cmds.py": ("optimize",),
+    "cotclip/cli/propose_cmds.py": ("propose",),
+    "cotclip/cli/review_cmds.py::_classifier": ("predict",),
+    "cotclip/cli/review_cmds.py::_image_refs": ("predict",),
+    "cotclip/cli/review_cmds.py::predict_command": ("predict",),
+    "cotclip/cli/review_cmds.py::_export_encoder": ("export",),
+    "cotclip/cli/review_cmds.py::export_any": ("export",),
+    "cotclip/cli/review_cmds.py::load_system_or_run": ("export",),  # predict never passes a version
+    "cotclip/cli/review_cmds.py::_read_edits": ("review",),
+    "cotclip/cli/review_cmds.py::review_command": ("review",),
+    "cotclip/cli/systems_cmds.py": ("export",),  # `import` calls _write with fmt="json": no format error
+    "cotclip/cli/world_cmds.py::describe_command": ("world describe",),
+    "cotclip/cli/world_cmds.py::oracle_command": ("world oracle",),
     "optimizer/llm/lm.py": LLM,
     "optimizer/llm/lm.py::_check_credentials": ("propose", "optimize"),  # demo's local server has an api_base
     "optimizer/llm/lm.py::_wall_spent": ("optimize",),  # only optimize sets a deadline
@@ -66,23 +66,23 @@ REACH: dict[str, tuple[str, ...]] = {
     "optimizer/review/session.py::_versions_and_pick": ("review", "export"),
     "scoring/baselines.py": ("baseline",),
     "scoring/cache.py": ("evaluate", "baseline", "optimize", "review", "export", "demo"),
-    "scoring/classifier.py": ("predict",),
-    "scoring/compiled.py": ("predict",),
+    "scoring/deploy/classifier.py": ("predict",),
+    "scoring/deploy/compiled.py": ("predict",),
     "scoring/data/": DATA,
     "scoring/encoders/": ENCODERS,
-    "scoring/compiled_maxsim.py": ("predict", "export"),
+    "scoring/deploy/compiled_maxsim.py": ("predict", "export"),
     "scoring/registry.py::load_encoder": ENCODERS,
     "scoring/similarity.py": ENCODERS,
-    "optimizer/cli/transfer_cmds.py": ("transfer",),
+    "cotclip/cli/transfer_cmds.py": ("transfer",),
     "scoring/evaluation.py": ("evaluate", "baseline"),
     "scoring/registry.py::load_dataset": (*DATA, "propose"),
     "scoring/scorer.py": ("evaluate", "baseline"),
     "scoring/labels.py": ("evaluate", "baseline"),
-    "scoring/synthetic/": (*DATA, "predict", "export"),
-    "scoring/synthetic/dataset.py::load_dataset": DATA,
+    "scoring/simulation/": (*DATA, "predict", "export"),
+    "scoring/simulation/dataset.py::load_dataset": DATA,
     "scoring/bulk_embed.py": ("embed",),
     "scoring/ray_engine.py": ("embed",),
-    "optimizer/cli/embed_cmds.py": ("embed",),
+    "cotclip/cli/embed_cmds.py": ("embed",),
     "optimizer/llm/concurrency.py": ("propose", "optimize"),
     "optimizer/llm/server.py::__init__": ("propose", "optimize"),  # --llm-concurrency slots; demo runs one
     "optimizer/search/storage.py": ("optimize",),

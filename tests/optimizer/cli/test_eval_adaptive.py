@@ -7,9 +7,9 @@ from typing import get_args
 
 import pytest
 
-from cotclip.optimizer.cli import main
-from cotclip.optimizer.cli._adaptive_options import RANK_CHOICES, STOP_CHOICES
-from cotclip.scoring.adaptive import Rank, Stop
+from cotclip.cli import main
+from cotclip.cli._adaptive_options import RANK_CHOICES, STOP_CHOICES
+from cotclip.scoring.deploy.adaptive import Rank, Stop
 
 
 def _oracle(tmp_path):

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cotclip.optimizer.cli import main
+from cotclip.cli import main
 from cotclip.scoring.baselines import descriptor_texts
 from cotclip.systems.model import System
 
@@ -206,7 +206,7 @@ def test_baseline_command_errors(capsys, files) -> None:
 
 
 def test_synthetic_world_oracle_beats_the_name_baseline(capsys, tmp_path) -> None:
-    from cotclip.scoring.synthetic.world import load_world
+    from cotclip.scoring.simulation.world import load_world
 
     system_path = tmp_path / "oracle.json"
     system_path.write_text(load_world("pokemon-like").oracle_system().to_json(), encoding="utf-8")

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from cotclip.optimizer.cli._app import main
+from cotclip.cli._app import main
 
 
 def test_dspy_warnings_stay_quiet_without_verbose_after_dspy_configures_its_logger(

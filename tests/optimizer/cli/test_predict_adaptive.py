@@ -7,9 +7,9 @@ import json
 import pytest
 from helpers.tiny_clip import build_image_folder, build_tiny_clip
 
-from cotclip.optimizer.cli import main
-from cotclip.scoring.classifier import Classifier
-from cotclip.scoring.compiled import write_compiled
+from cotclip.cli import main
+from cotclip.scoring.deploy.classifier import Classifier
+from cotclip.scoring.deploy.compiled import write_compiled
 from cotclip.systems.model import System
 
 # "size" has the same rule for both classes: it can never change the decision, so the exact

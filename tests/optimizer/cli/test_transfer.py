@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from cotclip.optimizer.cli import main
+from cotclip.cli import main
 
 BASE = ["--data", "synthetic:pokemon-like", "--model", "synthetic", "--lm", "simulated", "-k", "2",
         "--max-evaluations", "12", "--patience", "1"]

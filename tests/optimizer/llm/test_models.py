@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from cotclip.optimizer.cli import main
+from cotclip.cli import main
 from cotclip.optimizer.llm.models import (
     DEFAULT_LOCAL_MODEL,
     LOCAL_MODELS,
@@ -17,7 +17,7 @@ from cotclip.optimizer.llm.models import (
     resolve_local_model,
 )
 from cotclip.optimizer.loop.config import RunConfig
-from cotclip.optimizer.loop.proposer_factory import proposer_mode
+from cotclip.optimizer.proposers.factory import proposer_mode
 from cotclip.systems.errors import InputError, LLMServerError
 
 

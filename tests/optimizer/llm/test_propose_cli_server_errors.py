@@ -5,7 +5,7 @@ import time
 import dspy  # noqa: F401  (imported up front: the time limits below measure the command, not imports)
 import litellm  # noqa: F401
 
-from cotclip.optimizer.cli import main
+from cotclip.cli import main
 from cotclip.optimizer.llm.server import free_port
 
 

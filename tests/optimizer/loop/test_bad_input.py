@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from cotclip.optimizer.cli import main
+from cotclip.cli import main
 
 
 def fails(args: list[str], capsys, match: str) -> str:

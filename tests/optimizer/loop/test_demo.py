@@ -7,7 +7,7 @@ import json
 import pytest
 import yaml
 
-from cotclip.optimizer.cli import main
+from cotclip.cli import main
 
 
 @pytest.mark.slow

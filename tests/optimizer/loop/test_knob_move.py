@@ -7,7 +7,7 @@ import json
 import optuna
 import pytest
 
-from cotclip.optimizer.cli import main
+from cotclip.cli import main
 from cotclip.optimizer.loop import MoveContext
 from cotclip.optimizer.loop.config import RunConfig
 from cotclip.optimizer.loop.data import encode_inputs, load_inputs
@@ -15,7 +15,7 @@ from cotclip.optimizer.loop.knob_move import KnobSearchMove
 from cotclip.optimizer.loop.runs import RunDir
 from cotclip.optimizer.search import SearchResult
 from cotclip.scoring.diagnostics import diagnose
-from cotclip.scoring.synthetic.world import load_world
+from cotclip.scoring.simulation.world import load_world
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from cotclip.optimizer.cli import main
+from cotclip.cli import main
 from cotclip.optimizer.loop import MoveContext, MoveResult
 from cotclip.optimizer.loop.config import RunConfig
 from cotclip.optimizer.loop.data import encode_inputs, load_inputs

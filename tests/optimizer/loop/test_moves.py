@@ -15,7 +15,7 @@ from cotclip.optimizer.proposers import ScoredVersion
 from cotclip.optimizer.proposers.simulated import simulated_proposer_for
 from cotclip.scoring.diagnostics import diagnose
 from cotclip.scoring.scorer import accuracy
-from cotclip.scoring.synthetic.world import load_world
+from cotclip.scoring.simulation.world import load_world
 from cotclip.systems.errors import InputError
 from cotclip.systems.model import System
 

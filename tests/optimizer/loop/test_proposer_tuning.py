@@ -7,11 +7,11 @@ import json
 
 import pytest
 
-from cotclip.optimizer.cli import main
+from cotclip.cli import main
 from cotclip.optimizer.loop.config import RunConfig
 from cotclip.optimizer.loop.session import optimize
 from cotclip.optimizer.proposers.signatures import load_instructions
-from cotclip.scoring.synthetic.world import load_world
+from cotclip.scoring.simulation.world import load_world
 
 MARKER = "Name at least one group per visible attribute."
 

@@ -17,7 +17,7 @@ import litellm  # noqa: F401
 import matplotlib.pyplot  # noqa: F401
 import pytest
 
-from cotclip.optimizer.cli import main
+from cotclip.cli import main
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "llm"))
 from fake_llm_server import FakeServer  # noqa: E402
@@ -128,8 +128,8 @@ def test_resume_accepts_budgets_and_llm_settings_and_explains_what_it_refuses(ba
 def test_optimize_help_shows_the_defaults_run_yaml_falls_back_to():
     import typer.main
 
-    from cotclip.optimizer.cli import _commands  # noqa: F401  (registers every command)
-    from cotclip.optimizer.cli._app import app
+    from cotclip.cli import _commands  # noqa: F401  (registers every command)
+    from cotclip.cli._app import app
     from cotclip.optimizer.loop.config import RunConfig
 
     optimize = typer.main.get_command(app).commands["optimize"]

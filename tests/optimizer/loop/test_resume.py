@@ -12,7 +12,7 @@ import time
 import optuna
 import pytest
 
-from cotclip.optimizer.cli import main
+from cotclip.cli import main
 
 
 def cache_entries(cache) -> int:

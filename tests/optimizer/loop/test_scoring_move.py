@@ -11,7 +11,7 @@ from cotclip.optimizer.loop.runs import RunDir
 from cotclip.optimizer.loop.scoring_move import TuneScoringMove
 from cotclip.scoring.diagnostics import diagnose
 from cotclip.scoring.scorer import accuracy
-from cotclip.scoring.synthetic.world import load_world
+from cotclip.scoring.simulation.world import load_world
 
 
 @pytest.fixture(scope="module")

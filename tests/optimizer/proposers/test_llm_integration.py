@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from cotclip.optimizer.cli import main
+from cotclip.cli import main
 from cotclip.optimizer.llm.lm import LLMClient
 from cotclip.optimizer.proposers import ProposalTask
 from cotclip.optimizer.proposers.llm import LLMProposer

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from cotclip.optimizer.cli import main
-from cotclip.optimizer.cli.propose_cmds import read_classes, read_notes
+from cotclip.cli import main
+from cotclip.cli.propose_cmds import read_classes, read_notes
 from cotclip.systems.errors import InputError
 from cotclip.systems.model import System
 
@@ -80,7 +80,7 @@ def test_class_and_notes_files(tmp_path):
 
 @pytest.mark.parametrize("flag, value", [("--temperature", "-1"), ("--llm-timeout", "-3"), ("--llm-retries", "-1")])
 def test_propose_refuses_negative_llm_settings_before_any_call(tmp_path, capsys, flag, value):
-    from cotclip.optimizer.cli import main as _main
+    from cotclip.cli import main as _main
 
     code = _main(["propose", "--lm", "openai/x", "--api-base", "http://127.0.0.1:9/v1", "--classes", "a,b",
                   "--out", str(tmp_path / "out"), flag, value])

@@ -7,8 +7,8 @@ import pytest
 from cotclip.optimizer.proposers import ProposalTask, Proposer
 from cotclip.optimizer.proposers.simulated import SimulatedProposer, SimulationErrors, simulated_proposer_for
 from cotclip.scoring.data import Dataset
-from cotclip.scoring.synthetic.dataset import load_dataset
-from cotclip.scoring.synthetic.world import load_world
+from cotclip.scoring.simulation.dataset import load_dataset
+from cotclip.scoring.simulation.world import load_world
 from cotclip.systems.errors import InputError, ProposerError
 
 PERFECT = SimulationErrors(wrong_option=0, paraphrase=0, unknown_phrase=0, missing_group=0, spurious_option=0,
@@ -106,7 +106,7 @@ def test_synthetic_dataset_gives_its_world_and_rates_are_checked():
 def test_revising_from_real_diagnostics_improves_a_flawed_candidate(world):
     from cotclip.scoring.diagnostics import diagnose
     from cotclip.scoring.scorer import ImageSet, PromptEmbedder, accuracy
-    from cotclip.scoring.synthetic.encoder import load_encoder
+    from cotclip.scoring.simulation.encoder import load_encoder
 
     images = ImageSet(world.image_embeddings, world.labels, PromptEmbedder(load_encoder("pokemon-like")))
     errors = SimulationErrors(wrong_option=0.3, fix_disagreeing=1.0)

@@ -19,7 +19,7 @@ from cotclip.optimizer.proposers.staged_stages import (
     organize,
 )
 from cotclip.scoring.scorer import accuracy
-from cotclip.scoring.synthetic.world import load_world
+from cotclip.scoring.simulation.world import load_world
 from cotclip.systems.errors import BudgetExhaustedError, ProposerError
 
 

@@ -12,7 +12,7 @@ from cotclip.optimizer.llm.lm import LLMClient
 from cotclip.optimizer.proposers import ProposalTask
 from cotclip.optimizer.proposers.repair import parse_answer
 from cotclip.optimizer.proposers.staged import StagedProposer
-from cotclip.scoring.synthetic.world import load_world
+from cotclip.scoring.simulation.world import load_world
 
 pytestmark = [pytest.mark.llm, pytest.mark.slow]
 

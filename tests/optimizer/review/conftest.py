@@ -8,7 +8,7 @@ import pytest
 
 from cotclip.optimizer.loop.config import RunConfig
 from cotclip.optimizer.loop.runs import RunDir, VersionRecord, utc_now
-from cotclip.scoring.synthetic.world import load_world
+from cotclip.scoring.simulation.world import load_world
 from cotclip.systems.model import System
 
 

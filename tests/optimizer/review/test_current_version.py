@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from cotclip.optimizer.cli import main
+from cotclip.cli import main
 from cotclip.optimizer.loop.runs import RunDir, VersionRecord, current_version, utc_now
 from cotclip.systems.io import load_system
 

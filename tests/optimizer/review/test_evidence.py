@@ -8,9 +8,9 @@ import pytest
 from cotclip.optimizer.review.evidence import rule_evidence
 from cotclip.scoring.diagnostics import diagnose
 from cotclip.scoring.scorer import ImageSet, PromptEmbedder
-from cotclip.scoring.synthetic.dataset import dataset_of_world
-from cotclip.scoring.synthetic.encoder import SyntheticEncoder
-from cotclip.scoring.synthetic.world import load_world
+from cotclip.scoring.simulation.dataset import dataset_of_world
+from cotclip.scoring.simulation.encoder import SyntheticEncoder
+from cotclip.scoring.simulation.world import load_world
 from cotclip.systems.model import System
 
 _AXES = {"a red animal": 0, "a blue animal": 1, "it is small": 2, "it is large": 3}

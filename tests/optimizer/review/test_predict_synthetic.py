@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
-from cotclip.optimizer.cli import main
+from cotclip.cli import main
 from cotclip.scoring.scorer import ImageSet, PromptEmbedder, predict
-from cotclip.scoring.synthetic.encoder import SyntheticEncoder
-from cotclip.scoring.synthetic.world import load_world
+from cotclip.scoring.simulation.encoder import SyntheticEncoder
+from cotclip.scoring.simulation.world import load_world
 
 
 def test_predict_on_a_synthetic_world_by_row(run_dir, broken_system, tmp_path, capsys):

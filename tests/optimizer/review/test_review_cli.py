@@ -9,14 +9,14 @@ import numpy as np
 import pytest
 import yaml
 
-from cotclip.optimizer.cli import main
-from cotclip.optimizer.cli.review_cmds import export_any, load_system_or_run
+from cotclip.cli import main
+from cotclip.cli.review_cmds import export_any, load_system_or_run
 from cotclip.optimizer.loop.runs import RunDir
-from cotclip.scoring.classifier import Classifier
+from cotclip.scoring.deploy.classifier import Classifier
 from cotclip.scoring.scorer import ImageSet, PromptEmbedder, predict
-from cotclip.scoring.synthetic.dataset import dataset_of_world
-from cotclip.scoring.synthetic.encoder import SyntheticEncoder
-from cotclip.scoring.synthetic.world import load_world
+from cotclip.scoring.simulation.dataset import dataset_of_world
+from cotclip.scoring.simulation.encoder import SyntheticEncoder
+from cotclip.scoring.simulation.world import load_world
 from cotclip.systems.errors import InputError
 from cotclip.systems.io import load_system
 

@@ -82,7 +82,7 @@ def test_review_of_a_pixel_run_shows_real_thumbnails(pixel_run: Path):
 def test_predict_with_a_run_dir_uses_the_runs_model(pixel_run: Path, capsys):
     import json
 
-    from cotclip.optimizer.cli import main
+    from cotclip.cli import main
 
     files = sorted(str(p) for p in (pixel_run.parents[1] / "images").rglob("*.png"))[:3]
     code = main(["predict", "--system", str(pixel_run), "--json", *files])

@@ -11,7 +11,7 @@ import time
 import optuna
 import pytest
 
-from cotclip.optimizer.cli import main
+from cotclip.cli import main
 from cotclip.optimizer.llm.server import free_port
 from cotclip.optimizer.search import open_storage
 from cotclip.systems.errors import InputError
@@ -25,8 +25,8 @@ WORKER = textwrap.dedent(
     from cotclip.optimizer.search.evaluator import KnobEvaluator
     from cotclip.scoring.scorer import ImageSet, PromptEmbedder
     from cotclip.scoring.splits import select, split_dataset
-    from cotclip.scoring.synthetic.encoder import SyntheticEncoder
-    from cotclip.scoring.synthetic.world import load_world
+    from cotclip.scoring.simulation.encoder import SyntheticEncoder
+    from cotclip.scoring.simulation.world import load_world
 
     evaluate = KnobEvaluator.evaluate
     def slow_evaluate(self, knobs):

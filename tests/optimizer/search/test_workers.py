@@ -19,8 +19,8 @@ WORKER = textwrap.dedent(
     from cotclip.optimizer.search import knob_search
     from cotclip.scoring.scorer import ImageSet, PromptEmbedder
     from cotclip.scoring.splits import select, split_dataset
-    from cotclip.scoring.synthetic.encoder import SyntheticEncoder
-    from cotclip.scoring.synthetic.world import load_world
+    from cotclip.scoring.simulation.encoder import SyntheticEncoder
+    from cotclip.scoring.simulation.world import load_world
 
     storage, go, trials = sys.argv[1], pathlib.Path(sys.argv[2]), int(sys.argv[3])
     world = load_world("pokemon-like")

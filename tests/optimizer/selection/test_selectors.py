@@ -111,7 +111,7 @@ def _greedy_reference(system, train, per_prompt: bool) -> tuple[str, ...]:
 
     from cotclip.optimizer.selection.greedy_information import question_answers
     from cotclip.optimizer.selection.information import set_information
-    from cotclip.scoring.adaptive import answer_model_from_probabilities
+    from cotclip.scoring.deploy.adaptive import answer_model_from_probabilities
 
     questions = candidate_questions(system, prune_options=False)
     answers = [question_answers(q, train, system.scoring.temperature) for q in questions]

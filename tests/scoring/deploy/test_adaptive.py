@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from cotclip.scoring.adaptive import (
+from cotclip.scoring.deploy.adaptive import (
     AdaptiveClassifier,
     answer_model_from_probabilities,
     entropy_bits,
@@ -117,7 +117,7 @@ def test_bad_policy_is_a_one_line_error(world_sets, kwargs):
         AdaptiveClassifier.fit(system, train).run(held_out, **kwargs)
 
 
-# ----- margin and flip stops (cotclip.scoring.adaptive_stops) ---------------------------------------
+# ----- margin and flip stops (cotclip.scoring.deploy.adaptive_stops) ---------------------------------------
 def _tiny_system(aggregation="prob_sum", rules=None, weights=(1.0, 1.0)):
     from cotclip.systems.model import System
 
@@ -137,7 +137,7 @@ def _tiny_system(aggregation="prob_sum", rules=None, weights=(1.0, 1.0)):
 
 
 def test_rule_tables_bound_what_each_group_can_add():
-    from cotclip.scoring.adaptive_stops import rule_tables
+    from cotclip.scoring.deploy.adaptive_stops import rule_tables
 
     rules = {"a": {"g0": 0, "g1": 2}, "b": {"g0": 1, "g1": 2}, "c": {"g0": None, "g1": 0}}
     tables = rule_tables(_tiny_system(rules=rules, weights=(2.0, 1.0)))

@@ -8,14 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cotclip.optimizer.cli import main
-from cotclip.scoring.classifier import Classifier, image_refs_from_paths
-from cotclip.scoring.compiled import compile_system, write_compiled
+from cotclip.cli import main
+from cotclip.scoring.deploy.classifier import Classifier, image_refs_from_paths
+from cotclip.scoring.deploy.compiled import compile_system, write_compiled
 from cotclip.scoring.registry import load_encoder
 from cotclip.scoring.scorer import ImageSet, PromptEmbedder, class_scores, group_probabilities, predict
-from cotclip.scoring.synthetic.dataset import dataset_of_world
-from cotclip.scoring.synthetic.encoder import SyntheticEncoder
-from cotclip.scoring.synthetic.world import load_world
+from cotclip.scoring.simulation.dataset import dataset_of_world
+from cotclip.scoring.simulation.encoder import SyntheticEncoder
+from cotclip.scoring.simulation.world import load_world
 from cotclip.systems.errors import DataError, EncoderError, InputError
 from cotclip.systems.model import System
 
@@ -196,7 +196,7 @@ def _split(dataset, encoder):
 
 
 def test_adaptive_mode_matches_the_adaptive_module_and_saves_prompts(world_setup, tmp_path: Path):
-    from cotclip.scoring.adaptive import AdaptiveClassifier
+    from cotclip.scoring.deploy.adaptive import AdaptiveClassifier
 
     system, encoder, dataset = world_setup
     train_x, train_y, test_x, test_y = _split(dataset, encoder)
@@ -229,7 +229,7 @@ def test_adaptive_mode_without_stopping_asks_everything_and_equals_predict(world
 
 @pytest.mark.parametrize("stop, epsilon", [("margin", None), ("flip", 0.0), ("flip", 0.2)])
 def test_adaptive_stop_rules_match_the_adaptive_module(world_setup, stop, epsilon):
-    from cotclip.scoring.adaptive import AdaptiveClassifier
+    from cotclip.scoring.deploy.adaptive import AdaptiveClassifier
 
     system, encoder, dataset = world_setup
     train_x, train_y, test_x, test_y = _split(dataset, encoder)

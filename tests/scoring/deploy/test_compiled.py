@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cotclip.scoring.compiled import COMPILED_FORMAT, compile_system, read_compiled, write_compiled
+from cotclip.scoring.deploy.compiled import COMPILED_FORMAT, compile_system, read_compiled, write_compiled
 from cotclip.scoring.scorer import ImageSet, PromptEmbedder, class_scores, predict
-from cotclip.scoring.synthetic.dataset import dataset_of_world
-from cotclip.scoring.synthetic.encoder import SyntheticEncoder
-from cotclip.scoring.synthetic.world import load_world
+from cotclip.scoring.simulation.dataset import dataset_of_world
+from cotclip.scoring.simulation.encoder import SyntheticEncoder
+from cotclip.scoring.simulation.world import load_world
 from cotclip.systems.errors import InputError
 from cotclip.systems.model import System
 

@@ -9,10 +9,10 @@ from helpers.multivector import HashMultiVectorEncoder, image_refs, random_multi
 import cotclip.scoring.similarity as similarity_module
 from cotclip.optimizer.search import KnobEvaluator, Knobs, SearchSpace
 from cotclip.optimizer.selection.functions import select_groups
-from cotclip.scoring.adaptive import AdaptiveClassifier
+from cotclip.scoring.deploy.adaptive import AdaptiveClassifier
 from cotclip.scoring.cache import CachedEncoder, EmbeddingCache
-from cotclip.scoring.classifier import Classifier
-from cotclip.scoring.compiled import compile_system, read_compiled, write_compiled
+from cotclip.scoring.deploy.classifier import Classifier
+from cotclip.scoring.deploy.compiled import compile_system, read_compiled, write_compiled
 from cotclip.scoring.data import Dataset
 from cotclip.scoring.embedding import embed_dataset
 from cotclip.scoring.scorer import ImageSet, PromptEmbedder, class_scores, option_similarities, predict

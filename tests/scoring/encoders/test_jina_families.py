@@ -15,7 +15,7 @@ import pytest
 from helpers.tiny_clip import build_image_folder
 from helpers.tiny_jina import FAMILIES, build_tiny_jina
 
-from cotclip.optimizer.cli import main
+from cotclip.cli import main
 from cotclip.scoring.cache import CachedEncoder, EmbeddingCache
 from cotclip.scoring.data.local import file_ref
 from cotclip.scoring.encoders.options import parse_encoder_options

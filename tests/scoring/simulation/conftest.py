@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cotclip.scoring.synthetic.world import World, load_world
+from cotclip.scoring.simulation.world import World, load_world
 
 
 def reference_scores(world: World, system, temperature: float, rows=None) -> np.ndarray:

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from cotclip.scoring.scorer import ImageSet, PromptEmbedder, accuracy
-from cotclip.scoring.synthetic.encoder import SyntheticEncoder
+from cotclip.scoring.simulation.encoder import SyntheticEncoder
 from cotclip.systems.model import System
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from cotclip.optimizer.cli import main
-from cotclip.scoring.synthetic.config import PRESETS, read_world_config
-from cotclip.scoring.synthetic.random_world import RANGES, random_world_config
-from cotclip.scoring.synthetic.world import load_world
+from cotclip.cli import main
+from cotclip.scoring.simulation.config import PRESETS, read_world_config
+from cotclip.scoring.simulation.random_world import RANGES, random_world_config
+from cotclip.scoring.simulation.world import load_world
 from cotclip.systems.errors import DataError
 
 

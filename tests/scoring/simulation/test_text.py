@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from cotclip.scoring.synthetic.text import normalize_text
-from cotclip.scoring.synthetic.vocab import VOCABULARIES
+from cotclip.scoring.simulation.text import normalize_text
+from cotclip.scoring.simulation.vocab import VOCABULARIES
 
 
 def _cos(a: np.ndarray, b: np.ndarray) -> float:

@@ -7,9 +7,9 @@ import pytest
 
 from cotclip.scoring.registry import load_dataset, load_encoder
 from cotclip.scoring.scorer import ImageSet, PromptEmbedder, accuracy
-from cotclip.scoring.synthetic.variants import variant_world
-from cotclip.scoring.synthetic.vocab import VOCABULARIES
-from cotclip.scoring.synthetic.world import load_world
+from cotclip.scoring.simulation.variants import variant_world
+from cotclip.scoring.simulation.vocab import VOCABULARIES
+from cotclip.scoring.simulation.world import load_world
 from cotclip.systems.errors import EncoderError
 
 

@@ -7,8 +7,8 @@ from collections import Counter
 
 import numpy as np
 
-from cotclip.scoring.synthetic.text import normalize_text
-from cotclip.scoring.synthetic.vocab import VOCABULARIES, fantasy_names
+from cotclip.scoring.simulation.text import normalize_text
+from cotclip.scoring.simulation.vocab import VOCABULARIES, fantasy_names
 
 
 def _all_forms() -> list[str]:

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from cotclip.optimizer.cli import main
+from cotclip.cli import main
 from cotclip.systems.io import load_system
 
 
