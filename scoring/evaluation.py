@@ -128,7 +128,7 @@ class BaselineResult:
 
 
 def prepare_images(
-    data: str,
+    data: str | Dataset,
     model: str,
     *,
     split: str = "test",
@@ -143,7 +143,7 @@ def prepare_images(
     only_classes: Sequence[str] | None = None,
     drop_unknown: bool = True,
 ) -> PreparedImages:
-    """Load, split and embed ``data`` with ``model`` through the embedding cache (see module docstring).
+    """Load, split and embed ``data`` (a spec or a loaded :class:`Dataset`) with ``model`` through the embedding cache.
 
     ``encoder_settings`` carries ``--encoder-option``, ``--similarity`` and ``--trust-remote-code``.
     With ``only_classes`` (a system's classes), images of other labels are checked *before*
@@ -151,7 +151,10 @@ def prepare_images(
     not know may then be too small to split), else a DataError naming them. Splits are
     stratified with one seed per class, so the known classes' splits do not change.
     """
-    dataset = load_dataset(data, crop=crop, image_column=image_column, label_column=label_column)
+    if isinstance(data, Dataset):  # already loaded (the Python API's datasets.Dataset, for one)
+        dataset, data = data, data.source
+    else:
+        dataset = load_dataset(data, crop=crop, image_column=image_column, label_column=label_column)
     loader = (encoder_settings or EncoderSettings()).loader_kwargs()
     encoder = CachedEncoder(load_encoder(model, dataset=dataset, **loader), EmbeddingCache(cache_dir))
     unknown = 0

@@ -12,6 +12,7 @@ __all__ = [
     "CotclipError",
     "SystemValidationError",
     "InputError",
+    "WrongTypeError",
     "EncoderError",
     "MissingTextEmbeddingsError",
     "DataError",
@@ -47,6 +48,10 @@ class SystemValidationError(CotclipError):
 
 class InputError(CotclipError):
     """A command-line argument, option or input file is unusable."""
+
+
+class WrongTypeError(InputError, TypeError):
+    """A Python caller passed a value of the wrong type; also a :class:`TypeError`, as Python code expects."""
 
 
 class EncoderError(CotclipError):

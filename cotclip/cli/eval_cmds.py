@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections import Counter
-from collections.abc import Sequence
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 from rich.table import Table
@@ -26,6 +24,9 @@ from cotclip.cli._options import (
     CropBox,
     DataSpec,
     EncoderOptionFlag,
+    SimilarityFlag,
+    TrustRemoteCode,
+    encoder_settings,
     Fractions,
     IgnoreUnknown,
     ImageColumn,
@@ -33,92 +34,40 @@ from cotclip.cli._options import (
     LabelColumn,
     ModelSpec,
     Seed,
-    SimilarityFlag,
     SplitName,
     SystemSpec,
     Temperature,
-    TrustRemoteCode,
     check_split,
     check_temperature,
-    encoder_settings,
     parse_crop,
     parse_fractions,
 )
+from cotclip._evaluate import DataOptions, baseline, check_templates, evaluate
+from cotclip._systems import load_system
+from cotclip.scoring.baselines import BASELINE_METHODS
 from cotclip.scoring.deploy.adaptive_stops import AdaptivePolicy
-from cotclip.scoring.baselines import BASELINE_METHODS, DEFAULT_NAME_TEMPLATES
 from cotclip.scoring.encoders.options import EncoderSettings
-from cotclip.scoring.evaluation import (
-    BaselineResult,
-    ClassificationSummary,
-    PreparedImages,
-    drop_unknown_labels,
-    evaluate_baseline,
-    evaluate_system,
-    prepare_images,
-)
-from cotclip.scoring.scorer import ImageSet
+from cotclip.scoring.evaluation import ClassificationSummary
 from cotclip.systems.errors import InputError
-from cotclip.systems.io import load_system
-from cotclip.systems.model import System
 
 __all__ = ["evaluate_command", "baseline_command"]
 
 Templates = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--template", help="Class-name template with one {} (repeat to average several; default 'a photo of {}')."
-    ),
+    Optional[list[str]],
+    typer.Option("--template", help="Class-name template with one {} (repeat to average several; default 'a photo of {}')."),
 ]
 
 
-def _prepare(
-    data: str,
-    model: str,
-    split: str,
-    seed: int,
-    fractions: str,
-    crop: str | None,
-    cache_dir,
-    columns: tuple[str, str] = ("image", "label"),
-    settings: EncoderSettings | None = None,
-    only_classes: Sequence[str] | None = None,
-    drop_unknown: bool = True,
-) -> PreparedImages:
-    return prepare_images(
-        data,
-        model,
-        split=check_split(split),
-        seed=seed,
-        fractions=parse_fractions(fractions),
-        crop=parse_crop(crop),
-        cache_dir=cache_dir,
-        image_column=columns[0],
-        label_column=columns[1],
-        encoder_settings=settings,
-        only_classes=only_classes,
-        drop_unknown=drop_unknown,
-    )
-
-
-def _known_images(images: ImageSet, classes: Sequence[str], ignore_unknown: bool) -> tuple[ImageSet, int]:
-    """Drop unknown labels when asked; otherwise let the scorer's DataError name them."""
-    if not ignore_unknown:
-        images.label_indices(classes)
-        return images, 0
-    return drop_unknown_labels(images, classes)
+def _options(data: str, model: str, split: str, seed: int, fractions: str, crop: str | None, cache_dir,
+             columns: tuple[str, str], settings: EncoderSettings, ignore_unknown: bool) -> DataOptions:
+    """The shared data flags, parsed and typed (their one-line errors are the flags')."""
+    return DataOptions(data, model, split=check_split(split), seed=seed, fractions=parse_fractions(fractions),
+                       crop=parse_crop(crop), cache_dir=cache_dir, image_column=columns[0], label_column=columns[1],
+                       encoder=settings, ignore_unknown=ignore_unknown, progress=True)
 
 
 def _templates(templates: list[str] | None) -> tuple[str, ...]:
-    chosen = tuple(templates) if templates else DEFAULT_NAME_TEMPLATES
-    for template in chosen:
-        if template.count("{}") != 1:
-            raise InputError(f"--template {template!r} must contain exactly one {{}} for the class name")
-    return chosen
-
-
-def _cache_stats(prepared: PreparedImages) -> dict[str, int]:
-    stats = prepared.encoder.stats.to_dict()
-    return {"hits": stats["hits"], "misses": stats["misses"]}
+    return check_templates(templates)
 
 
 def _print_summary(summary: ClassificationSummary, counts: Counter, title: str) -> None:
@@ -143,9 +92,7 @@ def _print_skipped(skipped: dict[str, int]) -> None:
     if skipped.get("unreadable"):
         console.print(f"[yellow]skipped {skipped['unreadable']} unreadable image(s)[/]")
     if skipped.get("unknown_label"):
-        console.print(
-            f"[yellow]dropped {skipped['unknown_label']} image(s) with labels outside the system (--ignore-unknown)[/]"
-        )
+        console.print(f"[yellow]dropped {skipped['unknown_label']} image(s) with labels outside the system (--ignore-unknown)[/]")
 
 
 @app.command("evaluate")
@@ -182,38 +129,20 @@ def evaluate_command(
     check_temperature(temperature)
     templates = _templates(template)
     loaded = load_system(system)
-    policy = adaptive_policy(
-        adaptive,
-        threshold=threshold,
-        budget=budget,
-        stop=stop,
-        epsilon=epsilon,
-        rank=rank,
-        aggregation=loaded.scoring.aggregation,
-    )
-    columns, known = (image_column, label_column), loaded.classes
+    policy = adaptive_policy(adaptive, threshold=threshold, budget=budget, stop=stop, epsilon=epsilon, rank=rank,
+                             aggregation=loaded.scoring.aggregation)
     settings = encoder_settings(encoder_option, similarity, trust_remote_code)
-    prepared = _prepare(data, model, split, seed, fractions, crop, cache_dir, columns, settings, known, ignore_unknown)
-    images, dropped = _known_images(prepared.images, loaded.classes, ignore_unknown)
-    skipped = {"unreadable": len(prepared.skipped), "unknown_label": dropped + prepared.unknown_dropped}
-    result = evaluate_system(loaded, images, temperature=temperature, baseline_templates=templates, skipped=skipped)
-    result = dataclasses.replace(result, cache=_cache_stats(prepared))  # texts are embedded during scoring
-    adaptive_result = None
-    if policy is not None:
-        train = _prepare(
-            data, model, "train", seed, fractions, crop, cache_dir, columns, settings, known, ignore_unknown
-        )
-        adaptive_result = _adaptive(loaded, train, images, temperature, policy)
+    options = _options(data, model, split, seed, fractions, crop, cache_dir, (image_column, label_column), settings,
+                       ignore_unknown)
+    evaluation = evaluate(loaded, options, temperature=temperature, templates=templates, adaptive=policy)
     if as_json:
-        payload = result.to_dict()
-        if adaptive_result is not None:
-            payload["adaptive"] = {**adaptive_result.to_dict(), "rank": policy.rank}
-        emit_json(payload)
+        emit_json(evaluation.to_dict())
         return
+    result = evaluation.result
     summary = ClassificationSummary(result.accuracy, result.n, result.per_class, result.confusions)
-    _print_summary(summary, Counter(images.labels), f"{loaded.name} on {split} ({result.n} images)")
+    _print_summary(summary, Counter(evaluation.label_counts), evaluation.title)
     _print_skipped(result.skipped)
-    _print_accuracies(result, adaptive_result, policy)
+    _print_accuracies(result, evaluation.adaptive, policy)
 
 
 def _print_accuracies(result, adaptive_result, policy: AdaptivePolicy | None) -> None:
@@ -230,36 +159,12 @@ def _print_accuracies(result, adaptive_result, policy: AdaptivePolicy | None) ->
         )
 
 
-def _adaptive(
-    system: System, train: PreparedImages, images: ImageSet, temperature: float | None, policy: AdaptivePolicy
-):
-    """Fit adaptive questioning on the ``train`` split, then run it on ``images`` under ``policy``."""
-    from cotclip.scoring.deploy.adaptive import AdaptiveClassifier
-
-    train_images, _ = drop_unknown_labels(train.images, system.classes)
-    classifier = AdaptiveClassifier.fit(system, train_images, temperature=temperature)
-    return classifier.run(
-        images,
-        threshold=policy.threshold,
-        budget=policy.budget,
-        rank=policy.rank,
-        stop=policy.stop,
-        epsilon=policy.epsilon,
-    )
-
-
-def _baseline_classes(system: System | None, prepared: PreparedImages) -> list[str]:
-    return list(system.classes) if system is not None else prepared.dataset.class_names
-
-
 @app.command("baseline")
 def baseline_command(
     data: DataSpec,
     model: ModelSpec,
     method: Annotated[str, typer.Option("--method", help="name, descriptors (needs --system) or waffle.")] = "name",
-    system: Annotated[
-        str | None, typer.Option("--system", help="System whose classes (and rule options) to use.")
-    ] = None,
+    system: Annotated[Optional[str], typer.Option("--system", help="System whose classes (and rule options) to use.")] = None,
     split: SplitName = "test",
     seed: Seed = 0,
     fractions: Fractions = "0.6,0.2,0.2",
@@ -284,30 +189,14 @@ def baseline_command(
     templates = _templates(template)
     loaded = load_system(system) if system is not None else None
     settings = encoder_settings(encoder_option, similarity, trust_remote_code)
-    known = loaded.classes if loaded is not None else None
-    prepared = _prepare(
-        data,
-        model,
-        split,
-        seed,
-        fractions,
-        crop,
-        cache_dir,
-        (image_column, label_column),
-        settings,
-        known,
-        ignore_unknown,
-    )
-    classes = _baseline_classes(loaded, prepared)
-    images, dropped = _known_images(prepared.images, classes, ignore_unknown)
-    summary = evaluate_baseline(
-        method, classes, images, system=loaded, templates=templates, seed=waffle_seed, n_descriptors=waffle_count
-    )
-    skipped = {"unreadable": len(prepared.skipped), "unknown_label": dropped + prepared.unknown_dropped}
-    result = BaselineResult(method, summary, cache=_cache_stats(prepared), skipped=skipped)
+    options = _options(data, model, split, seed, fractions, crop, cache_dir, (image_column, label_column), settings,
+                       ignore_unknown)
+    evaluation = baseline(options, method=method, system=loaded, templates=templates, waffle_seed=waffle_seed,
+                          waffle_count=waffle_count)
     if as_json:
-        emit_json(result.to_dict())
+        emit_json(evaluation.to_dict())
         return
-    _print_summary(summary, Counter(images.labels), f"{method} baseline on {split} ({summary.n} images)")
-    _print_skipped(skipped)
+    summary = evaluation.result.summary
+    _print_summary(summary, Counter(evaluation.label_counts), evaluation.title)
+    _print_skipped(evaluation.result.skipped)
     console.print(f"{method} baseline accuracy: [bold]{summary.accuracy:.1%}[/]")

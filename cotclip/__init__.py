@@ -1,0 +1,77 @@
+"""cotclip: build and optimize attribute-question classification systems for frozen CLIP-style encoders.
+
+The public Python API. Every name is a plain function or class; configuration is passed
+in (a :class:`RunConfig`, a dict or keyword arguments), never read from globals or the
+environment. Importing ``cotclip`` is cheap: torch, dspy and litellm load only when a
+function needs them (PEP 562 lazy attributes). Errors a caller can cause derive from
+:class:`CotclipError` and carry the same one-line, fix-stating message the CLI prints;
+a value of the wrong type raises :class:`WrongTypeError` (also a ``TypeError``).
+
+Systems
+    :func:`load_system`, :func:`validate_system`, :func:`convert_system`, :class:`System`
+Data and encoders
+    :func:`load_dataset` (a spec string or a ``datasets.Dataset``), :func:`load_encoder`
+Scoring
+    :func:`evaluate` (a system on a split, beside the class-name baseline), :func:`baseline`
+Optimizing
+    :func:`propose` (candidate systems from an LLM), :func:`optimize` (a whole run;
+    :class:`RunConfig` in, :class:`RunSummary` out), :func:`review` (apply reviewer edits to a run)
+Deploying
+    :func:`export` (a system or run in another format, or a compiled ``.npz``), :class:`Classifier`
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+#: public name -> the module that defines it (imported on first use)
+_LAZY: dict[str, str] = {
+    "load_system": "cotclip._systems",
+    "validate_system": "cotclip._systems",
+    "convert_system": "cotclip._systems",
+    "System": "cotclip.systems.model",
+    "ValidationReport": "cotclip.systems.validate",
+    "load_dataset": "cotclip._data",
+    "load_encoder": "cotclip._data",
+    "evaluate": "cotclip._evaluate",
+    "baseline": "cotclip._evaluate",
+    "Evaluation": "cotclip._evaluate",
+    "AdaptivePolicy": "cotclip.scoring.deploy.adaptive_stops",
+    "propose": "cotclip._propose",
+    "Proposals": "cotclip._propose",
+    "optimize": "cotclip._optimize",
+    "RunConfig": "cotclip.optimizer.loop.config",
+    "RunSummary": "cotclip.optimizer.loop.result",
+    "review": "cotclip._review",
+    "export": "cotclip._export",
+    "Classifier": "cotclip.scoring.deploy.classifier",
+    "CotclipError": "cotclip.systems.errors",
+    "InputError": "cotclip.systems.errors",
+    "WrongTypeError": "cotclip.systems.errors",
+    "SystemValidationError": "cotclip.systems.errors",
+    "DataError": "cotclip.systems.errors",
+    "EncoderError": "cotclip.systems.errors",
+    "ProposerError": "cotclip.systems.errors",
+    "LLMServerError": "cotclip.systems.errors",
+    "BudgetExhaustedError": "cotclip.systems.errors",
+    "RunDirError": "cotclip.systems.errors",
+}
+
+__all__ = ["__version__", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    """Import the module defining ``name`` on first access and cache the attribute here."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'cotclip' has no attribute {name!r}; see cotclip.__all__")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
