@@ -1,4 +1,4 @@
-"""``python -m cotclip.optimizer`` runs the CLI."""
+"""``python -m cotclip`` runs the CLI."""
 
 from cotclip.cli import run
 

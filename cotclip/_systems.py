@@ -22,16 +22,27 @@ SystemLike = System | Mapping[str, Any] | str | os.PathLike[str]
 FORMATS: tuple[str, ...] = tuple(SYSTEM_DUMPERS)
 
 
-def load_system(source: SystemLike) -> System:
-    """A valid :class:`System` from a system, a mapping, a file (canonical JSON/YAML or the seed format) or ``ready:<name>``.
+def load_system(source: SystemLike, *, version: int | None = None) -> System:
+    """A valid :class:`System` from a system, a mapping, a file (canonical JSON/YAML or the seed format),
+    ``ready:<name>`` or a run dir.
 
-    Raises :class:`InputError` for an unreadable file and :class:`SystemValidationError`
-    (a :class:`CotclipError`) naming the first problem of an invalid system.
+    A run dir (``runs/<name>``) gives its current version (the newest human edit, else the
+    run's final choice, ``best.json``) or ``version``. Raises :class:`InputError` for an unreadable file and
+    :class:`SystemValidationError` (a :class:`CotclipError`) naming the first problem of an
+    invalid system.
     """
-    if isinstance(source, System):
+    if version is not None:
+        need(version, "version", int, "a version number")
+    if isinstance(source, System) and version is None:
         return source
     if not isinstance(source, (Mapping, str, os.PathLike)):
         raise WrongTypeError(f"system must be a System, a mapping, a path or 'ready:<name>', not {type(source).__name__}")
+    if isinstance(source, (str, os.PathLike)):
+        from cotclip._export import load_system_or_run
+
+        return load_system_or_run(os.fspath(source), version)[0]
+    if version is not None:
+        raise InputError("--version applies to run dirs only; drop --version")
     return _load(source)
 
 

@@ -1,11 +1,10 @@
-"""``cotclip review``, ``cotclip predict`` and the run-dir/npz side of ``cotclip export``.
+"""``cotclip review`` and ``cotclip predict``.
 
 ``review`` serves the local review page of a run (127.0.0.1 only) or, with
 ``--apply edits.yaml``, applies reviewer edits from the terminal; both write a new
 version of the run. ``predict`` labels image files with a system or a compiled
-``.npz`` classifier. :func:`export_any` extends ``cotclip export`` to run dirs
-(``runs/<name>`` = its current version, or ``--version N``) and the ``npz`` format. A run's
-current version is its newest human edit (or the best version built on it), else the run's final choice (best.json).
+``.npz`` classifier. A run's current version is its newest human edit (or the best version
+built on it), else the run's final choice (best.json).
 """
 
 from __future__ import annotations
@@ -15,8 +14,10 @@ import webbrowser
 from pathlib import Path
 
 import typer
-import yaml
 from rich.markup import escape
+
+from cotclip._export import is_run_dir, load_system_or_run, run_model_spec
+from cotclip._review import review, review_session
 
 from cotclip.cli._adaptive_options import (
     AdaptiveBudget,
@@ -28,78 +29,29 @@ from cotclip.cli._adaptive_options import (
 )
 from cotclip.cli._app import app, console, emit_json, err_console
 from cotclip.cli._options import EncoderOptionFlag, SimilarityFlag, TrustRemoteCode, encoder_settings
-from cotclip.optimizer.review.edits import apply_edits, parse_edits
-from cotclip.optimizer.review.session import ReviewSession, load_version, version_and_why
 from cotclip.systems.errors import DataError, InputError
-from cotclip.systems.io import load_system
-from cotclip.systems.model import System
 
-__all__ = ["review_command", "predict_command", "export_any", "load_system_or_run", "is_run_dir"]
+__all__ = ["review_command", "predict_command"]
 
 logger = logging.getLogger(__name__)
 
 _EDITS_HELP = "Apply the edits in this YAML file (schema above) instead of serving the page."
 
 
-def is_run_dir(path: str | Path) -> bool:
-    """Whether ``path`` is a run directory (has ``versions/`` or ``run.yaml``)."""
-    path = Path(path)
-    return path.is_dir() and ((path / "versions").is_dir() or (path / "run.yaml").is_file())
-
-
-def load_system_or_run(spec: str, version: int | None = None) -> tuple[System, Path | None]:
-    """A system from a file/``ready:`` spec, or from a run dir (its current version, or ``version``).
-
-    A run dir's system is the one the run evaluated: when ``run.yaml`` overrides the
-    temperature, the override is written into the system's scoring block.
-    """
-    if is_run_dir(spec):
-        system = load_version(Path(spec), version).system
-        if (Path(spec) / "run.yaml").is_file():
-            from cotclip.optimizer.review.rundata import run_config
-
-            override = run_config(Path(spec)).temperature
-            if override is not None:
-                system = system.evolve(scoring=system.scoring.model_copy(update={"temperature": override}))
-        return system, Path(spec)
-    if version is not None:
-        raise InputError(f"--version applies to run dirs only and {spec} is not one; drop --version")
-    return load_system(spec), None
-
-
-def _read_edits(path: Path) -> object:
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InputError(f"cannot read edits file {path} ({exc.strerror}); check the path") from None
-    except yaml.YAMLError as exc:
-        raise InputError(f"{path} is not valid YAML ({type(exc).__name__}); see `cotclip review --help`") from None
-
-
-def _session(run: Path, version: int | None, cache_dir: str | None) -> ReviewSession:
-    from cotclip.optimizer.review.rundata import load_review_data
-
-    record, why = version_and_why(run, version)
-    return ReviewSession(run, record, load_review_data(run, record.system, cache_dir=cache_dir), why=why)
-
-
 def _apply(run: Path, version: int | None, edits_path: Path, cache_dir: str | None, as_json: bool) -> None:
-    payload = _read_edits(edits_path)
-    record, why = version_and_why(run, version)
-    apply_edits(record.system, parse_edits(payload, source=str(edits_path)))  # fail fast, before any encoding
-    result = _session(run, version, cache_dir).save(payload)
+    saved = review(run, edits_path, version=version, cache_dir=cache_dir)
     if as_json:
-        emit_json({**result, "edited": {"version": record.version_id, "why": why}})
+        emit_json(saved.to_dict())
     else:
-        console.print(escape(f"edited version {record.version_id} ({why}); saved version {result['version']} "
-                             f"({result['path']}): val accuracy {result['val_accuracy']:.4f}, now the run's current "
+        console.print(escape(f"edited version {saved.edited_version} ({saved.edited_why}); saved version {saved.version} "
+                             f"({saved.path}): val accuracy {saved.val_accuracy:.4f}, now the run's current "
                              "version (the newest human edit)"), soft_wrap=True, highlight=False)
 
 
 def _serve(run: Path, version: int | None, port: int, open_browser: bool, cache_dir: str | None) -> None:
     from cotclip.optimizer.review.server import make_server
 
-    session = _session(run, version, cache_dir)
+    session = review_session(run, version, cache_dir)
     server = make_server(session, port)
     console.print(escape(f"reviewing {run} version {session.record.version_id} ({session.why}) at {server.url} "
                          "(Ctrl-C to stop)"), soft_wrap=True, highlight=False)
@@ -116,11 +68,7 @@ def _serve(run: Path, version: int | None, port: int, open_browser: bool, cache_
 @app.command("review")
 def review_command(
     run: Path = typer.Argument(..., help="Run directory, e.g. runs/<name>."),
-    version: int | None = typer.Option(
-        None,
-        "--version",
-        help="Version number to review (default: the current one: the newest human edit, else the run's final choice).",
-    ),
+    version: int | None = typer.Option(None, "--version", help="Version number to review (default: the current one: the newest human edit, else the run's final choice)."),
     port: int = typer.Option(8765, "--port", help="Port on 127.0.0.1 (0 = any free port)."),
     no_browser: bool = typer.Option(False, "--no-browser", help="Do not open a browser tab."),
     apply: Path | None = typer.Option(None, "--apply", help=_EDITS_HELP),
@@ -147,9 +95,7 @@ def review_command(
     1.. its variants; unlock_rule and unlock_group undo locks.
     """
     if not is_run_dir(run):
-        raise InputError(
-            f"{run} is not a run dir (no versions/ or run.yaml); pass runs/<name> made by `cotclip optimize`"
-        )
+        raise InputError(f"{run} is not a run dir (no versions/ or run.yaml); pass runs/<name> made by `cotclip optimize`")
     if apply is not None:
         _apply(run, version, apply, cache_dir, as_json)
     else:
@@ -175,7 +121,7 @@ def _classifier(system: str | None, compiled: Path | None, model: str | None, se
     if model is None and run_path is not None:
         from cotclip.optimizer.review.rundata import run_config
 
-        model = _model_spec(run_config(run_path))
+        model = run_model_spec(run_config(run_path))
     if model is None:
         raise InputError("--system needs --model to embed its prompts; add --model hf:<dir> (or use --compiled)")
     return Classifier.load(loaded, encoder=model, encoder_settings=settings)
@@ -200,29 +146,17 @@ def _labelled_rows(classifier, embeddings, policy) -> list[dict]:
     if not len(embeddings):
         return []
     if policy is not None:
-        result = classifier.predict_adaptive(
-            embeddings,
-            threshold=policy.threshold,
-            budget=policy.budget,
-            rank=policy.rank,
-            stop=policy.stop,
-            epsilon=policy.epsilon,
-        )
+        result = classifier.predict_adaptive(embeddings, threshold=policy.threshold, budget=policy.budget,
+                                             rank=policy.rank, stop=policy.stop, epsilon=policy.epsilon)
         groups = classifier.compiled.group_names
-        return [
-            {"label": label, "prompts": int(prompts), "asked": [g for g, on in zip(groups, asked) if on]}
-            for label, prompts, asked in zip(result.labels, result.prompts, result.asked)
-        ]
+        return [{"label": label, "prompts": int(prompts), "asked": [g for g, on in zip(groups, asked) if on]}
+                for label, prompts, asked in zip(result.labels, result.prompts, result.asked)]
     proba = classifier.predict_proba(embeddings)
     rows = []
     for row in proba:
         order = sorted(range(len(classifier.classes)), key=lambda c: (-row[c], c))[:3]
-        rows.append(
-            {
-                "label": classifier.classes[order[0]],
-                "scores": [{"class": classifier.classes[c], "probability": float(row[c])} for c in order],
-            }
-        )
+        rows.append({"label": classifier.classes[order[0]],
+                     "scores": [{"class": classifier.classes[c], "probability": float(row[c])} for c in order]})
     return rows
 
 
@@ -230,20 +164,11 @@ def _labelled_rows(classifier, embeddings, policy) -> list[dict]:
 def predict_command(
     images: list[Path] = typer.Argument(..., help="Image files to label (a synthetic world's images: row numbers)."),
     system: str | None = typer.Option(None, "--system", help="System file, ready:<name> or run dir."),
-    compiled: Path | None = typer.Option(
-        None, "--compiled", help="Compiled classifier (.npz from `cotclip export --format npz`)."
-    ),
-    model: str | None = typer.Option(
-        None, "--model", help="Encoder spec; default for --compiled: the one stored in the file."
-    ),
-    crop: str | None = typer.Option(
-        None, "--crop", help="Crop box left,top,right,bottom as fractions, e.g. 0.08,0.11,0.92,0.55."
-    ),
-    adaptive: bool = typer.Option(
-        False,
-        "--adaptive",
-        help="Ask groups adaptively, stopping early (see --stop); needs an npz exported from a run dir.",
-    ),
+    compiled: Path | None = typer.Option(None, "--compiled", help="Compiled classifier (.npz from `cotclip export --format npz`)."),
+    model: str | None = typer.Option(None, "--model", help="Encoder spec; default for --compiled: the one stored in the file."),
+    crop: str | None = typer.Option(None, "--crop", help="Crop box left,top,right,bottom as fractions, e.g. 0.08,0.11,0.92,0.55."),
+    adaptive: bool = typer.Option(False, "--adaptive", help="Ask groups adaptively, stopping early (see --stop); "
+                                  "needs an npz exported from a run dir."),
     threshold: AdaptiveThreshold = None,
     budget: AdaptiveBudget = None,
     stop: AdaptiveStop = None,
@@ -261,30 +186,19 @@ def predict_command(
     """
     crop_box = _parse_crop(crop)
     classifier = _classifier(system, compiled, model, encoder_settings(encoder_option, similarity, trust_remote_code))
-    policy = adaptive_policy(
-        adaptive,
-        threshold=threshold,
-        budget=budget,
-        stop=stop,
-        epsilon=epsilon,
-        rank=rank,
-        aggregation=classifier.compiled.aggregation,
-    )
+    policy = adaptive_policy(adaptive, threshold=threshold, budget=budget, stop=stop, epsilon=epsilon, rank=rank,
+                             aggregation=classifier.compiled.aggregation)
     if policy is not None and not classifier.compiled.has_adaptive:
-        raise InputError(
-            "--adaptive needs an answer model fitted on train images; export the npz from a run dir "
-            "(cotclip export runs/<name> --format npz) or call Classifier.fit_adaptive"
-        )
+        raise InputError("--adaptive needs an answer model fitted on train images; export the npz from a run dir "
+                         "(cotclip export runs/<name> --format npz) or call Classifier.fit_adaptive")
     refusal = None if policy is None else classifier.adaptive_refusal(policy.stop)
     if refusal:  # before any image is embedded
         raise InputError(refusal)
     refs = _image_refs(classifier, images, crop_box)
     embeddings, ok_positions, failures = classifier.embed(refs)
     if failures and not ok_positions:
-        raise DataError(
-            f"none of the {len(images)} image(s) could be read, first: {refs[failures[0][0]].source} "
-            f"({failures[0][1]}); check the files"
-        )
+        raise DataError(f"none of the {len(images)} image(s) could be read, first: {refs[failures[0][0]].source} "
+                        f"({failures[0][1]}); check the files")
     for position, reason in failures:
         logger.warning("skipped unreadable image %s: %s", refs[position].source, reason)
     rows = _labelled_rows(classifier, embeddings, policy)
@@ -294,77 +208,4 @@ def predict_command(
         emit_json(results)
         return
     for item in results:
-        typer.echo(
-            f"{item['path']}\t{item['label']}"
-            if item["label"] is not None
-            else f"{item['path']}\tunreadable: {item['error']}"
-        )
-
-
-def export_any(
-    spec: str,
-    fmt: str,
-    out: Path,
-    *,
-    model: str | None = None,
-    version: int | None = None,
-    cache_dir: str | None = None,
-    settings=None,
-) -> System:
-    """``cotclip export`` for a system or run dir in any format, ``npz`` included.
-
-    ``npz`` embeds the prompts with ``--model`` (default for a run dir: the run's encoder,
-    through its embedding cache). Other formats go through the system writers.
-    """
-    from cotclip.cli.systems_cmds import EXPORT_WRITERS
-
-    system, run_path = load_system_or_run(spec, version)
-    if fmt == "npz":
-        from cotclip.scoring.deploy.compiled import write_compiled
-
-        write_compiled(_compiled_for_export(system, run_path, model, cache_dir, settings), out)
-    elif fmt in EXPORT_WRITERS:
-        EXPORT_WRITERS[fmt](system, out)
-    else:
-        raise InputError(
-            f"unknown export format {fmt!r}; use --format with one of: {', '.join([*EXPORT_WRITERS, 'npz'])}"
-        )
-    return system
-
-
-def _compiled_for_export(
-    system: System, run_path: Path | None, model: str | None, cache_dir: str | None, settings=None
-):
-    """The compiled classifier; from a run dir it carries the adaptive model fitted on the run's train split."""
-    from cotclip.optimizer.review.rundata import load_review_data
-    from cotclip.scoring.deploy.classifier import Classifier
-    from cotclip.scoring.deploy.compiled import compile_system
-
-    encoder, encoder_spec = _export_encoder(model, run_path, cache_dir, settings)
-    classifier = Classifier(compile_system(system, encoder, encoder_spec=encoder_spec), encoder)
-    if run_path is None:
-        return classifier.compiled
-    train = load_review_data(run_path, system, cache_dir=cache_dir, encoder=encoder).train
-    return classifier.fit_adaptive(train.embeddings, train.labels).compiled
-
-
-def _export_encoder(model: str | None, run_path: Path | None, cache_dir: str | None, settings=None):
-    from cotclip.scoring.cache import CachedEncoder, EmbeddingCache
-    from cotclip.scoring.registry import load_encoder
-
-    if model is not None:
-        loader = settings.loader_kwargs() if settings is not None else {}
-        return CachedEncoder(load_encoder(model, **loader), EmbeddingCache(cache_dir)), model
-    if run_path is None:
-        raise InputError("--format npz needs --model to embed the prompts, e.g. --model hf:<dir>")
-    from cotclip.optimizer.review.rundata import cached_run_encoder, run_inputs
-
-    config, inputs = run_inputs(run_path)
-    return cached_run_encoder(config, inputs, cache_dir), _model_spec(config)
-
-
-def _model_spec(config) -> str:
-    """The run's ``--model``; plain ``synthetic`` gets its world named, so it loads without the run's data."""
-    if config.model.strip() == "synthetic" and config.data.startswith("synthetic:"):
-        return f"synthetic:{config.data.partition(':')[2]}"
-    return config.model
+        typer.echo(f"{item['path']}\t{item['label']}" if item["label"] is not None else f"{item['path']}\tunreadable: {item['error']}")

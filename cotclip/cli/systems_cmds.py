@@ -6,28 +6,20 @@ JSON/YAML file, a seed-format file, or ``ready:<name>``.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable
-from functools import partial
 from pathlib import Path
 
 import typer
 from rich.markup import escape
 
+from cotclip._export import export, is_run_dir
+from cotclip._systems import FORMATS, convert_system, validate_system
 from cotclip.cli._app import app, console, emit_json, err_console
 from cotclip.cli._options import EncoderOptionFlag, SimilarityFlag, TrustRemoteCode, encoder_settings
 from cotclip.systems.errors import InputError
-from cotclip.systems.io import SYSTEM_DUMPERS, load_system, save_system, validate_system_source
 from cotclip.systems.model import System
-from cotclip.systems.ready_systems import READY_PREFIX
 from cotclip.systems.validate import ValidationReport
 
-__all__ = ["EXPORT_WRITERS", "validate_command", "export_command", "import_command"]
-
-ExportWriter = Callable[[System, Path], Path]
-
-#: ``--format`` name -> writer(system, out_path); later formats register here.
-EXPORT_WRITERS: dict[str, ExportWriter] = {fmt: partial(save_system, fmt=fmt) for fmt in SYSTEM_DUMPERS}
+__all__ = ["validate_command", "export_command", "import_command"]
 
 _SYSTEM_HELP = "System file (canonical JSON/YAML or the seed article's format) or ready:<name>."
 
@@ -49,7 +41,7 @@ def validate_command(
 ) -> None:
     """Check a system: errors (exit 2) make it unusable, warnings (exit 0) point at weaknesses."""
     try:
-        report = validate_system_source(system)
+        report = validate_system(system)
     except InputError as exc:  # unreadable (missing, binary, not UTF-8): still one JSON document with --json
         if not as_json:
             raise
@@ -63,47 +55,18 @@ def validate_command(
         raise typer.Exit(2)
 
 
-def _is_same_file(system: str, out: Path) -> bool:
-    if system.startswith(READY_PREFIX):
-        return False
-    source = Path(system)
-    if source.exists() and out.exists():
-        return os.path.samefile(source, out)
-    return source.resolve() == out.resolve()
-
-
-def _write(system_spec: str, out: Path, fmt: str) -> System:
-    if fmt not in EXPORT_WRITERS:
-        raise InputError(f"unknown export format {fmt!r}; use --format with one of: {', '.join(EXPORT_WRITERS)}")
-    if _is_same_file(system_spec, out):
-        raise InputError(f"--out {out} is the input file itself; write to a different path")
-    system = load_system(system_spec)
-    EXPORT_WRITERS[fmt](system, out)
-    console.print(
-        escape(f"wrote {out} ({fmt}: {len(system.classes)} classes, {len(system.groups)} groups)"),
-        soft_wrap=True,
-        highlight=False,
-    )
-    return system
+def _wrote(out: Path, fmt: str, system: System) -> None:
+    console.print(escape(f"wrote {out} ({fmt}: {len(system.classes)} classes, {len(system.groups)} groups)"),
+                  soft_wrap=True, highlight=False)
 
 
 @app.command("export")
 def export_command(
-    system: str = typer.Argument(
-        ...,
-        help=_SYSTEM_HELP
-        + " Or a run dir runs/<name> (its current version: the newest human edit, else the run's final choice).",
-    ),
-    fmt: str = typer.Option(
-        ..., "--format", "-f", help=f"Output format: {', '.join(EXPORT_WRITERS)}, npz (compiled classifier)."
-    ),
+    system: str = typer.Argument(..., help=_SYSTEM_HELP + " Or a run dir runs/<name> (its current version: the newest human edit, else the run's final choice)."),
+    fmt: str = typer.Option(..., "--format", "-f", help=f"Output format: {', '.join(FORMATS)}, npz (compiled classifier)."),
     out: Path = typer.Option(..., "--out", "-o", help="File to write (written atomically; never the input file)."),
-    version: int | None = typer.Option(
-        None, "--version", help="With a run dir: export this version instead of the current one."
-    ),
-    model: str | None = typer.Option(
-        None, "--model", help="npz: encoder that embeds the prompts (default for a run dir: the run's)."
-    ),
+    version: int | None = typer.Option(None, "--version", help="With a run dir: export this version instead of the current one."),
+    model: str | None = typer.Option(None, "--model", help="npz: encoder that embeds the prompts (default for a run dir: the run's)."),
     cache_dir: str | None = typer.Option(None, "--cache-dir", help="npz: embedding cache folder."),
     encoder_option: EncoderOptionFlag = None,
     similarity: SimilarityFlag = "cosine",
@@ -114,20 +77,12 @@ def export_command(
     --encoder-option, --similarity and --trust-remote-code apply to --model (a run dir's own
     encoder keeps the run's settings).
     """
-    from cotclip.cli.review_cmds import export_any, is_run_dir
-
-    if fmt in EXPORT_WRITERS and not is_run_dir(system) and version is None:
-        _write(system, out, fmt)
+    if fmt in FORMATS and not is_run_dir(system) and version is None:
+        _wrote(out, fmt, convert_system(system, out, fmt))
         return
-    if _is_same_file(system, out):
-        raise InputError(f"--out {out} is the input file itself; write to a different path")
     settings = encoder_settings(encoder_option, similarity, trust_remote_code)
-    written = export_any(system, fmt, out, model=model, version=version, cache_dir=cache_dir, settings=settings)
-    console.print(
-        escape(f"wrote {out} ({fmt}: {len(written.classes)} classes, {len(written.groups)} groups)"),
-        soft_wrap=True,
-        highlight=False,
-    )
+    written = export(system, out, fmt, model=model, version=version, cache_dir=cache_dir, encoder=settings)
+    _wrote(out, fmt, written)
 
 
 @app.command("import")
@@ -136,4 +91,4 @@ def import_command(
     out: Path = typer.Option(..., "--out", "-o", help="Canonical JSON file to write (never the input file)."),
 ) -> None:
     """Convert a system in any accepted format (seed format included) to canonical JSON."""
-    _write(path, out, "json")
+    _wrote(out, "json", convert_system(path, out, "json"))

@@ -1,7 +1,5 @@
-"""Talking to LLMs: a local llama-server, LM specs with retries and caching, usage and budgets."""
+"""Talking to LLMs: a local llama-server, LM specs with retries and caching, usage and budgets.
 
-import os
-
-# litellm otherwise downloads its price map at import time; cotclip never reads the network
-# for prices (the bundled map is used). Set before anything here imports litellm or dspy.
-os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+Importing this package has no side effect; :mod:`.price_map` keeps litellm on its bundled
+price map at the moment an LLM is configured or priced.
+"""

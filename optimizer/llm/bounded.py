@@ -14,6 +14,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from cotclip.optimizer.llm.price_map import use_bundled_price_map
+
 __all__ = ["GRACE_S", "backstop", "call_within", "missing_api_key", "fresh_copy", "utc_now"]
 
 #: Seconds past twice the HTTP timeout that an attempt is still waited for (see :func:`backstop`).
@@ -64,6 +66,7 @@ def fresh_copy(lm: Any) -> Any:
 
 def missing_api_key(model: str) -> str | None:
     """The environment variable a hosted provider's key is missing from, or None (known to litellm only)."""
+    use_bundled_price_map()
     import litellm
 
     provider = model.split("/", 1)[0]

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from cotclip.optimizer.llm.bounded import backstop, call_within, fresh_copy, missing_api_key, utc_now
+from cotclip.optimizer.llm.price_map import use_bundled_price_map
 from cotclip.optimizer.llm.response_cache import ResponseCache, request_key
 from cotclip.optimizer.llm.usage import CallUsage, price_of_call
 from cotclip.systems.errors import BudgetExhaustedError, InputError, LLMServerError, LLMUnavailableError
@@ -94,6 +95,7 @@ class Completion:
 
 def register_local_model(model: str = LOCAL_MODEL) -> None:
     """Tell litellm that the local llama-server model is free and honours JSON schemas."""
+    use_bundled_price_map()
     import litellm
 
     litellm.register_model(
@@ -115,6 +117,7 @@ def register_local_model(model: str = LOCAL_MODEL) -> None:
 
 def build_lm(config: LMConfig):
     """A ``dspy.LM`` routed through litellm, with DSPy's cache and retries off (we own both)."""
+    use_bundled_price_map()
     import dspy
 
     if config.model == LOCAL_MODEL or (config.cache_endpoint or "").startswith("local:"):
@@ -176,6 +179,7 @@ def _compact_adapter():
     Used only when the server enforces the schema itself (``response_format``
     json_schema): the schema costs small local models hundreds of prompt tokens.
     """
+    use_bundled_price_map()
     from dspy.adapters.chat_adapter import FieldInfoWithName
     from dspy.adapters.json_adapter import JSONAdapter
     from dspy.adapters.utils import translate_field_type
@@ -213,6 +217,7 @@ class LLMClient:
     """
 
     def __init__(self, config: LMConfig, lm=None, *, sleep: Callable[[float], None] = time.sleep) -> None:
+        use_bundled_price_map()
         from dspy.adapters.json_adapter import JSONAdapter
 
         self.config = config
@@ -412,6 +417,7 @@ class LLMClient:
 
 def _copies_safely(lm) -> bool:
     """Whether ``lm.copy()`` gives an LM that records its own answers: true of ``dspy.LM`` itself."""
+    use_bundled_price_map()
     import dspy
 
     return type(lm) is dspy.LM

@@ -10,6 +10,7 @@ import logging
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from cotclip.optimizer.llm.price_map import use_bundled_price_map
 from cotclip.systems.errors import BudgetExhaustedError, InputError
 
 __all__ = ["CallUsage", "Usage", "Budget", "price_of_call"]
@@ -109,6 +110,7 @@ class Budget:
 
 def price_of_call(model: str, prompt_tokens: int, completion_tokens: int) -> float | None:
     """Dollars for one call from litellm's local price map, or ``None`` when the model is not priced."""
+    use_bundled_price_map()
     import litellm
 
     try:

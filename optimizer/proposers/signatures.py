@@ -18,6 +18,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
+from cotclip.optimizer.llm.price_map import use_bundled_price_map
 from cotclip.systems.errors import InputError
 
 __all__ = [
@@ -101,6 +102,7 @@ def answer_model(classes: list[str], max_groups: int, max_options: int) -> type[
 
 def build_signature(fields: dict, instructions: Instructions, name: str):
     """A DSPy signature from ``{field: ("in"|"out", type, description)}`` and the instructions' text."""
+    use_bundled_price_map()
     import dspy
 
     built = {

@@ -43,11 +43,17 @@ REACH: dict[str, tuple[str, ...]] = {
     "cotclip/cli/review_cmds.py::_classifier": ("predict",),
     "cotclip/cli/review_cmds.py::_image_refs": ("predict",),
     "cotclip/cli/review_cmds.py::predict_command": ("predict",),
-    "cotclip/cli/review_cmds.py::_export_encoder": ("export",),
-    "cotclip/cli/review_cmds.py::export_any": ("export",),
-    "cotclip/cli/review_cmds.py::load_system_or_run": ("export",),  # predict never passes a version
-    "cotclip/cli/review_cmds.py::_read_edits": ("review",),
     "cotclip/cli/review_cmds.py::review_command": ("review",),
+    "cotclip/_data.py": ("evaluate", "baseline"),
+    "cotclip/_evaluate.py": ("evaluate", "baseline"),
+    "cotclip/_evaluate.py::baseline": ("baseline",),
+    "cotclip/_evaluate.py::evaluate": ("evaluate",),
+    "cotclip/_export.py": ("export",),
+    "cotclip/_export.py::load_system_or_run": ("export",),  # predict never passes a version
+    "cotclip/_optimize.py": ("optimize",),
+    "cotclip/_propose.py": ("propose",),
+    "cotclip/_review.py": ("review",),
+    "cotclip/_systems.py": ("export",),  # `import` writes fmt="json": no format error
     "cotclip/cli/systems_cmds.py": ("export",),  # `import` calls _write with fmt="json": no format error
     "cotclip/cli/world_cmds.py::describe_command": ("world describe",),
     "cotclip/cli/world_cmds.py::oracle_command": ("world oracle",),
@@ -57,6 +63,8 @@ REACH: dict[str, tuple[str, ...]] = {
     "optimizer/llm/usage.py": ("propose", "optimize"),
     "optimizer/llm/models.py": LLM,
     "optimizer/loop/": ("optimize",),
+    "optimizer/proposers/tuning.py": ("optimize",),
+    "optimizer/proposers/tuning.py::check_prompts_dir": ("propose", "optimize"),
     "optimizer/proposers/_base.py": ("propose", "optimize"),
     "optimizer/proposers/llm.py": LLM,
     "optimizer/proposers/signatures.py": ("propose", "optimize"),
@@ -128,7 +136,7 @@ def _declarations(tree: ast.AST) -> set[int]:
 def flag_mentions() -> list[tuple[str, str, str]]:
     """``(module::function, flag, the string)`` for every flag named in a source string."""
     mentions = []
-    for folder in ("systems", "scoring", "optimizer"):
+    for folder in ("systems", "scoring", "optimizer", "cotclip"):
         for path in sorted((ROOT / folder).rglob("*.py")):
             tree = ast.parse(path.read_text(encoding="utf-8"))
             skip = _docstrings(tree) | _declarations(tree)

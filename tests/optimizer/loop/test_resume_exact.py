@@ -104,7 +104,7 @@ def test_sigkill_during_a_simulated_run_resumes_exactly(tmp_path):
         "12",
     ]
     process = subprocess.Popen(
-        [sys.executable, "-m", "cotclip.optimizer", *args],
+        [sys.executable, "-m", "cotclip", *args],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from cotclip.cli import main
-from cotclip.cli.review_cmds import export_any, load_system_or_run
+from cotclip._export import export_any, load_system_or_run
 from cotclip.optimizer.loop.runs import RunDir
 from cotclip.scoring.deploy.classifier import Classifier
 from cotclip.scoring.scorer import ImageSet, PromptEmbedder, predict
@@ -172,7 +172,7 @@ def test_review_command_serves_the_run_until_interrupted(run_dir: Path):
     import sys
     import urllib.request
 
-    command = [sys.executable, "-m", "cotclip.optimizer", "review", str(run_dir), "--port", "0", "--no-browser"]
+    command = [sys.executable, "-m", "cotclip", "review", str(run_dir), "--port", "0", "--no-browser"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         line = process.stdout.readline()
