@@ -1,25 +1,23 @@
-"""``report.md`` and its PNG plots (matplotlib, Agg backend: no display needed)."""
+"""``report.md`` and its PNG plots (matplotlib ``Figure`` objects: no pyplot, no backend switched for the process)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-import matplotlib
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-from cotclip.optimizer.loop.result import HeldOutScore, RunSummary  # noqa: E402
-from cotclip.optimizer.loop.runs import VersionRecord  # noqa: E402
-from cotclip.optimizer.loop.stopping import STOP_REASONS  # noqa: E402
+from cotclip.optimizer.loop.result import HeldOutScore, RunSummary
+from cotclip.optimizer.loop.runs import VersionRecord
+from cotclip.optimizer.loop.stopping import STOP_REASONS
 
 __all__ = ["plot_val_history", "plot_confusion", "render_report", "write_report"]
 
 
 def plot_val_history(versions: list[VersionRecord], path: Path) -> Path:
     """Val accuracy of every version (dots by move) and the best so far (line)."""
-    figure, axes = plt.subplots(figsize=(7, 3.5), dpi=100)
+    figure = Figure(figsize=(7, 3.5), dpi=100)
+    axes = figure.subplots()
     numbers = [v.number for v in versions]
     best_so_far, best = [], float("-inf")
     for version in versions:
@@ -36,14 +34,14 @@ def plot_val_history(versions: list[VersionRecord], path: Path) -> Path:
     axes.grid(alpha=0.3)
     figure.tight_layout()
     figure.savefig(path)
-    plt.close(figure)
     return path
 
 
 def plot_confusion(score: HeldOutScore, path: Path) -> Path:
     """Confusion matrix heat map (rows = true class, columns = predicted)."""
     size = min(12.0, max(4.0, 0.35 * len(score.classes) + 2))
-    figure, axes = plt.subplots(figsize=(size, size), dpi=100)
+    figure = Figure(figsize=(size, size), dpi=100)
+    axes = figure.subplots()
     image = axes.imshow(score.confusion, cmap="Blues")
     if len(score.classes) <= 40:
         ticks = range(len(score.classes))
@@ -55,7 +53,6 @@ def plot_confusion(score: HeldOutScore, path: Path) -> Path:
     figure.colorbar(image, ax=axes, fraction=0.046)
     figure.tight_layout()
     figure.savefig(path)
-    plt.close(figure)
     return path
 
 
