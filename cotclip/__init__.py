@@ -23,7 +23,6 @@ Deploying
 from __future__ import annotations
 
 import importlib
-from typing import Any
 
 __version__ = "0.1.0"
 
@@ -63,7 +62,7 @@ _LAZY: dict[str, str] = {
 __all__ = ["__version__", *_LAZY]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     """Import the module defining ``name`` on first access and cache the attribute here."""
     module = _LAZY.get(name)
     if module is None:
