@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Any
 
 import typer
-
 from pydantic import BaseModel
 
 from cotclip._optimize import RunOverrides, given, optimize
