@@ -26,13 +26,16 @@ CASES = {
     "cotclip.optimize": "import cotclip; cotclip.optimize",
     "every name in __all__": "import cotclip\nfor n in cotclip.__all__: getattr(cotclip, n)",
 }
-PROBE = ("import json, sys, time\nstarted = time.perf_counter()\n{code}\nseconds = time.perf_counter() - started\n"
-         f"print(json.dumps([seconds, [m for m in {HEAVY!r} if m in sys.modules]]))")
+PROBE = (
+    "import json, sys, time\nstarted = time.perf_counter()\n{code}\nseconds = time.perf_counter() - started\n"
+    f"print(json.dumps([seconds, [m for m in {HEAVY!r} if m in sys.modules]]))"
+)
 
 
 def _inside(code: str) -> tuple[float, list[str]]:
-    done = subprocess.run([sys.executable, "-I", "-c", PROBE.format(code=code)], capture_output=True, text=True,
-                          check=True)
+    done = subprocess.run(
+        [sys.executable, "-I", "-c", PROBE.format(code=code)], capture_output=True, text=True, check=True
+    )
     seconds, loaded = json.loads(done.stdout.strip().splitlines()[-1])
     return seconds, loaded
 

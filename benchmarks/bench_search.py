@@ -26,9 +26,9 @@ import optuna
 
 from cotclip.optimizer.search import SearchSpace, knob_search
 from cotclip.scoring.scorer import ImageSet, PromptEmbedder
-from cotclip.scoring.splits import select, split_dataset
 from cotclip.scoring.simulation.encoder import SyntheticEncoder
 from cotclip.scoring.simulation.world import load_world
+from cotclip.scoring.splits import select, split_dataset
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from helpers.counting import CountingEncoder  # noqa: E402

@@ -42,9 +42,9 @@ from cotclip.optimizer.search import knob_search, pareto_table, save_pareto_plot
 from cotclip.optimizer.selection import AllGroupsSelector, InformationGainSelector, ValAccuracySelector
 from cotclip.scoring.deploy.adaptive import AdaptiveClassifier
 from cotclip.scoring.scorer import ImageSet, PromptEmbedder, accuracy
-from cotclip.scoring.splits import select, split_dataset
 from cotclip.scoring.simulation.encoder import SyntheticEncoder
 from cotclip.scoring.simulation.world import load_world
+from cotclip.scoring.splits import select, split_dataset
 
 THRESHOLDS = (0.5, 0.7, 0.8, 0.9, 0.95, 0.99, 0.999)
 EPSILONS = (0.3, 0.25, 0.2, 0.15, 0.12, 0.1, 0.05, 0.0)

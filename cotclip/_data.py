@@ -26,8 +26,13 @@ def is_hf_dataset(value: Any) -> bool:
     return module is not None and isinstance(value, module.Dataset)
 
 
-def load_dataset(data: DataLike, *, image_column: str = "image", label_column: str = "label",
-                 crop: tuple[float, float, float, float] | None = None) -> Dataset:
+def load_dataset(
+    data: DataLike,
+    *,
+    image_column: str = "image",
+    label_column: str = "label",
+    crop: tuple[float, float, float, float] | None = None,
+) -> Dataset:
     """Labelled images from a spec string or a ``datasets.Dataset`` (one split, e.g. ``load_dataset(...)["train"]``).
 
     ``image_column``/``label_column`` name the columns of a manifest or a Hugging Face table
@@ -43,17 +48,20 @@ def load_dataset(data: DataLike, *, image_column: str = "image", label_column: s
         from cotclip.scoring.data.hf import from_hf_dataset
 
         name = getattr(getattr(data, "info", None), "dataset_name", None) or "datasets.Dataset"
-        return from_hf_dataset(data, f"{name}({len(data)} rows)", crop=box, image_column=image_column,
-                               label_column=label_column)
+        return from_hf_dataset(
+            data, f"{name}({len(data)} rows)", crop=box, image_column=image_column, label_column=label_column
+        )
     if type(data).__name__ == "DatasetDict":
         raise WrongTypeError(f"data is a DatasetDict with splits {list(data)}; pass one split, e.g. data['train']")
     if not isinstance(data, str):
-        raise WrongTypeError(f"data must be a spec string such as {_DATA_EXAMPLE!r} or a datasets.Dataset, "
-                             f"not {type(data).__name__}")
+        raise WrongTypeError(
+            f"data must be a spec string such as {_DATA_EXAMPLE!r} or a datasets.Dataset, not {type(data).__name__}"
+        )
     from cotclip.scoring.registry import load_dataset as load_spec
 
-    return load_spec(need_text(data, "data", _DATA_EXAMPLE), crop=box, image_column=image_column,
-                     label_column=label_column)
+    return load_spec(
+        need_text(data, "data", _DATA_EXAMPLE), crop=box, image_column=image_column, label_column=label_column
+    )
 
 
 def encoder_settings(options: Any = (), similarity: str = "cosine", trust_remote_code: bool = False) -> EncoderSettings:
@@ -68,7 +76,9 @@ def encoder_settings(options: Any = (), similarity: str = "cosine", trust_remote
 
 
 def load_encoder(model: str, *, encoder: EncoderSettings | None = None, dataset: Dataset | None = None) -> Any:
-    """The frozen encoder a spec names: ``hf:<id-or-dir>``, ``open_clip:<arch>/<tag>``, ``precomputed:<f.npz>``, ``synthetic``.
+    """The frozen encoder a spec names.
+
+    ``model`` is ``hf:<id-or-dir>``, ``open_clip:<arch>/<tag>``, ``precomputed:<f.npz>`` or ``synthetic``.
 
     ``encoder`` carries encode options, similarity and remote-code trust (see
     :func:`encoder_settings`); ``synthetic`` needs the synthetic ``dataset`` it encodes.

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 from cotclip._data import DataLike, load_dataset
 from cotclip._systems import SystemLike, load_system
@@ -14,7 +15,12 @@ from cotclip.scoring.baselines import BASELINE_METHODS, DEFAULT_NAME_TEMPLATES
 from cotclip.scoring.deploy.adaptive_stops import AdaptivePolicy
 from cotclip.scoring.encoders.options import EncoderSettings
 from cotclip.scoring.evaluation import (
-    BaselineResult, EvaluationResult, PreparedImages, drop_unknown_labels, evaluate_baseline, evaluate_system,
+    BaselineResult,
+    EvaluationResult,
+    PreparedImages,
+    drop_unknown_labels,
+    evaluate_baseline,
+    evaluate_system,
     prepare_images,
 )
 from cotclip.scoring.splits import SPLIT_NAMES, check_fractions
@@ -59,12 +65,24 @@ class DataOptions:
 
     def prepare(self, split: str | None = None, only_classes: Sequence[str] | None = None) -> PreparedImages:
         """Load, split and embed the images (``split`` overrides this options' split)."""
-        data = self.data if isinstance(self.data, str) else load_dataset(
-            self.data, image_column=self.image_column, label_column=self.label_column, crop=self.crop)
+        data = (
+            self.data
+            if isinstance(self.data, str)
+            else load_dataset(self.data, image_column=self.image_column, label_column=self.label_column, crop=self.crop)
+        )
         return prepare_images(
-            data, self.model, split=split or self.split, seed=self.seed, fractions=self.fractions, crop=self.crop,
-            cache_dir=self.cache_dir, progress=self.progress, image_column=self.image_column,
-            label_column=self.label_column, encoder_settings=self.encoder, only_classes=only_classes,
+            data,
+            self.model,
+            split=split or self.split,
+            seed=self.seed,
+            fractions=self.fractions,
+            crop=self.crop,
+            cache_dir=self.cache_dir,
+            progress=self.progress,
+            image_column=self.image_column,
+            label_column=self.label_column,
+            encoder_settings=self.encoder,
+            only_classes=only_classes,
             drop_unknown=self.ignore_unknown,
         )
 
@@ -122,9 +140,16 @@ def _cache_stats(prepared: PreparedImages) -> dict[str, int]:
     return {"hits": stats["hits"], "misses": stats["misses"]}
 
 
-def evaluate(system: SystemLike, data: DataLike, model: str = "", *, temperature: float | None = None,
-             templates: Sequence[str] | None = None, adaptive: AdaptivePolicy | None = None,
-             **options: Any) -> Evaluation:
+def evaluate(
+    system: SystemLike,
+    data: DataLike,
+    model: str = "",
+    *,
+    temperature: float | None = None,
+    templates: Sequence[str] | None = None,
+    adaptive: AdaptivePolicy | None = None,
+    **options: Any,
+) -> Evaluation:
     """Accuracy of ``system`` on a split of ``data`` embedded by ``model``, beside the class-name baseline.
 
     ``data`` is a spec string, a ``datasets.Dataset`` or a :class:`DataOptions` (then
@@ -138,7 +163,9 @@ def evaluate(system: SystemLike, data: DataLike, model: str = "", *, temperature
     if temperature is not None:
         need(temperature, "temperature", (int, float), "a number > 0")
         if not temperature > 0:
-            raise InputError(f"--temperature must be a number > 0 (got {temperature}); the seed uses 1.0, CLIP usually 0.01")
+            raise InputError(
+                f"--temperature must be a number > 0 (got {temperature}); the seed uses 1.0, CLIP usually 0.01"
+            )
     chosen = check_templates(templates)
     if adaptive is not None:
         need(adaptive, "adaptive", AdaptivePolicy, "an AdaptivePolicy").check(loaded.scoring.aggregation)
@@ -160,13 +187,27 @@ def _adaptive(system: System, train: PreparedImages, images: Any, temperature: f
 
     train_images, _ = drop_unknown_labels(train.images, system.classes)
     classifier = AdaptiveClassifier.fit(system, train_images, temperature=temperature)
-    return classifier.run(images, threshold=policy.threshold, budget=policy.budget, rank=policy.rank,
-                          stop=policy.stop, epsilon=policy.epsilon)
+    return classifier.run(
+        images,
+        threshold=policy.threshold,
+        budget=policy.budget,
+        rank=policy.rank,
+        stop=policy.stop,
+        epsilon=policy.epsilon,
+    )
 
 
-def baseline(data: DataLike, model: str = "", *, method: str = "name", system: SystemLike | None = None,
-             templates: Sequence[str] | None = None, waffle_seed: int = 0, waffle_count: int = 16,
-             **options: Any) -> Evaluation:
+def baseline(
+    data: DataLike,
+    model: str = "",
+    *,
+    method: str = "name",
+    system: SystemLike | None = None,
+    templates: Sequence[str] | None = None,
+    waffle_seed: int = 0,
+    waffle_count: int = 16,
+    **options: Any,
+) -> Evaluation:
     """Zero-shot accuracy of a baseline on a split: ``name`` (class names), ``descriptors`` or ``waffle``.
 
     ``descriptors`` describes each class by a ``system``'s rule options (required then);
@@ -187,8 +228,9 @@ def baseline(data: DataLike, model: str = "", *, method: str = "name", system: S
     prepared = settings.prepare(only_classes=loaded.classes if loaded is not None else None)
     classes = list(loaded.classes) if loaded is not None else prepared.dataset.class_names
     images, skipped = _known(prepared, classes, settings.ignore_unknown)
-    summary = evaluate_baseline(method, classes, images, system=loaded, templates=chosen, seed=waffle_seed,
-                                n_descriptors=waffle_count)
+    summary = evaluate_baseline(
+        method, classes, images, system=loaded, templates=chosen, seed=waffle_seed, n_descriptors=waffle_count
+    )
     result = BaselineResult(method, summary, cache=_cache_stats(prepared), skipped=skipped)
     title = f"{method} baseline on {settings.split} ({summary.n} images)"
     return Evaluation(result, dict(Counter(images.labels)), title)

@@ -23,10 +23,19 @@ from cotclip.systems.model import System
 __all__ = ["export", "export_any", "is_run_dir", "load_system_or_run", "run_model_spec"]
 
 
-def export(source: SystemLike, out: str | os.PathLike[str], fmt: str = "json", *, version: int | None = None,
-           model: str | None = None, cache_dir: str | os.PathLike[str] | None = None,
-           encoder: EncoderSettings | None = None) -> System:
-    """Write ``source`` (a system, a mapping, a file, ``ready:<name>`` or a run dir) as ``fmt`` to ``out``; returns the system.
+def export(
+    source: SystemLike,
+    out: str | os.PathLike[str],
+    fmt: str = "json",
+    *,
+    version: int | None = None,
+    model: str | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+    encoder: EncoderSettings | None = None,
+) -> System:
+    """Write ``source`` as ``fmt`` to ``out`` and return the system written.
+
+    ``source`` is a system, a mapping, a system file, ``ready:<name>`` or a run dir.
 
     ``fmt`` is ``json``, ``yaml``, ``seed-json`` (the seed article's format) or ``npz`` (a
     compiled classifier: its prompts embedded by ``model``, default for a run dir the run's
@@ -54,13 +63,22 @@ def export(source: SystemLike, out: str | os.PathLike[str], fmt: str = "json", *
 
         write_compiled(_compiled_for_export(system, None, model, cache, settings), Path(out))
         return system
-    return export_any(os.fspath(need_path(source, "system")), fmt, Path(out), model=model, version=version,
-                      cache_dir=cache, settings=settings)
+    return export_any(
+        os.fspath(need_path(source, "system")),
+        fmt,
+        Path(out),
+        model=model,
+        version=version,
+        cache_dir=cache,
+        settings=settings,
+    )
 
 
 def _write(system: System, out: Path, fmt: str) -> System:
     if fmt not in SYSTEM_DUMPERS:
-        raise InputError(f"unknown export format {fmt!r}; use --format with one of: {', '.join([*SYSTEM_DUMPERS, 'npz'])}")
+        raise InputError(
+            f"unknown export format {fmt!r}; use --format with one of: {', '.join([*SYSTEM_DUMPERS, 'npz'])}"
+        )
     save_system(system, out, fmt=fmt)
     return system
 
@@ -92,7 +110,13 @@ def load_system_or_run(spec: str, version: int | None = None) -> tuple[System, P
 
 
 def export_any(
-    spec: str, fmt: str, out: Path, *, model: str | None = None, version: int | None = None, cache_dir: str | None = None,
+    spec: str,
+    fmt: str,
+    out: Path,
+    *,
+    model: str | None = None,
+    version: int | None = None,
+    cache_dir: str | None = None,
     settings=None,
 ) -> System:
     """``cotclip export`` for a system or run dir in any format, ``npz`` included.
@@ -108,11 +132,15 @@ def export_any(
     elif fmt in SYSTEM_DUMPERS:
         save_system(system, out, fmt=fmt)
     else:
-        raise InputError(f"unknown export format {fmt!r}; use --format with one of: {', '.join([*SYSTEM_DUMPERS, 'npz'])}")
+        raise InputError(
+            f"unknown export format {fmt!r}; use --format with one of: {', '.join([*SYSTEM_DUMPERS, 'npz'])}"
+        )
     return system
 
 
-def _compiled_for_export(system: System, run_path: Path | None, model: str | None, cache_dir: str | None, settings=None):
+def _compiled_for_export(
+    system: System, run_path: Path | None, model: str | None, cache_dir: str | None, settings=None
+):
     """The compiled classifier; from a run dir it carries the adaptive model fitted on the run's train split."""
     from cotclip.optimizer.review.rundata import load_review_data
     from cotclip.scoring.deploy.classifier import Classifier

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
@@ -23,7 +23,7 @@ RunOverrides: type[BaseModel] = create_model(  # type: ignore[call-overload]
     "RunOverrides",
     __config__=ConfigDict(extra="forbid", frozen=True),
     __doc__="RunConfig settings given on top of a run.yaml or a resumed run (None: not given).",
-    **{name: (Optional[Any], None) for name in RunConfig.model_fields},
+    **{name: (Any, None) for name in RunConfig.model_fields},
 )
 
 
@@ -78,12 +78,19 @@ def optimize(
     from cotclip.optimizer.loop.session import optimize as run_session
 
     settings = given(overrides)
-    hooks = {"on_version": on_version, "progress": progress, "on_step": on_step, "on_notice": on_notice,
-             "extra_systems": extra_systems}
+    hooks = {
+        "on_version": on_version,
+        "progress": progress,
+        "on_step": on_step,
+        "on_notice": on_notice,
+        "extra_systems": extra_systems,
+    }
     if resume is not None:
         if config is not None:
             raise InputError("--resume reads the run's own run.yaml; drop --config")
         return run_session(resume=Path(need_path(resume, "resume")), overrides=settings, **hooks)
     if config is None:
-        raise InputError("pass a RunConfig, a dict with at least data and model, or a run.yaml path (or resume=RUN_DIR)")
+        raise InputError(
+            "pass a RunConfig, a dict with at least data and model, or a run.yaml path (or resume=RUN_DIR)"
+        )
     return run_session(_config(config, settings), **hooks)

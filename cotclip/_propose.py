@@ -14,15 +14,15 @@ import contextlib
 import json
 import os
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from cotclip._types import need, need_path, need_text, need_texts
 from cotclip.optimizer.llm.lm import LLMClient, LMConfig
 from cotclip.optimizer.llm.usage import Budget, Usage
-from cotclip.optimizer.proposers._base import ProposalTask
+from cotclip.optimizer.proposers import ProposalTask
 from cotclip.systems.errors import InputError, ProposerError, WrongTypeError
 from cotclip.systems.model import System
 
@@ -48,11 +48,24 @@ class Proposals:
 
     def to_dict(self) -> dict[str, Any]:
         """What ``cotclip propose --json`` prints."""
-        rows = [{"file": str(path), "name": system.name, "groups": len(system.groups),
-                 "prompts": len(system.prompt_texts()), "repairs": len(system.provenance.details.get("repairs", []))}
-                for path, system in zip(self.files, self.systems)]
-        return {"out": str(self.directory), "candidates": rows, "requested": self.requested,
-                "stopped_because": self.stopped_because, "llm": self.usage.to_dict(), "log": str(self.log)}
+        rows = [
+            {
+                "file": str(path),
+                "name": system.name,
+                "groups": len(system.groups),
+                "prompts": len(system.prompt_texts()),
+                "repairs": len(system.provenance.details.get("repairs", [])),
+            }
+            for path, system in zip(self.files, self.systems)
+        ]
+        return {
+            "out": str(self.directory),
+            "candidates": rows,
+            "requested": self.requested,
+            "stopped_because": self.stopped_because,
+            "llm": self.usage.to_dict(),
+            "log": str(self.log),
+        }
 
 
 def _write_atomic(path: Path, text: str) -> None:
@@ -88,14 +101,20 @@ class _Output:
     def log(self, records: list[dict[str, Any]]) -> None:
         """Append the records not written yet to ``proposer_log.jsonl``."""
         with open(self.directory / "proposer_log.jsonl", "a", encoding="utf-8") as stream:
-            for record in records[self._logged:]:
+            for record in records[self._logged :]:
                 stream.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
         self._logged = len(records)
 
 
 @contextlib.contextmanager
-def _proposer(lm: str, api_base: str | None, data: str | None, options: dict[str, Any],
-              budget: Budget, prompts_dir: Path | None = None) -> Iterator[Any]:
+def _proposer(
+    lm: str,
+    api_base: str | None,
+    data: str | None,
+    options: dict[str, Any],
+    budget: Budget,
+    prompts_dir: Path | None = None,
+) -> Iterator[Any]:
     from cotclip.optimizer.proposers.llm import LLMProposer
 
     if lm == "simulated" and prompts_dir is not None:
@@ -114,11 +133,19 @@ def _proposer(lm: str, api_base: str | None, data: str | None, options: dict[str
         from cotclip.optimizer.llm.server import LocalLLMServer
 
         with LocalLLMServer(model=resolve_local_model(lm), parallel=options["concurrency"]) as server:
-            yield LLMProposer(LLMClient(server.lm_config(**_lm_options(options))), budget=budget,
-                              prompts_dir=prompts_dir, concurrency=options["concurrency"])
+            yield LLMProposer(
+                LLMClient(server.lm_config(**_lm_options(options))),
+                budget=budget,
+                prompts_dir=prompts_dir,
+                concurrency=options["concurrency"],
+            )
         return
-    yield LLMProposer(LLMClient(LMConfig(lm, api_base=api_base, **_lm_options(options))), budget=budget,
-                      prompts_dir=prompts_dir, concurrency=options["concurrency"])
+    yield LLMProposer(
+        LLMClient(LMConfig(lm, api_base=api_base, **_lm_options(options))),
+        budget=budget,
+        prompts_dir=prompts_dir,
+        concurrency=options["concurrency"],
+    )
 
 
 def _lm_options(options: dict[str, Any]) -> dict[str, Any]:
@@ -137,15 +164,20 @@ def _run(proposer: Any, task: ProposalTask, output: _Output) -> None:
         output.log(proposer.records)
     if not output.files:
         explain = getattr(proposer, "failure_message", None)
-        raise ProposerError(explain(task.n_candidates) if explain else "the proposer made no valid candidate; "
-                            f"see {output.directory / 'proposer_log.jsonl'}")
+        raise ProposerError(
+            explain(task.n_candidates)
+            if explain
+            else f"the proposer made no valid candidate; see {output.directory / 'proposer_log.jsonl'}"
+        )
 
 
 def _budget(budget: Budget | Mapping[str, Any] | None) -> Budget:
     if budget is None or isinstance(budget, Budget):
         return budget or Budget()
     if not isinstance(budget, Mapping):
-        raise WrongTypeError(f"budget must be a Budget or a dict of max_calls/max_tokens/max_usd, not {type(budget).__name__}")
+        raise WrongTypeError(
+            f"budget must be a Budget or a dict of max_calls/max_tokens/max_usd, not {type(budget).__name__}"
+        )
     unknown = sorted(set(budget) - {"max_calls", "max_tokens", "max_usd"})
     if unknown:
         raise InputError(f"budget has unknown key {unknown[0]!r}; use max_calls, max_tokens or max_usd")
@@ -161,15 +193,34 @@ def _task(classes: Any, domain: Any, notes: Any, n_candidates: Any, max_groups: 
     need(notes, "notes", Mapping, "a dict of class name -> note")
     for name, value in (("n_candidates", n_candidates), ("max_groups", max_groups), ("max_options", max_options)):
         need(value, name, int, "an int >= 1")
-    return ProposalTask(tuple(names), domain=domain, notes=dict(notes), max_groups=max_groups,
-                        max_options=max_options, n_candidates=n_candidates)
+    return ProposalTask(
+        tuple(names),
+        domain=domain,
+        notes=dict(notes),
+        max_groups=max_groups,
+        max_options=max_options,
+        n_candidates=n_candidates,
+    )
 
 
-def propose(classes: Sequence[str], lm: str, out: str | os.PathLike[str], *, n_candidates: int = 3,
-            domain: str | None = None, notes: Mapping[str, str] | None = None, max_groups: int = 5,
-            max_options: int = 8, api_base: str | None = None, data: str | None = None,
-            budget: Budget | Mapping[str, Any] | None = None, concurrency: int = 4, seed: int = 0,
-            prompts_dir: str | os.PathLike[str] | None = None, **llm: Any) -> Proposals:
+def propose(
+    classes: Sequence[str],
+    lm: str,
+    out: str | os.PathLike[str],
+    *,
+    n_candidates: int = 3,
+    domain: str | None = None,
+    notes: Mapping[str, str] | None = None,
+    max_groups: int = 5,
+    max_options: int = 8,
+    api_base: str | None = None,
+    data: str | None = None,
+    budget: Budget | Mapping[str, Any] | None = None,
+    concurrency: int = 4,
+    seed: int = 0,
+    prompts_dir: str | os.PathLike[str] | None = None,
+    **llm: Any,
+) -> Proposals:
     """Propose ``n_candidates`` validated systems for ``classes`` into the empty folder ``out``.
 
     ``lm`` as in the module docstring; ``llm`` holds ``temperature``, ``max_tokens``,
@@ -193,6 +244,12 @@ def propose(classes: Sequence[str], lm: str, out: str | os.PathLike[str], *, n_c
         _run(proposer, task, output)
         world = getattr(proposer, "world", None)
         systems = [System.from_data(json.loads(path.read_text(encoding="utf-8"))) for path in output.files]
-        return Proposals(output.directory, list(output.files), systems, task.n_candidates,
-                         getattr(proposer, "stopped_because", None), proposer.usage,
-                         None if world is None else world.name)
+        return Proposals(
+            output.directory,
+            list(output.files),
+            systems,
+            task.n_candidates,
+            getattr(proposer, "stopped_because", None),
+            proposer.usage,
+            None if world is None else world.name,
+        )

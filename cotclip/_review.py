@@ -33,9 +33,14 @@ class ReviewedVersion:
 
     def to_dict(self) -> dict[str, Any]:
         """What ``cotclip review --apply --json`` prints."""
-        return {"version": self.version, "path": str(self.path), "val_accuracy": self.val_accuracy,
-                "parent": self.parent, "current": self.current,
-                "edited": {"version": self.edited_version, "why": self.edited_why}}
+        return {
+            "version": self.version,
+            "path": str(self.path),
+            "val_accuracy": self.val_accuracy,
+            "parent": self.parent,
+            "current": self.current,
+            "edited": {"version": self.edited_version, "why": self.edited_why},
+        }
 
 
 def read_edits(path: Path) -> object:
@@ -56,8 +61,13 @@ def review_session(run: Path, version: int | None, cache_dir: str | None) -> Rev
     return ReviewSession(run, record, load_review_data(run, record.system, cache_dir=cache_dir), why=why)
 
 
-def review(run: str | os.PathLike[str], edits: Mapping[str, Any] | str | os.PathLike[str], *,
-           version: int | None = None, cache_dir: str | os.PathLike[str] | None = None) -> ReviewedVersion:
+def review(
+    run: str | os.PathLike[str],
+    edits: Mapping[str, Any] | str | os.PathLike[str],
+    *,
+    version: int | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+) -> ReviewedVersion:
     """Apply ``edits`` to the run's ``version`` (default: its current one) and save the result as a new version.
 
     ``edits`` is the mapping ``{"edits": [{"op": "set_rule", "class": ..., "group": ...,
@@ -70,9 +80,13 @@ def review(run: str | os.PathLike[str], edits: Mapping[str, Any] | str | os.Path
     if version is not None:
         need(version, "version", int, "a version number")
     if not isinstance(edits, (Mapping, str, os.PathLike)):
-        raise WrongTypeError(f"edits must be a mapping with an 'edits' list or a YAML file path, not {type(edits).__name__}")
+        raise WrongTypeError(
+            f"edits must be a mapping with an 'edits' list or a YAML file path, not {type(edits).__name__}"
+        )
     if not is_run_dir(path):
-        raise InputError(f"{path} is not a run dir (no versions/ or run.yaml); pass runs/<name> made by `cotclip optimize`")
+        raise InputError(
+            f"{path} is not a run dir (no versions/ or run.yaml); pass runs/<name> made by `cotclip optimize`"
+        )
     if isinstance(edits, Mapping):
         payload: object = dict(edits)
         source = "edits"
@@ -81,5 +95,12 @@ def review(run: str | os.PathLike[str], edits: Mapping[str, Any] | str | os.Path
     record, why = version_and_why(path, version)
     apply_edits(record.system, parse_edits(payload, source=source))  # fail fast, before any encoding
     saved = review_session(path, version, need_optional_path(cache_dir, "cache_dir")).save(payload)
-    return ReviewedVersion(saved["version"], Path(saved["path"]), saved["val_accuracy"], saved["parent"],
-                           record.version_id, why, saved["current"])
+    return ReviewedVersion(
+        saved["version"],
+        Path(saved["path"]),
+        saved["val_accuracy"],
+        saved["parent"],
+        record.version_id,
+        why,
+        saved["current"],
+    )

@@ -9,7 +9,8 @@ from typing import Any
 
 from cotclip._types import need, need_path
 from cotclip.systems.errors import InputError, WrongTypeError
-from cotclip.systems.io import SYSTEM_DUMPERS, load_system as _load, save_system, validate_system_source
+from cotclip.systems.io import SYSTEM_DUMPERS, save_system, validate_system_source
+from cotclip.systems.io import load_system as _load
 from cotclip.systems.model import System
 from cotclip.systems.ready_systems import READY_PREFIX
 from cotclip.systems.validate import ValidationReport
@@ -36,7 +37,9 @@ def load_system(source: SystemLike, *, version: int | None = None) -> System:
     if isinstance(source, System) and version is None:
         return source
     if not isinstance(source, (Mapping, str, os.PathLike)):
-        raise WrongTypeError(f"system must be a System, a mapping, a path or 'ready:<name>', not {type(source).__name__}")
+        raise WrongTypeError(
+            f"system must be a System, a mapping, a path or 'ready:<name>', not {type(source).__name__}"
+        )
     if isinstance(source, (str, os.PathLike)):
         from cotclip._export import load_system_or_run
 
@@ -54,7 +57,9 @@ def validate_system(source: SystemLike) -> ValidationReport:
     if isinstance(source, System):
         source = source.to_dict()
     if not isinstance(source, (Mapping, str, os.PathLike)):
-        raise WrongTypeError(f"system must be a System, a mapping, a path or 'ready:<name>', not {type(source).__name__}")
+        raise WrongTypeError(
+            f"system must be a System, a mapping, a path or 'ready:<name>', not {type(source).__name__}"
+        )
     return validate_system_source(source)
 
 

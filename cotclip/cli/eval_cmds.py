@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.table import Table
 
+from cotclip._evaluate import DataOptions, baseline, check_templates, evaluate
+from cotclip._systems import load_system
 from cotclip.cli._adaptive_options import (
     Adaptive,
     AdaptiveBudget,
@@ -24,9 +26,6 @@ from cotclip.cli._options import (
     CropBox,
     DataSpec,
     EncoderOptionFlag,
-    SimilarityFlag,
-    TrustRemoteCode,
-    encoder_settings,
     Fractions,
     IgnoreUnknown,
     ImageColumn,
@@ -34,16 +33,17 @@ from cotclip.cli._options import (
     LabelColumn,
     ModelSpec,
     Seed,
+    SimilarityFlag,
     SplitName,
     SystemSpec,
     Temperature,
+    TrustRemoteCode,
     check_split,
     check_temperature,
+    encoder_settings,
     parse_crop,
     parse_fractions,
 )
-from cotclip._evaluate import DataOptions, baseline, check_templates, evaluate
-from cotclip._systems import load_system
 from cotclip.scoring.baselines import BASELINE_METHODS
 from cotclip.scoring.deploy.adaptive_stops import AdaptivePolicy
 from cotclip.scoring.encoders.options import EncoderSettings
@@ -53,17 +53,40 @@ from cotclip.systems.errors import InputError
 __all__ = ["evaluate_command", "baseline_command"]
 
 Templates = Annotated[
-    Optional[list[str]],
-    typer.Option("--template", help="Class-name template with one {} (repeat to average several; default 'a photo of {}')."),
+    list[str] | None,
+    typer.Option(
+        "--template", help="Class-name template with one {} (repeat to average several; default 'a photo of {}')."
+    ),
 ]
 
 
-def _options(data: str, model: str, split: str, seed: int, fractions: str, crop: str | None, cache_dir,
-             columns: tuple[str, str], settings: EncoderSettings, ignore_unknown: bool) -> DataOptions:
+def _options(
+    data: str,
+    model: str,
+    split: str,
+    seed: int,
+    fractions: str,
+    crop: str | None,
+    cache_dir,
+    columns: tuple[str, str],
+    settings: EncoderSettings,
+    ignore_unknown: bool,
+) -> DataOptions:
     """The shared data flags, parsed and typed (their one-line errors are the flags')."""
-    return DataOptions(data, model, split=check_split(split), seed=seed, fractions=parse_fractions(fractions),
-                       crop=parse_crop(crop), cache_dir=cache_dir, image_column=columns[0], label_column=columns[1],
-                       encoder=settings, ignore_unknown=ignore_unknown, progress=True)
+    return DataOptions(
+        data,
+        model,
+        split=check_split(split),
+        seed=seed,
+        fractions=parse_fractions(fractions),
+        crop=parse_crop(crop),
+        cache_dir=cache_dir,
+        image_column=columns[0],
+        label_column=columns[1],
+        encoder=settings,
+        ignore_unknown=ignore_unknown,
+        progress=True,
+    )
 
 
 def _templates(templates: list[str] | None) -> tuple[str, ...]:
@@ -92,7 +115,9 @@ def _print_skipped(skipped: dict[str, int]) -> None:
     if skipped.get("unreadable"):
         console.print(f"[yellow]skipped {skipped['unreadable']} unreadable image(s)[/]")
     if skipped.get("unknown_label"):
-        console.print(f"[yellow]dropped {skipped['unknown_label']} image(s) with labels outside the system (--ignore-unknown)[/]")
+        console.print(
+            f"[yellow]dropped {skipped['unknown_label']} image(s) with labels outside the system (--ignore-unknown)[/]"
+        )
 
 
 @app.command("evaluate")
@@ -129,11 +154,19 @@ def evaluate_command(
     check_temperature(temperature)
     templates = _templates(template)
     loaded = load_system(system)
-    policy = adaptive_policy(adaptive, threshold=threshold, budget=budget, stop=stop, epsilon=epsilon, rank=rank,
-                             aggregation=loaded.scoring.aggregation)
+    policy = adaptive_policy(
+        adaptive,
+        threshold=threshold,
+        budget=budget,
+        stop=stop,
+        epsilon=epsilon,
+        rank=rank,
+        aggregation=loaded.scoring.aggregation,
+    )
     settings = encoder_settings(encoder_option, similarity, trust_remote_code)
-    options = _options(data, model, split, seed, fractions, crop, cache_dir, (image_column, label_column), settings,
-                       ignore_unknown)
+    options = _options(
+        data, model, split, seed, fractions, crop, cache_dir, (image_column, label_column), settings, ignore_unknown
+    )
     evaluation = evaluate(loaded, options, temperature=temperature, templates=templates, adaptive=policy)
     if as_json:
         emit_json(evaluation.to_dict())
@@ -164,7 +197,9 @@ def baseline_command(
     data: DataSpec,
     model: ModelSpec,
     method: Annotated[str, typer.Option("--method", help="name, descriptors (needs --system) or waffle.")] = "name",
-    system: Annotated[Optional[str], typer.Option("--system", help="System whose classes (and rule options) to use.")] = None,
+    system: Annotated[
+        str | None, typer.Option("--system", help="System whose classes (and rule options) to use.")
+    ] = None,
     split: SplitName = "test",
     seed: Seed = 0,
     fractions: Fractions = "0.6,0.2,0.2",
@@ -189,10 +224,12 @@ def baseline_command(
     templates = _templates(template)
     loaded = load_system(system) if system is not None else None
     settings = encoder_settings(encoder_option, similarity, trust_remote_code)
-    options = _options(data, model, split, seed, fractions, crop, cache_dir, (image_column, label_column), settings,
-                       ignore_unknown)
-    evaluation = baseline(options, method=method, system=loaded, templates=templates, waffle_seed=waffle_seed,
-                          waffle_count=waffle_count)
+    options = _options(
+        data, model, split, seed, fractions, crop, cache_dir, (image_column, label_column), settings, ignore_unknown
+    )
+    evaluation = baseline(
+        options, method=method, system=loaded, templates=templates, waffle_seed=waffle_seed, waffle_count=waffle_count
+    )
     if as_json:
         emit_json(evaluation.to_dict())
         return

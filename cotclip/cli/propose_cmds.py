@@ -11,7 +11,7 @@ both written incrementally so that an error later loses nothing already made.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 import yaml
@@ -92,29 +92,54 @@ def _report(made: Proposals, as_json: bool) -> None:
 
 @app.command("propose")
 def propose_command(
-    classes: Optional[str] = typer.Option(None, "--classes", help="Class names: a,b,c or a file (one per line, or a JSON/YAML list)."),
-    lm: str = typer.Option(..., "--lm", help="DSPy LM string (openai/gpt-4o-mini, ...), local[:model|:file.gguf], or simulated (one-shot proposer)."),
+    classes: str | None = typer.Option(
+        None, "--classes", help="Class names: a,b,c or a file (one per line, or a JSON/YAML list)."
+    ),
+    lm: str = typer.Option(
+        ...,
+        "--lm",
+        help="DSPy LM string (openai/gpt-4o-mini, ...), local[:model|:file.gguf], or simulated (one-shot proposer).",
+    ),
     out: Path = typer.Option(..., "--out", help="Output folder for candidate_NN.json and proposer_log.jsonl."),
-    notes: Optional[Path] = typer.Option(None, "--notes", help="YAML/JSON mapping class -> note for the LLM."),
-    domain: Optional[str] = typer.Option(None, "--domain", help="One line about what the images show."),
-    api_base: Optional[str] = typer.Option(None, "--api-base", help="OpenAI-compatible endpoint URL for --lm."),
-    data: Optional[str] = typer.Option(None, "--data", help="synthetic:<world> (required by --lm simulated)."),
+    notes: Path | None = typer.Option(None, "--notes", help="YAML/JSON mapping class -> note for the LLM."),
+    domain: str | None = typer.Option(None, "--domain", help="One line about what the images show."),
+    api_base: str | None = typer.Option(None, "--api-base", help="OpenAI-compatible endpoint URL for --lm."),
+    data: str | None = typer.Option(None, "--data", help="synthetic:<world> (required by --lm simulated)."),
     n_candidates: int = typer.Option(3, "-n", "--n-candidates", help="How many diverse candidates to make."),
     max_groups: int = typer.Option(5, "--max-groups", help="At most this many attribute groups."),
     max_options: int = typer.Option(8, "--max-options", help="At most this many options per group."),
-    temperature: Optional[float] = typer.Option(None, "--temperature", min=0.0, help="LLM sampling temperature, >= 0 (default 0.7)."),
-    max_tokens: Optional[int] = typer.Option(None, "--max-tokens", min=1, help="Longest answer in tokens."),
-    timeout: Optional[float] = typer.Option(None, "--llm-timeout", "--timeout", min=0.0,
-                                            help="Seconds to wait for one answer (default 120)."),
-    retries: Optional[int] = typer.Option(None, "--llm-retries", "--retries", min=0,
-                                          help="Retries (exponential backoff) after a failed answer (default 2)."),
-    concurrency: int = typer.Option(4, "--llm-concurrency", min=1, help="LLM calls in flight at once (1: one after the other); local starts that many llama-server slots."),
-    max_calls: Optional[int] = typer.Option(None, "--max-calls", help="Budget: at most this many LLM calls."),
-    max_llm_tokens: Optional[int] = typer.Option(None, "--max-llm-tokens", help="Budget: at most this many tokens."),
-    max_usd: Optional[float] = typer.Option(None, "--max-usd", help="Budget: at most this many dollars."),
-    cache_dir: Optional[Path] = typer.Option(None, "--llm-cache", help="Folder caching answers by request (default: none)."),
+    temperature: float | None = typer.Option(
+        None, "--temperature", min=0.0, help="LLM sampling temperature, >= 0 (default 0.7)."
+    ),
+    max_tokens: int | None = typer.Option(None, "--max-tokens", min=1, help="Longest answer in tokens."),
+    timeout: float | None = typer.Option(
+        None, "--llm-timeout", "--timeout", min=0.0, help="Seconds to wait for one answer (default 120)."
+    ),
+    retries: int | None = typer.Option(
+        None,
+        "--llm-retries",
+        "--retries",
+        min=0,
+        help="Retries (exponential backoff) after a failed answer (default 2).",
+    ),
+    concurrency: int = typer.Option(
+        4,
+        "--llm-concurrency",
+        min=1,
+        help="LLM calls in flight at once (1: one after the other); local starts that many llama-server slots.",
+    ),
+    max_calls: int | None = typer.Option(None, "--max-calls", help="Budget: at most this many LLM calls."),
+    max_llm_tokens: int | None = typer.Option(None, "--max-llm-tokens", help="Budget: at most this many tokens."),
+    max_usd: float | None = typer.Option(None, "--max-usd", help="Budget: at most this many dollars."),
+    cache_dir: Path | None = typer.Option(
+        None, "--llm-cache", help="Folder caching answers by request (default: none)."
+    ),
     seed: int = typer.Option(0, "--seed", help="Seed of the simulated proposer."),
-    prompts_dir: Optional[Path] = typer.Option(None, "--prompts-dir", help="Instructions folder (propose.md, revise.md, complete_rules.md), e.g. a run's optimized prompts/."),
+    prompts_dir: Path | None = typer.Option(
+        None,
+        "--prompts-dir",
+        help="Instructions folder (propose.md, revise.md, complete_rules.md), e.g. a run's optimized prompts/.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document instead of a table."),
 ) -> None:
     """Propose K validated candidate systems for a class list."""
@@ -128,10 +153,28 @@ def propose_command(
     else:
         class_names = read_classes(classes)
     budget = Budget(max_calls=max_calls, max_tokens=max_llm_tokens, max_usd=max_usd)
-    llm = {"temperature": temperature, "max_tokens": max_tokens, "timeout_s": timeout, "retries": retries,
-           "cache_dir": cache_dir}
-    made = propose(class_names, lm, out, n_candidates=n_candidates, domain=domain, notes=read_notes(notes),
-                   max_groups=max_groups, max_options=max_options, api_base=api_base, data=data, budget=budget,
-                   concurrency=concurrency, seed=seed, prompts_dir=prompts_dir,
-                   **{key: value for key, value in llm.items() if value is not None})
+    llm = {
+        "temperature": temperature,
+        "max_tokens": max_tokens,
+        "timeout_s": timeout,
+        "retries": retries,
+        "cache_dir": cache_dir,
+    }
+    made = propose(
+        class_names,
+        lm,
+        out,
+        n_candidates=n_candidates,
+        domain=domain,
+        notes=read_notes(notes),
+        max_groups=max_groups,
+        max_options=max_options,
+        api_base=api_base,
+        data=data,
+        budget=budget,
+        concurrency=concurrency,
+        seed=seed,
+        prompts_dir=prompts_dir,
+        **{key: value for key, value in llm.items() if value is not None},
+    )
     _report(made, as_json)

@@ -18,7 +18,6 @@ from rich.markup import escape
 
 from cotclip._export import is_run_dir, load_system_or_run, run_model_spec
 from cotclip._review import review, review_session
-
 from cotclip.cli._adaptive_options import (
     AdaptiveBudget,
     AdaptiveEpsilon,
@@ -43,9 +42,15 @@ def _apply(run: Path, version: int | None, edits_path: Path, cache_dir: str | No
     if as_json:
         emit_json(saved.to_dict())
     else:
-        console.print(escape(f"edited version {saved.edited_version} ({saved.edited_why}); saved version {saved.version} "
-                             f"({saved.path}): val accuracy {saved.val_accuracy:.4f}, now the run's current "
-                             "version (the newest human edit)"), soft_wrap=True, highlight=False)
+        console.print(
+            escape(
+                f"edited version {saved.edited_version} ({saved.edited_why}); saved version {saved.version} "
+                f"({saved.path}): val accuracy {saved.val_accuracy:.4f}, now the run's current "
+                "version (the newest human edit)"
+            ),
+            soft_wrap=True,
+            highlight=False,
+        )
 
 
 def _serve(run: Path, version: int | None, port: int, open_browser: bool, cache_dir: str | None) -> None:
@@ -53,8 +58,11 @@ def _serve(run: Path, version: int | None, port: int, open_browser: bool, cache_
 
     session = review_session(run, version, cache_dir)
     server = make_server(session, port)
-    console.print(escape(f"reviewing {run} version {session.record.version_id} ({session.why}) at {server.url} "
-                         "(Ctrl-C to stop)"), soft_wrap=True, highlight=False)
+    console.print(
+        escape(f"reviewing {run} version {session.record.version_id} ({session.why}) at {server.url} (Ctrl-C to stop)"),
+        soft_wrap=True,
+        highlight=False,
+    )
     if open_browser:
         webbrowser.open(server.url)
     try:
@@ -68,7 +76,11 @@ def _serve(run: Path, version: int | None, port: int, open_browser: bool, cache_
 @app.command("review")
 def review_command(
     run: Path = typer.Argument(..., help="Run directory, e.g. runs/<name>."),
-    version: int | None = typer.Option(None, "--version", help="Version number to review (default: the current one: the newest human edit, else the run's final choice)."),
+    version: int | None = typer.Option(
+        None,
+        "--version",
+        help="Version number to review (default: the current one: the newest human edit, else the run's final choice).",
+    ),
     port: int = typer.Option(8765, "--port", help="Port on 127.0.0.1 (0 = any free port)."),
     no_browser: bool = typer.Option(False, "--no-browser", help="Do not open a browser tab."),
     apply: Path | None = typer.Option(None, "--apply", help=_EDITS_HELP),
@@ -95,7 +107,9 @@ def review_command(
     1.. its variants; unlock_rule and unlock_group undo locks.
     """
     if not is_run_dir(run):
-        raise InputError(f"{run} is not a run dir (no versions/ or run.yaml); pass runs/<name> made by `cotclip optimize`")
+        raise InputError(
+            f"{run} is not a run dir (no versions/ or run.yaml); pass runs/<name> made by `cotclip optimize`"
+        )
     if apply is not None:
         _apply(run, version, apply, cache_dir, as_json)
     else:
@@ -146,17 +160,29 @@ def _labelled_rows(classifier, embeddings, policy) -> list[dict]:
     if not len(embeddings):
         return []
     if policy is not None:
-        result = classifier.predict_adaptive(embeddings, threshold=policy.threshold, budget=policy.budget,
-                                             rank=policy.rank, stop=policy.stop, epsilon=policy.epsilon)
+        result = classifier.predict_adaptive(
+            embeddings,
+            threshold=policy.threshold,
+            budget=policy.budget,
+            rank=policy.rank,
+            stop=policy.stop,
+            epsilon=policy.epsilon,
+        )
         groups = classifier.compiled.group_names
-        return [{"label": label, "prompts": int(prompts), "asked": [g for g, on in zip(groups, asked) if on]}
-                for label, prompts, asked in zip(result.labels, result.prompts, result.asked)]
+        return [
+            {"label": label, "prompts": int(prompts), "asked": [g for g, on in zip(groups, asked) if on]}
+            for label, prompts, asked in zip(result.labels, result.prompts, result.asked)
+        ]
     proba = classifier.predict_proba(embeddings)
     rows = []
     for row in proba:
         order = sorted(range(len(classifier.classes)), key=lambda c: (-row[c], c))[:3]
-        rows.append({"label": classifier.classes[order[0]],
-                     "scores": [{"class": classifier.classes[c], "probability": float(row[c])} for c in order]})
+        rows.append(
+            {
+                "label": classifier.classes[order[0]],
+                "scores": [{"class": classifier.classes[c], "probability": float(row[c])} for c in order],
+            }
+        )
     return rows
 
 
@@ -164,11 +190,20 @@ def _labelled_rows(classifier, embeddings, policy) -> list[dict]:
 def predict_command(
     images: list[Path] = typer.Argument(..., help="Image files to label (a synthetic world's images: row numbers)."),
     system: str | None = typer.Option(None, "--system", help="System file, ready:<name> or run dir."),
-    compiled: Path | None = typer.Option(None, "--compiled", help="Compiled classifier (.npz from `cotclip export --format npz`)."),
-    model: str | None = typer.Option(None, "--model", help="Encoder spec; default for --compiled: the one stored in the file."),
-    crop: str | None = typer.Option(None, "--crop", help="Crop box left,top,right,bottom as fractions, e.g. 0.08,0.11,0.92,0.55."),
-    adaptive: bool = typer.Option(False, "--adaptive", help="Ask groups adaptively, stopping early (see --stop); "
-                                  "needs an npz exported from a run dir."),
+    compiled: Path | None = typer.Option(
+        None, "--compiled", help="Compiled classifier (.npz from `cotclip export --format npz`)."
+    ),
+    model: str | None = typer.Option(
+        None, "--model", help="Encoder spec; default for --compiled: the one stored in the file."
+    ),
+    crop: str | None = typer.Option(
+        None, "--crop", help="Crop box left,top,right,bottom as fractions, e.g. 0.08,0.11,0.92,0.55."
+    ),
+    adaptive: bool = typer.Option(
+        False,
+        "--adaptive",
+        help="Ask groups adaptively, stopping early (see --stop); needs an npz exported from a run dir.",
+    ),
     threshold: AdaptiveThreshold = None,
     budget: AdaptiveBudget = None,
     stop: AdaptiveStop = None,
@@ -186,19 +221,30 @@ def predict_command(
     """
     crop_box = _parse_crop(crop)
     classifier = _classifier(system, compiled, model, encoder_settings(encoder_option, similarity, trust_remote_code))
-    policy = adaptive_policy(adaptive, threshold=threshold, budget=budget, stop=stop, epsilon=epsilon, rank=rank,
-                             aggregation=classifier.compiled.aggregation)
+    policy = adaptive_policy(
+        adaptive,
+        threshold=threshold,
+        budget=budget,
+        stop=stop,
+        epsilon=epsilon,
+        rank=rank,
+        aggregation=classifier.compiled.aggregation,
+    )
     if policy is not None and not classifier.compiled.has_adaptive:
-        raise InputError("--adaptive needs an answer model fitted on train images; export the npz from a run dir "
-                         "(cotclip export runs/<name> --format npz) or call Classifier.fit_adaptive")
+        raise InputError(
+            "--adaptive needs an answer model fitted on train images; export the npz from a run dir "
+            "(cotclip export runs/<name> --format npz) or call Classifier.fit_adaptive"
+        )
     refusal = None if policy is None else classifier.adaptive_refusal(policy.stop)
     if refusal:  # before any image is embedded
         raise InputError(refusal)
     refs = _image_refs(classifier, images, crop_box)
     embeddings, ok_positions, failures = classifier.embed(refs)
     if failures and not ok_positions:
-        raise DataError(f"none of the {len(images)} image(s) could be read, first: {refs[failures[0][0]].source} "
-                        f"({failures[0][1]}); check the files")
+        raise DataError(
+            f"none of the {len(images)} image(s) could be read, first: {refs[failures[0][0]].source} "
+            f"({failures[0][1]}); check the files"
+        )
     for position, reason in failures:
         logger.warning("skipped unreadable image %s: %s", refs[position].source, reason)
     rows = _labelled_rows(classifier, embeddings, policy)
@@ -208,4 +254,8 @@ def predict_command(
         emit_json(results)
         return
     for item in results:
-        typer.echo(f"{item['path']}\t{item['label']}" if item["label"] is not None else f"{item['path']}\tunreadable: {item['error']}")
+        typer.echo(
+            f"{item['path']}\t{item['label']}"
+            if item["label"] is not None
+            else f"{item['path']}\tunreadable: {item['error']}"
+        )

@@ -56,17 +56,30 @@ def validate_command(
 
 
 def _wrote(out: Path, fmt: str, system: System) -> None:
-    console.print(escape(f"wrote {out} ({fmt}: {len(system.classes)} classes, {len(system.groups)} groups)"),
-                  soft_wrap=True, highlight=False)
+    console.print(
+        escape(f"wrote {out} ({fmt}: {len(system.classes)} classes, {len(system.groups)} groups)"),
+        soft_wrap=True,
+        highlight=False,
+    )
 
 
 @app.command("export")
 def export_command(
-    system: str = typer.Argument(..., help=_SYSTEM_HELP + " Or a run dir runs/<name> (its current version: the newest human edit, else the run's final choice)."),
-    fmt: str = typer.Option(..., "--format", "-f", help=f"Output format: {', '.join(FORMATS)}, npz (compiled classifier)."),
+    system: str = typer.Argument(
+        ...,
+        help=_SYSTEM_HELP
+        + " Or a run dir runs/<name> (its current version: the newest human edit, else the run's final choice).",
+    ),
+    fmt: str = typer.Option(
+        ..., "--format", "-f", help=f"Output format: {', '.join(FORMATS)}, npz (compiled classifier)."
+    ),
     out: Path = typer.Option(..., "--out", "-o", help="File to write (written atomically; never the input file)."),
-    version: int | None = typer.Option(None, "--version", help="With a run dir: export this version instead of the current one."),
-    model: str | None = typer.Option(None, "--model", help="npz: encoder that embeds the prompts (default for a run dir: the run's)."),
+    version: int | None = typer.Option(
+        None, "--version", help="With a run dir: export this version instead of the current one."
+    ),
+    model: str | None = typer.Option(
+        None, "--model", help="npz: encoder that embeds the prompts (default for a run dir: the run's)."
+    ),
     cache_dir: str | None = typer.Option(None, "--cache-dir", help="npz: embedding cache folder."),
     encoder_option: EncoderOptionFlag = None,
     similarity: SimilarityFlag = "cosine",

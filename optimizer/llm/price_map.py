@@ -15,6 +15,6 @@ __all__ = ["use_bundled_price_map"]
 
 
 def use_bundled_price_map() -> None:
-    """Default ``LITELLM_LOCAL_MODEL_COST_MAP=True`` unless litellm is loaded already (then it is too late to matter)."""
+    """Default ``LITELLM_LOCAL_MODEL_COST_MAP=True`` unless litellm is loaded (then it is too late to matter)."""
     if "litellm" not in sys.modules:
         os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")

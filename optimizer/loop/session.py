@@ -28,12 +28,12 @@ from cotclip.optimizer.loop.final import baseline_on_test, environment, pick_com
 from cotclip.optimizer.loop.knob_move import PARETO_FILE
 from cotclip.optimizer.loop.loop import PROGRESS, PROPOSER_LOG, OptimizationLoop
 from cotclip.optimizer.loop.moves import build_moves, check_moves
-from cotclip.optimizer.proposers.factory import build_proposer, proposer_mode
-from cotclip.optimizer.proposers.tuning import PROPOSER_OPT_FILE, check_proposer_options
 from cotclip.optimizer.loop.report import write_report
 from cotclip.optimizer.loop.result import HeldOutScore, RunSummary
 from cotclip.optimizer.loop.runs import RunDir, VersionRecord, current_version
 from cotclip.optimizer.proposers import ProposalTask
+from cotclip.optimizer.proposers.factory import build_proposer, proposer_mode
+from cotclip.optimizer.proposers.tuning import PROPOSER_OPT_FILE, check_proposer_options
 from cotclip.scoring.encoders.options import EncoderSettings
 from cotclip.systems.errors import CotclipError, InputError, ProposerError, RunDirError
 from cotclip.systems.io import load_system

@@ -20,9 +20,9 @@ from typing import Any
 
 from cotclip.optimizer.loop.config import RunConfig
 from cotclip.optimizer.loop.data import Inputs, RunData
-from cotclip.optimizer.proposers.tuning import run_prompts_dir
 from cotclip.optimizer.loop.runs import RunDir
 from cotclip.optimizer.proposers import ProposalTask
+from cotclip.optimizer.proposers.tuning import run_prompts_dir
 
 __all__ = ["build_proposer", "proposer_mode"]
 

@@ -71,8 +71,8 @@ def check_proposer_options(config: RunConfig) -> None:
 
 def _tune(config: RunConfig, client: Any, run: RunDir, task: ProposalTask, train: ImageSet, val: ImageSet) -> dict:
     from cotclip.optimizer.llm.usage import Budget
-    from cotclip.optimizer.proposers.llm import LLMProposer
     from cotclip.optimizer.proposers.gepa import ProposerCase, optimize_proposer
+    from cotclip.optimizer.proposers.llm import LLMProposer
 
     reflections = max(1, config.proposer_opt_calls // 4)
     answers = config.proposer_opt_calls - reflections

@@ -34,8 +34,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from cotclip.scoring.deploy.compiled import CompiledClassifier, compile_system, read_compiled
 from cotclip.scoring.data.local import check_crop, file_ref
+from cotclip.scoring.deploy.compiled import CompiledClassifier, compile_system, read_compiled
 from cotclip.scoring.encoders import Encoder, ImageRef
 from cotclip.scoring.encoders.options import EncoderSettings
 from cotclip.scoring.similarity import MultiVectors

@@ -14,9 +14,9 @@ import numpy as np
 
 from cotclip.scoring.baselines import name_baseline_scores
 from cotclip.scoring.scorer import ImageSet, PromptEmbedder, accuracy
-from cotclip.scoring.splits import select, split_dataset
 from cotclip.scoring.simulation.encoder import SyntheticEncoder
 from cotclip.scoring.simulation.world import World
+from cotclip.scoring.splits import select, split_dataset
 
 __all__ = ["SplitAccuracy", "WorldReport", "describe_world", "SPLIT_NAMES"]
 

@@ -74,8 +74,25 @@ def test_evaluate_is_what_the_cli_prints(tmp_path, capsys, oracle):
     cotclip.convert_system(oracle, path)
     cache = tmp_path / "cache"
     evaluation = cotclip.evaluate(path, WORLD, "synthetic", split="val", cache_dir=cache)
-    assert main(["evaluate", "--system", str(path), "--data", WORLD, "--model", "synthetic", "--split", "val",
-                 "--cache-dir", str(cache), "--json"]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                "--system",
+                str(path),
+                "--data",
+                WORLD,
+                "--model",
+                "synthetic",
+                "--split",
+                "val",
+                "--cache-dir",
+                str(cache),
+                "--json",
+            ]
+        )
+        == 0
+    )
     printed = json.loads(capsys.readouterr().out)
     ours = evaluation.to_dict()
     assert {k: v for k, v in printed.items() if k != "cache"} == {k: v for k, v in ours.items() if k != "cache"}

@@ -45,14 +45,15 @@ def test_import_changes_no_torch_setting():
     found = run_python(
         "import json, torch\n"
         "torch.set_num_threads(3)\n"
-        "before = (torch.get_num_threads(), torch.get_num_interop_threads(), torch.get_default_dtype() is torch.float32,\n"
-        "          torch.are_deterministic_algorithms_enabled(), torch.is_grad_enabled())\n"
+        "def settings():\n"
+        "    return (torch.get_num_threads(), torch.get_num_interop_threads(),\n"
+        "            torch.get_default_dtype() is torch.float32,\n"
+        "            torch.are_deterministic_algorithms_enabled(), torch.is_grad_enabled())\n"
+        "before = settings()\n"
         "import cotclip\n"
         "for name in cotclip.__all__:\n"
         "    getattr(cotclip, name)\n"
-        "after = (torch.get_num_threads(), torch.get_num_interop_threads(), torch.get_default_dtype() is torch.float32,\n"
-        "         torch.are_deterministic_algorithms_enabled(), torch.is_grad_enabled())\n"
-        "print(json.dumps({'before': before, 'after': after}))\n"
+        "print(json.dumps({'before': before, 'after': settings()}))\n"
     )
     assert found["after"] == found["before"]
 
@@ -65,16 +66,32 @@ def test_every_public_name_resolves_and_is_documented():
         "for name in cotclip.__all__:\n"
         "    value = getattr(cotclip, name, None)\n"
         "    if value is None: missing.append(name)\n"
-        "    elif name != '__version__' and not (getattr(value, '__doc__', None) or '').strip(): undocumented.append(name)\n"
+        "    elif name != '__version__' and not (getattr(value, '__doc__', None) or '').strip():\n"
+        "        undocumented.append(name)\n"
+        "env = sorted(set(os.environ.items()) ^ set(before.items()))\n"
         "print(json.dumps({'missing': missing, 'undocumented': undocumented, 'all': list(cotclip.__all__),\n"
-        "                  'doc': cotclip.__doc__ or '', 'env': sorted(set(os.environ.items()) ^ set(before.items())),\n"
+        "                  'doc': cotclip.__doc__ or '', 'env': env,\n"
         "                  'dir_ok': set(cotclip.__all__) <= set(dir(cotclip))}))\n"
     )
     assert found["missing"] == [] and found["undocumented"] == []
     assert found["dir_ok"]
     assert found["env"] == []  # resolving the names (importing torch and the libraries) sets nothing either
-    for name in ("optimize", "evaluate", "baseline", "propose", "review", "export", "load_system", "validate_system",
-                 "convert_system", "load_dataset", "load_encoder", "Classifier", "CotclipError", "RunConfig"):
+    for name in (
+        "optimize",
+        "evaluate",
+        "baseline",
+        "propose",
+        "review",
+        "export",
+        "load_system",
+        "validate_system",
+        "convert_system",
+        "load_dataset",
+        "load_encoder",
+        "Classifier",
+        "CotclipError",
+        "RunConfig",
+    ):
         assert name in found["all"], name
 
 

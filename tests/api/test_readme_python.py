@@ -24,8 +24,13 @@ def python_section_script() -> str:
 
 def test_the_section_is_the_promised_walk_through():
     script = python_section_script()
-    for step in ("cotclip.optimize(", "cotclip.load_system(", "cotclip.evaluate(", "cotclip.export(",
-                 "cotclip.Classifier.load("):
+    for step in (
+        "cotclip.optimize(",
+        "cotclip.load_system(",
+        "cotclip.evaluate(",
+        "cotclip.export(",
+        "cotclip.Classifier.load(",
+    ):
         assert step in script, step
 
 
@@ -34,8 +39,9 @@ def test_the_readme_python_script_runs_as_written(tmp_path):
     script = tmp_path / "readme_python.py"
     script.write_text(python_section_script(), encoding="utf-8")
     env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
-    done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True,
-                          timeout=300)
+    done = subprocess.run(
+        [sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert (tmp_path / "runs" / "python-demo" / "report.md").is_file()
     assert (tmp_path / "best.npz").is_file() and (tmp_path / "best.seed.json").is_file()

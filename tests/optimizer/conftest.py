@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from cotclip.scoring.scorer import ImageSet, PromptEmbedder
-from cotclip.scoring.splits import select, split_dataset
 from cotclip.scoring.simulation.encoder import SyntheticEncoder
 from cotclip.scoring.simulation.world import load_world
+from cotclip.scoring.splits import select, split_dataset
 
 
 @pytest.fixture(scope="module")

@@ -8,9 +8,9 @@ import pytest
 from helpers.tiny_clip import build_image_folder, build_tiny_clip, build_tiny_siglip
 
 from cotclip.scoring.scorer import ImageSet, PromptEmbedder
-from cotclip.scoring.splits import select, split_dataset
 from cotclip.scoring.simulation.encoder import SyntheticEncoder
 from cotclip.scoring.simulation.world import load_world
+from cotclip.scoring.splits import select, split_dataset
 
 
 @pytest.fixture(scope="session")

@@ -8,9 +8,9 @@ import pytest
 
 from cotclip.optimizer.llm.lm import LLMClient, LMConfig
 from cotclip.optimizer.proposers import ProposalTask
+from cotclip.optimizer.proposers.gepa import ProposerCase, feedback_of, optimize_proposer
 from cotclip.optimizer.proposers.llm import LLMProposer
 from cotclip.optimizer.proposers.signatures import load_instructions
-from cotclip.optimizer.proposers.gepa import ProposerCase, feedback_of, optimize_proposer
 from cotclip.systems.errors import InputError
 
 MARKER = "Name at least one group per visible attribute."

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import yaml
 
-from cotclip.cli import main
 from cotclip._export import export_any, load_system_or_run
+from cotclip.cli import main
 from cotclip.optimizer.loop.runs import RunDir
 from cotclip.scoring.deploy.classifier import Classifier
 from cotclip.scoring.scorer import ImageSet, PromptEmbedder, predict

@@ -7,7 +7,12 @@ import json
 import numpy as np
 import pytest
 
-from cotclip.scoring.deploy.adaptive import AdaptiveClassifier, _log_softmax, answer_model_from_probabilities, group_terms
+from cotclip.scoring.deploy.adaptive import (
+    AdaptiveClassifier,
+    _log_softmax,
+    answer_model_from_probabilities,
+    group_terms,
+)
 from cotclip.scoring.deploy.adaptive_stops import TrainPool, accuracy_gain
 from cotclip.systems.errors import InputError
 

@@ -9,11 +9,11 @@ from helpers.multivector import HashMultiVectorEncoder, image_refs, random_multi
 import cotclip.scoring.similarity as similarity_module
 from cotclip.optimizer.search import KnobEvaluator, Knobs, SearchSpace
 from cotclip.optimizer.selection.functions import select_groups
-from cotclip.scoring.deploy.adaptive import AdaptiveClassifier
 from cotclip.scoring.cache import CachedEncoder, EmbeddingCache
+from cotclip.scoring.data import Dataset
+from cotclip.scoring.deploy.adaptive import AdaptiveClassifier
 from cotclip.scoring.deploy.classifier import Classifier
 from cotclip.scoring.deploy.compiled import compile_system, read_compiled, write_compiled
-from cotclip.scoring.data import Dataset
 from cotclip.scoring.embedding import embed_dataset
 from cotclip.scoring.scorer import ImageSet, PromptEmbedder, class_scores, option_similarities, predict
 from cotclip.scoring.similarity import MultiVectors, maxsim, maxsim_reference, similarity_matrix

@@ -8,9 +8,9 @@ import json
 import numpy as np
 import pytest
 
-from cotclip.scoring.splits import split_dataset
 from cotclip.scoring.simulation.config import PRESETS, parse_world_config
 from cotclip.scoring.simulation.world import World, load_world
+from cotclip.scoring.splits import split_dataset
 from cotclip.systems.errors import DataError
 
 # Measured once on x86-64 (numpy 2.x); equal on any machine because every number comes
