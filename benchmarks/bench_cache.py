@@ -81,7 +81,8 @@ def repeated_evaluations(work: Path, runs: int, per_class: int) -> None:
         total_calls += spy.calls
         stats = cached.stats
         print(
-            f"{run:>4} {len(dataset):>7} {len(prompts):>8} {spy.calls:>14} {stats.hits:>6} {stats.misses:>7} {seconds:>8.3f}"
+            f"{run:>4} {len(dataset):>7} {len(prompts):>8} {spy.calls:>14} {stats.hits:>6} {stats.misses:>7} "
+            f"{seconds:>8.3f}"
         )
     print(f"unique inputs: {unique}; encoder calls over {runs} runs: {total_calls}")
     print(f"encoder calls / unique inputs = {total_calls / unique:.2f}")

@@ -50,14 +50,14 @@ def inference_rows(quick: bool) -> list[str]:
         prompts.embed(system.prompt_texts())
         with tempfile.TemporaryDirectory() as folder:
             path = write_compiled(compile_system(system, encoder), Path(folder) / "c.npz")
-            load_s = best_seconds(lambda: read_compiled(path), 3 if quick else 10)
+            load_s = best_seconds(lambda: read_compiled(path), 3 if quick else 10)  # noqa: B023 - runs before the loop moves on
             compiled, size_kib = read_compiled(path), path.stat().st_size / 1024
         for n in (117, 2_000) if quick else (117, 10_000):
             images = unit_rows(rng, n)
             scorer_s = best_seconds(
-                lambda: class_scores(system, ImageSet(images, ["x"] * n, prompts)), 3 if quick else 7
+                lambda: class_scores(system, ImageSet(images, ["x"] * n, prompts)), 3 if quick else 7  # noqa: B023 - runs before the loop moves on
             )
-            compiled_s = best_seconds(lambda: compiled.class_scores(images), 3 if quick else 7)
+            compiled_s = best_seconds(lambda: compiled.class_scores(images), 3 if quick else 7)  # noqa: B023 - runs before the loop moves on
             rows.append(
                 f"| {label} (Q={sum(sizes)}, C={n_classes}) | {n} | {1e3 * scorer_s:.2f} | {1e3 * compiled_s:.2f} | "
                 f"{scorer_s / compiled_s:.2f} | {1e3 * load_s:.2f} | {size_kib:.0f} |"
@@ -103,8 +103,8 @@ def review_rows(quick: bool) -> list[str]:
             with make_server(session) as server:
                 state = _http(server.url + "api/state")
                 state_s = best_seconds(lambda: _http(server.url + "api/state"), 3)
-                preview_s = best_seconds(lambda: _http(server.url + "api/preview", edit), 3)
-                save_s = best_seconds(lambda: _http(server.url + "api/save", edit), 1)
+                preview_s = best_seconds(lambda: _http(server.url + "api/preview", edit), 3)  # noqa: B023 - runs before the loop moves on
+                save_s = best_seconds(lambda: _http(server.url + "api/save", edit), 1)  # noqa: B023 - runs before the loop moves on
             rows.append(
                 f"| {preset} | {state['train_n']} | {len(state['evidence'])} | {1e3 * state_s:.1f} | "
                 f"{1e3 * preview_s:.1f} | {1e3 * save_s:.1f} |"

@@ -101,7 +101,8 @@ def summarise(label: str, rows: list[dict]) -> None:
         f"worst {min(ratios):.3f} quartiles {q1:.3f}/{q2:.3f}/{q3:.3f}; best-val/oracle-val mean "
         f"{statistics.mean(r['val_ratio'] for r in rows):.3f}, top val >= oracle val in {reached}/{len(rows)}; "
         f"val-top version's test/oracle mean {statistics.mean(r['top_test_ratio'] for r in rows):.3f}; "
-        f"versus the oracle with fitted scoring knobs: mean {statistics.mean(r['best_test'] / r['tuned_oracle_test'] for r in rows):.3f} "
+        "versus the oracle with fitted scoring knobs: mean "
+        f"{statistics.mean(r['best_test'] / r['tuned_oracle_test'] for r in rows):.3f} "
         f"(worst {min(r['best_test'] / r['tuned_oracle_test'] for r in rows):.3f}); "
         f"not better than the class-name baseline: {sum(bool(r['not_better_than_baseline']) for r in rows)}; "
         f"evaluations {min(r['evaluations'] for r in rows)}-{max(r['evaluations'] for r in rows)}; "
@@ -112,8 +113,10 @@ def summarise(label: str, rows: list[dict]) -> None:
 def _print_row(row: dict) -> None:
     print(
         f"{row['world']:<14} seed {row['seed']}  C={row['classes']:<3} G={row['groups']}  test best "
-        f"{row['best_test']:.3f} oracle {row['oracle_test']:.3f} ratio {row['ratio']:.3f}  val best {row['best_val']:.3f}"
-        f" (top {row['top_val']:.3f}, its test ratio {row['top_test_ratio']:.3f}) oracle {row['oracle_val']:.3f}  tuned oracle test {row['tuned_oracle_test']:.3f}  baseline {row['baseline_test']:.3f}  "
+        f"{row['best_test']:.3f} oracle {row['oracle_test']:.3f} ratio {row['ratio']:.3f}  val best "
+        f"{row['best_val']:.3f}"
+        f" (top {row['top_val']:.3f}, its test ratio {row['top_test_ratio']:.3f}) oracle {row['oracle_val']:.3f}  "
+        f"tuned oracle test {row['tuned_oracle_test']:.3f}  baseline {row['baseline_test']:.3f}  "
         f"evals {row['evaluations']:>3}  {row['stopped_because']:<15} {row['wall_s']:.0f}s",
         flush=True,
     )

@@ -86,10 +86,12 @@ def main() -> None:
                 row = rows[-1]
                 print(
                     f"{world:<13} seed {seed}  best {row['best_test']:.3f}  oracle {row['oracle_test']:.3f}  "
-                    f"ratio {row['ratio']:.3f}  initial {row['initial_test']:.3f}  baseline {row['baseline_test']:.3f}  "
-                    f"evals-to-best {row['evaluations_to_best']:>3}/{row['evaluations']:<3}  {row['stopped_because']:<15} "
+                    f"ratio {row['ratio']:.3f}  initial {row['initial_test']:.3f}  baseline {row['baseline_test']:.3f} "
+                    f" evals-to-best {row['evaluations_to_best']:>3}/{row['evaluations']:<3}  "
+                    f"{row['stopped_because']:<15} "
                     f"overhead {row['overhead_ms']:.2f} ms/eval (evaluate {row['evaluate_ms']:.2f}, store "
-                    f"{row['store_ms']:.2f}, moves {row['moves_ms']:.2f})  calls/unique {row['calls_per_unique_after_resume']:.2f}  "
+                    f"{row['store_ms']:.2f}, moves {row['moves_ms']:.2f})  calls/unique "
+                    f"{row['calls_per_unique_after_resume']:.2f}  "
                     f"wall {row['wall_s']:.1f}s",
                     flush=True,
                 )
@@ -101,7 +103,8 @@ def main() -> None:
             f"(min {min(r['ratio'] for r in mine):.3f}), mean evaluations to best "
             f"{statistics.mean(r['evaluations_to_best'] for r in mine):.1f}, mean overhead "
             f"{statistics.mean(r['overhead_ms'] for r in mine):.2f} ms/evaluation (evaluate "
-            f"{statistics.mean(r['evaluate_ms'] for r in mine):.2f}, store {statistics.mean(r['store_ms'] for r in mine):.2f}, "
+            f"{statistics.mean(r['evaluate_ms'] for r in mine):.2f}, store "
+            f"{statistics.mean(r['store_ms'] for r in mine):.2f}, "
             f"moves {statistics.mean(r['moves_ms'] for r in mine):.2f}), encoder calls/unique inputs "
             f"{max(r['calls_per_unique_after_resume'] for r in mine):.2f}"
         )

@@ -79,7 +79,8 @@ def print_table(rows: list[dict]) -> None:
     for r in rows:
         beats = r["best"]["accuracy"] >= r["baseline"]["accuracy"]
         print(
-            f"{r['world']}/{r['model']}/{r['mode']}/s{r['seed']}: best/oracle {r['best']['accuracy'] / r['oracle']['accuracy']:.3f} "
+            f"{r['world']}/{r['model']}/{r['mode']}/s{r['seed']}: best/oracle "
+            f"{r['best']['accuracy'] / r['oracle']['accuracy']:.3f} "
             f"(target 0.85 for the default model, staged), best >= baseline: {'yes' if beats else 'NO'}"
         )
 

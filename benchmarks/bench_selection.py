@@ -137,7 +137,8 @@ def _print_curves(world_name, test_curves, val_curves):
             points = means[rule][0]
             prefix = "t" if rule == "posterior" else "e"
             cells.append(" " * 34 if i >= len(points) else
-                         f"{prefix + format(points[i][0], 'g'):<16}{points[i][1]:>9.4f}{points[i][2] / full_prompts:>9.3f}")
+                         f"{prefix + format(points[i][0], 'g'):<16}{points[i][1]:>9.4f}"
+                         f"{points[i][2] / full_prompts:>9.3f}")
         print("    ".join(cells))
     print(f"{'full system':<16}{full:>9.4f}{1.0:>9.3f}")
     for rule in rules:

@@ -87,7 +87,10 @@ class EmbedReport:
         return done / self.encode_s if self.encode_s > 0 and done else 0.0
 
     def to_dict(self) -> dict[str, object]:
-        """All fields plus ``images_per_s`` and ``steady_images_per_s``; unreadable images as ``{"source", "reason"}``."""
+        """All fields plus ``images_per_s`` and ``steady_images_per_s``.
+
+        Unreadable images are listed as ``{"source", "reason"}``.
+        """
         data = asdict(self)
         data["unreadable"] = [{"source": s, "reason": r} for s, r in self.unreadable]
         return {**data, "images_per_s": self.images_per_s, "steady_images_per_s": self.steady_images_per_s}

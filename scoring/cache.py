@@ -135,7 +135,8 @@ class EmbeddingCache:
             self.directory.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise CacheError(
-                f"cannot create the embedding cache folder {self.directory} ({exc.strerror}); pass --cache-dir with a writable folder"
+                f"cannot create the embedding cache folder {self.directory} ({exc.strerror}); pass --cache-dir with a "
+                "writable folder"
             ) from None
         self._memory: dict[str, np.ndarray] = {}
         self._identity_dirs: dict[str, str] = {}

@@ -4,7 +4,8 @@ The repository maps dotted packages to top-level folders (``cotclip.scoring`` li
 ``scoring/``, see ``[tool.setuptools.package-dir]``) and the editable install resolves them
 with an import hook, which mypy cannot follow. So this lays the packages out under their import
 names as symbolic links in ``build/typecheck/`` (git-ignored), runs mypy on them with the
-configuration in ``pyproject.toml`` (cache in ``build/typecheck/.mypy_cache``), and prints its findings with the repository's own paths.
+configuration in ``pyproject.toml`` (cache in ``build/typecheck/.mypy_cache``), and prints its
+findings with the repository's own paths.
 """
 
 from __future__ import annotations
@@ -25,7 +26,10 @@ def package_dirs() -> dict[str, str]:
 
 
 def lay_out(mapping: dict[str, str]) -> None:
-    """Link each mapped folder at its import path under ``LAYOUT``; a folder holding others is mirrored entry by entry."""
+    """Link each mapped folder at its import path under ``LAYOUT``.
+
+    A folder that holds other mapped folders is mirrored entry by entry instead.
+    """
     targets = {LAYOUT.joinpath(*dotted.split(".")): ROOT / folder for dotted, folder in mapping.items()}
     for link in sorted(targets, key=lambda path: len(path.parts)):
         nested = any(other != link and link in other.parents for other in targets)

@@ -57,7 +57,8 @@ DataSpec = Annotated[
     str,
     typer.Option(
         "--data",
-        help="Dataset spec: class-folder, manifest .csv/.jsonl, hf:<id>[:split], precomputed:<f.npz>, synthetic:<world>.",
+        help="Dataset spec: class-folder, manifest .csv/.jsonl, hf:<id>[:split], precomputed:<f.npz>, "
+             "synthetic:<world>.",
     ),
 ]
 SystemSpec = Annotated[str, typer.Option("--system", help="System file (canonical JSON/YAML or the seed's format).")]

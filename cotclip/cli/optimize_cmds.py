@@ -57,7 +57,8 @@ def _printer(as_json: bool):
     def show(record: VersionRecord, best: float) -> None:
         parent = f" <- {record.parent}" if record.parent else ""
         err_console.print(
-            f"[dim]v{record.version_id}[/] {record.move:<13}{parent:<8} val {record.val_accuracy:6.1%}  best {best:6.1%}"
+            f"[dim]v{record.version_id}[/] {record.move:<13}{parent:<8} val {record.val_accuracy:6.1%}  best "
+            f"{best:6.1%}"
         )
 
     return show
@@ -91,7 +92,8 @@ def _print_summary(summary: RunSummary, extra_rows: bool = False) -> None:
             )
 
     console.print(
-        f"stopped: [bold]{summary.stopped_because}[/] after {summary.versions} versions, {summary.evaluations} evaluations"
+        f"stopped: [bold]{summary.stopped_because}[/] after {summary.versions} versions, {summary.evaluations} "
+        "evaluations"
     )
     console.print("test accuracy:")
     line("class-name baseline", summary.baseline)
@@ -100,7 +102,8 @@ def _print_summary(summary: RunSummary, extra_rows: bool = False) -> None:
     line(f"best (v{summary.best_version})", summary.best)
     for other in summary.extra.get("other_systems", []) if extra_rows else []:
         console.print(
-            f"  {other['label']:<26} {other['accuracy']:6.1%}  [dim](95% CI {other['ci'][0]:.1%} - {other['ci'][1]:.1%})[/]"
+            f"  {other['label']:<26} {other['accuracy']:6.1%}  [dim](95% CI {other['ci'][0]:.1%} - "
+            f"{other['ci'][1]:.1%})[/]"
         )
     console.print(f"report: {Path(summary.run_dir) / 'report.md'}")
 
@@ -129,12 +132,14 @@ def optimize_command(
     init: str | None = typer.Option(
         None,
         "--init",
-        help="Start also from this system file (seed or canonical format) or run dir (its current version, locks kept).",
+        help="Start also from this system file (seed or canonical format) or run dir (its current version, locks "
+             "kept).",
     ),
     lm: str | None = typer.Option(
         None,
         "--lm",
-        help="Proposer: simulated, local[:smollm2|:qwen2.5-coder-0.5b|:qwen2.5-coder-1.5b|:file.gguf], none, or a DSPy LM string.",
+        help="Proposer: simulated, local[:smollm2|:qwen2.5-coder-0.5b|:qwen2.5-coder-1.5b|:file.gguf], none, or a DSPy "
+             "LM string.",
         show_default=_default("lm"),
     ),
     proposer: str | None = typer.Option(
@@ -155,7 +160,8 @@ def optimize_command(
     llm_concurrency: int | None = typer.Option(
         None,
         "--llm-concurrency",
-        help="LLM calls in flight at once (default 4; 1: one after the other); --lm local starts that many llama-server slots.",
+        help="LLM calls in flight at once (default 4; 1: one after the other); --lm local starts that many "
+             "llama-server slots.",
     ),
     domain: str | None = typer.Option(None, "--domain", help="One line about the images, for the proposer."),
     notes: str | None = typer.Option(None, "--notes", help="YAML/JSON mapping class -> note, for the proposer."),
@@ -196,7 +202,8 @@ def optimize_command(
     storage: str | None = typer.Option(
         None,
         "--storage",
-        help="Optuna storage of knob_search: sqlite:///x.db (any RDB URL) or a .journal path; runs with one storage share identical searches (default: the run dir's search.journal).",
+        help="Optuna storage of knob_search: sqlite:///x.db (any RDB URL) or a .journal path; runs with one storage "
+             "share identical searches (default: the run dir's search.journal).",
     ),
     prompts_dir: str | None = typer.Option(
         None,
@@ -216,7 +223,8 @@ def optimize_command(
     encoder_option: list[str] | None = typer.Option(
         None,
         "--encoder-option",
-        help="KEY=VALUE for the model's encode calls (text.KEY / image.KEY for one side), repeatable; hf: remote-code models.",
+        help="KEY=VALUE for the model's encode calls (text.KEY / image.KEY for one side), repeatable; hf: remote-code "
+             "models.",
     ),
     similarity: str | None = typer.Option(
         None, "--similarity", help="cosine (default) or maxsim (multi-vector late interaction)."

@@ -156,7 +156,10 @@ def _image_refs(classifier, images: list[Path], crop_box):
 
 
 def _labelled_rows(classifier, embeddings, policy) -> list[dict]:
-    """One dict per embedded image: label and top-3 probabilities, or (``policy`` given) the adaptive label and prompts."""
+    """One dict per embedded image: label and top-3 probabilities.
+
+    With ``policy`` given: the adaptive label and the prompts it asked.
+    """
     if not len(embeddings):
         return []
     if policy is not None:

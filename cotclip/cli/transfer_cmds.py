@@ -30,7 +30,8 @@ def _cell(score: HeldOutScore | None) -> str:
 
 def _print_table(table: TransferTable) -> None:
     view = Table(
-        title=f"transfer of v{table.best_version} (best) and v{table.initial_version or '-'} (first proposal), test split",
+        title=f"transfer of v{table.best_version} (best) and v{table.initial_version or '-'} (first proposal), test "
+              "split",
         title_justify="left",
     )
     for column in ("encoder", "images", "best", "first proposal", "class-name baseline"):

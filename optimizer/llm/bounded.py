@@ -34,7 +34,7 @@ def backstop(timeout_s: float) -> float:
 
 
 def call_within(function: Callable[[], Any], wait_s: float) -> tuple[bool, Any]:
-    """``(True, result)`` once ``function()`` returns within ``wait_s`` seconds, ``(False, None)`` if it is still running.
+    """``(True, result)`` once ``function()`` returns within ``wait_s`` seconds, else ``(False, None)``.
 
     An exception of ``function`` is raised here, in the caller's thread.
     """

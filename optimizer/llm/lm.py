@@ -9,8 +9,9 @@ directory the caller chooses, keyed by the full request.
 Every call is bounded: each attempt waits at most ``timeout_s`` (and never past the
 client's :attr:`~LLMClient.deadline`, a run's wall-time budget), so an endpoint that
 accepts and never answers costs at most ``timeout_s x (retries + 1)`` plus the backoff
-(the HTTP request is given that timeout); :mod:`.bounded` says what is really cancelled. After an endpoint failed every attempt the client answers
-every later call with the same :class:`LLMUnavailableError` at once.
+(the HTTP request is given that timeout); :mod:`.bounded` says what is really cancelled.
+After an endpoint failed every attempt the client answers every later call with the same
+:class:`LLMUnavailableError` at once.
 """
 
 from __future__ import annotations

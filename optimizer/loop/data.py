@@ -174,7 +174,10 @@ class Inputs:
 
 
 def load_inputs(config: RunConfig) -> Inputs:
-    """Load the dataset and encoder and split deterministically; every bad input fails here, before any file is written."""
+    """Load the dataset and encoder and split deterministically.
+
+    Every bad input fails here, before any file is written.
+    """
     dataset = load_dataset(
         config.data, crop=config.crop, image_column=config.image_column, label_column=config.label_column
     )

@@ -1,9 +1,9 @@
 """The final report on test: the only place the test split is read.
 
-Compared on test: the final choice (:func:`~cotclip.optimizer.loop.choice.choose_final`), the initial proposal (the best of the
-proposer's round-0 candidates on val), the user's ``--init`` system if given, and the
-class-name zero-shot baseline; each with a 95% bootstrap interval, per-class accuracy
-and a confusion matrix.
+Compared on test: the final choice (:func:`~cotclip.optimizer.loop.choice.choose_final`),
+the initial proposal (the best of the proposer's round-0 candidates on val), the user's
+``--init`` system if given, and the class-name zero-shot baseline; each with a 95% bootstrap
+interval, per-class accuracy and a confusion matrix.
 """
 
 from __future__ import annotations

@@ -151,7 +151,9 @@ class OptimizationLoop:
         """The best version on val (ties: the earliest)."""
         return max(self.versions, key=lambda v: (v.val_accuracy, -v.number))
 
-    def _record(self, system: System, move: str, parent: VersionRecord | None, round_: int, details: dict) -> VersionRecord | None:
+    def _record(
+        self, system: System, move: str, parent: VersionRecord | None, round_: int, details: dict
+    ) -> VersionRecord | None:
         fingerprint = system.fingerprint()
         if fingerprint in self.by_fingerprint:
             return None
@@ -251,7 +253,8 @@ class OptimizationLoop:
         proposals = self._proposals(task)
         if not proposals and user_system is None:
             raise ProposerError(
-                f"the proposer ({self.config.lm}) returned no valid system; try another --lm or start from --init SYSTEM"
+                f"the proposer ({self.config.lm}) returned no valid system; "
+                "try another --lm or start from --init SYSTEM"
             )
         for system in proposals:
             self._check_classes(system, "a proposed system's")

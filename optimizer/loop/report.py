@@ -60,7 +60,8 @@ def _row(score: HeldOutScore | None, note: str = "") -> str:
     if score is None:
         return ""
     version = score.version or "-"
-    return f"| {score.label} | {version} | {score.accuracy:.1%} | {score.ci[0]:.1%} - {score.ci[1]:.1%} | {score.n} |{note}\n"
+    interval = f"{score.ci[0]:.1%} - {score.ci[1]:.1%}"
+    return f"| {score.label} | {version} | {score.accuracy:.1%} | {interval} | {score.n} |{note}\n"
 
 
 def _knob_search_section(search: Any) -> str:
@@ -76,8 +77,9 @@ def _knob_search_section(search: Any) -> str:
 def _proposer_section(tuning: dict[str, Any]) -> str:
     llm = tuning.get("llm", {})
     return (
-        f"\n## Proposer instructions (GEPA)\n\nVal accuracy of the proposed system: {tuning['seed_score']:.1%} with the "
-        f"given instructions, {tuning['best_score']:.1%} with the best of {tuning['candidates']} candidate(s); "
+        f"\n## Proposer instructions (GEPA)\n\nVal accuracy of the proposed system: {tuning['seed_score']:.1%} "
+        f"with the given instructions, {tuning['best_score']:.1%} "
+        f"with the best of {tuning['candidates']} candidate(s); "
         f"{llm.get('proposer_calls', 0)} proposer and {llm.get('reflection_calls', 0)} reflection LLM calls. "
         f"{_proposals_line(tuning.get('proposals'))}"
         f"The run's proposer read `{tuning['prompts_dir']}` (reuse it with `--prompts-dir`).\n"
@@ -96,7 +98,10 @@ def _proposals_line(proposals: list[dict[str, Any]] | None) -> str:
 
 
 def _current_line(summary: RunSummary) -> str:
-    """Which version review, export and ``--init RUN_DIR`` use, and why (it differs from the best after a human edit)."""
+    """Which version review, export and ``--init RUN_DIR`` use, and why.
+
+    It differs from the best version after a human edit.
+    """
     current = summary.extra.get("current")
     if not current:
         return ""
@@ -123,7 +128,8 @@ def render_report(
         f"Best version {summary.best_version}: val {summary.best_val_accuracy:.1%}.\n\n",
         f"Proposer: {summary.extra.get('proposer', 'unrecorded')}.\n\n",
         _current_line(summary),
-        "## Test accuracy (95% bootstrap interval)\n\n| system | version | accuracy | 95% CI | n |\n|---|---|---|---|---|\n",
+        "## Test accuracy (95% bootstrap interval)\n\n"
+        "| system | version | accuracy | 95% CI | n |\n|---|---|---|---|---|\n",
         _row(summary.best),
         _row(summary.initial),
         _row(summary.user_system),
@@ -152,7 +158,8 @@ def render_report(
         f"\n## Cost\n\nEncoder calls: {summary.encoder_calls} for {summary.unique_inputs} unique inputs; "
         f"LLM: {summary.llm.get('calls', 0)} calls, "
         f"{summary.llm.get('prompt_tokens', 0) + summary.llm.get('completion_tokens', 0)} tokens, "
-        f"{'unknown dollars (the model is not in the price map)' if usd is None else f'${usd:.4f}'}; loop overhead {summary.loop_overhead_s_per_evaluation * 1e3:.2f} ms "
+        f"{'unknown dollars (the model is not in the price map)' if usd is None else f'${usd:.4f}'}; loop overhead "
+        f"{summary.loop_overhead_s_per_evaluation * 1e3:.2f} ms "
         "per evaluation (excluding LLM time).\n"
     )
     if knob_search is not None:

@@ -112,7 +112,8 @@ def transfer_markdown(table: dict[str, Any]) -> str:
         ratio = "-" if not own else f"{row['best']['accuracy'] / own:.2f}"
         name = f"{row['model']} (optimized on)" if row["optimized_on"] else row["model"]
         lines.append(
-            f"| `{name}` | {row['n']} | {cell(row['best'])} | {cell(row['initial'])} | {cell(row['baseline'])} | {ratio} |"
+            f"| `{name}` | {row['n']} | {cell(row['best'])} | {cell(row['initial'])} | {cell(row['baseline'])} | "
+            f"{ratio} |"
         )
     return "\n".join(lines) + "\n"
 

@@ -127,7 +127,8 @@ class StagedProposer:
         grounded, notes = ground(base, self.train)
         if grounded is None:
             raise ProposerError("the staged proposer found no option the encoder can read on train images; "
-                                "give per-class notes (`cotclip optimize --notes`) with visible attributes or try another --lm")
+                                "give per-class notes (`cotclip optimize --notes`) with visible attributes or try "
+                                "another --lm")
         self._say(
             "ground",
             f"{sum(len(g.options) for g in grounded.groups)} of "

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -209,14 +209,18 @@ def _move_displaced(pool: Sequence[ClassPhrase], kinds: list[str], framed: set[i
     return notes
 
 
-def route_kinds(pool: Sequence[ClassPhrase], embed: Callable[[list[str]], np.ndarray]) -> tuple[list[ClassPhrase], list[str]]:
+def route_kinds(
+    pool: Sequence[ClassPhrase], embed: Callable[[list[str]], np.ndarray]
+) -> tuple[list[ClassPhrase], list[str]]:
     """The pool with every unsorted phrase given a kind or dropped (see the module docstring), and notes."""
     pool, frame_notes = kinds_by_frame(pool)
     labels = [p.kind for p in pool]
     kinds = sorted({k for k in labels if k != UNSORTED})
     if len(kinds) < 2:
         unsorted = [p for p in pool if p.kind == UNSORTED]
-        notes = [f"{len(unsorted)} unsorted phrase(s) dropped: the answers name fewer than two kinds"] if unsorted else []
+        notes = (
+            [f"{len(unsorted)} unsorted phrase(s) dropped: the answers name fewer than two kinds"] if unsorted else []
+        )
         return _one_rule_per_kind([p for p in pool if p.kind != UNSORTED]), frame_notes + notes
     texts = list(dict.fromkeys(p.phrase for p in pool))
     index_of = {t: i for i, t in enumerate(texts)}

@@ -155,7 +155,8 @@ def _manifest_dataset(path: Path, crop: Crop | None, image_column: str, label_co
     for needed in (path_column, label_column):
         if needed not in columns:
             raise DataError(
-                f"manifest {path} has no {needed!r} column (columns: {columns}); rename it or pass --image-column/--label-column"
+                f"manifest {path} has no {needed!r} column (columns: {columns}); rename it or pass "
+                "--image-column/--label-column"
             )
     if not rows:
         raise DataError(f"manifest {path} lists no images; add rows of {path_column},{label_column}")
@@ -206,7 +207,8 @@ def load_dataset(
         return _manifest_dataset(path, box, image_column, label_column)
     if path.is_file():
         raise DataError(
-            f"{rest} is not a .csv/.jsonl manifest; pass a folder of class subfolders, a manifest, hf:<id> or precomputed:<file.npz>"
+            f"{rest} is not a .csv/.jsonl manifest; pass a folder of class subfolders, a manifest, hf:<id> or "
+            "precomputed:<file.npz>"
         )
     raise DataError(
         f"data {rest!r} does not exist; pass a folder of class subfolders, a .csv/.jsonl manifest, "

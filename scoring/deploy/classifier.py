@@ -135,7 +135,8 @@ class Classifier:
             encoder = compiled.encoder_spec
         if encoder_settings is not None and encoder_settings.similarity not in ("cosine", compiled.similarity):
             raise InputError(
-                f"{source} was compiled for {compiled.similarity} similarity; drop --similarity {encoder_settings.similarity}"
+                f"{source} was compiled for {compiled.similarity} similarity; drop --similarity "
+                f"{encoder_settings.similarity}"
             )
         settings = replace(encoder_settings or EncoderSettings(), similarity=compiled.similarity)
         return cls(compiled, _resolve_encoder(encoder, settings) if encoder is not None else None)

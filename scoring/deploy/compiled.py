@@ -128,10 +128,16 @@ class CompiledClassifier:
 
     def _checked(self, image_embeddings):
         if self.similarity == "maxsim" or isinstance(image_embeddings, MultiVectors):
-            if not isinstance(image_embeddings, MultiVectors) or self.similarity != "maxsim" or image_embeddings.dim != self.dim:
+            if (
+                not isinstance(image_embeddings, MultiVectors)
+                or self.similarity != "maxsim"
+                or image_embeddings.dim != self.dim
+            ):
                 raise InputError(
-                    f"this classifier needs {self.similarity} image embeddings of width {self.dim}, got {similarity_of(image_embeddings)} "
-                    f"ones of shape {image_embeddings.shape}; embed the images with the encoder (and --similarity) it was compiled for"
+                    f"this classifier needs {self.similarity} image embeddings of width {self.dim}, got "
+                    f"{similarity_of(image_embeddings)} "
+                    f"ones of shape {image_embeddings.shape}; embed the images with the encoder (and --similarity) it "
+                    "was compiled for"
                 )
             return normalize_embeddings(image_embeddings)
         image_embeddings = np.asarray(image_embeddings, dtype=np.float32)

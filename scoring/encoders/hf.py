@@ -173,7 +173,8 @@ def _feature_backend(model: Any, folder: Path, device: str, trust: bool) -> _Bac
             tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
     except (OSError, ValueError, KeyError) as exc:
         raise EncoderError(
-            f"{folder} has no usable image processor/tokenizer ({str(exc).splitlines()[0]}); save the processor next to the model"
+            f"{folder} has no usable image processor/tokenizer ({str(exc).splitlines()[0]}); save the processor next "
+            "to the model"
         ) from None
     settings = {k: v for k, v in image_processor.to_dict().items() if not k.startswith("_") and k != "processor_class"}
     pre = json.dumps([type(image_processor).__name__, type(tokenizer).__name__, settings], sort_keys=True, default=str)
@@ -238,7 +239,8 @@ def _load_backend(
         ) from None
     if isinstance(config, dict) and "auto_map" in config and not trust:
         raise EncoderError(
-            f"{folder} needs its own Python code to load; pass trust_remote_code=True (--trust-remote-code) only if you trust it"
+            f"{folder} needs its own Python code to load; pass trust_remote_code=True (--trust-remote-code) only if "
+            "you trust it"
         )
     try:
         model = AutoModel.from_pretrained(folder, local_files_only=True, trust_remote_code=trust, dtype=torch.float32)

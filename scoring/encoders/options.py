@@ -10,14 +10,15 @@
 
 Known model families get defaults, which explicit options override (sources in the README):
 
-===================  =====================================================  ==========================================
-family               recognised by                                          defaults
-===================  =====================================================  ==========================================
-jina-clip-v1         ``model_type: jina_clip``, ``encode_text`` without     none (its encode calls take no options)
+===================  ==================================================  ==========================================
+family               recognised by                                       defaults
+===================  ==================================================  ==========================================
+jina-clip-v1         ``model_type: jina_clip``, ``encode_text`` without  none (its encode calls take no options)
                      ``task``
-jina-clip-v2         ``model_type: jina_clip``, ``encode_text(task=...)``   ``text.task=retrieval.query``
-jina-embeddings-v4   ``model_type: jina-embeddings-v4``                     ``task=retrieval``, ``text.prompt_name=query``
-===================  =====================================================  ==========================================
+jina-clip-v2         ``model_type: jina_clip``,                          ``text.task=retrieval.query``
+                     ``encode_text(task=...)``
+jina-embeddings-v4   ``model_type: jina-embeddings-v4``                  ``task=retrieval``, ``text.prompt_name=query``
+===================  ==================================================  ==========================================
 
 The effective options (defaults included) are part of the encoder's identity, and so of
 every cache key: embeddings made with another adapter, prompt or dimension never mix.

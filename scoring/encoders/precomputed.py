@@ -83,7 +83,8 @@ def read_precomputed(spec: str, fail: type[CotclipError] = EncoderError) -> Prec
     labels = _strings(arrays["labels"], "labels", fail, where) if "labels" in arrays else None
     if labels is not None and len(labels) != len(images):
         raise fail(
-            f"{where}: `labels` has {len(labels)} rows but `image_embeddings` has {len(images)}; save one label per image"
+            f"{where}: `labels` has {len(labels)} rows but `image_embeddings` has {len(images)}; save one label per "
+            "image"
         )
     if ("texts" in arrays) != ("text_embeddings" in arrays):
         raise fail(f"{where}: `texts` and `text_embeddings` must be saved together; add the missing one or drop both")
@@ -95,7 +96,8 @@ def read_precomputed(spec: str, fail: type[CotclipError] = EncoderError) -> Prec
         if text_rows.shape != (len(texts), images.shape[1]):
             expected = (len(texts), images.shape[1])
             raise fail(
-                f"{where}: `text_embeddings` is {text_rows.shape}, expected {expected} to match `texts` and `image_embeddings`"
+                f"{where}: `text_embeddings` is {text_rows.shape}, expected {expected} to match `texts` and "
+                "`image_embeddings`"
             )
         duplicates = [t for t, n in Counter(texts).items() if n > 1]
         if duplicates:

@@ -235,7 +235,8 @@ def parse_world_config(data: Any, source: str) -> WorldConfig:
     """Validate raw data as a :class:`WorldConfig`; raises DataError naming ``source``."""
     if not isinstance(data, dict):
         raise DataError(
-            f"world {source}: expected a mapping of settings (seed, dim, classes, groups, ...); got {type(data).__name__}"
+            f"world {source}: expected a mapping of settings (seed, dim, classes, groups, ...); got "
+            f"{type(data).__name__}"
         )
     try:
         return WorldConfig.model_validate(data)
@@ -254,7 +255,8 @@ def read_world_config(spec: str) -> tuple[str, WorldConfig]:
     path = Path(spec).expanduser()
     if not path.is_file():
         raise DataError(
-            f"unknown synthetic world {spec!r}: not a preset ({', '.join(PRESETS)}), not random:<seed> and no such file; "
+            f"unknown synthetic world {spec!r}: not a preset ({', '.join(PRESETS)}), not random:<seed> and no such "
+            "file; "
             "pass a preset name, random:<seed> or the path of a world .yaml"
         )
     try:

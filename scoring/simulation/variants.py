@@ -103,7 +103,8 @@ def parse_variant_spec(rest: str) -> tuple[int, str]:
         index = int(number)
     except ValueError:
         raise EncoderError(
-            f"encoder variant {number!r} is not an integer; use synthetic:variant:<k>[:<world>], e.g. synthetic:variant:1"
+            f"encoder variant {number!r} is not an integer; use synthetic:variant:<k>[:<world>], e.g. "
+            "synthetic:variant:1"
         ) from None
     if index < 0:
         raise EncoderError(f"encoder variant {index} is negative; use synthetic:variant:<k> with k >= 0")

@@ -164,7 +164,9 @@ def fantasy_names(count: int, rng: np.random.Generator, exclude: frozenset[str] 
     names: dict[str, None] = {}
     while len(names) < count:
         syllables = 2 + int(rng.integers(0, 4) == 0)
-        stem = "".join(_ONSETS[rng.integers(len(_ONSETS))] + _VOWELS[rng.integers(len(_VOWELS))] for _ in range(syllables))
+        stem = "".join(
+            _ONSETS[rng.integers(len(_ONSETS))] + _VOWELS[rng.integers(len(_VOWELS))] for _ in range(syllables)
+        )
         name = stem + _CODAS[rng.integers(len(_CODAS))]
         if name not in exclude:
             names.setdefault(name.capitalize(), None)

@@ -39,7 +39,8 @@ from transformers import PretrainedConfig
 class JinaCLIPConfig(PretrainedConfig):
     model_type = "jina_clip"
 
-    def __init__(self, hidden=16, dim=12, task_instructions=None, matryoshka_dimensions=None, truncate_dim=None, **kwargs):
+    def __init__(self, hidden=16, dim=12, task_instructions=None, matryoshka_dimensions=None, truncate_dim=None,
+                 **kwargs):
         self.hidden, self.dim, self.truncate_dim = hidden, dim, truncate_dim
         self.task_instructions = task_instructions
         self.matryoshka_dimensions = matryoshka_dimensions
@@ -49,7 +50,8 @@ class JinaCLIPConfig(PretrainedConfig):
 class JinaEmbeddingsV4Config(PretrainedConfig):
     model_type = "jina-embeddings-v4"
 
-    def __init__(self, hidden=16, dim=12, multi_vector_dim=8, task_names=None, matryoshka_dims=None, truncate_dim=None, **kwargs):
+    def __init__(self, hidden=16, dim=12, multi_vector_dim=8, task_names=None, matryoshka_dims=None, truncate_dim=None,
+                 **kwargs):
         self.hidden, self.dim, self.multi_vector_dim, self.truncate_dim = hidden, dim, multi_vector_dim, truncate_dim
         self.task_names = task_names or ["retrieval", "text-matching", "code"]
         self.matryoshka_dims = matryoshka_dims or [4, 8]
@@ -132,7 +134,8 @@ class JinaCLIPModel(PreTrainedModel):
 
 class JinaCLIPv1Model(JinaCLIPModel):
     @torch.inference_mode()
-    def encode_text(self, sentences: Union[str, List[str]], batch_size: int = 32, show_progress_bar: Optional[bool] = None,
+    def encode_text(self, sentences: Union[str, List[str]], batch_size: int = 32,
+                    show_progress_bar: Optional[bool] = None,
                     convert_to_numpy: bool = True, convert_to_tensor: bool = False, device=None,
                     normalize_embeddings: bool = True, **tokenizer_kwargs):
         single = isinstance(sentences, str)
@@ -155,7 +158,8 @@ class JinaCLIPv2Model(JinaCLIPModel):
         if task is None:
             return None
         if task not in (self.config.task_instructions or {}):
-            raise ValueError(f"Unsupported task '{task}'. Choose one of the following: {', '.join(self.config.task_instructions or {})}")
+            known = ', '.join(self.config.task_instructions or {})
+            raise ValueError(f"Unsupported task '{task}'. Choose one of the following: {known}")
         return self.config.task_instructions[task]
 
     @torch.inference_mode()
@@ -165,7 +169,8 @@ class JinaCLIPv2Model(JinaCLIPModel):
                     truncate_dim: Optional[int] = None, **tokenizer_kwargs):
         single = isinstance(sentences, str)
         instruction = self.get_instruction_from_task(task)
-        rows = self._text([sentences] if single else list(sentences), instruction, tokenizer_kwargs.get("max_length", 512))
+        texts = [sentences] if single else list(sentences)
+        rows = self._text(texts, instruction, tokenizer_kwargs.get("max_length", 512))
         truncate_dim = truncate_dim or self.config.truncate_dim
         out = self._finish(rows, normalize_embeddings, truncate_dim, convert_to_numpy, convert_to_tensor)
         return out[0] if single else out
@@ -228,7 +233,8 @@ class JinaEmbeddingsV4Model(PreTrainedModel):
         kwargs = self._validate_encoding_params(truncate_dim=truncate_dim, prompt_name=prompt_name)
         adapter = self.adapters[self.config.task_names.index(self._validate_task(task))]
         single = isinstance(texts, str)
-        hidden = [self.towers.text_tokens(f"{kwargs['prefix']}: {t}", max_length, adapter) for t in ([texts] if single else texts)]
+        hidden = [self.towers.text_tokens(f"{kwargs['prefix']}: {t}", max_length, adapter)
+                  for t in ([texts] if single else texts)]
         out = self._outputs(hidden, return_multivector, return_numpy, kwargs["truncate_dim"], self.towers.text_proj)
         return out[0] if single else out
 

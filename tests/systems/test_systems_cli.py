@@ -281,7 +281,8 @@ def test_seed_yaml_with_wrong_key_types_is_reported(cli: Any, tmp_path: Path) ->
     path = tmp_path / "seed.yaml"
     path.write_text('classification_cot:\n  g: {prompt: "{}", options: [a, b]}\n1: x\nk_rules:\n  2: {g: 1}\n', "utf-8")
     code, out, err = cli("validate", str(path))
-    assert code == 2 and "classes[0]: Input should be a valid string (got int 2)" in err and "Traceback" not in out + err
+    assert code == 2
+    assert "classes[0]: Input should be a valid string (got int 2)" in err and "Traceback" not in out + err
 
 
 def test_validate_json_on_a_binary_file_still_prints_one_json_document(tmp_path, capsys):

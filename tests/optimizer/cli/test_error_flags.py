@@ -211,4 +211,6 @@ def test_every_run_setting_a_resume_can_name_is_a_flag_of_optimize():
     optimize = command_flags()["optimize"]
     missing = [key for key in RunConfig.model_fields if key not in yaml_only
                and not all(part in optimize for part in _flag(key).split("/") if part.startswith("--"))]
-    assert not missing, f"RunConfig fields without an optimize flag: {missing} (add the flag or list it as run.yaml-only)"
+    assert not missing, (
+        f"RunConfig fields without an optimize flag: {missing} (add the flag or list it as run.yaml-only)"
+    )

@@ -43,15 +43,27 @@ def test_phrases_sharing_a_frame_get_one_kind_named_after_the_frames_words():
     pool = [ClassPhrase(c, kind, f"pictured against a {place}", True)
             for c, kind, place in zip(CLASSES, ["color", "background", "shape", "background"],
                                       ["cave", "desert", "swamp", "lake"])]
-    pool += [ClassPhrase(c, "background", f"its body surface is {s}", True) for c, s in zip(CLASSES, ["furry", "slimy", "scaly"])]
-    pool += [ClassPhrase(c, "color", f"{build} in build", True) for c, build in zip(CLASSES, ["lanky", "round", "flat"])]
-    pool += [ClassPhrase("Di", UNSORTED, "squat in build", True), ClassPhrase("Ada", "color", "red", True),
-             ClassPhrase("Bo", "background", "a glowing aura", True)]
+    pool += [
+        ClassPhrase(c, "background", f"its body surface is {s}", True)
+        for c, s in zip(CLASSES, ["furry", "slimy", "scaly"])
+    ]
+    pool += [
+        ClassPhrase(c, "color", f"{build} in build", True) for c, build in zip(CLASSES, ["lanky", "round", "flat"])
+    ]
+    pool += [
+        ClassPhrase("Di", UNSORTED, "squat in build", True),
+        ClassPhrase("Ada", "color", "red", True),
+        ClassPhrase("Bo", "background", "a glowing aura", True),
+    ]
     framed, notes = kinds_by_frame(pool)
     kinds = {p.phrase: p.kind for p in framed}
     assert {kinds[f"pictured against a {p}"] for p in ["cave", "desert", "swamp", "lake"]} == {"background"}  # votes
-    assert {kinds[f"its body surface is {s}"] for s in ["furry", "slimy", "scaly"]} == {"texture"}  # "what its surface is like"
-    assert {kinds[f"{b} in build"] for b in ["lanky", "round", "flat", "squat"]} == {"shape"}  # "its body shape or build"
+    assert {kinds[f"its body surface is {s}"] for s in ["furry", "slimy", "scaly"]} == {
+        "texture"
+    }  # "what its surface is like"
+    assert {kinds[f"{b} in build"] for b in ["lanky", "round", "flat", "squat"]} == {
+        "shape"
+    }  # "its body shape or build"
     assert kinds["red"] == "color"  # no frame: the LLM's kind stands
     # the other phrase the LLM called background keeps a group of its own rather than join the frame's
     assert kinds["a glowing aura"] not in {"background", "texture", "shape", "color"}
@@ -62,8 +74,16 @@ def test_frameless_unsorted_phrases_join_the_kind_they_read_most_like():
     colours, animals = ["red", "teal", "navy", "plum", "gold"], ["a fox", "a crab", "a newt", "a wren", "a mole"]
 
     def embed(texts):  # a text encoder that puts colours together and animals together
-        return np.stack([np.r_[1.0 if t in colours + ["rust"] else 0.0, 1.0 if t in animals + ["a yak"] else 0.0,
-                               0.01 * _random_embed([t])[0]] for t in texts])
+        return np.stack(
+            [
+                np.r_[
+                    1.0 if t in colours + ["rust"] else 0.0,
+                    1.0 if t in animals + ["a yak"] else 0.0,
+                    0.01 * _random_embed([t])[0],
+                ]
+                for t in texts
+            ]
+        )
 
     pool = [ClassPhrase(f"C{i}", "color", c, True) for i, c in enumerate(colours)]
     pool += [ClassPhrase(f"C{i}", "resembles", a, True) for i, a in enumerate(animals)]
