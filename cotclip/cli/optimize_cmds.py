@@ -297,7 +297,7 @@ def _show(summary: RunSummary, as_json: bool) -> None:
 
 
 def _start_or_resume(flags: BaseModel, config: Path | None, resume: Path | None, as_json: bool) -> RunSummary:
-    """A new run from flags (over an optional run.yaml, as a typed RunConfig), or ``resume``'s run with flag overrides."""
+    """A new run from flags (over an optional run.yaml, as a typed RunConfig), or resume's run with overrides."""
     _quiet_optuna()
     hooks = {
         "on_version": _printer(as_json),
