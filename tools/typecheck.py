@@ -11,6 +11,7 @@ findings with the repository's own paths.
 from __future__ import annotations
 
 import pathlib
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -28,15 +29,18 @@ def package_dirs() -> dict[str, str]:
 def lay_out(mapping: dict[str, str]) -> None:
     """Link each mapped folder at its import path under ``LAYOUT``.
 
-    A folder that holds other mapped folders is mirrored entry by entry instead.
+    A folder that holds other mapped folders (the ``cotclip`` application package) is copied
+    instead: mypy follows a linked ``__init__.py`` to its real folder, where the linked
+    sub-packages are not, and then finds each of them twice.
     """
     targets = {LAYOUT.joinpath(*dotted.split(".")): ROOT / folder for dotted, folder in mapping.items()}
     for link in sorted(targets, key=lambda path: len(path.parts)):
         nested = any(other != link and link in other.parents for other in targets)
         if nested:
-            link.mkdir(parents=True, exist_ok=True)
-            for entry in targets[link].iterdir():
-                _link(link / entry.name, entry)
+            if link.is_symlink() or link.is_file():
+                link.unlink()
+            shutil.rmtree(link, ignore_errors=True)
+            shutil.copytree(targets[link], link, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             link.parent.mkdir(parents=True, exist_ok=True)
             _link(link, targets[link])
