@@ -186,7 +186,9 @@ class StagedSteps:
 
         results, error = [], None
         for outcome in self.executor.map(run, list(items)):
-            value, log, failure = outcome if isinstance(outcome, tuple) else (None, [], outcome)
+            if isinstance(outcome, CotclipError):  # run() keeps its own; typed for the executor's error slots
+                raise outcome
+            value, log, failure = outcome
             self.records.extend(log)
             error = error or failure
             results.append(value)
