@@ -99,7 +99,7 @@ class _SlotWatcher:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, daemon=True)
 
-    def __enter__(self) -> "_SlotWatcher":
+    def __enter__(self) -> _SlotWatcher:
         self._thread.start()
         return self
 
