@@ -47,10 +47,22 @@ from cotclip.scoring.simulation.world import load_world  # noqa: E402
 
 
 def _round(lm: str, api_base: str | None, k: int, concurrency: int, scratch: Path) -> tuple[float, list[str]]:
-    config = RunConfig(name=f"c{concurrency}", runs_dir=str(scratch), data="synthetic:pokemon-like", model="synthetic",
-                       lm=lm, api_base=api_base, proposer="oneshot", n_proposals=k, llm_concurrency=concurrency,
-                       moves=["fit_rules"],
-                       max_evaluations=k, llm_max_tokens=400, llm_timeout_s=600.0, cache_dir=str(scratch / "cache"))
+    config = RunConfig(
+        name=f"c{concurrency}",
+        runs_dir=str(scratch),
+        data="synthetic:pokemon-like",
+        model="synthetic",
+        lm=lm,
+        api_base=api_base,
+        proposer="oneshot",
+        n_proposals=k,
+        llm_concurrency=concurrency,
+        moves=["fit_rules"],
+        max_evaluations=k,
+        llm_max_tokens=400,
+        llm_timeout_s=600.0,
+        cache_dir=str(scratch / "cache"),
+    )
     started = time.perf_counter()
     optimize(config, progress=False)
     elapsed = time.perf_counter() - started
@@ -85,8 +97,10 @@ def fixed_latency(latency: float, k: int, levels: list[int]) -> None:
     speedup = low[0] / high[0]
     same = "identical" if low[2] == high[2] else "DIFFERENT"
     met = "met" if speedup >= 3.0 and same == "identical" else "NOT met"
-    print(f"target: round >= 3x faster at concurrency {levels[-1]} with identical versions: "
-          f"{speedup:.2f}x, versions {same} -> {met} (whole run: {low[1] / high[1]:.2f}x)")
+    print(
+        f"target: round >= 3x faster at concurrency {levels[-1]} with identical versions: "
+        f"{speedup:.2f}x, versions {same} -> {met} (whole run: {low[1] / high[1]:.2f}x)"
+    )
 
 
 class _SlotWatcher:
@@ -134,20 +148,26 @@ def _children_argv() -> list[list[str]]:
 
 
 def local_server(k: int, levels: list[int]) -> None:
-    print(f"\nbundled llama-server (SmolLM2-135M, --lm local, one-shot proposer), K={k}; "
-          f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} CPU(s)")
+    print(
+        f"\nbundled llama-server (SmolLM2-135M, --lm local, one-shot proposer), K={k}; "
+        f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} CPU(s)"
+    )
     print(f"{'concurrency':>11}{'run s':>9}{'-np':>5}{'slots':>7}{'-t':>4}  versions")
     rows = {}
     for level in levels:
         with tempfile.TemporaryDirectory() as scratch, _SlotWatcher() as watcher:
             run_s, versions = _round("local:smollm2", None, k, level, Path(scratch))
         rows[level] = (run_s, versions)
-        print(f"{level:>11}{run_s:>9.2f}{watcher.np or '?':>5}{watcher.total_slots or '?':>7}"
-              f"{watcher.threads or '?':>4}  {' '.join(versions)}")
+        print(
+            f"{level:>11}{run_s:>9.2f}{watcher.np or '?':>5}{watcher.total_slots or '?':>7}"
+            f"{watcher.threads or '?':>4}  {' '.join(versions)}"
+        )
     low, high = rows[levels[0]], rows[levels[-1]]
     same = "identical" if low[1] == high[1] else "DIFFERENT"
-    print(f"llama-server: run {low[0] / high[0]:.2f}x faster at concurrency {levels[-1]}, versions {same}; "
-          f"load average after {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(
+        f"llama-server: run {low[0] / high[0]:.2f}x faster at concurrency {levels[-1]}, versions {same}; "
+        f"load average after {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
+    )
 
 
 def main() -> None:

@@ -71,8 +71,14 @@ def notes(world):
 
 
 def _task(world, notes):
-    return ProposalTask(classes=tuple(world.classes), domain="fantasy creatures", notes=notes, max_groups=6,
-                        max_options=12, n_candidates=2)
+    return ProposalTask(
+        classes=tuple(world.classes),
+        domain="fantasy creatures",
+        notes=notes,
+        max_groups=6,
+        max_options=12,
+        n_candidates=2,
+    )
 
 
 def _run(world, notes, train, concurrency, budget=None, cache_dir=None):
