@@ -14,7 +14,7 @@ from cotclip.optimizer.llm.lm import Completion, LLMClient, LMConfig
 from cotclip.optimizer.llm.usage import Budget, CallUsage
 from cotclip.optimizer.proposers._base import ProposalTask
 from cotclip.optimizer.proposers.staged import StagedProposer
-from cotclip.scoring.synthetic.world import load_world
+from cotclip.scoring.simulation.world import load_world
 from cotclip.systems.errors import BudgetExhaustedError
 
 EXTRA = ["teal", "amber", "ivory", "slate", "crimson", "olive"]
