@@ -30,7 +30,7 @@ from cotclip.scoring.registry import load_dataset, load_encoder
 from cotclip.systems.errors import InputError, MissingTextEmbeddingsError
 from cotclip.systems.model import System
 
-__all__ = ["EmbedJob", "EmbedReport", "embed_into_cache", "missing_positions", "ENGINES"]
+__all__ = ["EmbedJob", "EmbedReport", "WorkerUsage", "embed_into_cache", "missing_positions", "ENGINES"]
 
 ENGINES = ("local", "ray")
 
@@ -48,9 +48,25 @@ class EmbedJob:
 
     def open(self) -> tuple[Dataset, CachedEncoder]:
         """The dataset and the cached encoder these specs name."""
-        dataset = load_dataset(self.data, crop=self.crop, image_column=self.image_column,
-                               label_column=self.label_column)
+        dataset = load_dataset(
+            self.data, crop=self.crop, image_column=self.image_column, label_column=self.label_column
+        )
         return dataset, CachedEncoder(load_encoder(self.model, dataset=dataset), EmbeddingCache(self.cache_dir))
+
+    def to_dict(self) -> dict[str, object]:
+        """All fields."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class WorkerUsage:
+    """What one Ray actor did: batches and images encoded, seconds busy in them, CPU seconds they took."""
+
+    worker: str
+    batches: int
+    images: int
+    busy_s: float
+    cpu_s: float
 
     def to_dict(self) -> dict[str, object]:
         """All fields."""
@@ -71,6 +87,7 @@ class EmbedReport:
     texts_encoded: int = 0
     seconds: float = 0.0
     encode_s: float = 0.0
+    workers_used: list[WorkerUsage] = field(default_factory=list)
 
     @property
     def images_per_s(self) -> float:
@@ -90,6 +107,8 @@ class EmbedReport:
         """All fields plus ``images_per_s`` and ``steady_images_per_s``.
 
         Unreadable images are listed as ``{"source", "reason"}``.
+
+        ``workers_used`` (Ray only) lists each actor's batches, images, busy and CPU seconds.
         """
         data = asdict(self)
         data["unreadable"] = [{"source": s, "reason": r} for s, r in self.unreadable]
@@ -177,6 +196,7 @@ def embed_into_cache(
     bar = _progress(len(missing), show, f"embedding {len(missing)} images ({engine})")
     advance = next(bar)
     try:
+        used: list[WorkerUsage] = []
         if not missing:
             unreadable, encode_s = [], 0.0
         elif engine == "local":
@@ -185,7 +205,7 @@ def embed_into_cache(
         else:
             from cotclip.scoring.ray_engine import encode_with_ray
 
-            unreadable, encode_s = encode_with_ray(
+            unreadable, encode_s, used = encode_with_ray(
                 job, missing, batch_size=batch_size, workers=workers, address=address, advance=advance
             )
     finally:
@@ -204,4 +224,5 @@ def embed_into_cache(
         encoder.stats.encoder_calls - before,
         seconds,
         encode_s,
+        used,
     )

@@ -122,6 +122,7 @@ def _staged(config: RunConfig, client: Any, data: RunData, on_step: Callable[[st
         prompts_dir=prompts_dir,
         on_step=on_step,
         seed=config.seed,
+        concurrency=config.llm_concurrency,
     )
 
 

@@ -62,13 +62,15 @@ class StagedProposer:
 
     ``train`` is the run's train split (grounding and text embeddings); ``fit`` refits a
     system's rules on train images (the loop's ``fit_rules``); ``on_step`` receives one
-    line per finished step (the demo prints them); ``seed`` varies the LLM's sampling.
+    line per finished step (the demo prints them); ``seed`` varies the LLM's sampling;
+    ``concurrency``: how many LLM calls of one step may be in flight at once.
     """
 
     def __init__(self, client: LLMClient, *, train: ImageSet, fit: Callable[[System], System] | None = None,
                  budget: Budget | None = None, prompts_dir: Path | None = None, batch_size: int = 4,
-                 on_step: Callable[[str], None] | None = None, seed: int = 0) -> None:
-        self.steps = StagedSteps(client, budget=budget or Budget(), prompts_dir=prompts_dir, seed=seed)
+                 on_step: Callable[[str], None] | None = None, seed: int = 0, concurrency: int = 1) -> None:
+        self.steps = StagedSteps(client, budget=budget or Budget(), prompts_dir=prompts_dir, seed=seed,
+                                 concurrency=concurrency)
         self.train = train
         self.fit = fit
         self.batch_size = max(1, batch_size)
@@ -91,13 +93,14 @@ class StagedProposer:
 
     def state(self) -> dict[str, Any]:
         """What a resumed run needs to ask the same questions again (the loop stores it in progress.json)."""
-        return {"calls": self.steps.calls, "contrasted": sorted(list(pair) for pair in self._contrasted),
+        return {"steps_asked": self.steps.steps_asked,
+                "contrasted": sorted(list(pair) for pair in self._contrasted),
                 "kind_groups": {k: list(v) for k, v in self._kind_groups.items()},
                 "task": self._task.to_dict() if self._task is not None else None}
 
     def restore_state(self, state: dict[str, Any]) -> None:
         """Continue from :meth:`state` (LLM seeds, pairs already asked about, the proposal's questions)."""
-        self.steps.calls = int(state.get("calls", 0))
+        self.steps.steps_asked = int(state.get("steps_asked", 0))
         self._contrasted = {tuple(pair) for pair in state.get("contrasted", [])}
         self._kind_groups = {k: (v[0], v[1]) for k, v in state.get("kind_groups", {}).items()}
         task = state.get("task")
@@ -146,10 +149,9 @@ class StagedProposer:
     def _describe(self, task: ProposalTask) -> list[ClassPhrase]:
         pool: list[ClassPhrase] = []
         classes = list(task.classes)
-        batches = range(0, len(classes), self.batch_size)
-        for number, start in enumerate(batches, 1):
-            batch = classes[start : start + self.batch_size]
-            answered = self.steps.describe(batch, task.domain, task.notes)
+        batches = [classes[start : start + self.batch_size] for start in range(0, len(classes), self.batch_size)]
+        answers = self.steps.describe_batches(batches, task.domain, task.notes)
+        for number, (batch, answered) in enumerate(zip(batches, answers), 1):
             found = 0
             for name in batch:
                 kept, notes = clean_attributes(name, task.notes.get(name), answered.get(name, []), classes)
@@ -204,9 +206,12 @@ class StagedProposer:
 
     def _expand(self, task: ProposalTask, groups: list[StagedGroup]) -> list[StagedGroup]:
         expanded, added = [], 0
+        open_groups = [g for g in groups if task.max_options > len(g.options)]
+        answers = self.steps.more_values_all([(g.kind, list(g.options)) for g in open_groups], task.domain)
+        more_of = {id(g): more for g, more in zip(open_groups, answers)}
         for group in groups:
             room = task.max_options - len(group.options)
-            more = self.steps.more_values(group.kind, list(group.options), task.domain) if room > 0 else []
+            more = more_of.get(id(group), [])
             known = {o.casefold() for o in group.options}
             fresh: list[str] = []
             for value in more:
@@ -220,13 +225,15 @@ class StagedProposer:
 
     def _assign(self, task: ProposalTask, pool: list[ClassPhrase], groups: list[StagedGroup]) -> dict:
         rules, unmatched = assign(pool, groups, list(task.classes))
-        asked = 0
-        for group in groups:
-            pending = [(c, phrase) for c, g, phrase in unmatched if g is group and rules[c][group.name] is None]
-            if pending:
-                asked += len(pending)
-                for name, index in self.steps.choose_options(group, pending).items():
-                    rules[name][group.name] = index
+        pending_of = {
+            id(group): [(c, phrase) for c, g, phrase in unmatched if g is group and rules[c][group.name] is None]
+            for group in groups
+        }
+        asks = [(group, pending_of[id(group)]) for group in groups if pending_of[id(group)]]
+        asked = sum(len(pending) for _, pending in asks)
+        for (group, _), chosen in zip(asks, self.steps.choose_options_all(asks)):
+            for name, index in chosen.items():
+                rules[name][group.name] = index
         set_rules = sum(1 for c in rules for v in rules[c].values() if v is not None)
         self._say(
             "assign",

@@ -7,15 +7,26 @@ an unusable answer or a failed server call gives an empty result and a log line,
 the staged proposer falls back (built-in templates, rules from the images). Only a
 spent budget (:class:`BudgetExhaustedError`) and an endpoint that failed every attempt
 (:class:`LLMUnavailableError`: the run stops instead of asking it again) propagate.
+
+The per-class and per-group calls of one step (the describe batches, the expand and
+assign calls of the groups) go out together through one
+:class:`~cotclip.optimizer.llm.concurrency.LLMExecutor`, up to its concurrency, with
+the budget reserved before each paid call. Each request's seed is derived from the
+step's number, the request's position in the step and its attempt, never from the
+order answers arrive in, and the answers are recorded in position order: the same
+seeds and cached answers give the same records and proposals at any concurrency.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+from cotclip.optimizer.llm.concurrency import LLMExecutor, LLMRequest
 from cotclip.optimizer.llm.lm import LLMClient
 from cotclip.optimizer.llm.usage import Budget, Usage
 from cotclip.optimizer.proposers._parse import UnusableAnswerError, parse_answer
@@ -30,7 +41,10 @@ from cotclip.optimizer.proposers.staged_signatures import (
     templates_signature,
 )
 from cotclip.optimizer.proposers.staged_stages import ClassPhrase, StagedGroup, clean_attributes
-from cotclip.systems.errors import LLMServerError, LLMUnavailableError
+from cotclip.systems.errors import CotclipError, LLMServerError, LLMUnavailableError
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 __all__ = ["StagedSteps", "DEFAULT_TEMPLATES"]
 
@@ -71,22 +85,28 @@ def _attributes(items: Any) -> list[tuple[str, str]]:
 
 
 class StagedSteps:
-    """Budgeted, logged, validated LLM calls for the staged proposer's steps."""
+    """Budgeted, logged, validated LLM calls for the staged proposer's steps (concurrent within a step).
 
-    def __init__(self, client: LLMClient, *, budget: Budget, prompts_dir: Path | None = None, seed: int = 0) -> None:
+    ``concurrency``: how many calls of one step may be in flight at once (1: one after
+    the other, in position order).
+    """
+
+    def __init__(
+        self, client: LLMClient, *, budget: Budget, prompts_dir: Path | None = None, seed: int = 0, concurrency: int = 1
+    ) -> None:
         self.client = client
         self.seed = seed
         self.budget = budget
         self.prompts_dir = prompts_dir
-        self._usage = Usage()
+        self.executor = LLMExecutor(client, budget=budget, concurrency=concurrency)
         self.records: list[dict[str, Any]] = []
         self._instructions: dict[str, Instructions] = {}
-        self.calls = 0  # seeds each request; restored on resume so the same requests hit the cache
+        self.steps_asked = 0  # numbers each step; request seeds derive from it; restored on resume
 
     @property
     def usage(self) -> Usage:
-        """LLM use so far."""
-        return self._usage
+        """LLM use so far (cached calls included)."""
+        return self.executor.usage
 
     @property
     def model(self) -> str:
@@ -107,41 +127,113 @@ class StagedSteps:
         """Record a step summary (and what it repaired or dropped) in the log."""
         self.records.append({"kind": "staged-step", "step": step, "summary": line, "notes": list(notes)})
 
-    def _ask(self, step: str, signature, inputs: dict[str, Any], *, temperature: float | None = None) -> Any:
-        """One budgeted call; the parsed answer (a dict) or None, recorded either way."""
-        self.budget.check(self._usage)
-        self.calls += 1
+    def _begin(self) -> int:
+        """Number the next step (its requests' seeds derive from the number)."""
+        self.steps_asked += 1
+        return self.steps_asked
+
+    def _seed(self, number: int, position: int, attempt: int = 0) -> int:
+        """The seed of one request: from the run's seed, the step's number and the request's place in it."""
+        digest = hashlib.sha256(f"{self.seed}/{number}/{position}/{attempt}".encode("ascii")).digest()
+        return int.from_bytes(digest[:4], "big") >> 1  # 31 bits: every server takes it
+
+    def _ask(
+        self,
+        step: str,
+        signature,
+        inputs: dict[str, Any],
+        *,
+        seed: int,
+        log: list[dict[str, Any]],
+        temperature: float | None = None,
+    ) -> Any:
+        """One budgeted call; the parsed answer (a dict) or None, recorded in ``log`` either way.
+
+        A call the budget refuses is not recorded (nothing was asked) and raises
+        :class:`BudgetExhaustedError`.
+        """
         record: dict[str, Any] = {"kind": f"staged-{step}", "raw": None, "error": None}
-        self.records.append(record)
         try:
-            completion = self.client.complete(signature, inputs, temperature=temperature,
-                                              seed=self.seed * 1000 + self.calls)
+            completion = self.executor.complete(LLMRequest(signature, inputs, temperature=temperature, seed=seed))
         except LLMUnavailableError as exc:  # every attempt failed: the run stops (llm_unavailable), with its report
-            record["error"] = exc.message
+            log.append({**record, "error": exc.message})
             raise
         except LLMServerError as exc:
-            record["error"] = exc.message
+            log.append({**record, "error": exc.message})
             logger.info("staged %s: the LLM call failed: %s", step, exc.message)
             return None
-        self._usage = self._usage.add(completion.usage)
         record.update(raw=completion.text, usage=completion.usage.to_dict(), request=completion.request_key)
+        log.append(record)
         try:
             return parse_answer(completion.text).data
         except UnusableAnswerError as exc:
             record["error"] = str(exc)
             return None
 
+    def _each(self, function: Callable[[T, list[dict[str, Any]]], R], items: Iterable[T]) -> list[R]:
+        """``function(item, log)`` for every item, concurrently; results and records in item order.
+
+        Every item runs to its end; then the first error in item order (a spent
+        budget, an unavailable endpoint) is raised, after every record is kept.
+        """
+
+        def run(item: T) -> tuple[R | None, list[dict[str, Any]], CotclipError | None]:
+            log: list[dict[str, Any]] = []
+            try:
+                return function(item, log), log, None
+            except CotclipError as exc:
+                return None, log, exc
+
+        results, error = [], None
+        for outcome in self.executor.map(run, list(items)):
+            if isinstance(outcome, CotclipError):  # run() keeps its own; typed for the executor's error slots
+                raise outcome
+            value, log, failure = outcome
+            self.records.extend(log)
+            error = error or failure
+            results.append(value)
+        if error is not None:
+            raise error
+        return results
+
     # ----- the steps ---------------------------------------------------------------------
-    def describe(self, batch: list[str], domain: str | None, notes: dict[str, str]) -> dict[str, list[tuple[str, str]]]:
-        """``{class: [(kind, phrase), ...]}`` for the classes of ``batch`` the answer covers (asked twice at most)."""
+    def describe_batches(
+        self, batches: list[list[str]], domain: str | None, notes: dict[str, str]
+    ) -> list[dict[str, list[tuple[str, str]]]]:
+        """Per batch, ``{class: [(kind, phrase), ...]}`` for the classes its answer covers (batches concurrently)."""
+        number = self._begin()
+        self.instructions("describe")  # read here, not by the first of the concurrent calls
+        return self._each(
+            lambda item, log: self._describe(number, item[0], item[1], domain, notes, log), enumerate(batches)
+        )
+
+    def _describe(
+        self,
+        number: int,
+        position: int,
+        batch: list[str],
+        domain: str | None,
+        notes: dict[str, str],
+        log: list[dict[str, Any]],
+    ) -> dict[str, list[tuple[str, str]]]:
+        """One batch, asked twice at most (the second time about the classes the first answer missed)."""
         found: dict[str, list[tuple[str, str]]] = {}
         feedback = ""
-        for _ in range(2):
+        for attempt in range(2):
             missing = [c for c in batch if c not in found]
             lines = "\n".join(f"- {c}: {notes.get(c, '') or '(no note)'}" for c in missing)
-            data = self._ask("describe", describe_signature(missing, self.instructions("describe")),
-                             {"domain": domain or "images of the listed classes", "notes": lines,
-                              "kinds": _kinds_text(), "feedback": feedback})
+            data = self._ask(
+                "describe",
+                describe_signature(missing, self.instructions("describe")),
+                {
+                    "domain": domain or "images of the listed classes",
+                    "notes": lines,
+                    "kinds": _kinds_text(),
+                    "feedback": feedback,
+                },
+                seed=self._seed(number, position, attempt),
+                log=log,
+            )
             entries = data.get("descriptions", data) if isinstance(data, dict) else None
             entries = entries.get("classes", entries) if isinstance(entries, dict) else entries
             by_name = {normalize_text(c): c for c in missing}
@@ -167,6 +259,8 @@ class StagedSteps:
             "questions",
             templates_signature(kinds, self.instructions("questions")),
             {"domain": domain or "images of the listed classes", "kinds": lines},
+            seed=self._seed(self._begin(), 0),
+            log=self.records,
         )
         entries = data.get("questions", data) if isinstance(data, dict) else None
         entries = entries.get("questions", entries) if isinstance(entries, dict) else entries
@@ -205,12 +299,27 @@ class StagedSteps:
         """The built-in ``(group name, template)`` of ``kind``."""
         return DEFAULT_TEMPLATES.get(kind, (kind, f"Its {kind} is {{}}."))
 
-    def more_values(self, kind: str, known: list[str], domain: str | None) -> list[str]:
+    def more_values_all(self, asks: list[tuple[str, list[str]]], domain: str | None) -> list[list[str]]:
+        """For each ``(kind, known values)``: the other values the LLM lists (the kinds concurrently)."""
+        number = self._begin()
+        self.instructions("expand")
+        return self._each(
+            lambda item, log: self._more_values(
+                item[1][0], item[1][1], domain, seed=self._seed(number, item[0]), log=log
+            ),
+            enumerate(asks),
+        )
+
+    def _more_values(
+        self, kind: str, known: list[str], domain: str | None, *, seed: int, log: list[dict[str, Any]]
+    ) -> list[str]:
         """Other values of ``kind`` the LLM lists (short phrases, not already known)."""
         data = self._ask(
             "expand",
             expand_signature(self.instructions("expand")),
             {"domain": domain or "images of the listed classes", "kind": f"{kind} ({KINDS[kind]})", "known": known},
+            seed=seed,
+            log=log,
         )
         values = data.get("more", data) if isinstance(data, dict) else None
         values = values.get("values", []) if isinstance(values, dict) else values
@@ -228,7 +337,18 @@ class StagedSteps:
                 cleaned.append(text)
         return cleaned
 
-    def choose_options(self, group: StagedGroup, pending: list[tuple[str, str]]) -> dict[str, int]:
+    def choose_options_all(self, asks: list[tuple[StagedGroup, list[tuple[str, str]]]]) -> list[dict[str, int]]:
+        """For each ``(group, pending (class, phrase) pairs)``: the options the LLM picks (the groups concurrently)."""
+        number = self._begin()
+        self.instructions("assign")
+        return self._each(
+            lambda item, log: self._choose_options(item[1][0], item[1][1], seed=self._seed(number, item[0]), log=log),
+            enumerate(asks),
+        )
+
+    def _choose_options(
+        self, group: StagedGroup, pending: list[tuple[str, str]], *, seed: int, log: list[dict[str, Any]]
+    ) -> dict[str, int]:
         """For classes whose phrase matched no option of ``group``: the option the LLM picks (none = absent)."""
         classes = list(dict.fromkeys(c for c, _ in pending))
         lines = "\n".join(f"- {c}: {phrase}" for c, phrase in pending)
@@ -236,6 +356,8 @@ class StagedSteps:
             "assign",
             assign_signature(classes, list(group.options), self.instructions("assign")),
             {"question": group.prompt, "descriptions": lines},
+            seed=seed,
+            log=log,
         )
         entries = data.get("answer", data) if isinstance(data, dict) else None
         entries = entries.get("choices", entries) if isinstance(entries, dict) else entries
@@ -265,6 +387,8 @@ class StagedSteps:
             "contrast",
             contrast_signature(first, second, self.instructions("contrast")),
             {"domain": domain or "images of the listed classes", "pair": text, "kinds": _kinds_text()},
+            seed=self._seed(self._begin(), 0),
+            log=self.records,
         )
         answer = data.get("differences", data) if isinstance(data, dict) else {}
         answer = answer if isinstance(answer, dict) else {}

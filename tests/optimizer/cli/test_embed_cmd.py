@@ -18,11 +18,14 @@ from cotclip.systems.model import System
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from helpers.tiny_clip import build_image_folder, build_tiny_clip  # noqa: E402
 
-SYSTEM = System.from_data({
-    "name": "pets", "classes": ["cat", "dog"],
-    "groups": [{"name": "fur", "prompt": "a photo of a pet with {} fur", "options": ["short", "long"]}],
-    "rules": {"cat": {"fur": 0}, "dog": {"fur": 1}},
-})
+SYSTEM = System.from_data(
+    {
+        "name": "pets",
+        "classes": ["cat", "dog"],
+        "groups": [{"name": "fur", "prompt": "a photo of a pet with {} fur", "options": ["short", "long"]}],
+        "rules": {"cat": {"fur": 0}, "dog": {"fur": 1}},
+    }
+)
 
 
 @pytest.fixture(scope="module")
@@ -80,8 +83,19 @@ def test_a_killed_embed_keeps_its_rows_and_the_rerun_encodes_only_the_rest(world
 def test_ray_missing_is_one_line_with_the_install_hint(world, tmp_path, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # what `import ray` does where Ray is not installed
     monkeypatch.setitem(sys.modules, "ray.data", None)
-    code = main(["embed", "--data", world["data"], "--model", world["model"], "--cache-dir", str(tmp_path / "c"),
-                 "--engine", "ray"])
+    code = main(
+        [
+            "embed",
+            "--data",
+            world["data"],
+            "--model",
+            world["model"],
+            "--cache-dir",
+            str(tmp_path / "c"),
+            "--engine",
+            "ray",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "pip install 'cotclip[ray]'" in err
     assert not (tmp_path / "c").exists() or not rows(tmp_path / "c")
@@ -90,8 +104,21 @@ def test_ray_missing_is_one_line_with_the_install_hint(world, tmp_path, capsys, 
 def test_a_cluster_address_that_does_not_answer_is_one_line(world, tmp_path, capsys):
     pytest.importorskip("ray", reason="needs the ray extra: pip install -e '.[ray]'")
     started = time.monotonic()
-    code = main(["embed", "--data", world["data"], "--model", world["model"], "--cache-dir", str(tmp_path / "c"),
-                 "--engine", "ray", "--address", f"127.0.0.1:{free_port()}"])
+    code = main(
+        [
+            "embed",
+            "--data",
+            world["data"],
+            "--model",
+            world["model"],
+            "--cache-dir",
+            str(tmp_path / "c"),
+            "--engine",
+            "ray",
+            "--address",
+            f"127.0.0.1:{free_port()}",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "does not answer" in err and "ray start --head" in err
     assert time.monotonic() - started < 60  # no hang (the connect is bounded to 5 s)
@@ -107,8 +134,13 @@ def test_ray_engine_finishes_a_partly_filled_cache(world, tmp_path, capsys):
     run_json(["embed", *common], capsys)
     for row in rows(cache)[::2]:  # as if an earlier run had died half-way
         row.unlink()
-    report = run_json(["embed", *common, "--engine", "ray", "--workers", "2", "--batch-size", "3",
-                       "--system", world["system"]], capsys)
+    report = run_json(
+        ["embed", *common, "--engine", "ray", "--workers", "2", "--batch-size", "3", "--system", world["system"]],
+        capsys,
+    )
     assert (report["engine"], report["workers"], report["encoded"], report["already_cached"]) == ("ray", 2, 12, 12)
+    used = report["workers_used"]  # one block per batch: 12 images in 4 encoder calls, each actor's CPU measured
+    assert 1 <= len(used) <= 2 and sum(u["images"] for u in used) == 12 and sum(u["batches"] for u in used) == 4
+    assert all(u["busy_s"] > 0 and u["cpu_s"] > 0 for u in used)
     evaluated = run_json(["evaluate", "--system", world["system"], *common, "--split", "all"], capsys)
     assert evaluated["cache"]["misses"] == 0
