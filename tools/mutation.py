@@ -37,7 +37,8 @@ MODULES: dict[str, tuple[list[str], list[str]]] = {
     "cache": (["scoring/cache.py"], ["tests/scoring/test_cache.py"]),
     "hf": (["scoring/encoders/hf.py"], ["tests/scoring/encoders/test_hf_encoder.py",
                                         "tests/scoring/encoders/test_hf_reference.py",
-                                        "tests/scoring/encoders/test_contract.py"]),
+                                        "tests/scoring/encoders/test_contract.py",
+                                        "tests/scoring/encoders/test_jina_families.py"]),
     "runs": (["optimizer/loop/runs.py"], ["tests/optimizer/loop/test_storage.py", "tests/optimizer/loop/test_bad_input.py"]),
     "moves": (["optimizer/loop/moves.py"], [
         "tests/optimizer/loop/test_moves.py", "tests/optimizer/loop/test_bad_input.py",
