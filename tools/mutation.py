@@ -3,7 +3,8 @@
 A dev tool, not part of CI (it takes minutes per module). Usage, from the repository root::
 
     .venv/bin/python -m pip install "mutmut==3.8.1"       # into your own venv only
-    nice -n 10 .venv/bin/python tools/mutation.py cache runs   # or: all
+    nice -n 19 .venv/bin/python tools/mutation.py cache runs   # or: all
+    nice -n 19 .venv/bin/python tools/mutation.py --rerun cache   # after adding tests: survivors only
     .venv/bin/python tools/mutation.py --list
 
 For each module it lays the package out as ``cotclip/`` in a scratch copy of the work
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import shutil
 import subprocess
 import sys
@@ -41,6 +43,7 @@ MODULES: dict[str, tuple[list[str], list[str]]] = {
             "tests/scoring/encoders/test_hf_encoder.py",
             "tests/scoring/encoders/test_hf_reference.py",
             "tests/scoring/encoders/test_contract.py",
+            "tests/scoring/encoders/test_jina_families.py",
         ],
     ),
     "runs": (
@@ -56,7 +59,9 @@ MODULES: dict[str, tuple[list[str], list[str]]] = {
         ],
     ),
     "selection": (["optimizer/selection/*"], ["tests/optimizer/selection"]),
-    "systems": (["systems/*"], ["tests/systems", "tests/packaging"]),
+    # ready_systems.py (a loader of the bundled example files) is left out: not core.
+    "systems": (["systems/model.py", "systems/io.py", "systems/validate.py", "systems/_checks.py",
+                 "systems/seed_format.py", "systems/errors.py"], ["tests/systems"]),
 }
 
 
@@ -125,11 +130,62 @@ for name in sys.argv[1:]:
 """
 
 
-def run_module(key: str, workdir: Path) -> dict:
-    """Mutate one module in its own scratch copy and return its counts."""
+def _refresh_tests(scratch: Path) -> None:
+    """Copy the work tree's current ``tests/`` over the scratch copy's (sources stay as first mutated)."""
+    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "tests"],
+                            cwd=ROOT, check=True, capture_output=True, text=True).stdout.split()
+    for name in listed:
+        if (ROOT / name).is_file():
+            (scratch / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, scratch / name)
+
+
+_GENERATE_ONLY = "cotclip.no_such_mutant"  # a filter nothing matches: mutmut generates, collects, then stops
+
+
+def _wilson(killed: int, n: int, z: float = 1.96) -> list[float] | None:
+    """95% Wilson interval of a sampled kill rate."""
+    if n == 0:
+        return None
+    p, spread = killed / n, z * ((killed / n) * (1 - killed / n) / n + z * z / (4 * n * n)) ** 0.5
+    centre, scale = p + z * z / (2 * n), 1 + z * z / n
+    return [round((centre - spread) / scale, 4), round((centre + spread) / scale, 4)]
+
+
+def _chosen(scratch: Path, sample: int | None, seed: int, mutmut: list[str], env: dict) -> list[str] | None:
+    """The sampled mutant names (drawn once per scratch copy and kept in ``sample.txt``), or None (all)."""
+    kept = scratch / "sample.txt"
+    if sample is None:
+        return kept.read_text().split() if kept.exists() else None
+    statuses = _statuses(scratch)
+    if not statuses:
+        with open(scratch / "mutmut-generate.log", "w", encoding="utf-8") as log:
+            subprocess.run([*mutmut, "run", _GENERATE_ONLY], cwd=scratch, env=env, stdout=log, stderr=subprocess.STDOUT)
+        statuses = _statuses(scratch)
+    chosen = sorted(random.Random(seed).sample(sorted(statuses), min(sample, len(statuses))))
+    kept.write_text("\n".join(chosen) + "\n")
+    return chosen
+
+
+def run_module(key: str, workdir: Path, rerun: bool = False, sample: int | None = None, seed: int = 0) -> dict:
+    """Mutate one module in its own scratch copy and return its counts.
+
+    ``sample``: test only that many mutants drawn at random (``seed``) from all the module's
+    mutants; mutants already decided in an earlier (even interrupted) run of the same scratch
+    copy keep their verdicts. ``rerun``: keep the scratch copy, bring its tests up to date and
+    re-test the mutants (of the sample, if one was drawn) that were not killed; new tests in
+    the selected files are picked up, and as tests were only added the earlier kills stand.
+    """
     only, tests = MODULES[key]
     scratch = workdir / key
-    _scratch(scratch)
+    if (rerun or sample is not None) and (scratch / "mutants").is_dir():
+        if rerun:
+            _refresh_tests(scratch)
+    elif rerun:
+        raise SystemExit(f"no earlier run of {key} in {scratch}; run it without --rerun first")
+    else:
+        _scratch(scratch)
+        (scratch / "sample.txt").unlink(missing_ok=True)
     pyproject = scratch / "pyproject.toml"
     pyproject.write_text(
         _without_mutmut_table(pyproject.read_text(encoding="utf-8")) + _settings(only, tests), encoding="utf-8"
@@ -179,6 +235,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("modules", nargs="*", help=f"any of {', '.join(MODULES)} or all")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/cotclip-mutation"))
     parser.add_argument("--list", action="store_true", help="print the module table and exit")
+    parser.add_argument("--rerun", action="store_true",
+                        help="re-test only the survivors of an earlier run in --workdir against the current tests")
+    parser.add_argument("--sample", type=int, default=None,
+                        help="test only this many mutants per module, drawn at random (reported with a 95%% interval)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of --sample's draw")
     args = parser.parse_args(argv)
     if args.list or not args.modules:
         for key, (only, tests) in MODULES.items():
@@ -189,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown module {unknown[0]!r}; pick from {', '.join(MODULES)} or all")
     for key in keys:
-        print(json.dumps(run_module(key, args.workdir)), flush=True)
+        print(json.dumps(run_module(key, args.workdir, args.rerun, args.sample, args.seed)), flush=True)
     return 0
 
 

@@ -1,8 +1,10 @@
 """End to end with the real local LLM (SmolLM2 via llama-server): HTTP, JSON schema, parsing, repair.
 
 These assert structure and repair behaviour, not meaning: SmolLM2-135M answers in
-valid JSON (the server enforces the schema) with poor content. They FAIL (never skip)
-when the model or binary is missing: run `make setup`.
+valid JSON (the server enforces the schema) with poor content, but with the repair of
+every answer, feedback and a second attempt it must still come out with a valid system
+(propose, revise and the CLI alike; measured 2026-11-29: 3 of 3 candidates valid at the
+first attempt). They FAIL (never skip) when the model or binary is missing: run `make setup`.
 """
 
 import json
@@ -14,7 +16,6 @@ from cotclip.optimizer.llm.lm import LLMClient
 from cotclip.optimizer.proposers import ProposalTask
 from cotclip.optimizer.proposers.llm import LLMProposer
 from cotclip.optimizer.proposers.repair import parse_answer
-from cotclip.systems.errors import ProposerError
 from cotclip.systems.model import System
 
 pytestmark = [pytest.mark.llm, pytest.mark.slow]
@@ -36,12 +37,10 @@ def test_propose_and_revise_with_smollm2(local_server, fake_diagnostics):
     proposer = LLMProposer(LLMClient(local_server.lm_config(max_tokens=320, timeout_s=300, retries=0)),
                            max_attempts=2)
     task = ProposalTask(CLASSES, domain="pet photos", n_candidates=1, max_groups=2, max_options=3)
-    try:
-        systems = proposer.propose(task)
-    except ProposerError as exc:  # allowed: every answer was recorded and none was accepted
-        assert "gave no valid system" in exc.message and all(r["error"] for r in proposer.records)
-        systems = []
+    systems = proposer.propose(task)  # a ProposerError (no valid system) fails the test
+    assert len(systems) == 1
     _check_records(proposer.records)
+    assert proposer.records[-1]["system"] == systems[0].name and proposer.records[-1]["error"] is None
     for system in systems:
         assert System.from_data(system.to_dict()).classes == list(CLASSES)
         assert len(system.groups) <= 2 and all(2 <= len(g.options) <= 3 for g in system.groups)
@@ -56,15 +55,12 @@ def test_propose_and_revise_with_smollm2(local_server, fake_diagnostics):
         "rules": {"cat": {"dominant_color": 0, "body": 0}, "dog": {"dominant_color": 0, "body": 0},
                   "parrot": {"dominant_color": 2, "body": 1}},
         "locks": {"groups": ["body"], "rules": []}})
-    proposer.max_attempts = 1
     before = len(proposer.records)
-    try:
-        revised = proposer.revise(start, fake_diagnostics, [])
-    except ProposerError as exc:
-        assert "revision" in exc.message and proposer.records[-1]["error"]
-    else:
-        assert revised.classes == list(CLASSES) and revised.provenance.method == "llm-revise"
-        assert revised.group("body") == start.group("body")  # the locked group survives any answer
+    revised = proposer.revise(start, fake_diagnostics, [])  # a ProposerError fails the test
+    assert revised.classes == list(CLASSES) and revised.provenance.method == "llm-revise"
+    assert revised.provenance.parent == "v1" and revised.provenance.details["lm"] == local_server.model
+    assert revised.group("body") == start.group("body")  # the locked group survives any answer
+    assert System.from_data(revised.to_dict()).fingerprint() == revised.fingerprint()
     _check_records(proposer.records[before:])
 
 
@@ -76,9 +72,8 @@ def test_cli_propose_with_local_llm_writes_candidates_and_log(tmp_path, capsys):
     assert "Traceback" not in captured.err
     log = [json.loads(line) for line in (tmp_path / "out" / "proposer_log.jsonl").read_text().splitlines()]
     _check_records(log)
-    if code == 0:
-        payload = json.loads(captured.out)
-        assert payload["llm"]["calls"] == len(log) == 1
-        System.from_data(json.loads((tmp_path / "out" / "candidate_01.json").read_text()))
-    else:
-        assert code == 2 and captured.err.startswith("error: ") and captured.err.count("\n") == 1
+    assert code == 0, captured.err  # one answer, repaired into a valid candidate
+    payload = json.loads(captured.out)
+    assert payload["llm"]["calls"] == len(log) == 1
+    candidate = System.from_data(json.loads((tmp_path / "out" / "candidate_01.json").read_text()))
+    assert candidate.classes == list(CLASSES) and 1 <= len(candidate.groups) <= 2

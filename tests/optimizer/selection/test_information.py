@@ -69,3 +69,16 @@ def test_conditional_dependence_by_hand():
     # Answers that do not co-vary within the class carry no dependence.
     second = np.array([[0.5, 0.5], [0.5, 0.5], [0.5, 0.5]])
     assert conditional_dependence(first, second, labels, 2, prior, smoothing=0.0) == pytest.approx(0.0)
+
+
+def test_monte_carlo_survives_answers_too_unlikely_for_floating_point():
+    # 120 uninformative questions with 1000 answers each put every sample's log posterior near
+    # -830 nats, far below where exp() underflows: the estimate must shift by each sample's maximum.
+    state = JointAnswers(UNIFORM2, max_cells=1, samples=500, seed=0)
+    wide = np.full((2, 1000), 1e-3)
+    for key in range(120):
+        state.add(wide, key=key)
+    assert state.log_posterior.max() < -800
+    sure = np.array([[1 - 1e-12, 1e-12], [1e-12, 1 - 1e-12]])
+    assert state.gain(sure, key=999) == pytest.approx(1.0, abs=1e-6)
+    assert state.gain(NOISY, key=998) == pytest.approx(1 - _h(0.75, 0.25), abs=0.05)

@@ -136,3 +136,19 @@ def test_per_prompt_ranks_by_information_per_prompt_and_off_by_information(pokem
         assert orders[per_prompt] == _greedy_reference(system, train, per_prompt)
     assert orders[True] != orders[False]  # on this world the two rankings disagree, so each is really checked
     assert InformationGainSelector().per_prompt  # the default is per prompt
+
+
+def test_all_groups_selector_keeps_the_system_and_reports_a_budget_it_exceeds(pokemon):
+    system, train, val, _ = pokemon
+    prompts = sum(len(g.options) for g in system.groups)
+    with_prior = system.evolve(scoring={**system.scoring.model_dump(), "name_prior_weight": 0.5})
+    for budget, stopped in ((None, "every group is chosen"), (prompts, "every group is chosen"),
+                            (prompts - 1, f"every group is chosen; {prompts} prompts exceed the budget of {prompts - 1}")):
+        selection = AllGroupsSelector().select(system, train, val, budget=budget)
+        assert selection.method == "all-groups" and selection.system is system and selection.steps == ()
+        assert selection.questions == tuple(system.group_names)  # whole groups, never the pruned variants
+        assert (selection.prompts, selection.full_prompts, selection.stopped_because) == (prompts, prompts, stopped)
+    prior = AllGroupsSelector().select(with_prior, budget=prompts)
+    total = prompts + len(system.classes)
+    assert prior.prompts == prior.full_prompts == total
+    assert prior.stopped_because == f"every group is chosen; {total} prompts exceed the budget of {prompts}"
