@@ -55,7 +55,8 @@ def inference_rows(quick: bool) -> list[str]:
         for n in (117, 2_000) if quick else (117, 10_000):
             images = unit_rows(rng, n)
             scorer_s = best_seconds(
-                lambda: class_scores(system, ImageSet(images, ["x"] * n, prompts)), 3 if quick else 7  # noqa: B023 - runs before the loop moves on
+                lambda: class_scores(system, ImageSet(images, ["x"] * n, prompts)),  # noqa: B023 - runs before the loop moves on
+                3 if quick else 7,
             )
             compiled_s = best_seconds(lambda: compiled.class_scores(images), 3 if quick else 7)  # noqa: B023 - runs before the loop moves on
             rows.append(

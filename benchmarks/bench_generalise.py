@@ -33,10 +33,17 @@ def one_run(world: str, seed: int, root: Path, max_evaluations: int, settings: d
     loaded = load_world(world)
     oracle = loaded.oracle_system()
     config = RunConfig(
-        name=f"{world.replace(':', '-')}-{seed}", runs_dir=str(root / "runs"), data=f"synthetic:{world}",
-        model="synthetic", lm="simulated", seed=seed, cache_dir=str(root / "cache"), max_evaluations=max_evaluations,
+        name=f"{world.replace(':', '-')}-{seed}",
+        runs_dir=str(root / "runs"),
+        data=f"synthetic:{world}",
+        model="synthetic",
+        lm="simulated",
+        seed=seed,
+        cache_dir=str(root / "cache"),
+        max_evaluations=max_evaluations,
         # proposals as wide as the world (a user sets --max-options/--max-groups the same way)
-        max_options=max(12, max(len(g.values) for g in loaded.groups)), max_groups=max(6, len(loaded.groups)),
+        max_options=max(12, max(len(g.values) for g in loaded.groups)),
+        max_groups=max(6, len(loaded.groups)),
         **(settings or {}),
     )
     started = time.perf_counter()
@@ -47,16 +54,24 @@ def one_run(world: str, seed: int, root: Path, max_evaluations: int, settings: d
     tuned = _tuned_oracle(oracle, train, val)
     chosen = summary.extra["final_choice"]
     return {
-        "world": world, "seed": seed, "classes": len(loaded.classes), "groups": len(loaded.groups),
-        "best_test": summary.best.accuracy, "oracle_test": oracle_test, "best_val": summary.best_val_accuracy,
-        "oracle_val": oracle_val, "baseline_test": summary.baseline.accuracy if summary.baseline else None,
+        "world": world,
+        "seed": seed,
+        "classes": len(loaded.classes),
+        "groups": len(loaded.groups),
+        "best_test": summary.best.accuracy,
+        "oracle_test": oracle_test,
+        "best_val": summary.best_val_accuracy,
+        "oracle_val": oracle_val,
+        "baseline_test": summary.baseline.accuracy if summary.baseline else None,
         "ratio": summary.best.accuracy / oracle_test if oracle_test else float("nan"),
         "val_ratio": summary.best_val_accuracy / oracle_val if oracle_val else float("nan"),
         "top_val": chosen["top_val_accuracy"],
         "top_test_ratio": chosen["top_test_accuracy"] / oracle_test if oracle_test else float("nan"),
         "tuned_oracle_test": accuracy(tuned, test),
         "not_better_than_baseline": summary.versus_baseline.get("note"),
-        "evaluations": summary.evaluations, "stopped_because": summary.stopped_because, "wall_s": wall,
+        "evaluations": summary.evaluations,
+        "stopped_because": summary.stopped_because,
+        "wall_s": wall,
     }
 
 

@@ -32,8 +32,9 @@ def one_run(world: str, model: str, mode: str, seed: int, runs_dir: str, max_wal
     from cotclip.optimizer.loop.session import optimize
     from cotclip.scoring.simulation.world import load_world
 
-    config = demo_config(world, f"local:{model}", mode, runs_dir=runs_dir, seed=seed,
-                         name=f"{world}-{model}-{mode}-s{seed}")
+    config = demo_config(
+        world, f"local:{model}", mode, runs_dir=runs_dir, seed=seed, name=f"{world}-{model}-{mode}-s{seed}"
+    )
     if max_wall_s is not None:
         config = config.model_copy(update={"max_wall_s": max_wall_s})
     oracle = load_world(world).oracle_system()
@@ -46,11 +47,20 @@ def one_run(world: str, model: str, mode: str, seed: int, runs_dir: str, max_wal
         return None if held is None else {"accuracy": held.accuracy, "ci": list(held.ci)}
 
     return {
-        "world": world, "model": model, "mode": mode, "seed": seed, "wall_s": round(wall, 1),
-        "baseline": score(summary.baseline), "initial": score(summary.initial), "best": score(summary.best),
-        "oracle": {"accuracy": other["accuracy"], "ci": other["ci"]}, "stopped": summary.stopped_because,
-        "versions": summary.versions, "llm_calls": summary.llm["calls"] - summary.llm.get("cached_calls", 0),
-        "tokens": summary.llm["prompt_tokens"] + summary.llm["completion_tokens"], "run_dir": summary.run_dir,
+        "world": world,
+        "model": model,
+        "mode": mode,
+        "seed": seed,
+        "wall_s": round(wall, 1),
+        "baseline": score(summary.baseline),
+        "initial": score(summary.initial),
+        "best": score(summary.best),
+        "oracle": {"accuracy": other["accuracy"], "ci": other["ci"]},
+        "stopped": summary.stopped_because,
+        "versions": summary.versions,
+        "llm_calls": summary.llm["calls"] - summary.llm.get("cached_calls", 0),
+        "tokens": summary.llm["prompt_tokens"] + summary.llm["completion_tokens"],
+        "run_dir": summary.run_dir,
     }
 
 
@@ -63,16 +73,20 @@ def _cell(score: dict | None) -> str:
 
 def print_table(rows: list[dict]) -> None:
     """One line per run, then the targets' verdicts."""
-    head = f"{'world':<16}{'model':<20}{'mode':<9}{'seed':<5}{'baseline':<22}{'first proposal':<22}{'best':<22}" \
-           f"{'oracle':<22}{'best/or':<8}{'calls':<6}{'tokens':<8}{'wall s':<7}stopped"
+    head = (
+        f"{'world':<16}{'model':<20}{'mode':<9}{'seed':<5}{'baseline':<22}{'first proposal':<22}{'best':<22}"
+        f"{'oracle':<22}{'best/or':<8}{'calls':<6}{'tokens':<8}{'wall s':<7}stopped"
+    )
     print(head)
     failed = [r for r in rows if "error" in r]
     rows = [r for r in rows if "error" not in r]
     for r in rows:
         ratio = r["best"]["accuracy"] / r["oracle"]["accuracy"]
-        print(f"{r['world']:<16}{r['model']:<20}{r['mode']:<9}{r['seed']:<5}{_cell(r['baseline']):<22}"
-              f"{_cell(r['initial']):<22}{_cell(r['best']):<22}{_cell(r['oracle']):<22}{ratio:<8.3f}"
-              f"{r['llm_calls']:<6}{r['tokens']:<8}{r['wall_s']:<7}{r['stopped']}")
+        print(
+            f"{r['world']:<16}{r['model']:<20}{r['mode']:<9}{r['seed']:<5}{_cell(r['baseline']):<22}"
+            f"{_cell(r['initial']):<22}{_cell(r['best']):<22}{_cell(r['oracle']):<22}{ratio:<8.3f}"
+            f"{r['llm_calls']:<6}{r['tokens']:<8}{r['wall_s']:<7}{r['stopped']}"
+        )
     for r in failed:
         print(f"{r['world']:<16}{r['model']:<20}{r['mode']:<9}{r['seed']:<5}FAILED: {r['error']}")
     print()
@@ -95,8 +109,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--modes", default="staged")
     parser.add_argument("--worlds", default="pokemon-like-xl,menagerie")
     parser.add_argument("--seeds", default="0,1,2")
-    parser.add_argument("--max-wall-s", type=float, default=None,
-                        help="cap each run's wall time (the demo has none; a one-shot answer takes minutes on 2 cores)")
+    parser.add_argument(
+        "--max-wall-s",
+        type=float,
+        default=None,
+        help="cap each run's wall time (the demo has none; a one-shot answer takes minutes on 2 cores)",
+    )
     parser.add_argument("--out", type=Path, default=None, help="also write the rows as JSON here")
     parser.add_argument("--runs-dir", default=None, help="keep the runs here (default: a temporary folder)")
     args = parser.parse_args(argv)

@@ -122,14 +122,26 @@ def bench_size(name: str, n_images: int, sizes: list[int], n_classes: int, naive
         assert abs(naive_value - reference) < 1e-9, (naive_value, reference)
         assert abs(article_value - reference) < 1e-9, (article_value, reference)
     shape = f"N={n_images}, Q={sum(sizes)}, C={n_classes}"
-    return {"name": name, "shape": shape, "first": first, "same": same, "equal": equal, "fresh": fresh, "dense": dense,
-            "naive": naive, "article": article, "naive_subsample": subsample}
+    return {
+        "name": name,
+        "shape": shape,
+        "first": first,
+        "same": same,
+        "equal": equal,
+        "fresh": fresh,
+        "dense": dense,
+        "naive": naive,
+        "article": article,
+        "naive_subsample": subsample,
+    }
 
 
 def report(rows: list[dict]) -> None:
     """Print the table and each target beside its measurement."""
-    print(f"{'size':<7}{'shape':<28}{'first eval':>12}{'same system':>13}{'equal copy':>12}{'new system':>12}"
-          f"{'dense only':>12}{'naive loop':>13}{'speed-up':>10}{'article loop':>14}{'speed-up':>10}")
+    print(
+        f"{'size':<7}{'shape':<28}{'first eval':>12}{'same system':>13}{'equal copy':>12}{'new system':>12}"
+        f"{'dense only':>12}{'naive loop':>13}{'speed-up':>10}{'article loop':>14}{'speed-up':>10}"
+    )
     for r in rows:
         print(
             f"{r['name']:<7}{r['shape']:<28}{r['first'] * 1e3:>10.2f}ms{r['same'] * 1e3:>11.3f}ms"

@@ -45,18 +45,24 @@ def _row(world_name: str, sampler: str, storage: str, trials: int) -> None:
     start = oracle.evolve(scoring={**oracle.scoring.model_dump(), "temperature": 1.0})
     space = SearchSpace(template_pool={g.name: VARIANTS for g in start.groups})
     with tempfile.TemporaryDirectory() as scratch:
-        spec = {"memory": None, "journal": str(Path(scratch) / "s.journal"),
-                "sqlite": f"sqlite:///{Path(scratch) / 's.db'}"}[storage]
+        spec = {
+            "memory": None,
+            "journal": str(Path(scratch) / "s.journal"),
+            "sqlite": f"sqlite:///{Path(scratch) / 's.db'}",
+        }[storage]
         # The first call embeds the pool; measure a second study on the warm image set.
         knob_search(start, val, n_trials=1, space=space, sampler=sampler)
         calls_before = encoder.texts
-        result = knob_search(start, val, n_trials=trials, space=space, storage=spec, sampler=sampler,
-                             study_name="bench")
+        result = knob_search(
+            start, val, n_trials=trials, space=space, storage=spec, sampler=sampler, study_name="bench"
+        )
     timing = result.timing
     flat = "yes" if encoder.texts == calls_before else f"NO ({encoder.texts - calls_before} texts)"
-    print(f"{world_name:<14}{sampler:<8}{storage:<9}{timing.trials:>7}{timing.trials_per_s:>10.1f}"
-          f"{1000 * timing.scoring_s / max(timing.trials, 1):>18.3f}{timing.optuna_share:>14.3f}"
-          f"{result.start_accuracy:>11.4f}{result.best.accuracy:>10.4f}{result.best.prompts:>9}{flat:>14}")
+    print(
+        f"{world_name:<14}{sampler:<8}{storage:<9}{timing.trials:>7}{timing.trials_per_s:>10.1f}"
+        f"{1000 * timing.scoring_s / max(timing.trials, 1):>18.3f}{timing.optuna_share:>14.3f}"
+        f"{result.start_accuracy:>11.4f}{result.best.accuracy:>10.4f}{result.best.prompts:>9}{flat:>14}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -70,8 +76,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         args.worlds, args.trials, args.samplers, args.storages = ["pokemon-like"], 20, ["tpe"], ["memory", "journal"]
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    print(f"{'world':<14}{'sampler':<8}{'storage':<9}{'trials':>7}{'trials/s':>10}{'scoring ms/trial':>18}"
-          f"{'optuna share':>14}{'start val':>11}{'best val':>10}{'prompts':>9}{'encoder flat':>14}")
+    print(
+        f"{'world':<14}{'sampler':<8}{'storage':<9}{'trials':>7}{'trials/s':>10}{'scoring ms/trial':>18}"
+        f"{'optuna share':>14}{'start val':>11}{'best val':>10}{'prompts':>9}{'encoder flat':>14}"
+    )
     for world_name in args.worlds:
         for sampler in args.samplers:
             for storage in args.storages:

@@ -57,8 +57,15 @@ WORKER = textwrap.dedent(
 def _row(script: Path, storage: str, workers: int, trials: int, scratch: Path) -> tuple[float, int, list[int]]:
     go = scratch / f"go-{workers}"
     readies = [scratch / f"ready-{workers}-{i}" for i in range(workers)]
-    processes = [subprocess.Popen([sys.executable, str(script), storage, str(go), str(ready), str(trials)],
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for ready in readies]
+    processes = [
+        subprocess.Popen(
+            [sys.executable, str(script), storage, str(go), str(ready), str(trials)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for ready in readies
+    ]
     while not all(r.exists() for r in readies):
         time.sleep(0.05)
     began = time.perf_counter()

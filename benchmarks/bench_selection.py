@@ -86,10 +86,15 @@ def _one_seed(world, prompts, seed, trials, out_dir):
     rows["adaptive @50%"] = (capped.accuracy, capped.mean_prompts)
     exact = adaptive.run(test, stop="margin")
     rows["adaptive margin (exact)"] = (exact.accuracy, exact.mean_prompts)
-    knobs = {"posterior": {"thresholds": THRESHOLDS}, "flip": {"stop": "flip", "epsilons": EPSILONS},
-             "accuracy": {"stop": "accuracy", "epsilons": GAIN_EPSILONS}}
-    curves = {split: {rule: adaptive.curve(images, **kw) for rule, kw in knobs.items()}
-              for split, images in (("test", test), ("val", val))}
+    knobs = {
+        "posterior": {"thresholds": THRESHOLDS},
+        "flip": {"stop": "flip", "epsilons": EPSILONS},
+        "accuracy": {"stop": "accuracy", "epsilons": GAIN_EPSILONS},
+    }
+    curves = {
+        split: {rule: adaptive.curve(images, **kw) for rule, kw in knobs.items()}
+        for split, images in (("test", test), ("val", val))
+    }
     curve, flip = curves["test"]["posterior"], curves["test"]["flip"]
     for rule, shown in (("flip", (0.25, 0.12)), ("accuracy", (0.1, 0.05))):
         for point in curves["test"][rule].points:
@@ -113,8 +118,9 @@ def _mean_curve(curves):
     points = []
     for i, point in enumerate(curves[0].points):
         knob = point.threshold if curves[0].stop == "posterior" else point.epsilon
-        points.append((knob, np.mean([c.points[i].accuracy for c in curves]),
-                       np.mean([c.points[i].mean_prompts for c in curves])))
+        points.append(
+            (knob, np.mean([c.points[i].accuracy for c in curves]), np.mean([c.points[i].mean_prompts for c in curves]))
+        )
     return points, float(np.mean([c.full_accuracy for c in curves]))
 
 
@@ -136,9 +142,11 @@ def _print_curves(world_name, test_curves, val_curves):
         for rule in rules:
             points = means[rule][0]
             prefix = "t" if rule == "posterior" else "e"
-            cells.append(" " * 34 if i >= len(points) else
-                         f"{prefix + format(points[i][0], 'g'):<16}{points[i][1]:>9.4f}"
-                         f"{points[i][2] / full_prompts:>9.3f}")
+            cells.append(
+                " " * 34
+                if i >= len(points)
+                else f"{prefix + format(points[i][0], 'g'):<16}{points[i][1]:>9.4f}{points[i][2] / full_prompts:>9.3f}"
+            )
         print("    ".join(cells))
     print(f"{'full system':<16}{full:>9.4f}{1.0:>9.3f}")
     for rule in rules:

@@ -32,6 +32,8 @@ from cotclip.optimizer.loop.session import optimize
 from cotclip.optimizer.loop.transfer import transfer_table
 
 ENCODERS = {"A": "synthetic", "B": "synthetic:variant:1", "C": "synthetic:variant:2"}
+
+
 def _pooled(accuracies: list[float], sizes: list[int]) -> tuple[float, float, float]:
     """Pooled accuracy and its 95% Wilson interval."""
     correct = sum(round(a * n) for a, n in zip(accuracies, sizes))
@@ -46,9 +48,16 @@ def run_seed(world: str, seed: int, root: Path, max_evaluations: int) -> dict[tu
     """Per (source, target): the transfer row of the source's run on the target encoder."""
     cells: dict[tuple[str, str], dict] = {}
     for source, spec in ENCODERS.items():
-        config = RunConfig(name=f"{world}-{source}-{seed}", runs_dir=str(root / "runs"), data=f"synthetic:{world}",
-                           model=spec, lm="simulated", seed=seed, cache_dir=str(root / "cache"),
-                           max_evaluations=max_evaluations)
+        config = RunConfig(
+            name=f"{world}-{source}-{seed}",
+            runs_dir=str(root / "runs"),
+            data=f"synthetic:{world}",
+            model=spec,
+            lm="simulated",
+            seed=seed,
+            cache_dir=str(root / "cache"),
+            max_evaluations=max_evaluations,
+        )
         summary = optimize(config)
         others = [s for s in ENCODERS.values() if s != spec]
         table = transfer_table(config, RunDir(Path(summary.run_dir)).load_versions(), others)
@@ -56,8 +65,10 @@ def run_seed(world: str, seed: int, root: Path, max_evaluations: int) -> dict[tu
         for target, target_spec in ENCODERS.items():
             row = by_model[target_spec]
             cells[(source, target)] = {
-                "best": row.best.accuracy, "initial": row.initial.accuracy if row.initial else float("nan"),
-                "baseline": row.baseline.accuracy if row.baseline else float("nan"), "n": row.n,
+                "best": row.best.accuracy,
+                "initial": row.initial.accuracy if row.initial else float("nan"),
+                "baseline": row.baseline.accuracy if row.baseline else float("nan"),
+                "n": row.n,
             }
     return cells
 
@@ -77,10 +88,14 @@ def main() -> None:
         for seed in range(seeds):
             per_seed.append(run_seed(args.world, seed, Path(folder), budget))
             print(f"seed {seed} done", flush=True)
-    print(f"world {args.world}, seeds 0-{seeds - 1}, {per_seed[0][('A', 'A')]['n']} test images per seed, "
-          "accuracy pooled over seeds (95% Wilson interval)")
-    print(f"{'source->target':<16}{'transferred best':>24}{'direct best':>24}{'first proposal':>24}{'baseline':>24}"
-          f"{'ratio':>8}{'beats baseline':>16}{'beats 1st prop.':>17}")
+    print(
+        f"world {args.world}, seeds 0-{seeds - 1}, {per_seed[0][('A', 'A')]['n']} test images per seed, "
+        "accuracy pooled over seeds (95% Wilson interval)"
+    )
+    print(
+        f"{'source->target':<16}{'transferred best':>24}{'direct best':>24}{'first proposal':>24}{'baseline':>24}"
+        f"{'ratio':>8}{'beats baseline':>16}{'beats 1st prop.':>17}"
+    )
     for source in ENCODERS:
         for target in ENCODERS:
             transferred = [cells[(source, target)]["best"] for cells in per_seed]
@@ -92,8 +107,10 @@ def main() -> None:
             wins_init = sum(t > i for t, i in zip(transferred, initial))
             cols = [_pooled(v, sizes) for v in (transferred, direct, initial, baseline)]
             text = "".join(f"{m:>10.1%} ({lo:.1%}-{hi:.1%})" for m, lo, hi in cols)
-            print(f"{source + '->' + target:<16}{text}{cols[0][0] / cols[1][0]:>8.2f}"
-                  f"{f'{wins_base}/{seeds}':>16}{f'{wins_init}/{seeds}':>17}")
+            print(
+                f"{source + '->' + target:<16}{text}{cols[0][0] / cols[1][0]:>8.2f}"
+                f"{f'{wins_base}/{seeds}':>16}{f'{wins_init}/{seeds}':>17}"
+            )
 
 
 if __name__ == "__main__":

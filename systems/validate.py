@@ -53,9 +53,7 @@ _FIX_HINTS = {
 }
 
 
-def format_pydantic_error(
-    exc: ValidationError, data: Any, skip: frozenset[tuple[Any, ...]] = frozenset()
-) -> list[str]:
+def format_pydantic_error(exc: ValidationError, data: Any, skip: frozenset[tuple[Any, ...]] = frozenset()) -> list[str]:
     """One line per type error, e.g. ``groups[0]('color').options: Input should be a valid list``.
 
     Errors located at a path in ``skip`` are left out (already reported more precisely).

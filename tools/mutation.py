@@ -60,8 +60,17 @@ MODULES: dict[str, tuple[list[str], list[str]]] = {
     ),
     "selection": (["optimizer/selection/*"], ["tests/optimizer/selection"]),
     # ready_systems.py (a loader of the bundled example files) is left out: not core.
-    "systems": (["systems/model.py", "systems/io.py", "systems/validate.py", "systems/_checks.py",
-                 "systems/seed_format.py", "systems/errors.py"], ["tests/systems"]),
+    "systems": (
+        [
+            "systems/model.py",
+            "systems/io.py",
+            "systems/validate.py",
+            "systems/_checks.py",
+            "systems/seed_format.py",
+            "systems/errors.py",
+        ],
+        ["tests/systems"],
+    ),
 }
 
 
@@ -132,8 +141,9 @@ for name in sys.argv[1:]:
 
 def _refresh_tests(scratch: Path) -> None:
     """Copy the work tree's current ``tests/`` over the scratch copy's (sources stay as first mutated)."""
-    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "tests"],
-                            cwd=ROOT, check=True, capture_output=True, text=True).stdout.split()
+    listed = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard", "tests"], cwd=ROOT, check=True, capture_output=True, text=True
+    ).stdout.split()
     for name in listed:
         if (ROOT / name).is_file():
             (scratch / name).parent.mkdir(parents=True, exist_ok=True)
@@ -235,10 +245,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("modules", nargs="*", help=f"any of {', '.join(MODULES)} or all")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/cotclip-mutation"))
     parser.add_argument("--list", action="store_true", help="print the module table and exit")
-    parser.add_argument("--rerun", action="store_true",
-                        help="re-test only the survivors of an earlier run in --workdir against the current tests")
-    parser.add_argument("--sample", type=int, default=None,
-                        help="test only this many mutants per module, drawn at random (reported with a 95%% interval)")
+    parser.add_argument(
+        "--rerun",
+        action="store_true",
+        help="re-test only the survivors of an earlier run in --workdir against the current tests",
+    )
+    parser.add_argument(
+        "--sample",
+        type=int,
+        default=None,
+        help="test only this many mutants per module, drawn at random (reported with a 95%% interval)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of --sample's draw")
     args = parser.parse_args(argv)
     if args.list or not args.modules:

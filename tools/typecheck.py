@@ -60,7 +60,7 @@ def _repository_path(line: str, mapping: dict[str, str]) -> str:
     for dotted, folder in sorted(mapping.items(), key=lambda item: -len(item[0])):
         prefix = "/".join(dotted.split(".")) + "/"
         if line.startswith(prefix):
-            return f"{folder}/{line[len(prefix):]}"
+            return f"{folder}/{line[len(prefix) :]}"
     return line
 
 

@@ -32,8 +32,20 @@ err_console = Console(stderr=True)
 
 # dspy sets its own "dspy" logger to INFO when it is imported, which happens after this
 # callback; levels on its sub-packages' loggers survive that (they are looked up first).
-_DSPY_PARTS = tuple(f"dspy.{part}" for part in (
-    "adapters", "clients", "evaluate", "predict", "primitives", "propose", "signatures", "teleprompt", "utils"))
+_DSPY_PARTS = tuple(
+    f"dspy.{part}"
+    for part in (
+        "adapters",
+        "clients",
+        "evaluate",
+        "predict",
+        "primitives",
+        "propose",
+        "signatures",
+        "teleprompt",
+        "utils",
+    )
+)
 
 
 @app.callback()

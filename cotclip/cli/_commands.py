@@ -2,6 +2,7 @@
 
 Add one import line per command module; keep this file free of logic.
 """
+
 from cotclip.cli import (
     embed_cmds,  # noqa: F401
     eval_cmds,  # noqa: F401

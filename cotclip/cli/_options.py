@@ -58,7 +58,7 @@ DataSpec = Annotated[
     typer.Option(
         "--data",
         help="Dataset spec: class-folder, manifest .csv/.jsonl, hf:<id>[:split], precomputed:<f.npz>, "
-             "synthetic:<world>.",
+        "synthetic:<world>.",
     ),
 ]
 SystemSpec = Annotated[str, typer.Option("--system", help="System file (canonical JSON/YAML or the seed's format).")]

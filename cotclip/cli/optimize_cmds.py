@@ -133,13 +133,13 @@ def optimize_command(
         None,
         "--init",
         help="Start also from this system file (seed or canonical format) or run dir (its current version, locks "
-             "kept).",
+        "kept).",
     ),
     lm: str | None = typer.Option(
         None,
         "--lm",
         help="Proposer: simulated, local[:smollm2|:qwen2.5-coder-0.5b|:qwen2.5-coder-1.5b|:file.gguf], none, or a DSPy "
-             "LM string.",
+        "LM string.",
         show_default=_default("lm"),
     ),
     proposer: str | None = typer.Option(
@@ -161,7 +161,7 @@ def optimize_command(
         None,
         "--llm-concurrency",
         help="LLM calls in flight at once (default 4; 1: one after the other); --lm local starts that many "
-             "llama-server slots.",
+        "llama-server slots.",
     ),
     domain: str | None = typer.Option(None, "--domain", help="One line about the images, for the proposer."),
     notes: str | None = typer.Option(None, "--notes", help="YAML/JSON mapping class -> note, for the proposer."),
@@ -203,7 +203,7 @@ def optimize_command(
         None,
         "--storage",
         help="Optuna storage of knob_search: sqlite:///x.db (any RDB URL) or a .journal path; runs with one storage "
-             "share identical searches (default: the run dir's search.journal).",
+        "share identical searches (default: the run dir's search.journal).",
     ),
     prompts_dir: str | None = typer.Option(
         None,
@@ -224,7 +224,7 @@ def optimize_command(
         None,
         "--encoder-option",
         help="KEY=VALUE for the model's encode calls (text.KEY / image.KEY for one side), repeatable; hf: remote-code "
-             "models.",
+        "models.",
     ),
     similarity: str | None = typer.Option(
         None, "--similarity", help="cosine (default) or maxsim (multi-vector late interaction)."

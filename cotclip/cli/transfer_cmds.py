@@ -31,7 +31,7 @@ def _cell(score: HeldOutScore | None) -> str:
 def _print_table(table: TransferTable) -> None:
     view = Table(
         title=f"transfer of v{table.best_version} (best) and v{table.initial_version or '-'} (first proposal), test "
-              "split",
+        "split",
         title_justify="left",
     )
     for column in ("encoder", "images", "best", "first proposal", "class-name baseline"):

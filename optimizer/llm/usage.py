@@ -58,11 +58,23 @@ class Usage:
     def add(self, call: CallUsage) -> Usage:
         """The totals after one more call (cached calls count as calls but add no tokens or dollars)."""
         if call.cached:
-            return Usage(self.calls + 1, self.cached_calls + 1, self.prompt_tokens, self.completion_tokens,
-                         self.usd, self.latency_s + call.latency_s)
+            return Usage(
+                self.calls + 1,
+                self.cached_calls + 1,
+                self.prompt_tokens,
+                self.completion_tokens,
+                self.usd,
+                self.latency_s + call.latency_s,
+            )
         usd = None if self.usd is None or call.usd is None else self.usd + call.usd
-        return Usage(self.calls + 1, self.cached_calls, self.prompt_tokens + call.prompt_tokens,
-                     self.completion_tokens + call.completion_tokens, usd, self.latency_s + call.latency_s)
+        return Usage(
+            self.calls + 1,
+            self.cached_calls,
+            self.prompt_tokens + call.prompt_tokens,
+            self.completion_tokens + call.completion_tokens,
+            usd,
+            self.latency_s + call.latency_s,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """All fields plus ``tokens``."""

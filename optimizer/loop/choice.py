@@ -37,8 +37,11 @@ def baseline_system(reference: System) -> System:
     a human's locked groups and rules are kept exactly (with their locks), so that the
     fallback never drops a human edit.
     """
-    locked = [g.name for g in reference.groups if g.name in reference.locks.groups
-              or any(group == g.name for _, group in reference.locks.rules)]
+    locked = [
+        g.name
+        for g in reference.groups
+        if g.name in reference.locks.groups or any(group == g.name for _, group in reference.locks.rules)
+    ]
     kept = locked or [reference.groups[0].name]
     groups = []
     for name in kept:
@@ -46,8 +49,10 @@ def baseline_system(reference: System) -> System:
         if name not in reference.locks.groups:
             group.update(weight=1.0, extra_prompts=[])
         groups.append(group)
-    rules = {c: {g: reference.rule(c, g) if reference.locks.rule_locked(c, g) else None for g in kept}
-             for c in reference.classes}
+    rules = {
+        c: {g: reference.rule(c, g) if reference.locks.rule_locked(c, g) else None for g in kept}
+        for c in reference.classes
+    }
     return System.from_data(
         {
             "name": "class-name-baseline",

@@ -41,14 +41,20 @@ class RunConfig(BaseModel):
     init: str | None = Field(default=None, description="A user/seed system file to start from.")
     lm: str = Field(default="simulated", description="`simulated`, `local[:model|:file.gguf]` or a DSPy LM string.")
     proposer: Literal["auto", "staged", "oneshot"] = Field(
-        default="auto", description="How an LLM proposes: short staged steps, one whole answer, or auto "
-        "(staged for local and small models).")
+        default="auto",
+        description="How an LLM proposes: short staged steps, one whole answer, or auto "
+        "(staged for local and small models).",
+    )
     api_base: str | None = None
     llm_max_tokens: int = Field(default=1500, ge=64, description="Longest LLM answer, in tokens.")
     llm_timeout_s: float = Field(default=120.0, gt=0.0, description="Seconds one LLM attempt may take.")
     llm_retries: int = Field(default=2, ge=0, description="Attempts after a failed LLM call (exponential backoff).")
-    llm_concurrency: int = Field(default=4, ge=1, description="LLM calls in flight at once (1: one after the other); "
-                                 "`local` starts llama-server with this many slots.")
+    llm_concurrency: int = Field(
+        default=4,
+        ge=1,
+        description="LLM calls in flight at once (1: one after the other); "
+        "`local` starts llama-server with this many slots.",
+    )
     domain: str | None = None
     notes: str | dict[str, str] | None = Field(
         default=None, description="Per-class notes: a YAML/JSON file or a mapping."

@@ -69,10 +69,26 @@ class KnobSearchMove:
         budget = self.budget if context.evaluation_budget is None else min(self.budget, context.evaluation_budget)
         if budget <= 0:
             return MoveResult(candidates=[])
-        result = knob_search(parent, context.val, n_trials=budget, storage=self.storage, run_dir=self.run_dir,
-                             study_name=self.study_name(parent, context.val), seed=context.seed)
-        details = {"study": result.study_name, "storage": result.storage, "study_trials": result.n_trials,
-                   "trials_run": result.timing.trials, "front_size": len(result.front)}
+        result = knob_search(
+            parent,
+            context.val,
+            n_trials=budget,
+            storage=self.storage,
+            run_dir=self.run_dir,
+            study_name=self.study_name(parent, context.val),
+            seed=context.seed,
+        )
+        details = {
+            "study": result.study_name,
+            "storage": result.storage,
+            "study_trials": result.n_trials,
+            "trials_run": result.timing.trials,
+            "front_size": len(result.front),
+        }
         improved = result.best.trial != 0 and result.best_system.fingerprint() != parent.fingerprint()
-        return MoveResult(candidates=[result.best_system] if improved else [], evaluations=result.timing.trials,
-                          details=details, artifacts={PARETO_FILE: result.to_dict()})
+        return MoveResult(
+            candidates=[result.best_system] if improved else [],
+            evaluations=result.timing.trials,
+            details=details,
+            artifacts={PARETO_FILE: result.to_dict()},
+        )

@@ -167,8 +167,9 @@ class RunDir:
         return run
 
     def _started_error(self) -> RunDirError:
-        return RunDirError(f"run dir {self.path} already holds a run; resume it with --resume {self.path} "
-                           "or pick another --name")
+        return RunDirError(
+            f"run dir {self.path} already holds a run; resume it with --resume {self.path} or pick another --name"
+        )
 
     def has_versions(self) -> bool:
         """Whether at least one version file is recorded (the run has started)."""

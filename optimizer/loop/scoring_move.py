@@ -88,6 +88,8 @@ class TuneScoringMove:
             if system.fingerprint() not in seen:
                 seen.add(system.fingerprint())
                 candidates.append(system)
-        details = {"grid": {k: v for k, v in grid.to_dict().items() if k != "templates"},
-                   "weights": dict(weighted.weights)}
+        details = {
+            "grid": {k: v for k, v in grid.to_dict().items() if k != "templates"},
+            "weights": dict(weighted.weights),
+        }
         return MoveResult(candidates=candidates, details=details)

@@ -45,11 +45,25 @@ logger = logging.getLogger(__name__)
 
 #: Settings a resume may change: budgets, stopping and how the LLM is reached. Everything else
 #: (data, encoder, classes, split, proposer, moves, search) defines the run and comes from run.yaml.
-RESUME_OVERRIDES = ("min_delta", "patience", "max_evaluations", "max_llm_calls", "max_usd", "max_wall_s",
-                    "api_base", "llm_timeout_s", "llm_retries", "cache_dir")
+RESUME_OVERRIDES = (
+    "min_delta",
+    "patience",
+    "max_evaluations",
+    "max_llm_calls",
+    "max_usd",
+    "max_wall_s",
+    "api_base",
+    "llm_timeout_s",
+    "llm_retries",
+    "cache_dir",
+)
 #: Config fields whose flag is not ``--`` + the field name with dashes.
-_FLAGS = {"n_proposals": "-k/--proposals", "llm_timeout_s": "--llm-timeout", "encoder_options": "--encoder-option",
-          "transfer_models": "--transfer-model"}
+_FLAGS = {
+    "n_proposals": "-k/--proposals",
+    "llm_timeout_s": "--llm-timeout",
+    "encoder_options": "--encoder-option",
+    "transfer_models": "--transfer-model",
+}
 
 
 def _read_notes(path: str | dict[str, str] | None) -> dict[str, str]:

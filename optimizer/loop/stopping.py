@@ -12,12 +12,20 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-__all__ = ["Budgets", "Spent", "Convergence", "budget_spent", "paid_llm_calls", "stale_rounds", "expected_gain",
-           "STOP_REASONS"]
+__all__ = [
+    "Budgets",
+    "Spent",
+    "Convergence",
+    "budget_spent",
+    "paid_llm_calls",
+    "stale_rounds",
+    "expected_gain",
+    "STOP_REASONS",
+]
 
 STOP_REASONS = {
     "converged": "no val gain >= min_delta for `patience` rounds, and the recent gain per evaluation "
-                 "times the evaluations left promised less than min_delta",
+    "times the evaluations left promised less than min_delta",
     "max_evaluations": "the evaluation budget is spent",
     "max_llm_calls": "the LLM call budget is spent",
     "max_usd": "the dollar budget is spent",
@@ -83,8 +91,9 @@ class Convergence:
     min_delta: float = 0.005
     patience: int = 3
 
-    def converged(self, round_bests: list[float], evaluations: list[int] | None = None,
-                  evaluations_left: int | None = None) -> bool:
+    def converged(
+        self, round_bests: list[float], evaluations: list[int] | None = None, evaluations_left: int | None = None
+    ) -> bool:
         """Whether to stop; ``evaluations[i]`` = evaluations spent by the end of round ``i``."""
         if stale_rounds(round_bests, self.min_delta) < self.patience:
             return False

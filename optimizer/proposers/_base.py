@@ -58,8 +58,14 @@ class ProposalTask:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able fields."""
-        return {"classes": list(self.classes), "domain": self.domain, "notes": dict(self.notes),
-                "max_groups": self.max_groups, "max_options": self.max_options, "n_candidates": self.n_candidates}
+        return {
+            "classes": list(self.classes),
+            "domain": self.domain,
+            "notes": dict(self.notes),
+            "max_groups": self.max_groups,
+            "max_options": self.max_options,
+            "n_candidates": self.n_candidates,
+        }
 
 
 @dataclass(frozen=True)
@@ -72,8 +78,12 @@ class ScoredVersion:
 
     def to_dict(self) -> dict[str, Any]:
         """Name, fingerprint, accuracy and move (not the whole system)."""
-        return {"name": self.system.name, "fingerprint": self.system.fingerprint(),
-                "val_accuracy": self.val_accuracy, "move": self.move}
+        return {
+            "name": self.system.name,
+            "fingerprint": self.system.fingerprint(),
+            "val_accuracy": self.val_accuracy,
+            "move": self.move,
+        }
 
 
 @runtime_checkable

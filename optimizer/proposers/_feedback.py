@@ -20,8 +20,10 @@ def system_as_answer(system: System) -> dict[str, Any]:
     """The system in the answer format the LLM writes: rules name option texts."""
     groups = [{"name": g.name, "prompt": g.prompt, "options": list(g.options)} for g in system.groups]
     rules = {
-        c: [{"group": g.name, "option": None if system.rule(c, g.name) is None else g.options[system.rule(c, g.name)]}
-            for g in system.groups]
+        c: [
+            {"group": g.name, "option": None if system.rule(c, g.name) is None else g.options[system.rule(c, g.name)]}
+            for g in system.groups
+        ]
         for c in system.classes
     }
     return {"groups": groups, "rules": rules}
@@ -58,8 +60,9 @@ def describe_diagnostics(system: System, diagnostics: Any) -> str:
     ] or ["- none"]
     identical = [", ".join(group) for group in diagnostics.identical_signatures]
     lines.append("identical signatures: " + ("; ".join(identical) if identical else "none"))
-    unused = [f"{g}: {', '.join(map(repr, options))}"
-              for g, options in dict(diagnostics.unused_options).items() if options]
+    unused = [
+        f"{g}: {', '.join(map(repr, options))}" for g, options in dict(diagnostics.unused_options).items() if options
+    ]
     lines.append("unused options: " + ("; ".join(unused) if unused else "none"))
     return "\n".join(lines)
 
@@ -73,8 +76,9 @@ def describe_history(history: list[Any], best: int = 3, worst: int = 2) -> str:
     lines = []
     for version in chosen:
         groups = ", ".join(f"{g.name}[{len(g.options)}]" for g in version.system.groups)
-        lines.append(f"- {version.system.name} ({version.move}): held-out accuracy {version.val_accuracy:.3f}; "
-                     f"groups: {groups}")
+        lines.append(
+            f"- {version.system.name} ({version.move}): held-out accuracy {version.val_accuracy:.3f}; groups: {groups}"
+        )
     return "\n".join(lines)
 
 

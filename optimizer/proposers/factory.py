@@ -27,8 +27,9 @@ from cotclip.optimizer.proposers.tuning import run_prompts_dir
 __all__ = ["build_proposer", "proposer_mode"]
 
 #: LM names that mark a small model (billions of parameters <= 3, or a known small family).
-_SMALL_MODEL = re.compile(r"(?<![\d.])(0\.\d+|1(\.\d+)?|2(\.\d+)?|3)b\b|\d+m\b|smollm|tinyllama|phi-?[1-3]\b|-mini\b",
-                          re.IGNORECASE)
+_SMALL_MODEL = re.compile(
+    r"(?<![\d.])(0\.\d+|1(\.\d+)?|2(\.\d+)?|3)b\b|\d+m\b|smollm|tinyllama|phi-?[1-3]\b|-mini\b", re.IGNORECASE
+)
 
 
 def proposer_mode(config: RunConfig) -> str:
@@ -49,8 +50,15 @@ def _budget(config: RunConfig) -> Any:
 
 
 def build_proposer(
-    config: RunConfig, inputs: Inputs, run: RunDir, stack: contextlib.ExitStack, *, data: RunData, task: ProposalTask,
-    on_step: Callable[[str], None] | None = None, deadline: float | None = None,
+    config: RunConfig,
+    inputs: Inputs,
+    run: RunDir,
+    stack: contextlib.ExitStack,
+    *,
+    data: RunData,
+    task: ProposalTask,
+    on_step: Callable[[str], None] | None = None,
+    deadline: float | None = None,
 ) -> Any:
     """The proposer for ``config.lm``; a local server is stopped when ``stack`` closes.
 

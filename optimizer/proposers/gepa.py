@@ -39,8 +39,14 @@ from cotclip.scoring.scorer import ImageSet, accuracy
 from cotclip.systems.errors import CotclipError, InputError
 from cotclip.systems.model import System
 
-__all__ = ["ProposerCase", "ProposerOptimization", "ProposerAdapter", "optimize_proposer", "feedback_of",
-           "PROMPT_NAMES"]
+__all__ = [
+    "ProposerCase",
+    "ProposerOptimization",
+    "ProposerAdapter",
+    "optimize_proposer",
+    "feedback_of",
+    "PROMPT_NAMES",
+]
 
 logger = logging.getLogger(__name__)
 PROMPT_NAMES = ("propose", "revise", "complete_rules")
@@ -71,10 +77,17 @@ class ProposerOptimization:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON form (instruction texts included)."""
-        return {"instructions": dict(self.instructions), "seed_score": self.seed_score,
-                "best_score": self.best_score, "prompts_dir": str(self.prompts_dir), "candidates": self.candidates,
-                "metric_calls": self.metric_calls, "reflection_calls": self.reflection_calls,
-                "candidate_scores": list(self.scores), "proposals": [dict(p) for p in self.proposals]}
+        return {
+            "instructions": dict(self.instructions),
+            "seed_score": self.seed_score,
+            "best_score": self.best_score,
+            "prompts_dir": str(self.prompts_dir),
+            "candidates": self.candidates,
+            "metric_calls": self.metric_calls,
+            "reflection_calls": self.reflection_calls,
+            "candidate_scores": list(self.scores),
+            "proposals": [dict(p) for p in self.proposals],
+        }
 
 
 def feedback_of(system: System, train: ImageSet, val_accuracy: float) -> str:
@@ -131,24 +144,32 @@ class ProposerAdapter:
             results = [self._score(proposer, case) for case in batch]
         self.metric_calls += len(batch)
         self.evaluated.append((dict(candidate), [s for s, _, _ in results]))
-        traces = [{"classes": list(case.task.classes), "system": text, "feedback": feedback}
-                  for case, (_, text, feedback) in zip(batch, results)]
-        return EvaluationBatch(outputs=[text for _, text, _ in results], scores=[s for s, _, _ in results],
-                               trajectories=traces if capture_traces else None)
+        traces = [
+            {"classes": list(case.task.classes), "system": text, "feedback": feedback}
+            for case, (_, text, feedback) in zip(batch, results)
+        ]
+        return EvaluationBatch(
+            outputs=[text for _, text, _ in results],
+            scores=[s for s, _, _ in results],
+            trajectories=traces if capture_traces else None,
+        )
 
     def make_reflective_dataset(self, candidate: dict[str, str], eval_batch, components_to_update: list[str]):
         """Per component: the task, the proposed system and its score + diagnostics feedback."""
         records = [
-            {"Inputs": {"classes": ", ".join(trace["classes"])},
-             "Generated Outputs": trace["system"][:1500] or "(nothing valid)",
-             "Feedback": f"score {score:.3f} (val accuracy of the proposed system)\n{trace['feedback']}"}
+            {
+                "Inputs": {"classes": ", ".join(trace["classes"])},
+                "Generated Outputs": trace["system"][:1500] or "(nothing valid)",
+                "Feedback": f"score {score:.3f} (val accuracy of the proposed system)\n{trace['feedback']}",
+            }
             for trace, score in zip(eval_batch.trajectories or [], eval_batch.scores)
         ]
         return {name: records for name in components_to_update}
 
 
-def _proposals(evaluated: list[tuple[dict[str, str], list[float]]], seed: dict[str, str],
-               kept: list[dict[str, str]]) -> list[dict[str, Any]]:
+def _proposals(
+    evaluated: list[tuple[dict[str, str], list[float]]], seed: dict[str, str], kept: list[dict[str, str]]
+) -> list[dict[str, Any]]:
     """Each distinct non-seed candidate GEPA evaluated: its instructions, mean score per evaluation, kept or not."""
     found: list[dict[str, Any]] = []
     for candidate, scores in evaluated:
@@ -217,23 +238,38 @@ def optimize_proposer(
     adapter = ProposerAdapter(make_proposer, base_prompts)
     reflection = _Reflection(reflection_lm)
     result = gepa.optimize(
-        seed_candidate=seed_candidate, trainset=list(cases), valset=list(cases), adapter=adapter,
-        reflection_lm=reflection, max_metric_calls=max_metric_calls,
+        seed_candidate=seed_candidate,
+        trainset=list(cases),
+        valset=list(cases),
+        adapter=adapter,
+        reflection_lm=reflection,
+        max_metric_calls=max_metric_calls,
         stop_callbacks=[lambda _state: reflection.calls >= max_reflection_calls],
-        reflection_minibatch_size=min(len(cases), 3), logger=_LogToLogging(), display_progress_bar=False,
-        skip_perfect_score=True, seed=seed,
+        reflection_minibatch_size=min(len(cases), 3),
+        logger=_LogToLogging(),
+        display_progress_bar=False,
+        skip_perfect_score=True,
+        seed=seed,
     )
     best = dict(result.best_candidate)
     kept = [dict(c) for c in result.candidates]
     prompts_dir = _write_prompts(Path(run_dir) / "prompts", best, base_prompts)
     outcome = ProposerOptimization(
-        instructions=best, seed_score=float(result.val_aggregate_scores[0]),
-        best_score=float(result.val_aggregate_scores[result.best_idx]), prompts_dir=prompts_dir,
-        candidates=len(result.candidates), metric_calls=adapter.metric_calls, reflection_calls=reflection.calls,
+        instructions=best,
+        seed_score=float(result.val_aggregate_scores[0]),
+        best_score=float(result.val_aggregate_scores[result.best_idx]),
+        prompts_dir=prompts_dir,
+        candidates=len(result.candidates),
+        metric_calls=adapter.metric_calls,
+        reflection_calls=reflection.calls,
         scores=[float(s) for s in result.val_aggregate_scores],
         proposals=_proposals(adapter.evaluated, seed_candidate, kept),
     )
-    logger.info("proposer instructions: val accuracy %.3f -> %.3f; %d rewrite(s) proposed, %d kept",
-                outcome.seed_score, outcome.best_score, len(outcome.proposals),
-                sum(p["accepted"] for p in outcome.proposals))
+    logger.info(
+        "proposer instructions: val accuracy %.3f -> %.3f; %d rewrite(s) proposed, %d kept",
+        outcome.seed_score,
+        outcome.best_score,
+        len(outcome.proposals),
+        sum(p["accepted"] for p in outcome.proposals),
+    )
     return outcome

@@ -73,8 +73,16 @@ class LLMProposer:
     ``concurrency``: how many LLM calls may be in flight at once (1: one after the other).
     """
 
-    def __init__(self, client: LLMClient, *, budget: Budget | None = None, prompts_dir: Path | None = None,
-                 max_attempts: int = 3, temperature_step: float = 0.15, concurrency: int = 1) -> None:
+    def __init__(
+        self,
+        client: LLMClient,
+        *,
+        budget: Budget | None = None,
+        prompts_dir: Path | None = None,
+        max_attempts: int = 3,
+        temperature_step: float = 0.15,
+        concurrency: int = 1,
+    ) -> None:
         self.client = client
         self.budget = budget or Budget()
         self.prompts_dir = prompts_dir
@@ -116,15 +124,36 @@ class LLMProposer:
         def candidate(index: int) -> tuple[System | None, list[dict[str, Any]], CotclipError | None]:
             emphasis = EMPHASES[index % len(EMPHASES)]
             temperature = self.client.config.temperature + self.temperature_step * index
-            inputs = {"classes": list(task.classes), "domain": task.domain or "images of the listed classes",
-                      "notes": "\n".join(f"- {c}: {n}" for c, n in task.notes.items()),
-                      "limits": self._limits_text(), "emphasis": emphasis}
-            meta = {"method": "llm-propose", "candidate": index + 1, "emphasis": emphasis,
-                    "temperature": round(temperature, 3), "seed": index}
+            inputs = {
+                "classes": list(task.classes),
+                "domain": task.domain or "images of the listed classes",
+                "notes": "\n".join(f"- {c}: {n}" for c, n in task.notes.items()),
+                "limits": self._limits_text(),
+                "emphasis": emphasis,
+            }
+            meta = {
+                "method": "llm-propose",
+                "candidate": index + 1,
+                "emphasis": emphasis,
+                "temperature": round(temperature, 3),
+                "seed": index,
+            }
             log: list[dict[str, Any]] = []
             try:
-                return self._conversation(signature, inputs, list(task.classes), instructions, meta,
-                                          name=f"candidate_{index + 1:02d}", parent=None, log=log), log, None
+                return (
+                    self._conversation(
+                        signature,
+                        inputs,
+                        list(task.classes),
+                        instructions,
+                        meta,
+                        name=f"candidate_{index + 1:02d}",
+                        parent=None,
+                        log=log,
+                    ),
+                    log,
+                    None,
+                )
             except CotclipError as exc:  # answers paid before it are still recorded
                 return None, log, exc
 
@@ -153,8 +182,9 @@ class LLMProposer:
             raise outcome
         return outcome
 
-    def revise_many(self, system: System, diagnostics: Any, history: list[ScoredVersion],
-                    n: int) -> list[System | CotclipError]:
+    def revise_many(
+        self, system: System, diagnostics: Any, history: list[ScoredVersion], n: int
+    ) -> list[System | CotclipError]:
         """``n`` revisions asked at once (up to ``concurrency`` in flight), in order.
 
         Each slot holds the revised system or the error that revision ended with
@@ -163,7 +193,9 @@ class LLMProposer:
         answers differ (revision 0 is exactly what :meth:`revise` asks).
         """
         max_groups, max_options = self._limits or (
-            max(len(system.groups) + 1, 5), max(8, max(len(g.options) for g in system.groups) + 2))
+            max(len(system.groups) + 1, 5),
+            max(8, max(len(g.options) for g in system.groups) + 2),
+        )
         self._limits = (max_groups, max_options)
         instructions = load_instructions("revise", self.prompts_dir)
         signature = revise_signature(answer_model(list(system.classes), max_groups, max_options), instructions)
@@ -177,12 +209,23 @@ class LLMProposer:
         }
 
         def revision(index: int) -> tuple[System | CotclipError, list[dict[str, Any]]]:
-            meta = {"method": "llm-revise", "temperature": self.client.config.temperature,
-                    "seed": len(history) + _REVISION_SEED_STEP * index}
+            meta = {
+                "method": "llm-revise",
+                "temperature": self.client.config.temperature,
+                "seed": len(history) + _REVISION_SEED_STEP * index,
+            }
             log: list[dict[str, Any]] = []
             try:
-                revised = self._conversation(signature, inputs, list(system.classes), instructions, meta,
-                                             name=f"{system.name}-revised", parent=system.name, log=log)
+                revised = self._conversation(
+                    signature,
+                    inputs,
+                    list(system.classes),
+                    instructions,
+                    meta,
+                    name=f"{system.name}-revised",
+                    parent=system.name,
+                    log=log,
+                )
             except CotclipError as exc:
                 return exc, log
             if revised is None:
@@ -200,25 +243,41 @@ class LLMProposer:
         groups, options = self._limits or (5, 8)
         return f"at most {groups} groups; each group has 2 to {options} options"
 
-    def _conversation(self, signature, inputs, classes, instructions, meta, *, name, parent,
-                      log: list[dict[str, Any]] | None = None) -> System | None:
+    def _conversation(
+        self, signature, inputs, classes, instructions, meta, *, name, parent, log: list[dict[str, Any]] | None = None
+    ) -> System | None:
         """Ask up to ``max_attempts`` times, feeding problems back; the system or None (failed).
 
         Its answers' records go to ``log`` (default: :attr:`records`).
         """
         problem = ""
         for attempt in range(1, self.max_attempts + 1):
-            answer = self._ask(signature, {**inputs, "feedback": problem}, meta, attempt,
-                               seed=meta["seed"] + 1000 * (attempt - 1), log=log)
+            answer = self._ask(
+                signature,
+                {**inputs, "feedback": problem},
+                meta,
+                attempt,
+                seed=meta["seed"] + 1000 * (attempt - 1),
+                log=log,
+            )
             try:
                 parsed = parse_answer(answer["text"])
                 draft = read_draft(parsed.data, classes, max_groups=self._limits[0], max_options=self._limits[1])
                 draft = replace(draft, repairs=parsed.repairs + draft.repairs)
                 if draft.missing_classes:
                     draft = self._complete_rules(draft, meta, log)
-                provenance = {"parent": parent, "method": meta["method"], "created_at": _now(), "details": {
-                    **{k: v for k, v in meta.items() if k != "method"}, "lm": self.client.config.model,
-                    "prompt": instructions.name, "prompt_sha256": instructions.sha256, "attempts": attempt}}
+                provenance = {
+                    "parent": parent,
+                    "method": meta["method"],
+                    "created_at": _now(),
+                    "details": {
+                        **{k: v for k, v in meta.items() if k != "method"},
+                        "lm": self.client.config.model,
+                        "prompt": instructions.name,
+                        "prompt_sha256": instructions.sha256,
+                        "attempts": attempt,
+                    },
+                }
                 system = draft_to_system(draft, classes, name=name, provenance=provenance)
             except (UnusableAnswerError, SystemValidationError) as exc:
                 problem = str(exc)
@@ -230,13 +289,21 @@ class LLMProposer:
             return system
         return None
 
-    def _ask(self, signature, inputs, meta, attempt: int, seed: int,
-             log: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    def _ask(
+        self, signature, inputs, meta, attempt: int, seed: int, log: list[dict[str, Any]] | None = None
+    ) -> dict[str, Any]:
         """One budgeted call; its log record is appended (to ``log`` or :attr:`records`) and returned."""
         completion = self.executor.complete(LLMRequest(signature, inputs, meta["temperature"], seed))
-        record = {"kind": meta["method"], "candidate": meta.get("candidate"), "attempt": attempt,
-                  "raw": completion.text, "repairs": [], "error": None, "usage": completion.usage.to_dict(),
-                  "request": completion.request_key}
+        record = {
+            "kind": meta["method"],
+            "candidate": meta.get("candidate"),
+            "attempt": attempt,
+            "raw": completion.text,
+            "repairs": [],
+            "error": None,
+            "usage": completion.usage.to_dict(),
+            "request": completion.request_key,
+        }
         (self._records if log is None else log).append(record)
         return {"text": completion.text, "record": record}
 
@@ -248,20 +315,28 @@ class LLMProposer:
         instructions = load_instructions("complete_rules", self.prompts_dir)
         signature = complete_rules_signature(missing, instructions)
         groups = [{"name": g.name, "options": list(g.options)} for g in draft.groups]
-        answer = self._ask(signature, {"groups": feedback_text.compact_json(groups), "classes": missing},
-                           {**meta, "method": "llm-complete-rules"}, 1, seed=meta["seed"], log=log)
+        answer = self._ask(
+            signature,
+            {"groups": feedback_text.compact_json(groups), "classes": missing},
+            {**meta, "method": "llm-complete-rules"},
+            1,
+            seed=meta["seed"],
+            log=log,
+        )
         try:
             parsed = parse_answer(answer["text"]).data
         except UnusableAnswerError as exc:
             answer["record"]["error"] = str(exc)
             return draft
         completed = add_rules(draft, parsed)
-        answer["record"]["repairs"] = list(completed.repairs[len(draft.repairs):])
+        answer["record"]["repairs"] = list(completed.repairs[len(draft.repairs) :])
         return completed
 
     def failure_message(self, wanted: int, what: str = "candidate", log: list[dict[str, Any]] | None = None) -> str:
         """One line saying that no valid system came out, with the last problem seen (in ``log``)."""
         records = self._records if log is None else log
         last = next((r["error"] for r in reversed(records) if r.get("error")), "no answer")
-        return (f"the LLM {self.client.config.model} gave no valid system for {wanted} {what}(s) in "
-                f"{self.max_attempts} attempt(s) each (last problem: {last}); try a stronger --lm or fewer classes")
+        return (
+            f"the LLM {self.client.config.model} gave no valid system for {wanted} {what}(s) in "
+            f"{self.max_attempts} attempt(s) each (last problem: {last}); try a stronger --lm or fewer classes"
+        )

@@ -26,8 +26,15 @@ from cotclip.optimizer.proposers._parse import ParsedAnswer, UnusableAnswerError
 from cotclip.systems.model import System
 
 __all__ = [
-    "DraftGroup", "Draft", "ParsedAnswer", "UnusableAnswerError",
-    "parse_answer", "read_draft", "add_rules", "draft_to_system", "normalize_text",
+    "DraftGroup",
+    "Draft",
+    "ParsedAnswer",
+    "UnusableAnswerError",
+    "parse_answer",
+    "read_draft",
+    "add_rules",
+    "draft_to_system",
+    "normalize_text",
 ]
 
 _GROUP_KEYS = ("groups", "classification_groups", "classification_cot", "attribute_groups", "questions")
@@ -80,8 +87,10 @@ def _group_specs(data: dict[str, Any]) -> list[tuple[str, Any]]:
     if isinstance(raw, dict):
         return [(str(name), spec) for name, spec in raw.items()]
     if isinstance(raw, list):
-        return [(str(spec.get("name") or f"group_{i + 1}") if isinstance(spec, dict) else f"group_{i + 1}", spec)
-                for i, spec in enumerate(raw)]
+        return [
+            (str(spec.get("name") or f"group_{i + 1}") if isinstance(spec, dict) else f"group_{i + 1}", spec)
+            for i, spec in enumerate(raw)
+        ]
     return []
 
 
@@ -267,8 +276,9 @@ def add_rules(draft: Draft, data: dict[str, Any]) -> Draft:
     found = _read_rules(data, list(draft.missing_classes), groups, remaps, set(), repairs)
     still_missing = tuple(c for c in draft.missing_classes if c not in found)
     repairs.append(f"asked again for rules of {len(draft.missing_classes)} class(es); got {len(found)}")
-    return replace(draft, rules={**draft.rules, **found}, missing_classes=still_missing,
-                   repairs=draft.repairs + tuple(repairs))
+    return replace(
+        draft, rules={**draft.rules, **found}, missing_classes=still_missing, repairs=draft.repairs + tuple(repairs)
+    )
 
 
 def draft_to_system(draft: Draft, classes: list[str], *, name: str, provenance: dict[str, Any]) -> System:

@@ -30,8 +30,10 @@ from cotclip.systems.model import System
 
 __all__ = ["SimulationErrors", "SimulatedProposer", "simulated_proposer_for"]
 
-_REFUSAL = ("the simulated proposer works only on synthetic worlds (--data synthetic:<world>); "
-            "use --lm local or a real LM for real data")
+_REFUSAL = (
+    "the simulated proposer works only on synthetic worlds (--data synthetic:<world>); "
+    "use --lm local or a real LM for real data"
+)
 
 
 @dataclass(frozen=True)
@@ -98,8 +100,9 @@ class SimulatedProposer:
     # ----- reading the notes ---------------------------------------------------------
     def read_notes(self) -> dict[str, dict[str, int | None]]:
         """``{class: {group: value index or None}}`` as recovered from the field notes' wording."""
-        notes = self.world.field_notes(omit_rate=self.errors.notes_omit, error_rate=self.errors.notes_error,
-                                       seed=self.seed)
+        notes = self.world.field_notes(
+            omit_rate=self.errors.notes_omit, error_rate=self.errors.notes_error, seed=self.seed
+        )
         patterns = [(g, _clause_pattern(g.note_clause)) for g in self.world.groups]
         read: dict[str, dict[str, int | None]] = {}
         for class_name, note in notes.items():
@@ -166,16 +169,28 @@ class SimulatedProposer:
                     mistakes += 1
                 rules[class_name][group.name] = position if position is None or position < len(options) else None
         if not groups:
-            raise ProposerError(f"the simulation found no usable group in world {self.world.name}'s notes; "
-                                "lower the simulated omission/error rates")
-        record = {"kind": "simulated-propose", "candidate": index + 1, "groups": [g["name"] for g in groups],
-                  "wrong_rules": mistakes, "simulation": True}
+            raise ProposerError(
+                f"the simulation found no usable group in world {self.world.name}'s notes; "
+                "lower the simulated omission/error rates"
+            )
+        record = {
+            "kind": "simulated-propose",
+            "candidate": index + 1,
+            "groups": [g["name"] for g in groups],
+            "wrong_rules": mistakes,
+            "simulation": True,
+        }
         self._records.append(record)
-        return System.from_data({
-            "name": f"simulated_{index + 1:02d}", "classes": list(task.classes), "groups": groups, "rules": rules,
-            "provenance": {"method": "simulated-propose", "details": {**record, "errors": asdict(self.errors)}},
-            "notes": ["Proposed by a SIMULATION of an LLM on a synthetic world."],
-        })
+        return System.from_data(
+            {
+                "name": f"simulated_{index + 1:02d}",
+                "classes": list(task.classes),
+                "groups": groups,
+                "rules": rules,
+                "provenance": {"method": "simulated-propose", "details": {**record, "errors": asdict(self.errors)}},
+                "notes": ["Proposed by a SIMULATION of an LLM on a synthetic world."],
+            }
+        )
 
     # ----- revise --------------------------------------------------------------------
     def revise(self, system: System, diagnostics: Any, history: list[ScoredVersion]) -> System:
@@ -187,8 +202,14 @@ class SimulatedProposer:
         rephrased = self._rephrase_unreliable(data, diagnostics, rng)
         added = self._add_missing_group(data, diagnostics, rng)
         data["groups"], data["rules"] = _drop_unused(data["groups"], data["rules"])
-        record = {"kind": "simulated-revise", "parent": system.name, "fixed_rules": fixed,
-                  "rephrased_options": rephrased, "added_group": added, "simulation": True}
+        record = {
+            "kind": "simulated-revise",
+            "parent": system.name,
+            "fixed_rules": fixed,
+            "rephrased_options": rephrased,
+            "added_group": added,
+            "simulation": True,
+        }
         self._records.append(record)
         data["name"] = f"{system.name}-simrev{self._revisions}"
         data["provenance"] = {"parent": system.name, "method": "simulated-revise", "details": record}
@@ -214,8 +235,12 @@ class SimulatedProposer:
             for position, option in enumerate(group["options"]):
                 value = self._value_of(world_group, option)
                 canonical = world_group.values[value] if value is not None else None
-                if canonical and canonical != option and canonical not in group["options"] \
-                        and rng.random() < self.errors.rephrase_unreliable:
+                if (
+                    canonical
+                    and canonical != option
+                    and canonical not in group["options"]
+                    and rng.random() < self.errors.rephrase_unreliable
+                ):
                     group["options"][position] = canonical
                     rephrased += 1
         return rephrased
@@ -232,8 +257,15 @@ class SimulatedProposer:
         values = sorted({beliefs[c][group.name] for c in data["classes"]} - {None})
         if len(values) < 2:
             return None
-        data["groups"].append({"name": group.name, "prompt": group.prompt,
-                               "options": [group.values[v] for v in values], "weight": 1.0, "extra_prompts": []})
+        data["groups"].append(
+            {
+                "name": group.name,
+                "prompt": group.prompt,
+                "options": [group.values[v] for v in values],
+                "weight": 1.0,
+                "extra_prompts": [],
+            }
+        )
         for class_name in data["classes"]:
             believed = beliefs[class_name][group.name]
             data["rules"][class_name][group.name] = values.index(believed) if believed in values else None

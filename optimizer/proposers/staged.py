@@ -66,11 +66,22 @@ class StagedProposer:
     ``concurrency``: how many LLM calls of one step may be in flight at once.
     """
 
-    def __init__(self, client: LLMClient, *, train: ImageSet, fit: Callable[[System], System] | None = None,
-                 budget: Budget | None = None, prompts_dir: Path | None = None, batch_size: int = 4,
-                 on_step: Callable[[str], None] | None = None, seed: int = 0, concurrency: int = 1) -> None:
-        self.steps = StagedSteps(client, budget=budget or Budget(), prompts_dir=prompts_dir, seed=seed,
-                                 concurrency=concurrency)
+    def __init__(
+        self,
+        client: LLMClient,
+        *,
+        train: ImageSet,
+        fit: Callable[[System], System] | None = None,
+        budget: Budget | None = None,
+        prompts_dir: Path | None = None,
+        batch_size: int = 4,
+        on_step: Callable[[str], None] | None = None,
+        seed: int = 0,
+        concurrency: int = 1,
+    ) -> None:
+        self.steps = StagedSteps(
+            client, budget=budget or Budget(), prompts_dir=prompts_dir, seed=seed, concurrency=concurrency
+        )
         self.train = train
         self.fit = fit
         self.batch_size = max(1, batch_size)
@@ -93,10 +104,12 @@ class StagedProposer:
 
     def state(self) -> dict[str, Any]:
         """What a resumed run needs to ask the same questions again (the loop stores it in progress.json)."""
-        return {"steps_asked": self.steps.steps_asked,
-                "contrasted": sorted(list(pair) for pair in self._contrasted),
-                "kind_groups": {k: list(v) for k, v in self._kind_groups.items()},
-                "task": self._task.to_dict() if self._task is not None else None}
+        return {
+            "steps_asked": self.steps.steps_asked,
+            "contrasted": sorted(list(pair) for pair in self._contrasted),
+            "kind_groups": {k: list(v) for k, v in self._kind_groups.items()},
+            "task": self._task.to_dict() if self._task is not None else None,
+        }
 
     def restore_state(self, state: dict[str, Any]) -> None:
         """Continue from :meth:`state` (LLM seeds, pairs already asked about, the proposal's questions)."""
@@ -129,9 +142,11 @@ class StagedProposer:
         base = self._system(task, groups, rules, "staged-notes")
         grounded, notes = ground(base, self.train)
         if grounded is None:
-            raise ProposerError("the staged proposer found no option the encoder can read on train images; "
-                                "give per-class notes (`cotclip optimize --notes`) with visible attributes or try "
-                                "another --lm")
+            raise ProposerError(
+                "the staged proposer found no option the encoder can read on train images; "
+                "give per-class notes (`cotclip optimize --notes`) with visible attributes or try "
+                "another --lm"
+            )
         self._say(
             "ground",
             f"{sum(len(g.options) for g in grounded.groups)} of "

@@ -54,8 +54,9 @@ def _covered(clause: str, phrases: Sequence[str]) -> bool:
     return any(p.strip() and (p in text or text in p) for p in padded)
 
 
-def mine_note(class_name: str, note: str | None, kept: Sequence[ClassPhrase],
-              class_names: Sequence[str]) -> tuple[list[ClassPhrase], list[str]]:
+def mine_note(
+    class_name: str, note: str | None, kept: Sequence[ClassPhrase], class_names: Sequence[str]
+) -> tuple[list[ClassPhrase], list[str]]:
     """Unsorted phrases for the clauses of ``note`` that none of ``kept`` covers, and notes on them."""
     mined: list[ClassPhrase] = []
     notes: list[str] = []
@@ -70,8 +71,10 @@ def mine_note(class_name: str, note: str | None, kept: Sequence[ClassPhrase],
         mined.append(ClassPhrase(class_name, UNSORTED, phrase, True))
         said.append(phrase)
     if mined:
-        notes.append(f"{class_name}: {len(mined)} note clause(s) the answer left out, added: "
-                     + ", ".join(repr(p.phrase) for p in mined))
+        notes.append(
+            f"{class_name}: {len(mined)} note clause(s) the answer left out, added: "
+            + ", ".join(repr(p.phrase) for p in mined)
+        )
     return mined, notes
 
 
@@ -146,8 +149,10 @@ def kinds_by_frame(pool: Sequence[ClassPhrase], share: float = 0.3) -> tuple[lis
         for edge in _edges(item.phrase):
             members.setdefault(edge, []).append(index)
     needed = max(3, share * len(classes))
-    frames = sorted((e for e, rows in members.items() if len({pool[i].class_name for i in rows}) >= needed),
-                    key=lambda e: (-len(members[e]), e))
+    frames = sorted(
+        (e for e, rows in members.items() if len({pool[i].class_name for i in rows}) >= needed),
+        key=lambda e: (-len(members[e]), e),
+    )
     kinds = [p.kind for p in pool]
     spare = [k for k in KINDS if k not in set(kinds)]
     taken: set[str] = set()

@@ -15,7 +15,11 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from cotclip.optimizer.proposers.signatures import Instructions, build_signature
 
 __all__ = [
-    "KINDS", "describe_signature", "templates_signature", "expand_signature", "assign_signature",
+    "KINDS",
+    "describe_signature",
+    "templates_signature",
+    "expand_signature",
+    "assign_signature",
     "contrast_signature",
 ]
 
@@ -52,16 +56,24 @@ def _enum(values: list[str]):
 
 def descriptions_model(classes: list[str]) -> type[BaseModel]:
     """``{"classes": [{"name": <one of classes>, "attributes": [Attribute, ...]}, ...]}``."""
-    entry = create_model("ClassAttributes", __base__=_Strict, name=(_enum(classes), ...),
-                         attributes=(list[Attribute], Field(max_length=9)))
+    entry = create_model(
+        "ClassAttributes",
+        __base__=_Strict,
+        name=(_enum(classes), ...),
+        attributes=(list[Attribute], Field(max_length=9)),
+    )
     return create_model("Descriptions", __base__=_Strict, classes=(list[entry], Field(min_length=1)))
 
 
 def templates_model(kinds: list[str]) -> type[BaseModel]:
     """``{"questions": [{"kind": <kind>, "name": ..., "prompt": "... {} ..."}, ...]}``."""
-    entry = create_model("Question", __base__=_Strict, kind=(_enum(kinds), ...),
-                         name=(str, Field(description="short snake_case name")),
-                         prompt=(str, Field(description="one sentence about the image with exactly one {}")))
+    entry = create_model(
+        "Question",
+        __base__=_Strict,
+        kind=(_enum(kinds), ...),
+        name=(str, Field(description="short snake_case name")),
+        prompt=(str, Field(description="one sentence about the image with exactly one {}")),
+    )
     return create_model("Questions", __base__=_Strict, questions=(list[entry], Field(min_length=1)))
 
 
@@ -73,62 +85,86 @@ class MoreValues(_Strict):
 
 def assignments_model(classes: list[str], options: list[str]) -> type[BaseModel]:
     """``{"choices": [{"name": <class>, "option": <option or "none">}, ...]}``."""
-    entry = create_model("Choice", __base__=_Strict, name=(_enum(classes), ...),
-                         option=(_enum([*options, "none"]), ...))
+    entry = create_model(
+        "Choice", __base__=_Strict, name=(_enum(classes), ...), option=(_enum([*options, "none"]), ...)
+    )
     return create_model("Choices", __base__=_Strict, choices=(list[entry], Field(min_length=1)))
 
 
 def contrast_model(first: str, second: str) -> type[BaseModel]:
     """Visible differences: attributes of ``first`` and of ``second`` that tell them apart."""
-    return create_model("Differences", __base__=_Strict,
-                        first=(list[Attribute], Field(max_length=4, description=f"attributes {first} has")),
-                        second=(list[Attribute], Field(max_length=4, description=f"attributes {second} has")))
+    return create_model(
+        "Differences",
+        __base__=_Strict,
+        first=(list[Attribute], Field(max_length=4, description=f"attributes {first} has")),
+        second=(list[Attribute], Field(max_length=4, description=f"attributes {second} has")),
+    )
 
 
 def describe_signature(classes: list[str], instructions: Instructions):
     """domain, notes, kinds, feedback -> descriptions (a few classes per call)."""
-    return build_signature({
-        "domain": ("in", str, "what the images show"),
-        "notes": ("in", str, "one line per class: its name and the user's note (may be empty)"),
-        "kinds": ("in", str, "the attribute kinds to use"),
-        "feedback": ("in", str, "problems of your previous answer (empty on the first try)"),
-        "descriptions": ("out", descriptions_model(classes), "visible attributes of every listed class"),
-    }, instructions, "DescribeClasses")
+    return build_signature(
+        {
+            "domain": ("in", str, "what the images show"),
+            "notes": ("in", str, "one line per class: its name and the user's note (may be empty)"),
+            "kinds": ("in", str, "the attribute kinds to use"),
+            "feedback": ("in", str, "problems of your previous answer (empty on the first try)"),
+            "descriptions": ("out", descriptions_model(classes), "visible attributes of every listed class"),
+        },
+        instructions,
+        "DescribeClasses",
+    )
 
 
 def templates_signature(kinds: list[str], instructions: Instructions):
     """domain, attribute kinds with example phrases -> one question template per kind."""
-    return build_signature({
-        "domain": ("in", str, "what the images show"),
-        "kinds": ("in", str, "each attribute kind with example phrases"),
-        "questions": ("out", templates_model(kinds), "one question per kind"),
-    }, instructions, "WriteQuestions")
+    return build_signature(
+        {
+            "domain": ("in", str, "what the images show"),
+            "kinds": ("in", str, "each attribute kind with example phrases"),
+            "questions": ("out", templates_model(kinds), "one question per kind"),
+        },
+        instructions,
+        "WriteQuestions",
+    )
 
 
 def expand_signature(instructions: Instructions):
     """domain, kind, known values -> more values of that kind."""
-    return build_signature({
-        "domain": ("in", str, "what the images show"),
-        "kind": ("in", str, "the attribute kind"),
-        "known": ("in", list[str], "values already listed"),
-        "more": ("out", MoreValues, "other common values of this kind, not already listed"),
-    }, instructions, "ListMoreValues")
+    return build_signature(
+        {
+            "domain": ("in", str, "what the images show"),
+            "kind": ("in", str, "the attribute kind"),
+            "known": ("in", list[str], "values already listed"),
+            "more": ("out", MoreValues, "other common values of this kind, not already listed"),
+        },
+        instructions,
+        "ListMoreValues",
+    )
 
 
 def assign_signature(classes: list[str], options: list[str], instructions: Instructions):
     """question, options, class descriptions -> each class's option (or none)."""
-    return build_signature({
-        "question": ("in", str, "the question asked about each image"),
-        "descriptions": ("in", str, "one line per class: its name and what is known of it"),
-        "answer": ("out", assignments_model(classes, options), "for each class the option that fits, or none"),
-    }, instructions, "AssignOptions")
+    return build_signature(
+        {
+            "question": ("in", str, "the question asked about each image"),
+            "descriptions": ("in", str, "one line per class: its name and what is known of it"),
+            "answer": ("out", assignments_model(classes, options), "for each class the option that fits, or none"),
+        },
+        instructions,
+        "AssignOptions",
+    )
 
 
 def contrast_signature(first: str, second: str, instructions: Instructions):
     """two confused classes and their notes -> visible differences."""
-    return build_signature({
-        "domain": ("in", str, "what the images show"),
-        "pair": ("in", str, "the two classes and what is known of each"),
-        "kinds": ("in", str, "the attribute kinds to use"),
-        "differences": ("out", contrast_model(first, second), "attributes that tell the two apart"),
-    }, instructions, "ContrastPair")
+    return build_signature(
+        {
+            "domain": ("in", str, "what the images show"),
+            "pair": ("in", str, "the two classes and what is known of each"),
+            "kinds": ("in", str, "the attribute kinds to use"),
+            "differences": ("out", contrast_model(first, second), "attributes that tell the two apart"),
+        },
+        instructions,
+        "ContrastPair",
+    )

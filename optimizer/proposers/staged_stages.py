@@ -26,8 +26,16 @@ from cotclip.scoring.scorer import ImageSet
 from cotclip.systems.model import System
 
 __all__ = [
-    "ClassPhrase", "StagedGroup", "clean_attributes", "organize", "assign", "ground", "favoured_options",
-    "MAX_PROFILE_CORRELATION", "UNSORTED", "clean_phrase",
+    "ClassPhrase",
+    "StagedGroup",
+    "clean_attributes",
+    "organize",
+    "assign",
+    "ground",
+    "favoured_options",
+    "MAX_PROFILE_CORRELATION",
+    "UNSORTED",
+    "clean_phrase",
 ]
 
 #: Options whose similarity profiles over train images correlate above this are indistinguishable.
@@ -66,7 +74,7 @@ def clean_phrase(phrase: str, class_names: Sequence[str]) -> tuple[str | None, s
     lowered = text.lower()
     for filler in _FILLERS:
         if lowered.startswith(filler):
-            text, lowered = text[len(filler):], lowered[len(filler):]
+            text, lowered = text[len(filler) :], lowered[len(filler) :]
     if not text:
         return None, "empty phrase"
     if _BAD_CHARS.search(text):
@@ -78,8 +86,9 @@ def clean_phrase(phrase: str, class_names: Sequence[str]) -> tuple[str | None, s
     return text, ""
 
 
-def clean_attributes(class_name: str, note: str | None, attributes: Sequence[tuple[str, str]],
-                     class_names: Sequence[str]) -> tuple[list[ClassPhrase], list[str]]:
+def clean_attributes(
+    class_name: str, note: str | None, attributes: Sequence[tuple[str, str]], class_names: Sequence[str]
+) -> tuple[list[ClassPhrase], list[str]]:
     """Valid phrases of one class (one per kind, first wins) and notes on what was dropped or flagged.
 
     A phrase joining clauses with ``;`` is split: the first part keeps the answer's kind,
@@ -135,15 +144,26 @@ def _merge_similar(phrases: list[str], embed: Callable[[list[str]], np.ndarray],
     spread = np.maximum(1.4826 * np.median(np.abs(others - centre[:, None]), axis=1), 0.02)
     target: dict[str, str] = {}
     for index, phrase in enumerate(phrases):
-        earlier = [j for j in range(index) if phrases[j] == target[phrases[j]] and similar[index, j] >= 0.5
-                   and (similar[index, j] - centre[index]) / spread[index] >= min_z]
+        earlier = [
+            j
+            for j in range(index)
+            if phrases[j] == target[phrases[j]]
+            and similar[index, j] >= 0.5
+            and (similar[index, j] - centre[index]) / spread[index] >= min_z
+        ]
         target[phrase] = phrases[earlier[0]] if earlier else phrase
     return target
 
 
-def organize(pool: Sequence[ClassPhrase], templates: dict[str, tuple[str, str]], *,
-             embed: Callable[[list[str]], np.ndarray], max_groups: int, max_options: int,
-             merge_z: float = 4.0) -> tuple[list[StagedGroup], list[str]]:
+def organize(
+    pool: Sequence[ClassPhrase],
+    templates: dict[str, tuple[str, str]],
+    *,
+    embed: Callable[[list[str]], np.ndarray],
+    max_groups: int,
+    max_options: int,
+    merge_z: float = 4.0,
+) -> tuple[list[StagedGroup], list[str]]:
     """One group per kind (the kinds that describe most classes first), options by frequency.
 
     ``templates[kind] = (name, prompt)``. Near-duplicate phrases (see :func:`_merge_similar`)
@@ -180,8 +200,9 @@ def organize(pool: Sequence[ClassPhrase], templates: dict[str, tuple[str, str]],
     return groups, notes
 
 
-def assign(pool: Sequence[ClassPhrase], groups: Sequence[StagedGroup],
-           classes: Sequence[str]) -> tuple[dict[str, dict[str, int | None]], list[tuple[str, StagedGroup, str]]]:
+def assign(
+    pool: Sequence[ClassPhrase], groups: Sequence[StagedGroup], classes: Sequence[str]
+) -> tuple[dict[str, dict[str, int | None]], list[tuple[str, StagedGroup, str]]]:
     """Rules from each class's own phrases, and the (class, group, phrase) left without an option."""
     rules: dict[str, dict[str, int | None]] = {c: {g.name: None for g in groups} for c in classes}
     unmatched: list[tuple[str, StagedGroup, str]] = []
@@ -233,7 +254,7 @@ def _indistinguishable(sims: np.ndarray, keep: list[int], used: dict[int, int]) 
     dropped: set[int] = set()
     order = sorted(range(len(keep)), key=lambda k: -used.get(keep[k], 0))  # the more used option survives
     for a_pos, a in enumerate(order):
-        for b in order[a_pos + 1:]:
+        for b in order[a_pos + 1 :]:
             if keep[a] not in dropped and keep[b] not in dropped and correlation[a, b] >= MAX_PROFILE_CORRELATION:
                 dropped.add(keep[b])
                 pairs.append((keep[b], keep[a]))

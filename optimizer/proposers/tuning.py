@@ -45,27 +45,35 @@ def check_prompts_dir(folder: str | Path, names: tuple[str, ...] | None = None) 
     folder, wanted = Path(folder), names or PROMPT_NAMES
     missing = [f"{name}.md" for name in wanted if not (folder / f"{name}.md").is_file()]
     if missing:
-        raise InputError(f"--prompts-dir {folder} lacks {', '.join(missing)}; pass a folder with "
-                         f"{', '.join(n + '.md' for n in wanted)} such as an earlier run's prompts/")
+        raise InputError(
+            f"--prompts-dir {folder} lacks {', '.join(missing)}; pass a folder with "
+            f"{', '.join(n + '.md' for n in wanted)} such as an earlier run's prompts/"
+        )
     return folder
 
 
 def check_proposer_options(config: RunConfig) -> None:
     """InputError when ``optimize_proposer``/``prompts_dir`` cannot apply (checked before a run dir exists)."""
     if config.optimize_proposer and config.lm in _NO_LLM:
-        raise InputError(f"--optimize-proposer tunes an LLM proposer's instructions, not --lm {config.lm}; "
-                         "pass --lm local or an LM string, or drop --optimize-proposer")
+        raise InputError(
+            f"--optimize-proposer tunes an LLM proposer's instructions, not --lm {config.lm}; "
+            "pass --lm local or an LM string, or drop --optimize-proposer"
+        )
     from cotclip.optimizer.proposers.factory import proposer_mode
 
     staged = proposer_mode(config) == "staged"
     if config.optimize_proposer and staged:
-        raise InputError("--optimize-proposer tunes the one-shot proposer's instructions; add --proposer oneshot "
-                         "or drop --optimize-proposer")
+        raise InputError(
+            "--optimize-proposer tunes the one-shot proposer's instructions; add --proposer oneshot "
+            "or drop --optimize-proposer"
+        )
     if config.prompts_dir is None:
         return
     if config.lm in _NO_LLM:
-        raise InputError(f"--prompts-dir is read by an LLM proposer, not --lm {config.lm}; "
-                         "pass --lm local or an LM string, or drop --prompts-dir")
+        raise InputError(
+            f"--prompts-dir is read by an LLM proposer, not --lm {config.lm}; "
+            "pass --lm local or an LM string, or drop --prompts-dir"
+        )
     check_prompts_dir(config.prompts_dir, STAGED_PROMPT_NAMES if staged else None)
 
 
@@ -82,23 +90,39 @@ def _tune(config: RunConfig, client: Any, run: RunDir, task: ProposalTask, train
         return sum(p.usage.calls - p.usage.cached_calls for p in built)
 
     def make_proposer(prompts_dir: Path) -> LLMProposer:
-        built.append(LLMProposer(client, budget=Budget(max_calls=max(0, answers - paid_calls())),
-                                 prompts_dir=prompts_dir))
+        built.append(
+            LLMProposer(client, budget=Budget(max_calls=max(0, answers - paid_calls())), prompts_dir=prompts_dir)
+        )
         return built[-1]
 
     case = ProposerCase(replace(task, n_candidates=1), train, val)
     base = Path(config.prompts_dir) if config.prompts_dir else None
-    result = optimize_proposer([case], make_proposer, client.lm, run.path, max_metric_calls=max(1, answers),
-                               max_reflection_calls=reflections, base_prompts=base, seed=config.seed)
+    result = optimize_proposer(
+        [case],
+        make_proposer,
+        client.lm,
+        run.path,
+        max_metric_calls=max(1, answers),
+        max_reflection_calls=reflections,
+        base_prompts=base,
+        seed=config.seed,
+    )
     tokens = sum(p.usage.tokens for p in built)
-    return {**result.to_dict(), "llm": {"proposer_calls": sum(p.usage.calls for p in built),
-                                        "paid_proposer_calls": paid_calls(), "proposer_tokens": tokens,
-                                        "reflection_calls": result.reflection_calls,
-                                        "budget_calls": config.proposer_opt_calls}}
+    return {
+        **result.to_dict(),
+        "llm": {
+            "proposer_calls": sum(p.usage.calls for p in built),
+            "paid_proposer_calls": paid_calls(),
+            "proposer_tokens": tokens,
+            "reflection_calls": result.reflection_calls,
+            "budget_calls": config.proposer_opt_calls,
+        },
+    }
 
 
-def run_prompts_dir(config: RunConfig, client: Any, run: RunDir, task: ProposalTask, train: ImageSet,
-                    val: ImageSet) -> Path | None:
+def run_prompts_dir(
+    config: RunConfig, client: Any, run: RunDir, task: ProposalTask, train: ImageSet, val: ImageSet
+) -> Path | None:
     """The instructions folder the run's proposer reads: tuned (run once per run), ``prompts_dir``, or None."""
     if not config.optimize_proposer:
         return Path(config.prompts_dir) if config.prompts_dir else None

@@ -75,8 +75,9 @@ def _versions_and_pick(run_path: Path, version: int | None) -> tuple[VersionReco
 class ReviewSession:
     """Review state shared by the web server's threads (a lock serialises changes)."""
 
-    def __init__(self, run_path: Path, record: VersionRecord, data: ReviewData, *, examples: int = 4,
-                 why: str = "asked for") -> None:
+    def __init__(
+        self, run_path: Path, record: VersionRecord, data: ReviewData, *, examples: int = 4, why: str = "asked for"
+    ) -> None:
         self.run_path = Path(run_path)
         self.record = record
         self.why = why

@@ -98,8 +98,13 @@ class Knobs:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Knobs:
         """Inverse of :meth:`to_dict`."""
-        return cls(float(data["temperature"]), data["aggregation"], float(data["name_prior_weight"]),
-                   dict(data["weights"]), {g: tuple(t) for g, t in data["templates"].items()})
+        return cls(
+            float(data["temperature"]),
+            data["aggregation"],
+            float(data["name_prior_weight"]),
+            dict(data["weights"]),
+            {g: tuple(t) for g, t in data["templates"].items()},
+        )
 
 
 @dataclass(frozen=True)
@@ -114,14 +119,24 @@ class ParetoPoint:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON form (the system as its canonical dict)."""
-        return {"trial": self.trial, "accuracy": self.accuracy, "prompts": self.prompts,
-                "knobs": self.knobs.to_dict(), "system": self.system.to_dict()}
+        return {
+            "trial": self.trial,
+            "accuracy": self.accuracy,
+            "prompts": self.prompts,
+            "knobs": self.knobs.to_dict(),
+            "system": self.system.to_dict(),
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ParetoPoint:
         """Inverse of :meth:`to_dict` (the system is validated again)."""
-        return cls(int(data["trial"]), float(data["accuracy"]), int(data["prompts"]), Knobs.from_dict(data["knobs"]),
-                   System.from_data(data["system"], source="pareto point"))
+        return cls(
+            int(data["trial"]),
+            float(data["accuracy"]),
+            int(data["prompts"]),
+            Knobs.from_dict(data["knobs"]),
+            System.from_data(data["system"], source="pareto point"),
+        )
 
 
 @dataclass(frozen=True)
@@ -144,8 +159,13 @@ class SearchTiming:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON form with the derived rates."""
-        return {"trials": self.trials, "wall_s": self.wall_s, "scoring_s": self.scoring_s,
-                "trials_per_s": self.trials_per_s, "optuna_share": self.optuna_share}
+        return {
+            "trials": self.trials,
+            "wall_s": self.wall_s,
+            "scoring_s": self.scoring_s,
+            "trials_per_s": self.trials_per_s,
+            "optuna_share": self.optuna_share,
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SearchTiming:
@@ -195,8 +215,13 @@ class SearchResult:
         front = tuple(ParetoPoint.from_dict(point) for point in data["front"])
         best = next((p for p in front if p.trial == data["best"]["trial"]), None) or ParetoPoint.from_dict(data["best"])
         return cls(
-            study_name=str(data["study_name"]), storage=str(data["storage"]),
-            start_accuracy=float(data["start"]["accuracy"]), start_prompts=int(data["start"]["prompts"]), best=best,
-            front=front, n_trials=int(data["n_trials"]), timing=SearchTiming.from_dict(data["timing"]),
+            study_name=str(data["study_name"]),
+            storage=str(data["storage"]),
+            start_accuracy=float(data["start"]["accuracy"]),
+            start_prompts=int(data["start"]["prompts"]),
+            best=best,
+            front=front,
+            n_trials=int(data["n_trials"]),
+            timing=SearchTiming.from_dict(data["timing"]),
             notes=tuple(data.get("notes", ())),
         )

@@ -11,8 +11,10 @@ __all__ = ["pareto_table", "save_pareto_plot"]
 
 def pareto_table(result: SearchResult) -> str:
     """Markdown table of the front (fewest prompts first), the start system last."""
-    lines = ["| trial | val accuracy | prompts/image | groups on | temperature | aggregation | name prior |",
-             "|---|---|---|---|---|---|---|"]
+    lines = [
+        "| trial | val accuracy | prompts/image | groups on | temperature | aggregation | name prior |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for point in result.front:
         knobs = point.knobs
         mark = " (best)" if point is result.best else ""

@@ -71,9 +71,15 @@ def _rdb(url: str, scheme: str, heartbeat_s: int, grace_s: int) -> optuna.storag
             with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna, and say so on every use
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
                 # SQLite is one file on one machine and locks on every write: no heartbeat thread there
-                heartbeats = {} if scheme == "sqlite" else {
-                    "heartbeat_interval": heartbeat_s, "grace_period": grace_s,
-                    "heartbeat_stale_trial_callback": optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=1)}
+                heartbeats = (
+                    {}
+                    if scheme == "sqlite"
+                    else {
+                        "heartbeat_interval": heartbeat_s,
+                        "grace_period": grace_s,
+                        "heartbeat_stale_trial_callback": optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=1),
+                    }
+                )
                 return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, **heartbeats)
         except ImportError:
             hint = _DRIVER_HINT.get(scheme, "install the database driver SQLAlchemy names for this URL")
@@ -84,12 +90,14 @@ def _rdb(url: str, scheme: str, heartbeat_s: int, grace_s: int) -> optuna.storag
                 continue
             raise InputError(
                 f"cannot open search storage {shown} ({_reason(exc)}); start the database server or fix the "
-                "--storage URL (host, port, user, password, database)") from None
+                "--storage URL (host, port, user, password, database)"
+            ) from None
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def open_storage(storage: str | None, run_dir: str | Path | None, *, heartbeat_s: int = HEARTBEAT_S,
-                 grace_s: int = GRACE_S) -> tuple[optuna.storages.BaseStorage, str]:
+def open_storage(
+    storage: str | None, run_dir: str | Path | None, *, heartbeat_s: int = HEARTBEAT_S, grace_s: int = GRACE_S
+) -> tuple[optuna.storages.BaseStorage, str]:
     """The Optuna storage for a spec, and how to name it in reports (password masked).
 
     ``None`` -> ``<run_dir>/search.journal`` (or memory without a run dir); an RDB URL
@@ -108,8 +116,9 @@ def open_storage(storage: str | None, run_dir: str | Path | None, *, heartbeat_s
     if scheme in _RDB_SCHEMES:
         return _rdb(storage, scheme, heartbeat_s, grace_s), _shown(storage)
     if "://" in storage:
-        raise InputError(f"unsupported storage {_shown(storage)!r}; use sqlite:///file.db, postgresql://..., "
-                         "or a .journal path")
+        raise InputError(
+            f"unsupported storage {_shown(storage)!r}; use sqlite:///file.db, postgresql://..., or a .journal path"
+        )
     path = Path(storage)
     if path.is_dir():
         raise InputError(f"storage {storage!r} is a directory; give a journal file path such as {path / JOURNAL_NAME}")

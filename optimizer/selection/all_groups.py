@@ -18,8 +18,9 @@ class AllGroupsSelector:
 
     name: ClassVar[str] = "all-groups"
 
-    def select(self, system: System, train: ImageSet | None = None, val: ImageSet | None = None, *,
-               budget: int | None = None) -> Selection:
+    def select(
+        self, system: System, train: ImageSet | None = None, val: ImageSet | None = None, *, budget: int | None = None
+    ) -> Selection:
         """The system itself as a selection (``stopped_because`` notes a budget it exceeds)."""
         questions = [q for q in candidate_questions(system, prune_options=False)]
         prompts = prior_prompts(system) + sum(q.cost for q in questions)

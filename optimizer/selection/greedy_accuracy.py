@@ -45,8 +45,10 @@ class ValAccuracySelector:
                 left = any(q.name not in names for q in questions)
                 stopped = f"no remaining question fits in the budget of {budget} prompts" if left else stopped
                 break
-            scored = [(accuracy(system_of(system, [*chosen, q], self.name), val), -q.cost, -i, q)
-                      for i, q in enumerate(fitting)]
+            scored = [
+                (accuracy(system_of(system, [*chosen, q], self.name), val), -q.cost, -i, q)
+                for i, q in enumerate(fitting)
+            ]
             evaluations += len(scored)
             best_accuracy, _, _, best = max(scored, key=lambda item: item[:3])
             if chosen and not best_accuracy > current + self.min_delta:
@@ -58,5 +60,13 @@ class ValAccuracySelector:
             steps.append(SelectionStep(best.label, best_accuracy, spent, {"val_accuracy": best_accuracy}))
         details = {"val_accuracy": current, "evaluations": evaluations, "stopped_because": stopped}
         full = prior_prompts(system) + sum(len(g.options) for g in system.groups)
-        return Selection(self.name, system_of(system, chosen, self.name, details), tuple(q.label for q in chosen),
-                         tuple(steps), spent, full, stopped, evaluations)
+        return Selection(
+            self.name,
+            system_of(system, chosen, self.name, details),
+            tuple(q.label for q in chosen),
+            tuple(steps),
+            spent,
+            full,
+            stopped,
+            evaluations,
+        )

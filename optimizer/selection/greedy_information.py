@@ -69,8 +69,9 @@ class InformationGainSelector:
     samples: int = 4096
     seed: int = 0
 
-    def select(self, system: System, train: ImageSet, val: ImageSet | None = None, *,
-               budget: int | None = None) -> Selection:
+    def select(
+        self, system: System, train: ImageSet, val: ImageSet | None = None, *, budget: int | None = None
+    ) -> Selection:
         """The greedy selection within ``budget`` prompts per image (``val`` is not used)."""
         if self.redundancy < 0 or self.min_gain < 0:
             raise InputError("redundancy and min_gain must be >= 0; e.g. redundancy=0.5, min_gain=0.01")
@@ -115,8 +116,9 @@ class InformationGainSelector:
             state.add(model.theta[i], key=i)
             chosen.append(i)
             spent += questions[i].cost
-            steps.append(SelectionStep(questions[i].label, score, spent,
-                                       {"gain_bits": gain, "redundancy_bits": penalty}))
+            steps.append(
+                SelectionStep(questions[i].label, score, spent, {"gain_bits": gain, "redundancy_bits": penalty})
+            )
         return self._result(system, questions, chosen, steps, spent, stopped, prior)
 
     def _locked(self, system: System, questions: list[Question], thetas, state: JointAnswers):
@@ -127,8 +129,11 @@ class InformationGainSelector:
             gain = state.gain(thetas[i], key=i)
             state.add(thetas[i], key=i)
             spent += questions[i].cost
-            steps.append(SelectionStep(questions[i].label, gain, spent,
-                                       {"gain_bits": gain, "redundancy_bits": 0.0, "locked": 1.0}))
+            steps.append(
+                SelectionStep(
+                    questions[i].label, gain, spent, {"gain_bits": gain, "redundancy_bits": 0.0, "locked": 1.0}
+                )
+            )
         return chosen, steps
 
     def _why_stopped(self, questions: list[Question], names: set[str], spent: int, budget: int | None) -> str:
@@ -139,11 +144,22 @@ class InformationGainSelector:
             return f"no remaining question fits in the budget of {budget} prompts"
         return f"no remaining question adds at least {self.min_gain} bits"
 
-    def _result(self, system: System, questions: list[Question], chosen: list[int], steps: list[SelectionStep],
-                spent: int, stopped: str, prior: np.ndarray) -> Selection:
+    def _result(
+        self,
+        system: System,
+        questions: list[Question],
+        chosen: list[int],
+        steps: list[SelectionStep],
+        spent: int,
+        stopped: str,
+        prior: np.ndarray,
+    ) -> Selection:
         picked = [questions[i] for i in chosen]
-        details = {"information_bits": float(sum(s.details["gain_bits"] for s in steps)),
-                   "class_entropy_bits": float(np.log2(prior.size)), "stopped_because": stopped}
+        details = {
+            "information_bits": float(sum(s.details["gain_bits"] for s in steps)),
+            "class_entropy_bits": float(np.log2(prior.size)),
+            "stopped_because": stopped,
+        }
         selected = system_of(system, picked, self.name, details)
         full = prior_prompts(system) + sum(len(g.options) for g in system.groups)
         return Selection(self.name, selected, tuple(q.label for q in picked), tuple(steps), spent, full, stopped)

@@ -106,8 +106,12 @@ class JointAnswers:
 
 
 def conditional_dependence(
-    first: np.ndarray, second: np.ndarray, label_indices: np.ndarray, n_classes: int,
-    prior: np.ndarray, smoothing: float = 0.5,
+    first: np.ndarray,
+    second: np.ndarray,
+    label_indices: np.ndarray,
+    n_classes: int,
+    prior: np.ndarray,
+    smoothing: float = 0.5,
 ) -> float:
     """``I(A_g; A_h | C)`` in bits from soft answers ``[N, k_g]``, ``[N, k_h]`` of labelled images."""
     labels = np.asarray(label_indices, dtype=np.int64)

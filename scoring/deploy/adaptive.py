@@ -75,9 +75,20 @@ from cotclip.systems.errors import InputError
 from cotclip.systems.model import System
 
 __all__ = [
-    "AnswerModel", "AdaptiveResult", "AdaptivePoint", "AdaptiveCurve", "AdaptiveClassifier", "Rank", "Stop",
-    "entropy_bits", "answer_model_from_probabilities", "fit_answer_model", "expected_information_gain",
-    "group_terms", "fit_sharpness", "DEFAULT_THRESHOLDS",
+    "AnswerModel",
+    "AdaptiveResult",
+    "AdaptivePoint",
+    "AdaptiveCurve",
+    "AdaptiveClassifier",
+    "Rank",
+    "Stop",
+    "entropy_bits",
+    "answer_model_from_probabilities",
+    "fit_answer_model",
+    "expected_information_gain",
+    "group_terms",
+    "fit_sharpness",
+    "DEFAULT_THRESHOLDS",
     "DEFAULT_EPSILONS",
 ]
 
@@ -111,13 +122,20 @@ class AnswerModel:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON form (the distributions as nested lists)."""
-        return {"classes": list(self.classes), "groups": list(self.groups), "smoothing": self.smoothing,
-                "class_counts": self.class_counts.tolist(),
-                "theta": {g: t.tolist() for g, t in zip(self.groups, self.theta)}}
+        return {
+            "classes": list(self.classes),
+            "groups": list(self.groups),
+            "smoothing": self.smoothing,
+            "class_counts": self.class_counts.tolist(),
+            "theta": {g: t.tolist() for g, t in zip(self.groups, self.theta)},
+        }
 
 
 def answer_model_from_probabilities(
-    probabilities: Sequence[np.ndarray], label_indices: np.ndarray, classes: Sequence[str], groups: Sequence[str],
+    probabilities: Sequence[np.ndarray],
+    label_indices: np.ndarray,
+    classes: Sequence[str],
+    groups: Sequence[str],
     smoothing: float = 0.5,
 ) -> AnswerModel:
     """Fit ``theta`` from soft answers ``[N, k_g]`` per group and true class indices ``[N]``."""
@@ -138,8 +156,9 @@ def answer_model_from_probabilities(
     return AnswerModel(tuple(classes), tuple(groups), tuple(thetas), float(smoothing), counts)
 
 
-def fit_answer_model(system: System, train: ImageSet, *, smoothing: float = 0.5,
-                     temperature: float | None = None) -> AnswerModel:
+def fit_answer_model(
+    system: System, train: ImageSet, *, smoothing: float = 0.5, temperature: float | None = None
+) -> AnswerModel:
     """The answer model of ``system``'s groups from the soft answers on ``train`` images."""
     probabilities = group_probabilities(system, train, temperature)
     labels = train.label_indices(system.classes)
@@ -228,12 +247,19 @@ class AdaptiveResult:
     def to_dict(self) -> dict[str, Any]:
         """Summary (no per-image arrays): accuracy, prompt use and how often each group was asked."""
         n = int(self.predictions.size)
-        return {"n": n, "accuracy": self.accuracy, "threshold": self.threshold, "budget": self.budget,
-                "stop": self.stop, "epsilon": self.epsilon,
-                "mean_prompts": self.mean_prompts, "full_prompts": self.full_prompts,
-                "prompt_fraction": self.prompt_fraction,
-                "mean_questions": float(self.asked.sum(axis=1).mean()) if n else 0.0,
-                "group_ask_rate": {g: float(self.asked[:, i].mean()) if n else 0.0 for i, g in enumerate(self.groups)}}
+        return {
+            "n": n,
+            "accuracy": self.accuracy,
+            "threshold": self.threshold,
+            "budget": self.budget,
+            "stop": self.stop,
+            "epsilon": self.epsilon,
+            "mean_prompts": self.mean_prompts,
+            "full_prompts": self.full_prompts,
+            "prompt_fraction": self.prompt_fraction,
+            "mean_questions": float(self.asked.sum(axis=1).mean()) if n else 0.0,
+            "group_ask_rate": {g: float(self.asked[:, i].mean()) if n else 0.0 for i, g in enumerate(self.groups)},
+        }
 
 
 @dataclass(frozen=True, eq=False)
@@ -273,8 +299,16 @@ class AdaptiveClassifier:
         """Prompts per image of the full system."""
         return int(self.answers.costs.sum()) + self.prior_prompts
 
-    def run(self, images: ImageSet, *, threshold: float | None = 0.9, budget: int | None = None,
-            rank: Rank = "gain", stop: Stop = "posterior", epsilon: float = 0.05) -> AdaptiveResult:
+    def run(
+        self,
+        images: ImageSet,
+        *,
+        threshold: float | None = 0.9,
+        budget: int | None = None,
+        rank: Rank = "gain",
+        stop: Stop = "posterior",
+        epsilon: float = 0.05,
+    ) -> AdaptiveResult:
         """Adaptive predictions for labelled ``images`` (accuracy filled in).
 
         ``threshold`` is used by ``stop="posterior"`` only, ``epsilon`` by ``"flip"`` and ``"accuracy"``.
@@ -289,9 +323,16 @@ class AdaptiveClassifier:
         return AdaptiveResult(**{**result.__dict__, "accuracy": accuracy})
 
     def run_arrays(
-        self, probabilities: Sequence[np.ndarray], scores: np.ndarray, full_predictions: np.ndarray | None = None,
-        *, threshold: float | None = 0.9, budget: int | None = None, rank: Rank = "gain",
-        stop: Stop = "posterior", epsilon: float = 0.05,
+        self,
+        probabilities: Sequence[np.ndarray],
+        scores: np.ndarray,
+        full_predictions: np.ndarray | None = None,
+        *,
+        threshold: float | None = 0.9,
+        budget: int | None = None,
+        rank: Rank = "gain",
+        stop: Stop = "posterior",
+        epsilon: float = 0.05,
     ) -> AdaptiveResult:
         """Adaptive predictions from per-group soft answers ``[N, k_g]`` and full class scores ``[N, C]``.
 
@@ -301,16 +342,28 @@ class AdaptiveClassifier:
         """
         policy = AdaptivePolicy(threshold, budget, rank, stop, epsilon).check(self.system.scoring.aggregation)
         if stop == "accuracy" and self.pool is None:
-            raise InputError("stop='accuracy' resamples train images' answers; build the classifier with "
-                             "AdaptiveClassifier.fit(system, train) or use stop='flip'")
+            raise InputError(
+                "stop='accuracy' resamples train images' answers; build the classifier with "
+                "AdaptiveClassifier.fit(system, train) or use stop='flip'"
+            )
         terms = group_terms(self.system, probabilities)
         name_term = np.zeros(terms.shape[1:])
         if self.prior_prompts:  # the scores minus the groups' terms is the name-prior term
             name_term = np.asarray(scores, dtype=np.float64) - terms.sum(axis=0)
         full = np.argmax(scores, axis=1) if full_predictions is None else np.asarray(full_predictions)
         predictions, prompts, asked = self._ask(terms, name_term, full, policy)
-        return AdaptiveResult(self.answers.classes, self.answers.groups, predictions, prompts, asked, self.full_prompts,
-                              threshold, budget, stop=stop, epsilon=epsilon if stop in ("flip", "accuracy") else None)
+        return AdaptiveResult(
+            self.answers.classes,
+            self.answers.groups,
+            predictions,
+            prompts,
+            asked,
+            self.full_prompts,
+            threshold,
+            budget,
+            stop=stop,
+            epsilon=epsilon if stop in ("flip", "accuracy") else None,
+        )
 
     def _gains(self, posterior: np.ndarray, open_groups: np.ndarray, rank: str) -> np.ndarray:
         gains = np.full(open_groups.shape, -np.inf)
@@ -321,8 +374,14 @@ class AdaptiveClassifier:
                 gains[rows, g] = gain / theta.shape[1] if rank == "gain_per_prompt" else gain
         return gains
 
-    def _stopped(self, posterior: np.ndarray, scores: np.ndarray, unasked: np.ndarray, policy: AdaptivePolicy,
-                 tables: RuleTables | None) -> tuple[np.ndarray, tuple | None]:
+    def _stopped(
+        self,
+        posterior: np.ndarray,
+        scores: np.ndarray,
+        unasked: np.ndarray,
+        policy: AdaptivePolicy,
+        tables: RuleTables | None,
+    ) -> tuple[np.ndarray, tuple | None]:
         """Which images stop now, and (leaders, gaps, threat) when the rule tables are in use."""
         margins = None if tables is None else threats(scores, unasked, tables)
         if policy.stop == "posterior":
@@ -340,8 +399,9 @@ class AdaptiveClassifier:
                 sure[i] = risk < policy.epsilon
         return sure, margins
 
-    def _ask(self, terms: np.ndarray, name_term: np.ndarray, full: np.ndarray,
-             policy: AdaptivePolicy) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _ask(
+        self, terms: np.ndarray, name_term: np.ndarray, full: np.ndarray, policy: AdaptivePolicy
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         n_groups, n_images, _ = terms.shape
         costs = self.answers.costs
         limit = np.inf if policy.budget is None else policy.budget
@@ -373,9 +433,16 @@ class AdaptiveClassifier:
         predictions[everything] = full[everything]
         return predictions, spent, asked
 
-    def curve(self, images: ImageSet, thresholds: Sequence[float] = DEFAULT_THRESHOLDS, *,
-              budget: int | None = None, rank: Rank = "gain", stop: Stop = "posterior",
-              epsilons: Sequence[float] = DEFAULT_EPSILONS) -> AdaptiveCurve:
+    def curve(
+        self,
+        images: ImageSet,
+        thresholds: Sequence[float] = DEFAULT_THRESHOLDS,
+        *,
+        budget: int | None = None,
+        rank: Rank = "gain",
+        stop: Stop = "posterior",
+        epsilons: Sequence[float] = DEFAULT_EPSILONS,
+    ) -> AdaptiveCurve:
         """Accuracy vs mean prompts per image on ``images``: one point per threshold
         (``stop="posterior"``), per epsilon (``"flip"``, ``"accuracy"``), or the exact point (``"margin"``)."""
         by_epsilon = [(None, e) for e in epsilons]
@@ -383,10 +450,17 @@ class AdaptiveClassifier:
         points = []
 
         for threshold, epsilon in knobs.get(stop, [(None, None)]):
-            result = self.run(images, threshold=threshold, budget=budget, rank=rank, stop=stop,
-                              epsilon=0.0 if epsilon is None else epsilon)
-            points.append(AdaptivePoint(threshold, float(result.accuracy), result.mean_prompts,
-                                        result.prompt_fraction, epsilon))
+            result = self.run(
+                images,
+                threshold=threshold,
+                budget=budget,
+                rank=rank,
+                stop=stop,
+                epsilon=0.0 if epsilon is None else epsilon,
+            )
+            points.append(
+                AdaptivePoint(threshold, float(result.accuracy), result.mean_prompts, result.prompt_fraction, epsilon)
+            )
         truth = images.label_indices(self.system.classes)
         full_accuracy = float(np.mean(predict(self.system, images, self.temperature) == truth))
         return AdaptiveCurve(tuple(points), full_accuracy, self.full_prompts, budget, rank, stop)

@@ -62,8 +62,12 @@ class GroupAnswer:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON form."""
-        return {"group": self.group, "option": self.option, "option_index": self.option_index,
-                "probabilities": dict(self.probabilities)}
+        return {
+            "group": self.group,
+            "option": self.option,
+            "option_index": self.option_index,
+            "probabilities": dict(self.probabilities),
+        }
 
 
 @dataclass(frozen=True)
@@ -78,8 +82,13 @@ class ClassVote:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON form (``votes``: group -> probability of the class's rule option)."""
-        return {"class": self.class_name, "score": self.score, "probability": self.probability,
-                "agreeing_groups": list(self.agreeing_groups), "votes": dict(self.votes)}
+        return {
+            "class": self.class_name,
+            "score": self.score,
+            "probability": self.probability,
+            "agreeing_groups": list(self.agreeing_groups),
+            "votes": dict(self.votes),
+        }
 
 
 @dataclass(frozen=True)
@@ -92,8 +101,11 @@ class Explanation:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON form."""
-        return {"label": self.label, "answers": [a.to_dict() for a in self.answers],
-                "top_classes": [v.to_dict() for v in self.top_classes]}
+        return {
+            "label": self.label,
+            "answers": [a.to_dict() for a in self.answers],
+            "top_classes": [v.to_dict() for v in self.top_classes],
+        }
 
 
 def image_refs_from_paths(paths: Sequence[str | Path], crop: Crop | None = None) -> list[ImageRef]:
@@ -115,8 +127,12 @@ class Classifier:
         self.encoder = encoder
 
     @classmethod
-    def load(cls, source: str | Path | System, encoder: Encoder | str | None = None,
-             encoder_settings: EncoderSettings | None = None) -> Classifier:
+    def load(
+        cls,
+        source: str | Path | System,
+        encoder: Encoder | str | None = None,
+        encoder_settings: EncoderSettings | None = None,
+    ) -> Classifier:
         """From a compiled ``.npz`` path or a :class:`System` (then ``encoder`` is required).
 
         ``encoder`` may be an :class:`Encoder` or a model spec string; for an ``.npz``

@@ -49,7 +49,7 @@ class SyntheticEncoder:
                 f"this simulated encoder embeds only that world's images (synthetic:{self.world.name}), "
                 "use a real encoder for real images"
             )
-        row = ref.row if ref.row is not None else int(ref.uid[len(self._uid_prefix):])
+        row = ref.row if ref.row is not None else int(ref.uid[len(self._uid_prefix) :])
         if not 0 <= row < self.world.n_images:
             raise EncoderError(
                 f"image {ref.source!r} has row {row}, outside world {self.world.name}'s {self.world.n_images} images; "
@@ -97,7 +97,5 @@ def load_encoder(rest: str, *, dataset: Dataset | None = None, **_: Any) -> Synt
         except CotclipError as exc:
             raise EncoderError(exc.message) from None
     if dataset is None:
-        raise EncoderError(
-            "--model synthetic needs to know its world; name it: --model synthetic:<preset|world.yaml>"
-        )
+        raise EncoderError("--model synthetic needs to know its world; name it: --model synthetic:<preset|world.yaml>")
     return SyntheticEncoder(world_of_dataset(dataset))

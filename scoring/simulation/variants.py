@@ -98,7 +98,7 @@ class VariantEncoder(SyntheticEncoder):
 
 def parse_variant_spec(rest: str) -> tuple[int, str]:
     """``"variant:<k>[:<world>]"`` -> ``(k, world spec or "")``; EncoderError when ``k`` is not an integer."""
-    number, _, world = rest[len(VARIANT_PREFIX):].partition(":")
+    number, _, world = rest[len(VARIANT_PREFIX) :].partition(":")
     try:
         index = int(number)
     except ValueError:

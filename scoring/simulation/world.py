@@ -153,8 +153,9 @@ class World:
         """The group called ``name`` (DataError naming the known groups if absent)."""
         if name in self._group_position:
             return self.groups[self._group_position[name]]
-        raise DataError(f"world {self.name} has no group {name!r}; its groups are "
-                        f"{', '.join(g.name for g in self.groups)}")
+        raise DataError(
+            f"world {self.name} has no group {name!r}; its groups are {', '.join(g.name for g in self.groups)}"
+        )
 
     def class_index(self, class_name: str) -> int:
         """Position of ``class_name`` in :attr:`classes` (DataError if unknown)."""

@@ -64,10 +64,27 @@ def test_embed_fills_the_cache_evaluate_reads_and_a_rerun_encodes_nothing(world,
 def test_a_killed_embed_keeps_its_rows_and_the_rerun_encodes_only_the_rest(world, tmp_path, capsys):
     images = build_image_folder(tmp_path / "many", classes=("cat", "dog"), per_class=300)
     cache = tmp_path / "cache"
-    command = [sys.executable, "-m", "cotclip", "embed", "--data", str(images), "--model", world["model"],
-               "--cache-dir", str(cache), "--batch-size", "2"]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                               env={**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"})
+    command = [
+        sys.executable,
+        "-m",
+        "cotclip",
+        "embed",
+        "--data",
+        str(images),
+        "--model",
+        world["model"],
+        "--cache-dir",
+        str(cache),
+        "--batch-size",
+        "2",
+    ]
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"},
+    )
     deadline = time.monotonic() + 120
     while len(rows(cache)) < 20 and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)

@@ -96,9 +96,11 @@ REACH: dict[str, tuple[str, ...]] = {
     "optimizer/search/storage.py": ("optimize",),
 }
 #: Strings that name flags of another program, not of cotclip.
-FOREIGN = {"optimizer/llm/server.py::start",  # llama-server's command line
-           "optimizer/llm/models.py::_download",  # pip's
-           "scoring/ray_engine.py::_check_address"}  # `ray start --head` (its --address is embed's, checked above)
+FOREIGN = {
+    "optimizer/llm/server.py::start",  # llama-server's command line
+    "optimizer/llm/models.py::_download",  # pip's
+    "scoring/ray_engine.py::_check_address",
+}  # `ray start --head` (its --address is embed's, checked above)
 
 
 def command_flags() -> dict[str, set[str]]:
@@ -129,8 +131,14 @@ def _docstrings(tree: ast.AST) -> set[int]:
 
 def _declarations(tree: ast.AST) -> set[int]:
     """The flag names given to typer.Option/Argument (declarations, not texts)."""
-    return {id(arg) for node in ast.walk(tree) if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-            and node.func.attr in ("Option", "Argument") for arg in node.args}
+    return {
+        id(arg)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in ("Option", "Argument")
+        for arg in node.args
+    }
 
 
 def flag_mentions() -> list[tuple[str, str, str]]:
@@ -206,11 +214,21 @@ def test_every_run_setting_a_resume_can_name_is_a_flag_of_optimize():
     from cotclip.optimizer.loop.config import RunConfig
     from cotclip.optimizer.loop.session import _flag
 
-    yaml_only = {"llm_max_tokens", "beam", "revisions_per_round", "fit_after_revise", "fit_min_images",
-                 "fit_min_evidence", "bootstrap"}
+    yaml_only = {
+        "llm_max_tokens",
+        "beam",
+        "revisions_per_round",
+        "fit_after_revise",
+        "fit_min_images",
+        "fit_min_evidence",
+        "bootstrap",
+    }
     optimize = command_flags()["optimize"]
-    missing = [key for key in RunConfig.model_fields if key not in yaml_only
-               and not all(part in optimize for part in _flag(key).split("/") if part.startswith("--"))]
+    missing = [
+        key
+        for key in RunConfig.model_fields
+        if key not in yaml_only and not all(part in optimize for part in _flag(key).split("/") if part.startswith("--"))
+    ]
     assert not missing, (
         f"RunConfig fields without an optimize flag: {missing} (add the flag or list it as run.yaml-only)"
     )

@@ -22,8 +22,21 @@ def _adaptive_payload(tmp_path, capsys, threshold: str) -> dict:
     """The ``--json`` output of ``evaluate --adaptive`` for the oracle on the synthetic world."""
     oracle = _oracle(tmp_path)
     capsys.readouterr()
-    args = ["evaluate", "--system", str(oracle), "--data", "synthetic:pokemon-like", "--model", "synthetic",
-            "--cache-dir", str(tmp_path / "cache"), "--json", "--adaptive", "--threshold", threshold]
+    args = [
+        "evaluate",
+        "--system",
+        str(oracle),
+        "--data",
+        "synthetic:pokemon-like",
+        "--model",
+        "synthetic",
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        "--json",
+        "--adaptive",
+        "--threshold",
+        threshold,
+    ]
     assert main(args) == 0
     return json.loads(capsys.readouterr().out)
 
@@ -45,14 +58,25 @@ def test_adaptive_with_threshold_one_matches_full_system(tmp_path, capsys):
 def test_bad_threshold_is_one_line_exit_2(tmp_path, capsys):
     oracle = _oracle(tmp_path)
     capsys.readouterr()
-    args = ["evaluate", "--system", str(oracle), "--data", "synthetic:pokemon-like", "--model", "synthetic",
-            "--adaptive", "--threshold", "1.5"]
+    args = [
+        "evaluate",
+        "--system",
+        str(oracle),
+        "--data",
+        "synthetic:pokemon-like",
+        "--model",
+        "synthetic",
+        "--adaptive",
+        "--threshold",
+        "1.5",
+    ]
     assert main(args) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: --threshold") and err.count("\n") == 1 and "Traceback" not in err
 
 
 # --stop / --epsilon / --rank: every stopping rule and ranking of scoring.adaptive from the CLI.
+
 
 @pytest.fixture(scope="module")
 def world_files(tmp_path_factory):
@@ -69,8 +93,19 @@ def world_files(tmp_path_factory):
 def _evaluate(world_files, capsys, *flags: str, system: str = "oracle") -> dict:
     """``evaluate --json`` of a world system with ``flags`` (exit 0 asserted)."""
     capsys.readouterr()
-    args = ["evaluate", "--system", world_files[system], "--data", "synthetic:pokemon-like", "--model", "synthetic",
-            "--cache-dir", world_files["cache"], "--json", *flags]
+    args = [
+        "evaluate",
+        "--system",
+        world_files[system],
+        "--data",
+        "synthetic:pokemon-like",
+        "--model",
+        "synthetic",
+        "--cache-dir",
+        world_files["cache"],
+        "--json",
+        *flags,
+    ]
     code = main(args)
     out, err = capsys.readouterr()
     assert code == 0, err
@@ -84,8 +119,9 @@ def test_stop_and_rank_choices_are_the_adaptive_modules_literals():
 
 def test_default_stop_is_the_posterior_rule_and_the_json_records_it(world_files, capsys):
     default = _evaluate(world_files, capsys, "--adaptive")["adaptive"]
-    explicit = _evaluate(world_files, capsys, "--adaptive", "--stop", "posterior", "--threshold", "0.9",
-                         "--rank", "gain")["adaptive"]
+    explicit = _evaluate(
+        world_files, capsys, "--adaptive", "--stop", "posterior", "--threshold", "0.9", "--rank", "gain"
+    )["adaptive"]
     assert default == explicit
     assert (default["stop"], default["threshold"], default["epsilon"], default["rank"]) == (
         "posterior",

@@ -27,8 +27,14 @@ SYSTEM = System.from_data(
 NAME_PROMPTS = [f"a photo of {c}" for c in SYSTEM.classes]
 
 
-def build_npz(path: Path, *, with_names: bool = True, extra_labels: tuple[str, ...] = (), per_class: int = 5,
-              extra_count: int | None = None) -> Path:
+def build_npz(
+    path: Path,
+    *,
+    with_names: bool = True,
+    extra_labels: tuple[str, ...] = (),
+    per_class: int = 5,
+    extra_count: int | None = None,
+) -> Path:
     """Images near their class's option prompts; texts = system prompts, descriptors (+ class-name prompts)."""
     rng = np.random.default_rng(0)
     texts = (

@@ -9,15 +9,38 @@ import pytest
 
 from cotclip.cli import main
 
-BASE = ["--data", "synthetic:pokemon-like", "--model", "synthetic", "--lm", "simulated", "-k", "2",
-        "--max-evaluations", "12", "--patience", "1"]
+BASE = [
+    "--data",
+    "synthetic:pokemon-like",
+    "--model",
+    "synthetic",
+    "--lm",
+    "simulated",
+    "-k",
+    "2",
+    "--max-evaluations",
+    "12",
+    "--patience",
+    "1",
+]
 
 
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, Path]:
     root = tmp_path_factory.mktemp("transfer")
-    args = ["optimize", *BASE, "--runs-dir", str(root / "runs"), "--name", "a", "--cache-dir", str(root / "cache"),
-            "--transfer-model", "synthetic:variant:1", "--json"]
+    args = [
+        "optimize",
+        *BASE,
+        "--runs-dir",
+        str(root / "runs"),
+        "--name",
+        "a",
+        "--cache-dir",
+        str(root / "cache"),
+        "--transfer-model",
+        "synthetic:variant:1",
+        "--json",
+    ]
     assert main(args) == 0
     summary = json.loads((root / "runs" / "a" / "summary.json").read_text(encoding="utf-8"))
     return root / "runs" / "a", summary, root / "cache"
@@ -26,8 +49,22 @@ def finished_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, 
 def test_transfer_scores_best_first_and_baseline_per_encoder(finished_run, capsys) -> None:
     run, summary, cache = finished_run
     capsys.readouterr()
-    assert main(["transfer", str(run), "--model", "synthetic:variant:1", "--model", "synthetic:variant:2",
-                 "--cache-dir", str(cache), "--json"]) == 0
+    assert (
+        main(
+            [
+                "transfer",
+                str(run),
+                "--model",
+                "synthetic:variant:1",
+                "--model",
+                "synthetic:variant:2",
+                "--cache-dir",
+                str(cache),
+                "--json",
+            ]
+        )
+        == 0
+    )
     table = json.loads(capsys.readouterr().out)
     rows = table["rows"]
     assert [r["model"] for r in rows] == ["synthetic", "synthetic:variant:1", "synthetic:variant:2"]
@@ -48,11 +85,14 @@ def test_optimize_transfer_model_puts_the_table_in_the_report(finished_run) -> N
     assert "## Transfer to other encoders" in report and "`synthetic:variant:1`" in report
 
 
-@pytest.mark.parametrize(("extra", "fragment"), [
-    ([], "at least one --model"),
-    (["--model", "synthetic:variant:x"], "not an integer"),
-    (["--model", "synthetic:variant:1", "--similarity", "dot"], "--similarity 'dot'"),
-])
+@pytest.mark.parametrize(
+    ("extra", "fragment"),
+    [
+        ([], "at least one --model"),
+        (["--model", "synthetic:variant:x"], "not an integer"),
+        (["--model", "synthetic:variant:1", "--similarity", "dot"], "--similarity 'dot'"),
+    ],
+)
 def test_bad_transfer_input_exits_2_with_one_line(finished_run, capsys, extra, fragment) -> None:
     run, _, cache = finished_run
     capsys.readouterr()

@@ -27,8 +27,9 @@ def slow_server():
 
 
 def client(api_base, cache_dir=None):
-    return LLMClient(LMConfig(LOCAL_MODEL, api_base=api_base, api_key="local", timeout_s=10.0, retries=0,
-                              cache_dir=cache_dir))
+    return LLMClient(
+        LMConfig(LOCAL_MODEL, api_base=api_base, api_key="local", timeout_s=10.0, retries=0, cache_dir=cache_dir)
+    )
 
 
 def requests(n):
@@ -113,9 +114,16 @@ def test_proposals_are_identical_at_any_concurrency(slow_server, concurrency, tm
 
 def test_revisions_go_out_together_and_differ(slow_server):
     fake_diagnostics = SimpleNamespace(
-        accuracy=0.5, per_class={"a": 0.9, "b": 0.2, "c": 0.4}, confusions=[("b", "a", 7)],
-        group_reliability={"look": 0.8}, rule_agreement={}, disagreeing_rules=[], identical_signatures=[],
-        unused_options={"look": []}, to_dict=lambda: {})
+        accuracy=0.5,
+        per_class={"a": 0.9, "b": 0.2, "c": 0.4},
+        confusions=[("b", "a", 7)],
+        group_reliability={"look": 0.8},
+        rule_agreement={},
+        disagreeing_rules=[],
+        identical_signatures=[],
+        unused_options={"look": []},
+        to_dict=lambda: {},
+    )
     proposer = LLMProposer(client(slow_server.api_base), concurrency=3)
     parent = proposer.propose(ProposalTask(tuple(CLASSES), n_candidates=1))[0]
     revised = proposer.revise_many(parent, fake_diagnostics, [], 3)

@@ -61,8 +61,10 @@ def test_refused_connection_is_a_clear_error():
 def test_backoff_doubles_between_retries(fake_server):
     fake_server.mode = "500"
     waits = []
-    llm = LLMClient(LMConfig(LOCAL_MODEL, api_base=fake_server.api_base, api_key="local", retries=2,
-                             backoff_s=0.5, timeout_s=2), sleep=waits.append)
+    llm = LLMClient(
+        LMConfig(LOCAL_MODEL, api_base=fake_server.api_base, api_key="local", retries=2, backoff_s=0.5, timeout_s=2),
+        sleep=waits.append,
+    )
     with pytest.raises(LLMServerError):
         llm.complete(signature(), INPUTS)
     assert waits == [0.5, 1.0]

@@ -95,12 +95,19 @@ def test_fetch_model_of_an_unknown_name_exits_2(capsys):
     assert err.startswith("error: unknown local model 'llama-70b'; choose one of smollm2") and err.count("\n") == 1
 
 
-@pytest.mark.parametrize("lm, chosen, mode", [
-    ("local", "auto", "staged"), ("local:qwen2.5-coder-1.5b", "auto", "staged"),
-    ("openai/gpt-4o", "auto", "oneshot"), ("ollama_chat/qwen2.5:1.5b", "auto", "staged"),
-    ("openai/gpt-4o-mini", "auto", "staged"), ("openai/gpt-4o", "staged", "staged"),
-    ("local", "oneshot", "oneshot"), ("simulated", "auto", "simulated"),
-])
+@pytest.mark.parametrize(
+    "lm, chosen, mode",
+    [
+        ("local", "auto", "staged"),
+        ("local:qwen2.5-coder-1.5b", "auto", "staged"),
+        ("openai/gpt-4o", "auto", "oneshot"),
+        ("ollama_chat/qwen2.5:1.5b", "auto", "staged"),
+        ("openai/gpt-4o-mini", "auto", "staged"),
+        ("openai/gpt-4o", "staged", "staged"),
+        ("local", "oneshot", "oneshot"),
+        ("simulated", "auto", "simulated"),
+    ],
+)
 def test_auto_picks_the_staged_proposer_for_local_and_small_models(lm, chosen, mode):
     config = RunConfig(data="synthetic:pokemon-like", model="synthetic", lm=lm, proposer=chosen)
     assert proposer_mode(config) == mode

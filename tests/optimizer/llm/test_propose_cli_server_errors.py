@@ -11,8 +11,24 @@ from cotclip.optimizer.llm.server import free_port
 
 def propose(api_base, out, capsys, *extra):
     started = time.monotonic()
-    code = main(["propose", "--lm", "openai/some-model", "--api-base", api_base, "--classes", "a,b",
-                 "--out", str(out), "--retries", "1", "--timeout", "1", *extra])
+    code = main(
+        [
+            "propose",
+            "--lm",
+            "openai/some-model",
+            "--api-base",
+            api_base,
+            "--classes",
+            "a,b",
+            "--out",
+            str(out),
+            "--retries",
+            "1",
+            "--timeout",
+            "1",
+            *extra,
+        ]
+    )
     captured = capsys.readouterr()
     assert time.monotonic() - started < 5
     assert "Traceback" not in captured.err

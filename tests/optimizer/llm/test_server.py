@@ -70,12 +70,14 @@ def test_cached_answers_outlive_the_servers_port(tmp_path, fake_server):
     signature = propose_signature(answer_model(["a", "b"], 3, 4), load_instructions("propose"))
     inputs = {"classes": ["a", "b"], "domain": "d", "notes": "", "limits": "l", "emphasis": "e", "feedback": ""}
     first_port = int(fake_server.api_base.rsplit(":", 1)[1].split("/")[0])
-    first = LocalLLMServer(gguf=model, port=first_port).lm_config(cache_dir=tmp_path / "cache", timeout_s=2.0,
-                                                                retries=0)
+    first = LocalLLMServer(gguf=model, port=first_port).lm_config(
+        cache_dir=tmp_path / "cache", timeout_s=2.0, retries=0
+    )
     answered = LLMClient(first).complete(signature, inputs, seed=1)
     assert len(fake_server.requests) == 1 and not answered.usage.cached
-    later = LocalLLMServer(gguf=model, port=free_port()).lm_config(cache_dir=tmp_path / "cache", timeout_s=2.0,
-                                                                  retries=0)  # nothing listens there
+    later = LocalLLMServer(gguf=model, port=free_port()).lm_config(
+        cache_dir=tmp_path / "cache", timeout_s=2.0, retries=0
+    )  # nothing listens there
     assert later.api_base != first.api_base
     again = LLMClient(later).complete(signature, inputs, seed=1)
     assert again.usage.cached and again.text == answered.text and again.request_key == answered.request_key

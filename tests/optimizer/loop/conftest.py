@@ -40,7 +40,19 @@ def scrambled_init(tmp_path):
 def base_args(tmp_path, scrambled_init):
     """CLI arguments of a fast offline run (no proposer, deterministic moves only)."""
     return [
-        "optimize", "--data", "synthetic:pokemon-like", "--model", "synthetic", "--init", str(scrambled_init),
-        "--lm", "none", "--moves", "fit_rules,refine_rules", "--runs-dir", str(tmp_path / "runs"),
-        "--cache-dir", str(tmp_path / "cache"),
+        "optimize",
+        "--data",
+        "synthetic:pokemon-like",
+        "--model",
+        "synthetic",
+        "--init",
+        str(scrambled_init),
+        "--lm",
+        "none",
+        "--moves",
+        "fit_rules,refine_rules",
+        "--runs-dir",
+        str(tmp_path / "runs"),
+        "--cache-dir",
+        str(tmp_path / "cache"),
     ]

@@ -49,9 +49,7 @@ def test_fractions_that_leave_a_class_without_val_images(base_args, tmp_path, ca
     fails(base_args + ["--fractions", "0.8,0,0.2", "--name", "x"], capsys, "without val images")
     fails(base_args + ["--fractions", "0.5,0.5", "--name", "x"], capsys, "--fractions needs 3")
     world = tmp_path / "tiny.yaml"
-    world.write_text(
-        "classes: 3\nimages_per_class: 2\ngroups:\n  - {name: color, values: 4, visibility: 0.9}\n"
-    )
+    world.write_text("classes: 3\nimages_per_class: 2\ngroups:\n  - {name: color, values: 4, visibility: 0.9}\n")
     args = replace_flag(base_args, "--data", f"synthetic:{world}")
     init_at = args.index("--init")
     del args[init_at : init_at + 2]

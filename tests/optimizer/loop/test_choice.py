@@ -16,8 +16,14 @@ from cotclip.scoring.scorer import predict
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     root = tmp_path_factory.mktemp("choice")
-    config = RunConfig(data="synthetic:pokemon-like", model="synthetic", lm="none", runs_dir=str(root), name="c",
-                       cache_dir=str(root / "cache"))
+    config = RunConfig(
+        data="synthetic:pokemon-like",
+        model="synthetic",
+        lm="none",
+        runs_dir=str(root),
+        name="c",
+        cache_dir=str(root / "cache"),
+    )
     run = RunDir.create(config.run_dir)
     yield encode_inputs(load_inputs(config), config, run)
     run.release_lock()
@@ -26,8 +32,9 @@ def data(tmp_path_factory):
 def test_the_baseline_system_predicts_exactly_as_the_class_name_baseline(data, scramble):
     reference = scramble()
     baseline = baseline_system(reference)
-    assert baseline.scoring.name_prior_weight == 1.0 and all(r is None for rules in baseline.rules.values()
-                                                             for r in rules.values())
+    assert baseline.scoring.name_prior_weight == 1.0 and all(
+        r is None for rules in baseline.rules.values() for r in rules.values()
+    )
     names = np.asarray(name_baseline_scores(baseline.classes, data.test)).argmax(axis=1)
     assert (np.asarray(predict(baseline, data.test)) == names).all()
 
@@ -72,6 +79,8 @@ def test_the_verdict_says_when_the_choice_is_not_better_than_the_baseline():
     assert versus_baseline(0.8, 0.3, 0.7, 0.3)["note"] is None
     verdict = versus_baseline(0.3, 0.3, 0.2, 0.25)
     assert verdict["val"]["better"] is False and verdict["test"]["better"] is False
-    assert verdict["note"] == ("the chosen system is NOT better than the class-name baseline on val 30.0% vs "
-                               "baseline 30.0%; test 20.0% vs baseline 25.0%")
+    assert verdict["note"] == (
+        "the chosen system is NOT better than the class-name baseline on val 30.0% vs "
+        "baseline 30.0%; test 20.0% vs baseline 25.0%"
+    )
     assert versus_baseline(0.5, None, 0.5, None) == {"val": None, "test": None, "note": None}

@@ -31,10 +31,20 @@ def test_the_loop_runs_against_the_real_local_llm(tmp_path, capsys, scramble):
     init = tmp_path / "init.json"
     init.write_text(scramble().to_json())
     config = {
-        "name": "llm", "runs_dir": str(tmp_path / "runs"), "data": "synthetic:pokemon-like", "model": "synthetic",
-        "lm": "local:smollm2", "proposer": "oneshot", "init": str(init), "n_proposals": 1, "revisions_per_round": 1,
+        "name": "llm",
+        "runs_dir": str(tmp_path / "runs"),
+        "data": "synthetic:pokemon-like",
+        "model": "synthetic",
+        "lm": "local:smollm2",
+        "proposer": "oneshot",
+        "init": str(init),
+        "n_proposals": 1,
+        "revisions_per_round": 1,
         "max_llm_calls": 3,
-        "moves": ["fit_rules", "llm_revise"], "llm_max_tokens": 600, "llm_timeout_s": 600.0, "patience": 1,
+        "moves": ["fit_rules", "llm_revise"],
+        "llm_max_tokens": 600,
+        "llm_timeout_s": 600.0,
+        "patience": 1,
         "cache_dir": str(tmp_path / "cache"),
     }
     path = tmp_path / "run.yaml"

@@ -100,15 +100,23 @@ class NoGainMove:
     name = "nudge"
 
     def propose(self, parent: System, context: MoveContext) -> MoveResult:
-        scoring = {**parent.scoring.model_dump(), "aggregation": "log_prob_sum",
-                   "temperature": parent.scoring.temperature * 1.01}
+        scoring = {
+            **parent.scoring.model_dump(),
+            "aggregation": "log_prob_sum",
+            "temperature": parent.scoring.temperature * 1.01,
+        }
         return MoveResult(candidates=[parent.evolve(scoring=scoring)])
 
 
 def test_a_stalled_run_converges_once_the_budget_left_buys_no_likely_gain(prepared, scramble):
     config, run, data = prepared
-    loop = OptimizationLoop(config.model_copy(update={"patience": 2, "max_evaluations": 60}), run, data, None,
-                            [FitRulesMove(), NoGainMove()])
+    loop = OptimizationLoop(
+        config.model_copy(update={"patience": 2, "max_evaluations": 60}),
+        run,
+        data,
+        None,
+        [FitRulesMove(), NoGainMove()],
+    )
     reason = loop.optimize(ProposalTask(classes=tuple(data.classes)), scramble())
     # the fitted rules were the last gain; the run stopped early only when the later half of its
     # evaluations had gained less than min_delta
@@ -119,8 +127,15 @@ def test_a_stalled_run_converges_once_the_budget_left_buys_no_likely_gain(prepar
 
 @pytest.fixture()
 def prepared(tmp_path):
-    config = RunConfig(data="synthetic:pokemon-like", model="synthetic", lm="none", runs_dir=str(tmp_path),
-                       name="p", cache_dir=str(tmp_path / "cache"), moves=["fit_rules"])
+    config = RunConfig(
+        data="synthetic:pokemon-like",
+        model="synthetic",
+        lm="none",
+        runs_dir=str(tmp_path),
+        name="p",
+        cache_dir=str(tmp_path / "cache"),
+        moves=["fit_rules"],
+    )
     run = RunDir.create(config.run_dir)
     data = encode_inputs(load_inputs(config), config, run)
     yield config, run, data
@@ -194,10 +209,19 @@ def test_the_test_split_is_never_seen_by_a_search_step(tmp_path, scrambled_init,
     from cotclip.optimizer.loop.session import optimize
     from cotclip.scoring.scorer import ImageSet
 
-    config = RunConfig(data="synthetic:pokemon-like", model="synthetic", lm="none", init=str(scrambled_init),
-                       runs_dir=str(tmp_path / "runs"), name="plain", cache_dir=str(tmp_path / "cache"),
-                       moves=["fit_rules", "refine_rules", "merge", "select_groups", "knob_search"],
-                       search_budget=8, max_evaluations=40, patience=2)
+    config = RunConfig(
+        data="synthetic:pokemon-like",
+        model="synthetic",
+        lm="none",
+        init=str(scrambled_init),
+        runs_dir=str(tmp_path / "runs"),
+        name="plain",
+        cache_dir=str(tmp_path / "cache"),
+        moves=["fit_rules", "refine_rules", "merge", "select_groups", "knob_search"],
+        search_budget=8,
+        max_evaluations=40,
+        patience=2,
+    )
     plain = optimize(config)
     real_encode = session.encode_inputs
 

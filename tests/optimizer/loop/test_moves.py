@@ -22,8 +22,14 @@ from cotclip.systems.model import System
 
 @pytest.fixture()
 def prepared(tmp_path):
-    config = RunConfig(data="synthetic:pokemon-like", model="synthetic", lm="simulated", runs_dir=str(tmp_path),
-                       name="p", cache_dir=str(tmp_path / "cache"))
+    config = RunConfig(
+        data="synthetic:pokemon-like",
+        model="synthetic",
+        lm="simulated",
+        runs_dir=str(tmp_path),
+        name="p",
+        cache_dir=str(tmp_path / "cache"),
+    )
     run = RunDir.create(config.run_dir)
     inputs = load_inputs(config)
     data = encode_inputs(inputs, config, run)
@@ -32,8 +38,9 @@ def prepared(tmp_path):
 
 
 def context(data, system: System, history: list[ScoredVersion] = ()) -> MoveContext:
-    return MoveContext(train=data.train, val=data.val, diagnostics=diagnose(system, data.train),
-                       history=list(history), seed=0)
+    return MoveContext(
+        train=data.train, val=data.val, diagnostics=diagnose(system, data.train), history=list(history), seed=0
+    )
 
 
 def without_options(system: System, group: str, keep: int) -> System:
@@ -41,8 +48,13 @@ def without_options(system: System, group: str, keep: int) -> System:
     for g in groups:
         if g["name"] == group:
             g["options"] = g["options"][:keep]
-    rules = {c: {g.name: (r if (r := system.rule(c, g.name)) is None or g.name != group or r < keep else None)
-                 for g in system.groups} for c in system.classes}
+    rules = {
+        c: {
+            g.name: (r if (r := system.rule(c, g.name)) is None or g.name != group or r < keep else None)
+            for g in system.groups
+        }
+        for c in system.classes
+    }
     return system.evolve(groups=groups, rules=rules)
 
 
@@ -83,8 +95,14 @@ def test_function_moves_charge_their_budget_and_missing_functions_are_errors(pre
         return system.evolve(scoring={"temperature": 0.07})
 
     parent = scramble()
-    limited = MoveContext(train=data.train, val=data.val, diagnostics=diagnose(parent, data.train), history=[],
-                          seed=0, evaluation_budget=7)
+    limited = MoveContext(
+        train=data.train,
+        val=data.val,
+        diagnostics=diagnose(parent, data.train),
+        history=[],
+        seed=0,
+        evaluation_budget=7,
+    )
     result = FunctionMove("knob_search", search, budget=30).propose(parent, limited)
     assert calls == [(True, True, 7)] and result.evaluations == 7 and len(result.candidates) == 1
     assert [m.name for m in build_moves(config, object())] == [

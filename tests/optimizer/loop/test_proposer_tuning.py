@@ -18,11 +18,15 @@ MARKER = "Name at least one group per visible attribute."
 
 def _answer(system, groups) -> str:
     kept = [g for g in system.groups if g.name in groups]
-    return json.dumps({
-        "groups": [{"name": g.name, "prompt": g.prompt, "options": list(g.options)} for g in kept],
-        "rules": {c: [{"group": g.name, "option": g.options[system.rule(c, g.name)]} for g in kept]
-                  for c in system.classes},
-    })
+    return json.dumps(
+        {
+            "groups": [{"name": g.name, "prompt": g.prompt, "options": list(g.options)} for g in kept],
+            "rules": {
+                c: [{"group": g.name, "option": g.options[system.rule(c, g.name)]} for g in kept]
+                for c in system.classes
+            },
+        }
+    )
 
 
 @pytest.fixture()
@@ -36,9 +40,11 @@ def recorded_lm(monkeypatch):
 
     oracle = load_world("pokemon-like").oracle_system()
     rewritten = load_instructions("propose").text + "\n" + MARKER
-    replies = {"good": DummyLM([{"answer": _answer(oracle, oracle.group_names)}] * 100),
-               "poor": DummyLM([{"answer": _answer(oracle, oracle.group_names[:1])}] * 100),
-               "reflect": DummyLM([{"instructions": f"```\n{rewritten}\n```"}] * 100)}
+    replies = {
+        "good": DummyLM([{"answer": _answer(oracle, oracle.group_names)}] * 100),
+        "poor": DummyLM([{"answer": _answer(oracle, oracle.group_names[:1])}] * 100),
+        "reflect": DummyLM([{"instructions": f"```\n{rewritten}\n```"}] * 100),
+    }
     asked = {"reflect": 0, "propose": 0, "fail_reflection": False}
 
     class RecordedEngine(DummyEngine):
@@ -65,9 +71,18 @@ def recorded_lm(monkeypatch):
 
 
 def run_config(tmp_path, name: str, **changes) -> RunConfig:
-    settings = dict(data="synthetic:pokemon-like", model="synthetic", lm="openai/recorded", runs_dir=str(tmp_path),
-                    name=name, cache_dir=str(tmp_path / "cache"), moves=["fit_rules"], n_proposals=2,
-                    max_evaluations=6, patience=1)
+    settings = dict(
+        data="synthetic:pokemon-like",
+        model="synthetic",
+        lm="openai/recorded",
+        runs_dir=str(tmp_path),
+        name=name,
+        cache_dir=str(tmp_path / "cache"),
+        moves=["fit_rules"],
+        n_proposals=2,
+        max_evaluations=6,
+        patience=1,
+    )
     return RunConfig(**{**settings, **changes})
 
 
@@ -134,15 +149,26 @@ def test_a_resumed_run_does_not_repeat_the_proposer_optimization(tmp_path, recor
     assert all(r["system"]["provenance"]["details"]["prompt_sha256"] == tuned_sha for r in proposals(run))
 
 
-@pytest.mark.parametrize("extra, fragment", [
-    (["--lm", "simulated", "--optimize-proposer"], "--optimize-proposer tunes an LLM proposer"),
-    (["--lm", "none", "--moves", "fit_rules", "--optimize-proposer"], "--optimize-proposer tunes an LLM proposer"),
-    (["--lm", "simulated", "--prompts-dir", "."], "--prompts-dir is read by an LLM proposer"),
-    (["--lm", "openai/recorded", "--prompts-dir", "no-such-folder"], "lacks propose.md"),
-])
+@pytest.mark.parametrize(
+    "extra, fragment",
+    [
+        (["--lm", "simulated", "--optimize-proposer"], "--optimize-proposer tunes an LLM proposer"),
+        (["--lm", "none", "--moves", "fit_rules", "--optimize-proposer"], "--optimize-proposer tunes an LLM proposer"),
+        (["--lm", "simulated", "--prompts-dir", "."], "--prompts-dir is read by an LLM proposer"),
+        (["--lm", "openai/recorded", "--prompts-dir", "no-such-folder"], "lacks propose.md"),
+    ],
+)
 def test_settings_that_cannot_apply_are_one_line_errors_before_any_run_dir(tmp_path, capsys, extra, fragment):
-    args = ["optimize", "--data", "synthetic:pokemon-like", "--model", "synthetic", "--runs-dir",
-            str(tmp_path / "runs"), *extra]
+    args = [
+        "optimize",
+        "--data",
+        "synthetic:pokemon-like",
+        "--model",
+        "synthetic",
+        "--runs-dir",
+        str(tmp_path / "runs"),
+        *extra,
+    ]
     assert main(args) == 2
     err = capsys.readouterr().err
     assert err.startswith("error:") and fragment in err and len(err.strip().splitlines()) == 1
@@ -156,8 +182,22 @@ def test_propose_reads_a_prompts_dir(tmp_path, capsys, recorded_lm):
         text = load_instructions(name).text + ("\n" + MARKER if name == "propose" else "")
         (folder / f"{name}.md").write_text(text + "\n")
     classes = ",".join(load_world("pokemon-like").classes)
-    args = ["propose", "--lm", "openai/recorded", "--classes", classes, "--out", str(tmp_path / "out"), "-n", "1",
-            "--max-options", "24", "--max-groups", "8", "--json"]
+    args = [
+        "propose",
+        "--lm",
+        "openai/recorded",
+        "--classes",
+        classes,
+        "--out",
+        str(tmp_path / "out"),
+        "-n",
+        "1",
+        "--max-options",
+        "24",
+        "--max-groups",
+        "8",
+        "--json",
+    ]
     assert main(args + ["--prompts-dir", str(folder)]) == 0
     candidate = json.loads((tmp_path / "out" / "candidate_01.json").read_text())
     assert candidate["provenance"]["details"]["prompt_sha256"] == load_instructions("propose", folder).sha256
@@ -188,14 +228,44 @@ def test_optimize_proposer_with_the_real_local_llm_and_prompts_dir_reuse(tmp_pat
     init = tmp_path / "init.json"  # the runs go on even when SmolLM2 gives no valid system
     init.write_text(system.evolve(classes=classes, rules={c: system.rules[c] for c in classes}).to_json())
     config = tmp_path / "run.yaml"
-    config.write_text(yaml.safe_dump({
-        "runs_dir": str(tmp_path / "runs"), "data": "synthetic:pokemon-like", "model": "synthetic",
-        "lm": "local:smollm2", "proposer": "oneshot",
-        "classes": classes, "init": str(init), "n_proposals": 1, "max_groups": 2, "max_options": 4,
-        "llm_max_tokens": 400, "llm_timeout_s": 300.0, "moves": ["fit_rules"], "patience": 1, "max_llm_calls": 2,
-        "cache_dir": str(tmp_path / "cache")}))
-    assert main(["optimize", "--config", str(config), "--name", "tuned", "--optimize-proposer",
-                 "--proposer-opt-calls", "6", "--json"]) == 0
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "runs_dir": str(tmp_path / "runs"),
+                "data": "synthetic:pokemon-like",
+                "model": "synthetic",
+                "lm": "local:smollm2",
+                "proposer": "oneshot",
+                "classes": classes,
+                "init": str(init),
+                "n_proposals": 1,
+                "max_groups": 2,
+                "max_options": 4,
+                "llm_max_tokens": 400,
+                "llm_timeout_s": 300.0,
+                "moves": ["fit_rules"],
+                "patience": 1,
+                "max_llm_calls": 2,
+                "cache_dir": str(tmp_path / "cache"),
+            }
+        )
+    )
+    assert (
+        main(
+            [
+                "optimize",
+                "--config",
+                str(config),
+                "--name",
+                "tuned",
+                "--optimize-proposer",
+                "--proposer-opt-calls",
+                "6",
+                "--json",
+            ]
+        )
+        == 0
+    )
     json.loads(capsys.readouterr().out)
     run = tmp_path / "runs" / "tuned"
     tuning = json.loads((run / "proposer_opt.json").read_text())

@@ -41,7 +41,7 @@ def llm_args(base_args: list[str], api_base: str, *, init: bool = True) -> list[
     args = list(base_args)
     if not init:
         at = args.index("--init")
-        del args[at:at + 2]
+        del args[at : at + 2]
     args[args.index("--lm") + 1] = "openai/fake"
     args[args.index("--moves") + 1] = "fit_rules,llm_revise"
     return args + ["--api-base", api_base, "-k", "1"]
@@ -50,8 +50,11 @@ def llm_args(base_args: list[str], api_base: str, *, init: bool = True) -> list[
 def test_a_never_answering_endpoint_ends_within_the_wall_budget_with_a_report(base_args, server, tmp_path, capsys):
     server.mode = "never"
     started = time.monotonic()
-    code, out, err = run_cli(llm_args(base_args, server.api_base) + [
-        "--name", "w", "--max-wall-s", "15", "--llm-timeout", "120", "--llm-retries", "3", "--json"], capsys)
+    code, out, err = run_cli(
+        llm_args(base_args, server.api_base)
+        + ["--name", "w", "--max-wall-s", "15", "--llm-timeout", "120", "--llm-retries", "3", "--json"],
+        capsys,
+    )
     elapsed = time.monotonic() - started
     assert code == 0, err
     # the budget counts start-up; what comes after it is the final report (test scores, plots).
@@ -66,11 +69,15 @@ def test_a_never_answering_endpoint_ends_within_the_wall_budget_with_a_report(ba
 
 
 @pytest.mark.parametrize(("mode", "proposer"), [("garbage", "oneshot"), ("500", "oneshot"), ("garbage", "staged")])
-def test_an_endpoint_that_fails_every_attempt_stops_the_run_with_its_report(base_args, server, tmp_path, capsys, mode,
-                                                                            proposer):
+def test_an_endpoint_that_fails_every_attempt_stops_the_run_with_its_report(
+    base_args, server, tmp_path, capsys, mode, proposer
+):
     server.mode = mode
-    code, out, err = run_cli(llm_args(base_args, server.api_base) + [
-        "--name", mode, "--llm-timeout", "5", "--llm-retries", "1", "--proposer", proposer, "--json"], capsys)
+    code, out, err = run_cli(
+        llm_args(base_args, server.api_base)
+        + ["--name", mode, "--llm-timeout", "5", "--llm-retries", "1", "--proposer", proposer, "--json"],
+        capsys,
+    )
     assert code == 0, err
     summary = json.loads(out)
     assert summary["stopped_because"] == "llm_unavailable" and summary["versions"] >= 1
@@ -111,14 +118,42 @@ def test_resume_accepts_budgets_and_llm_settings_and_explains_what_it_refuses(ba
     code, _, err = run_cli(base_args + ["--name", "r", "--max-evaluations", "2", "--json"], capsys)
     assert code == 0, err
     run = tmp_path / "runs" / "r"
-    code, out, err = run_cli(["optimize", "--resume", str(run), "--max-evaluations", "4", "--llm-timeout", "30",
-                              "--llm-retries", "1", "--api-base", "http://127.0.0.1:9/v1", "--json"], capsys)
+    code, out, err = run_cli(
+        [
+            "optimize",
+            "--resume",
+            str(run),
+            "--max-evaluations",
+            "4",
+            "--llm-timeout",
+            "30",
+            "--llm-retries",
+            "1",
+            "--api-base",
+            "http://127.0.0.1:9/v1",
+            "--json",
+        ],
+        capsys,
+    )
     assert code == 0, err
     assert json.loads((run / "summary.json").read_text())["evaluations"] <= 4
     stored = (run / "run.yaml").read_text()
     assert "llm_timeout_s: 30.0" in stored and "llm_retries: 1" in stored and "127.0.0.1:9" in stored
-    code, _, err = run_cli(["optimize", "--resume", str(run), "--lm", "none", "--moves", "fit_rules,refine_rules",
-                            "--max-evaluations", "4", "--json"], capsys)
+    code, _, err = run_cli(
+        [
+            "optimize",
+            "--resume",
+            str(run),
+            "--lm",
+            "none",
+            "--moves",
+            "fit_rules,refine_rules",
+            "--max-evaluations",
+            "4",
+            "--json",
+        ],
+        capsys,
+    )
     assert code == 0, err  # repeating what run.yaml records is no change
     code, _, err = run_cli(["optimize", "--resume", str(run), "-k", "3", "--lm", "simulated"], capsys)
     assert code == 2 and err.count("\n") == 1
@@ -134,9 +169,14 @@ def test_optimize_help_shows_the_defaults_run_yaml_falls_back_to():
 
     optimize = typer.main.get_command(app).commands["optimize"]
     shown = {param.name: param.show_default for param in optimize.params}
-    for option, field in [("lm", "lm"), ("proposals", "n_proposals"), ("patience", "patience"),
-                          ("max_evaluations", "max_evaluations"), ("llm_timeout", "llm_timeout_s"),
-                          ("llm_retries", "llm_retries")]:
+    for option, field in [
+        ("lm", "lm"),
+        ("proposals", "n_proposals"),
+        ("patience", "patience"),
+        ("max_evaluations", "max_evaluations"),
+        ("llm_timeout", "llm_timeout_s"),
+        ("llm_retries", "llm_retries"),
+    ]:
         assert shown[option] == str(RunConfig.model_fields[field].default), option
 
 
@@ -145,10 +185,30 @@ def test_the_simulated_proposer_on_real_data_fails_before_a_run_dir_exists(tmp_p
 
     npz = tmp_path / "real.npz"
     rng = np.random.default_rng(0)
-    np.savez(npz, image_embeddings=rng.standard_normal((12, 8)).astype(np.float32),
-             labels=np.array(["a", "b"] * 6), texts=np.array(["x"]), text_embeddings=rng.standard_normal((1, 8)))
-    code, _, err = run_cli(["optimize", "--data", f"precomputed:{npz}", "--model", f"precomputed:{npz}",
-                            "--lm", "simulated", "--runs-dir", str(tmp_path / "runs"), "--name", "real",
-                            "--cache-dir", str(tmp_path / "cache")], capsys)
+    np.savez(
+        npz,
+        image_embeddings=rng.standard_normal((12, 8)).astype(np.float32),
+        labels=np.array(["a", "b"] * 6),
+        texts=np.array(["x"]),
+        text_embeddings=rng.standard_normal((1, 8)),
+    )
+    code, _, err = run_cli(
+        [
+            "optimize",
+            "--data",
+            f"precomputed:{npz}",
+            "--model",
+            f"precomputed:{npz}",
+            "--lm",
+            "simulated",
+            "--runs-dir",
+            str(tmp_path / "runs"),
+            "--name",
+            "real",
+            "--cache-dir",
+            str(tmp_path / "cache"),
+        ],
+        capsys,
+    )
     assert code == 2 and "synthetic" in err and err.count("\n") == 1
     assert not (tmp_path / "runs" / "real").exists()

@@ -25,8 +25,12 @@ def test_sigkill_mid_run_then_resume(base_args, tmp_path, capsys):
     args = replace_moves(base_args) + ["--name", "k", "--max-evaluations", "400", "--patience", "6"]
     run = tmp_path / "runs" / "k"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    process = subprocess.Popen([sys.executable, "-m", "cotclip", *args, "--json"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cotclip", *args, "--json"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
     deadline = time.monotonic() + 120
     while not (run / "versions" / "0004.json").exists():
         assert process.poll() is None, "the run ended before it could be killed"

@@ -21,8 +21,16 @@ class Killed(BaseException):
 
 
 def config_for(tmp_path: Path, name: str) -> RunConfig:
-    return RunConfig(name=name, runs_dir=str(tmp_path / "runs"), data="synthetic:pokemon-like", model="synthetic",
-                     lm="simulated", cache_dir=str(tmp_path / "cache"), max_evaluations=70, max_options=12)
+    return RunConfig(
+        name=name,
+        runs_dir=str(tmp_path / "runs"),
+        data="synthetic:pokemon-like",
+        model="synthetic",
+        lm="simulated",
+        cache_dir=str(tmp_path / "cache"),
+        max_evaluations=70,
+        max_options=12,
+    )
 
 
 def outcome(summary, run_dir: Path) -> dict:
@@ -30,8 +38,16 @@ def outcome(summary, run_dir: Path) -> dict:
     versions = []
     for path in sorted((run_dir / "versions").glob("[0-9]*.json")):
         record = json.loads(path.read_text())
-        versions.append((record["version"], record["fingerprint"], record["move"], record["parent"], record["round"],
-                         record["val"]["accuracy"]))
+        versions.append(
+            (
+                record["version"],
+                record["fingerprint"],
+                record["move"],
+                record["parent"],
+                record["round"],
+                record["val"]["accuracy"],
+            )
+        )
     data = summary.to_dict()
     numbers = {
         key: data[key]

@@ -17,8 +17,14 @@ from cotclip.scoring.simulation.world import load_world
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     root = tmp_path_factory.mktemp("tune")
-    config = RunConfig(data="synthetic:pokemon-like", model="synthetic", lm="none", runs_dir=str(root), name="t",
-                       cache_dir=str(root / "cache"))
+    config = RunConfig(
+        data="synthetic:pokemon-like",
+        model="synthetic",
+        lm="none",
+        runs_dir=str(root),
+        name="t",
+        cache_dir=str(root / "cache"),
+    )
     run = RunDir.create(config.run_dir)
     yield encode_inputs(load_inputs(config), config, run)
     run.release_lock()

@@ -34,8 +34,15 @@ def tiny_system(**changes) -> System:
 
 def record(number: int, accuracy: float, parent: str | None = None) -> VersionRecord:
     return VersionRecord(
-        number=number, system=tiny_system(), val_accuracy=accuracy, val_n=10, move="propose",
-        parent=parent, round=0, started_at="t0", finished_at="t1",
+        number=number,
+        system=tiny_system(),
+        val_accuracy=accuracy,
+        val_n=10,
+        move="propose",
+        parent=parent,
+        round=0,
+        started_at="t0",
+        finished_at="t1",
     )
 
 
@@ -54,15 +61,34 @@ def test_versions_round_trip_and_never_overwrite(tmp_path):
 def test_a_version_file_keeps_every_field_in_the_documented_keys(tmp_path):
     from cotclip.optimizer.loop.runs import utc_now
 
-    original = VersionRecord(number=7, system=tiny_system(), val_accuracy=0.625, val_n=16, move="fit_rules",
-                             parent="0003", round=4, started_at=utc_now(), finished_at="2026-01-02T03:04:05+00:00",
-                             details={"changed_rules": 2, "changes": [["a", "color", 0, 1, 2.5]]})
+    original = VersionRecord(
+        number=7,
+        system=tiny_system(),
+        val_accuracy=0.625,
+        val_n=16,
+        move="fit_rules",
+        parent="0003",
+        round=4,
+        started_at=utc_now(),
+        finished_at="2026-01-02T03:04:05+00:00",
+        details={"changed_rules": 2, "changes": [["a", "color", 0, 1, 2.5]]},
+    )
     assert original.started_at.endswith("+00:00")  # UTC, whatever the machine's time zone
     run = RunDir.create(tmp_path / "r")
     run.save_version(original)
     stored = json.loads((run.versions_dir / "0007.json").read_text(encoding="utf-8"))
-    assert set(stored) == {"version", "round", "move", "parent", "val", "fingerprint", "started_at", "finished_at",
-                           "details", "system"}
+    assert set(stored) == {
+        "version",
+        "round",
+        "move",
+        "parent",
+        "val",
+        "fingerprint",
+        "started_at",
+        "finished_at",
+        "details",
+        "system",
+    }
     assert stored["fingerprint"] == original.system.fingerprint() and stored["val"] == {"accuracy": 0.625, "n": 16}
     assert run.load_versions() == [original]
     del stored["details"]  # files written before details existed still load
@@ -185,7 +211,8 @@ def test_files_are_utf8_indented_json_in_new_folders_and_versions_are_fsynced(tm
     data = {"name": "café", "path": Path("/x/é")}
     run.write_json("plots/deep/data.json", data, durable=False)
     assert (run.path / "plots/deep/data.json").read_text(encoding="utf-8") == (
-        '{\n  "name": "café",\n  "path": "/x/é"\n}\n')
+        '{\n  "name": "café",\n  "path": "/x/é"\n}\n'
+    )
     run.write_text("notes/deep/report.md", "ünïcode\n")
     assert len(synced) == 1  # only the durable write_text was fsynced
     run.save_version(record(1, 0.5))
@@ -288,9 +315,22 @@ def test_report_has_table_plots_and_per_class(tmp_path):
     base = HeldOutScore.from_predictions("class-name baseline", classes, truth, np.array([1, 0, 1, 0]))
     assert best.confusion == [[2, 0], [1, 1]] and best.per_class == {"a": 1.0, "b": 0.5}
     summary = RunSummary(
-        run_dir=str(tmp_path), stopped_because="converged", versions=2, evaluations=2, best_version="0002",
-        best_val_accuracy=0.7, best=best, baseline=base, baseline_note=None, initial=None, user_system=None,
-        encoder_calls=10, unique_inputs=10, llm={"calls": 0}, wall_s=1.0, loop_overhead_s_per_evaluation=0.001,
+        run_dir=str(tmp_path),
+        stopped_because="converged",
+        versions=2,
+        evaluations=2,
+        best_version="0002",
+        best_val_accuracy=0.7,
+        best=best,
+        baseline=base,
+        baseline_note=None,
+        initial=None,
+        user_system=None,
+        encoder_calls=10,
+        unique_inputs=10,
+        llm={"calls": 0},
+        wall_s=1.0,
+        loop_overhead_s_per_evaluation=0.001,
         sessions=1,
     )
     versions = [record(1, 0.5), record(2, 0.7, parent="0001")]
@@ -310,10 +350,23 @@ def test_report_names_an_unknown_llm_price_instead_of_crashing(tmp_path):
     classes, truth = ["a", "b"], np.array([0, 1])
     best = HeldOutScore.from_predictions("best", classes, truth, truth, version="0001")
     summary = RunSummary(
-        run_dir=str(tmp_path), stopped_because="converged", versions=1, evaluations=1, best_version="0001",
-        best_val_accuracy=1.0, best=best, baseline=None, baseline_note=None, initial=None, user_system=None,
-        encoder_calls=1, unique_inputs=1, llm={"calls": 2, "prompt_tokens": 5, "completion_tokens": 5, "usd": None},
-        wall_s=1.0, loop_overhead_s_per_evaluation=0.001, sessions=1,
+        run_dir=str(tmp_path),
+        stopped_because="converged",
+        versions=1,
+        evaluations=1,
+        best_version="0001",
+        best_val_accuracy=1.0,
+        best=best,
+        baseline=None,
+        baseline_note=None,
+        initial=None,
+        user_system=None,
+        encoder_calls=1,
+        unique_inputs=1,
+        llm={"calls": 2, "prompt_tokens": 5, "completion_tokens": 5, "usd": None},
+        wall_s=1.0,
+        loop_overhead_s_per_evaluation=0.001,
+        sessions=1,
     )
     assert "LLM: 2 calls, 10 tokens, unknown dollars" in render_report(summary, [record(1, 1.0)])
     priced = dataclasses.replace(summary, llm={**summary.llm, "usd": 0.25})

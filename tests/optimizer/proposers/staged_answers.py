@@ -8,8 +8,14 @@ from __future__ import annotations
 
 import json
 
-KIND_OF_GROUP = {"color": "color", "form": "resembles", "trait": "feature", "shape": "shape",
-                 "background": "background", "texture": "texture"}
+KIND_OF_GROUP = {
+    "color": "color",
+    "form": "resembles",
+    "trait": "feature",
+    "shape": "shape",
+    "background": "background",
+    "texture": "texture",
+}
 
 
 def note_phrases(world, notes: dict[str, str]) -> dict[str, list[tuple[str, str]]]:
@@ -28,14 +34,26 @@ def note_phrases(world, notes: dict[str, str]) -> dict[str, list[tuple[str, str]
 
 def describe_answer(phrases: dict[str, list[tuple[str, str]]], batch: list[str]) -> str:
     """The describe step's JSON for ``batch``."""
-    return json.dumps({"descriptions": {"classes": [
-        {"name": c, "attributes": [{"kind": k, "phrase": p} for k, p in phrases[c]]} for c in batch]}})
+    return json.dumps(
+        {
+            "descriptions": {
+                "classes": [{"name": c, "attributes": [{"kind": k, "phrase": p} for k, p in phrases[c]]} for c in batch]
+            }
+        }
+    )
 
 
 def questions_answer(kinds: list[str]) -> str:
     """One valid question per kind."""
-    return json.dumps({"questions": {"questions": [
-        {"kind": k, "name": f"{k}_question", "prompt": f"In this picture the {k} is {{}}."} for k in kinds]}})
+    return json.dumps(
+        {
+            "questions": {
+                "questions": [
+                    {"kind": k, "name": f"{k}_question", "prompt": f"In this picture the {k} is {{}}."} for k in kinds
+                ]
+            }
+        }
+    )
 
 
 def expand_answer(values: list[str]) -> str:
@@ -47,7 +65,7 @@ def step_answers(world, notes: dict[str, str], batch_size: int = 4) -> list[str]
     """Every answer of one good proposal, in call order: describe batches, questions, one expand per kind."""
     phrases = note_phrases(world, notes)
     classes = list(world.classes)
-    answers = [describe_answer(phrases, classes[i:i + batch_size]) for i in range(0, len(classes), batch_size)]
+    answers = [describe_answer(phrases, classes[i : i + batch_size]) for i in range(0, len(classes), batch_size)]
     kinds = list(dict.fromkeys(k for pairs in phrases.values() for k, _ in pairs))
     answers.append(questions_answer(kinds))
     answers.extend(expand_answer([]) for _ in kinds)

@@ -34,8 +34,7 @@ def _check_records(records):
 
 
 def test_propose_and_revise_with_smollm2(local_server, fake_diagnostics):
-    proposer = LLMProposer(LLMClient(local_server.lm_config(max_tokens=320, timeout_s=300, retries=0)),
-                           max_attempts=2)
+    proposer = LLMProposer(LLMClient(local_server.lm_config(max_tokens=320, timeout_s=300, retries=0)), max_attempts=2)
     task = ProposalTask(CLASSES, domain="pet photos", n_candidates=1, max_groups=2, max_options=3)
     systems = proposer.propose(task)  # a ProposerError (no valid system) fails the test
     assert len(systems) == 1
@@ -47,14 +46,26 @@ def test_propose_and_revise_with_smollm2(local_server, fake_diagnostics):
         assert all(g.prompt.count("{}") == 1 for g in system.groups)
         assert system.provenance.details["lm"] == local_server.model
     assert proposer.usage.calls == len(proposer.records) and proposer.usage.usd == 0.0
-    start = System.from_data({
-        "name": "v1", "classes": list(CLASSES),
-        "groups": [{"name": "dominant_color", "prompt": "The animal is mainly {} in color.",
-                    "options": ["orange", "gray", "green"]},
-                   {"name": "body", "prompt": "Its body is {}.", "options": ["furry", "feathered"]}],
-        "rules": {"cat": {"dominant_color": 0, "body": 0}, "dog": {"dominant_color": 0, "body": 0},
-                  "parrot": {"dominant_color": 2, "body": 1}},
-        "locks": {"groups": ["body"], "rules": []}})
+    start = System.from_data(
+        {
+            "name": "v1",
+            "classes": list(CLASSES),
+            "groups": [
+                {
+                    "name": "dominant_color",
+                    "prompt": "The animal is mainly {} in color.",
+                    "options": ["orange", "gray", "green"],
+                },
+                {"name": "body", "prompt": "Its body is {}.", "options": ["furry", "feathered"]},
+            ],
+            "rules": {
+                "cat": {"dominant_color": 0, "body": 0},
+                "dog": {"dominant_color": 0, "body": 0},
+                "parrot": {"dominant_color": 2, "body": 1},
+            },
+            "locks": {"groups": ["body"], "rules": []},
+        }
+    )
     before = len(proposer.records)
     revised = proposer.revise(start, fake_diagnostics, [])  # a ProposerError fails the test
     assert revised.classes == list(CLASSES) and revised.provenance.method == "llm-revise"
@@ -65,9 +76,30 @@ def test_propose_and_revise_with_smollm2(local_server, fake_diagnostics):
 
 
 def test_cli_propose_with_local_llm_writes_candidates_and_log(tmp_path, capsys):
-    code = main(["propose", "--lm", "local:smollm2", "--classes", ",".join(CLASSES), "--out", str(tmp_path / "out"),
-                 "-n", "1", "--max-groups", "2", "--max-options", "3", "--max-tokens", "320",
-                 "--timeout", "300", "--max-calls", "1", "--json"])
+    code = main(
+        [
+            "propose",
+            "--lm",
+            "local:smollm2",
+            "--classes",
+            ",".join(CLASSES),
+            "--out",
+            str(tmp_path / "out"),
+            "-n",
+            "1",
+            "--max-groups",
+            "2",
+            "--max-options",
+            "3",
+            "--max-tokens",
+            "320",
+            "--timeout",
+            "300",
+            "--max-calls",
+            "1",
+            "--json",
+        ]
+    )
     captured = capsys.readouterr()
     assert "Traceback" not in captured.err
     log = [json.loads(line) for line in (tmp_path / "out" / "proposer_log.jsonl").read_text().splitlines()]

@@ -21,7 +21,8 @@ def test_two_good_answers_give_two_valid_candidates_with_provenance():
     assert [s.name for s in systems] == ["candidate_01", "candidate_02"]
     details = systems[0].provenance.details
     expected_sha = hashlib.sha256(
-        resources.files("cotclip.prompts").joinpath("propose.md").read_text(encoding="utf-8").encode()).hexdigest()
+        resources.files("cotclip.prompts").joinpath("propose.md").read_text(encoding="utf-8").encode()
+    ).hexdigest()
     assert details["prompt_sha256"] == expected_sha and details["prompt"] == "propose"
     assert details["emphasis"] != systems[1].provenance.details["emphasis"]
     assert systems[1].provenance.details["temperature"] > details["temperature"]
@@ -83,25 +84,44 @@ def test_response_cache_replays_the_same_request_without_calling(tmp_path):
 
 
 def _base_system(locks=None):
-    data = {"name": "v1", "classes": ["cat", "dog", "parrot"],
-            "groups": [{"name": "dominant_color", "prompt": "It is {}.", "options": ["orange", "gray", "green"]},
-                       {"name": "body", "prompt": "Its body is {}.", "options": ["furry", "feathered"]}],
-            "rules": {"cat": {"dominant_color": 0, "body": 0}, "dog": {"dominant_color": 0, "body": 0},
-                      "parrot": {"dominant_color": 2, "body": 1}},
-            "locks": locks or {"groups": [], "rules": []}}
+    data = {
+        "name": "v1",
+        "classes": ["cat", "dog", "parrot"],
+        "groups": [
+            {"name": "dominant_color", "prompt": "It is {}.", "options": ["orange", "gray", "green"]},
+            {"name": "body", "prompt": "Its body is {}.", "options": ["furry", "feathered"]},
+        ],
+        "rules": {
+            "cat": {"dominant_color": 0, "body": 0},
+            "dog": {"dominant_color": 0, "body": 0},
+            "parrot": {"dominant_color": 2, "body": 1},
+        },
+        "locks": locks or {"groups": [], "rules": []},
+    }
     return System.from_data(data)
 
 
 def test_revise_sends_diagnostics_and_history_and_keeps_locks(fake_diagnostics):
-    revised_text = ('{"answer": {"groups": [{"name": "dominant_color", "prompt": "Mostly {}.", '
-                    '"options": ["orange", "gray", "green"]}], "rules": {"cat": [{"group": "dominant_color", '
-                    '"option": "gray"}], "dog": [{"group": "dominant_color", "option": "gray"}], '
-                    '"parrot": [{"group": "dominant_color", "option": "green"}]}}}')
+    revised_text = (
+        '{"answer": {"groups": [{"name": "dominant_color", "prompt": "Mostly {}.", '
+        '"options": ["orange", "gray", "green"]}], "rules": {"cat": [{"group": "dominant_color", '
+        '"option": "gray"}], "dog": [{"group": "dominant_color", "option": "gray"}], '
+        '"parrot": [{"group": "dominant_color", "option": "green"}]}}}'
+    )
     client = scripted_client([revised_text])
     system = _base_system({"groups": ["body"], "rules": [["cat", "dominant_color"]]})
-    history = [ScoredVersion(system, 0.55, "propose"), ScoredVersion(_base_system().evolve(name="v0", groups=[
-        {"name": "body", "prompt": "Its body is {}.", "options": ["furry", "feathered"]}],
-        rules={"cat": {"body": 0}, "dog": {"body": 0}, "parrot": {"body": 1}}), 0.3, "x")]
+    history = [
+        ScoredVersion(system, 0.55, "propose"),
+        ScoredVersion(
+            _base_system().evolve(
+                name="v0",
+                groups=[{"name": "body", "prompt": "Its body is {}.", "options": ["furry", "feathered"]}],
+                rules={"cat": {"body": 0}, "dog": {"body": 0}, "parrot": {"body": 1}},
+            ),
+            0.3,
+            "x",
+        ),
+    ]
     revised = LLMProposer(client).revise(system, fake_diagnostics, history)
     prompt = client.lm.history[0]["messages"][-1]["content"]
     for expected in ("held-out accuracy: 0.550", "dog -> cat: 7", "body: 0.30", "'gray' -> 'orange'", "v0 (x)"):

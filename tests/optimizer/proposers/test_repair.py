@@ -47,8 +47,10 @@ def test_indices_as_strings_case_and_out_of_range_are_fixed_and_recorded():
 
 
 def test_duplicate_options_are_merged_and_rules_remapped():
-    data = {"groups": [group(options=["red", "Red ", "blue"])],
-            "rules": {"cat": {"color": 1}, "dog": {"color": 2}, "parrot": {"color": "RED"}}}
+    data = {
+        "groups": [group(options=["red", "Red ", "blue"])],
+        "rules": {"cat": {"color": 1}, "dog": {"color": 2}, "parrot": {"color": "RED"}},
+    }
     draft = draft_of(data)
     assert draft.groups[0].options == ("red", "blue")
     assert draft.rules == {"cat": {"color": 0}, "dog": {"color": 1}, "parrot": {"color": 0}}
@@ -56,8 +58,10 @@ def test_duplicate_options_are_merged_and_rules_remapped():
 
 
 def test_template_without_placeholder_rejects_the_group_and_its_rules():
-    data = {"groups": [group(), group("shape", "It is round", ["round", "flat"])],
-            "rules": {c: {"color": 0, "shape": 0} for c in CLASSES}}
+    data = {
+        "groups": [group(), group("shape", "It is round", ["round", "flat"])],
+        "rules": {c: {"color": 0, "shape": 0} for c in CLASSES},
+    }
     draft = draft_of(data)
     assert [g.name for g in draft.groups] == ["color"]
     assert any("'shape': rejected" in r for r in draft.repairs)
@@ -71,8 +75,10 @@ def test_named_placeholder_becomes_braces():
 
 
 def test_unknown_classes_groups_and_option_texts_are_dropped():
-    data = {"groups": [group()], "rules": {"cat": {"color": "purple", "size": 0},
-                                           "unicorn": {"color": 0}, "dog": {"color": "It is blue."}}}
+    data = {
+        "groups": [group()],
+        "rules": {"cat": {"color": "purple", "size": 0}, "unicorn": {"color": 0}, "dog": {"color": "It is blue."}},
+    }
     draft = draft_of(data)
     assert draft.rules["cat"] == {"color": None}
     assert draft.rules["dog"] == {"color": 1}  # the filled sentence contains 'blue'
@@ -81,10 +87,14 @@ def test_unknown_classes_groups_and_option_texts_are_dropped():
 
 
 def test_rules_as_records_and_as_positional_lists():
-    records = {"groups": [group(), group("size", "It is {}.", ["big", "small"])],
-               "rules": [{"class_name": "cat", "choices": [{"group": "color", "option": "red"}]},
-                         {"class": "dog", "answers": {"color": 1, "size": 0}},
-                         {"name": "parrot", "rules": [2, 1]}]}
+    records = {
+        "groups": [group(), group("size", "It is {}.", ["big", "small"])],
+        "rules": [
+            {"class_name": "cat", "choices": [{"group": "color", "option": "red"}]},
+            {"class": "dog", "answers": {"color": 1, "size": 0}},
+            {"name": "parrot", "rules": [2, 1]},
+        ],
+    }
     draft = draft_of(records)
     assert draft.rules["cat"] == {"color": 0}
     assert draft.rules["dog"] == {"color": 1, "size": 0}
@@ -93,16 +103,26 @@ def test_rules_as_records_and_as_positional_lists():
 
 
 def test_size_limits_cut_groups_and_options_and_null_rules_to_cut_options():
-    data = {"groups": [group(options=["a", "b", "c", "d"]), group("x"), group("y")],
-            "rules": {"cat": {"color": 3}, "dog": {"color": 0}, "parrot": {"color": 1}}}
+    data = {
+        "groups": [group(options=["a", "b", "c", "d"]), group("x"), group("y")],
+        "rules": {"cat": {"color": 3}, "dog": {"color": 0}, "parrot": {"color": 1}},
+    }
     draft = draft_of(data, max_groups=2, max_options=3)
     assert [g.name for g in draft.groups] == ["color", "x"]
     assert draft.groups[0].options == ("a", "b", "c")
     assert draft.rules["cat"]["color"] is None
 
 
-@pytest.mark.parametrize("data", [{}, {"groups": []}, {"groups": [group(options=["only"])]},
-                                  {"groups": "colors"}, {"groups": [group(prompt="no slot")]}])
+@pytest.mark.parametrize(
+    "data",
+    [
+        {},
+        {"groups": []},
+        {"groups": [group(options=["only"])]},
+        {"groups": "colors"},
+        {"groups": [group(prompt="no slot")]},
+    ],
+)
 def test_no_usable_group_is_unusable_with_a_reason_to_feed_back(data):
     with pytest.raises(UnusableAnswerError, match="no usable group"):
         draft_of(data)

@@ -11,8 +11,17 @@ from cotclip.scoring.simulation.dataset import load_dataset
 from cotclip.scoring.simulation.world import load_world
 from cotclip.systems.errors import InputError, ProposerError
 
-PERFECT = SimulationErrors(wrong_option=0, paraphrase=0, unknown_phrase=0, missing_group=0, spurious_option=0,
-                           notes_omit=0, notes_error=0, fix_disagreeing=1, rephrase_unreliable=1)
+PERFECT = SimulationErrors(
+    wrong_option=0,
+    paraphrase=0,
+    unknown_phrase=0,
+    missing_group=0,
+    spurious_option=0,
+    notes_omit=0,
+    notes_error=0,
+    fix_disagreeing=1,
+    rephrase_unreliable=1,
+)
 
 
 @pytest.fixture(scope="module")
@@ -51,21 +60,37 @@ def test_revise_fixes_disagreeing_rules_and_drops_unused_options(world):
     cls, group = world.classes[0], system.groups[0].name
     wrong = (system.rule(cls, group) + 1) % len(system.group(group).options)
     broken = system.evolve(rules={**system.to_dict()["rules"], cls: {**system.to_dict()["rules"][cls], group: wrong}})
-    diagnostics = SimpleNamespace(disagreeing_rules=[(cls, group, wrong, system.rule(cls, group), 0.9)],
-                                  group_reliability={}, confusions=[], identical_signatures=[])
+    diagnostics = SimpleNamespace(
+        disagreeing_rules=[(cls, group, wrong, system.rule(cls, group), 0.9)],
+        group_reliability={},
+        confusions=[],
+        identical_signatures=[],
+    )
     revised = proposer.revise(broken, diagnostics, [])
     assert revised.rule(cls, group) == system.rule(cls, group)
     assert revised.provenance.parent == broken.name and revised.provenance.details["fixed_rules"] == 1
 
 
 def test_revise_rephrases_unreliable_groups_and_adds_a_missing_group(world):
-    errors = SimulationErrors(paraphrase=1.0, unknown_phrase=0, wrong_option=0, spurious_option=0,
-                              missing_group=0, notes_omit=0, notes_error=0, rephrase_unreliable=1)
+    errors = SimulationErrors(
+        paraphrase=1.0,
+        unknown_phrase=0,
+        wrong_option=0,
+        spurious_option=0,
+        missing_group=0,
+        notes_omit=0,
+        notes_error=0,
+        rephrase_unreliable=1,
+    )
     proposer = SimulatedProposer(world, errors=errors)
     (system,) = proposer.propose(ProposalTask(tuple(world.classes), n_candidates=1, max_groups=2, max_options=12))
     unreliable = system.groups[0].name
-    diagnostics = SimpleNamespace(disagreeing_rules=[], group_reliability={unreliable: 0.1},
-                                  confusions=[(world.classes[0], world.classes[1], 3)], identical_signatures=[])
+    diagnostics = SimpleNamespace(
+        disagreeing_rules=[],
+        group_reliability={unreliable: 0.1},
+        confusions=[(world.classes[0], world.classes[1], 3)],
+        identical_signatures=[],
+    )
     revised = proposer.revise(system, diagnostics, [])
     canonical = set(world.group(unreliable).values)
     assert set(revised.group(unreliable).options) & canonical
@@ -78,8 +103,12 @@ def test_revise_keeps_locked_rules(world):
     cls, group = world.classes[0], system.groups[0].name
     locked = system.evolve(locks={"groups": [], "rules": [[cls, group]]})
     other = (system.rule(cls, group) + 1) % len(system.group(group).options)
-    diagnostics = SimpleNamespace(disagreeing_rules=[(cls, group, system.rule(cls, group), other, 0.9)],
-                                  group_reliability={}, confusions=[], identical_signatures=[])
+    diagnostics = SimpleNamespace(
+        disagreeing_rules=[(cls, group, system.rule(cls, group), other, 0.9)],
+        group_reliability={},
+        confusions=[],
+        identical_signatures=[],
+    )
     assert proposer.revise(locked, diagnostics, []).rule(cls, group) == system.rule(cls, group)
 
 

@@ -34,8 +34,14 @@ def notes(world):
 
 
 def _task(world, notes, n=2):
-    return ProposalTask(classes=tuple(world.classes), domain="fantasy creatures", notes=notes, max_groups=6,
-                        max_options=12, n_candidates=n)
+    return ProposalTask(
+        classes=tuple(world.classes),
+        domain="fantasy creatures",
+        notes=notes,
+        max_groups=6,
+        max_options=12,
+        n_candidates=n,
+    )
 
 
 def _proposer(answers, train, tmp_path, **options):
@@ -54,8 +60,9 @@ def _proposer(answers, train, tmp_path, **options):
         return system.evolve(rules=rules) if changes else system
 
     lines = []
-    proposer = StagedProposer(scripted_client(answers, tmp_path / "cache"), train=train, fit=refit,
-                              on_step=lines.append, **options)
+    proposer = StagedProposer(
+        scripted_client(answers, tmp_path / "cache"), train=train, fit=refit, on_step=lines.append, **options
+    )
     return proposer, lines
 
 
@@ -65,8 +72,9 @@ def test_good_step_answers_give_notes_and_fitted_systems_that_beat_the_name_base
     systems = proposer.propose(_task(world, notes))
     assert [s.provenance.method for s in systems] == ["llm-staged", "llm-staged"]
     notes_system, fitted = systems
-    assert {g.name for g in notes_system.groups} <= {f"{k}_question" for k in ("color", "resembles", "feature",
-                                                                                 "shape", "background")}
+    assert {g.name for g in notes_system.groups} <= {
+        f"{k}_question" for k in ("color", "resembles", "feature", "shape", "background")
+    }
     phrases = note_phrases(world, notes)
     first = world.classes[0]
     color = next(g for g in notes_system.groups if g.name == "color_question")
@@ -74,7 +82,14 @@ def test_good_step_answers_give_notes_and_fitted_systems_that_beat_the_name_base
     assert color.options[notes_system.rule(first, "color_question")].casefold() == wanted.casefold()
     assert accuracy(fitted, val) > 0.5 > 0.35  # the class-name baseline of this world is about 0.3 on val
     assert [line.split(":")[0] for line in lines if "batch" not in line] == [
-        "describe", "sort", "organize", "expand", "assign", "ground", "fit"]
+        "describe",
+        "sort",
+        "organize",
+        "expand",
+        "assign",
+        "ground",
+        "fit",
+    ]
     assert sum("describe: batch" in line for line in lines) == 4
     assert proposer.usage.calls == len([r for r in proposer.records if r.get("raw") is not None])
 
@@ -105,8 +120,7 @@ def test_an_unusable_question_falls_back_to_the_built_in_template(world, notes, 
     assert DEFAULT_TEMPLATES["color"][1] in {g.prompt for g in system.groups}
 
 
-def test_only_garbage_still_proposes_from_the_notes_and_without_notes_says_what_to_do(world, notes, pokemon,
-                                                                                      tmp_path):
+def test_only_garbage_still_proposes_from_the_notes_and_without_notes_says_what_to_do(world, notes, pokemon, tmp_path):
     _, train, val, _ = pokemon
     proposer, lines = _proposer(["garbage"] * 60, train, tmp_path)
     systems = proposer.propose(_task(world, notes))  # the notes' clauses and frames carry the run

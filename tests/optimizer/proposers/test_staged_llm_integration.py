@@ -26,13 +26,19 @@ def test_every_staged_step_against_smollm2_gives_a_valid_grounded_system(local_s
     steps = []
     client = LLMClient(local_server.lm_config(max_tokens=400, timeout_s=300, retries=0, cache_dir=tmp_path))
     proposer = StagedProposer(client, train=subset, on_step=steps.append)
-    systems = proposer.propose(ProposalTask(classes, domain="fantasy creatures", notes=notes, n_candidates=1,
-                                            max_groups=4, max_options=6))
+    systems = proposer.propose(
+        ProposalTask(classes, domain="fantasy creatures", notes=notes, n_candidates=1, max_groups=4, max_options=6)
+    )
     system = systems[0]
     assert system.classes == list(classes) and system.provenance.method == "llm-staged"
     assert all(g.prompt.count("{}") == 1 and 2 <= len(g.options) <= 6 for g in system.groups)
     assert [line.split(":")[0] for line in steps if "batch" not in line][:5] == [
-        "describe", "sort", "organize", "expand", "assign"]
+        "describe",
+        "sort",
+        "organize",
+        "expand",
+        "assign",
+    ]
     answers = [r for r in proposer.records if r.get("raw") is not None]
     kinds = {r["kind"] for r in answers}
     assert {"staged-describe", "staged-questions"} <= kinds

@@ -17,7 +17,11 @@ def _random_embed(texts):
 
 def test_note_clauses_split_at_semicolons_sentences_and_lines():
     assert note_clauses("Mostly red; looks like a fox. Pictured against a cave\nlanky in build.") == [
-        "Mostly red", "looks like a fox", "Pictured against a cave", "lanky in build"]
+        "Mostly red",
+        "looks like a fox",
+        "Pictured against a cave",
+        "lanky in build",
+    ]
     assert note_clauses(None) == [] and note_clauses("  ") == []
     assert note_clauses("a 2.5 m tall tree") == ["a 2.5 m tall tree"]  # a decimal point is no sentence end
 
@@ -27,22 +31,29 @@ def test_clauses_the_answer_left_out_are_mined_as_unsorted_rule_phrases():
     kept = [ClassPhrase("Ada", "color", "red", True)]
     mined, notes = mine_note("Ada", note, kept, CLASSES)
     assert [(p.kind, p.phrase, p.from_note) for p in mined] == [
-        (UNSORTED, "looks like a fox", True), (UNSORTED, "pictured against a cave", True)]
+        (UNSORTED, "looks like a fox", True),
+        (UNSORTED, "pictured against a cave", True),
+    ]
     assert any("longer than" in n for n in notes)  # the 8-word clause is not used, and the log says why
     assert mine_note("Ada", "red", kept, CLASSES) == ([], [])
 
 
 def test_a_joined_phrase_is_split_and_its_tail_left_unsorted():
     kept, _ = clean_attributes("Ada", "red; looks like a fox", [("color", "red; looks like a fox")], CLASSES)
-    assert [(p.kind, p.phrase, p.from_note) for p in kept] == [("color", "red", True),
-                                                             (UNSORTED, "looks like a fox", True)]
+    assert [(p.kind, p.phrase, p.from_note) for p in kept] == [
+        ("color", "red", True),
+        (UNSORTED, "looks like a fox", True),
+    ]
 
 
 def test_phrases_sharing_a_frame_get_one_kind_named_after_the_frames_words():
     # a small LLM's kinds: scattered, and "its body surface is ..." filed as background
-    pool = [ClassPhrase(c, kind, f"pictured against a {place}", True)
-            for c, kind, place in zip(CLASSES, ["color", "background", "shape", "background"],
-                                      ["cave", "desert", "swamp", "lake"])]
+    pool = [
+        ClassPhrase(c, kind, f"pictured against a {place}", True)
+        for c, kind, place in zip(
+            CLASSES, ["color", "background", "shape", "background"], ["cave", "desert", "swamp", "lake"]
+        )
+    ]
     pool += [
         ClassPhrase(c, "background", f"its body surface is {s}", True)
         for c, s in zip(CLASSES, ["furry", "slimy", "scaly"])

@@ -31,7 +31,10 @@ def broken_system() -> System:
 def run_dir(tmp_path: Path) -> Path:
     """``<tmp>/runs/demo`` with run.yaml (synthetic data and encoder) and version 0001."""
     config = RunConfig(
-        name="demo", runs_dir=str(tmp_path / "runs"), data="synthetic:pokemon-like", model="synthetic",
+        name="demo",
+        runs_dir=str(tmp_path / "runs"),
+        data="synthetic:pokemon-like",
+        model="synthetic",
         cache_dir=str(tmp_path / "cache"),
     )
     run = RunDir.create(config.run_dir)
@@ -40,4 +43,3 @@ def run_dir(tmp_path: Path) -> Path:
     run.save_version(VersionRecord(1, broken_oracle(), 0.5, 32, "proposal", None, 0, now, now))
     run.release_lock()
     return config.run_dir
-

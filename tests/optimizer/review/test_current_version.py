@@ -67,13 +67,33 @@ def test_apply_builds_on_the_newest_edit_and_keeps_its_locks(run_dir, tmp_path, 
 
 
 def test_a_later_optimize_from_the_run_keeps_the_edits_locks_and_the_report_names_the_current_version(
-        run_dir, tmp_path, broken_system, capsys):
+    run_dir, tmp_path, broken_system, capsys
+):
     first, group = broken_system.classes[0], broken_system.groups[0].name
     locked = broken_system.rule(first, group)  # the broken rule, locked on purpose: fitting would fix it
     _apply(run_dir, tmp_path, {"edits": [{"op": "lock_rule", "class": first, "group": group}]}, capsys)
-    code = main(["optimize", "--data", "synthetic:pokemon-like", "--model", "synthetic", "--init", str(run_dir),
-                 "--lm", "none", "--moves", "fit_rules,refine_rules", "--runs-dir", str(tmp_path / "runs"),
-                 "--cache-dir", str(tmp_path / "cache"), "--name", "later", "--json"])
+    code = main(
+        [
+            "optimize",
+            "--data",
+            "synthetic:pokemon-like",
+            "--model",
+            "synthetic",
+            "--init",
+            str(run_dir),
+            "--lm",
+            "none",
+            "--moves",
+            "fit_rules,refine_rules",
+            "--runs-dir",
+            str(tmp_path / "runs"),
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            "--name",
+            "later",
+            "--json",
+        ]
+    )
     assert code == 0
     capsys.readouterr()
     later = tmp_path / "runs" / "later"

@@ -39,15 +39,21 @@ def _image(color: int, size: int) -> np.ndarray:
 
 @pytest.fixture
 def hand_case() -> tuple[System, ImageSet]:
-    system = System.from_data({
-        "classes": ["cat", "dog", "fox"],
-        "groups": [
-            {"name": "color", "prompt": "a {} animal", "options": ["red", "blue"]},
-            {"name": "size", "prompt": "it is {}", "options": ["small", "large"]},
-        ],
-        "rules": {"cat": {"color": 0, "size": 0}, "dog": {"color": 0, "size": 1}, "fox": {"color": None, "size": 1}},
-        "scoring": {"temperature": 0.1},
-    })
+    system = System.from_data(
+        {
+            "classes": ["cat", "dog", "fox"],
+            "groups": [
+                {"name": "color", "prompt": "a {} animal", "options": ["red", "blue"]},
+                {"name": "size", "prompt": "it is {}", "options": ["small", "large"]},
+            ],
+            "rules": {
+                "cat": {"color": 0, "size": 0},
+                "dog": {"color": 0, "size": 1},
+                "fox": {"color": None, "size": 1},
+            },
+            "scoring": {"temperature": 0.1},
+        }
+    )
     embeddings = np.stack([_image(0, 0), _image(0, 0), _image(1, 0), _image(1, 1), _image(1, 1)])
     return system, ImageSet(embeddings, ["cat", "cat", "cat", "dog", "dog"], PromptEmbedder(_AxisEncoder()))
 

@@ -15,12 +15,16 @@ def test_predict_on_a_synthetic_world_by_row(run_dir, broken_system, tmp_path, c
     assert main(["export", str(run_dir), "--format", "npz", "--out", str(npz)]) == 0
     capsys.readouterr()
     world = load_world("pokemon-like")
-    expected = predict(broken_system, ImageSet(world.image_embeddings[[0, 17, 143]], [""] * 3,
-                                               PromptEmbedder(SyntheticEncoder(world))))
+    expected = predict(
+        broken_system, ImageSet(world.image_embeddings[[0, 17, 143]], [""] * 3, PromptEmbedder(SyntheticEncoder(world)))
+    )
     system_file = tmp_path / "system.json"
     system_file.write_text(broken_system.to_json())
-    for args in (["--compiled", str(npz)], ["--system", str(run_dir)],
-                 ["--system", str(system_file), "--model", "synthetic:pokemon-like"]):
+    for args in (
+        ["--compiled", str(npz)],
+        ["--system", str(run_dir)],
+        ["--system", str(system_file), "--model", "synthetic:pokemon-like"],
+    ):
         assert main(["predict", *args, "0", "17", "synthetic:pokemon-like#143", "--json"]) == 0
         rows = json.loads(capsys.readouterr().out)
         assert [row["label"] for row in rows] == [broken_system.classes[i] for i in expected]

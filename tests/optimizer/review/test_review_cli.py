@@ -40,9 +40,13 @@ def _assert_one_line_error(code: int, err: str, message: str) -> None:
 def test_apply_writes_a_new_version_with_the_edits(run_dir: Path, tmp_path: Path, broken_system, capsys):
     first, group = broken_system.classes[0], broken_system.groups[0]
     fixed = (broken_system.rule(first, group.name) - 1) % len(group.options)
-    edits = {"edits": [{"op": "set_rule", "class": first, "group": group.name, "option": fixed},
-                       {"op": "lock_rule", "class": first, "group": group.name}],
-             "notes": ["the data favours this option"]}
+    edits = {
+        "edits": [
+            {"op": "set_rule", "class": first, "group": group.name, "option": fixed},
+            {"op": "lock_rule", "class": first, "group": group.name},
+        ],
+        "notes": ["the data favours this option"],
+    }
     code = main(["review", str(run_dir), "--apply", str(_write_edits(tmp_path, edits)), "--json"])
     saved = json.loads(capsys.readouterr().out)
     assert code == 0 and saved["version"] == "0002" and _versions(run_dir) == ["0001.json", "0002.json"]

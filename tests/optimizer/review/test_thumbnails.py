@@ -52,13 +52,21 @@ def pixel_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("pixel_run")
     images = build_image_folder(root / "images", per_class=5)
     model = build_tiny_clip(root / "clip")
-    config = RunConfig(name="pixels", runs_dir=str(root / "runs"), data=str(images), model=f"hf:{model}",
-                       cache_dir=str(root / "cache"), fractions=(0.6, 0.2, 0.2))
-    system = System.from_data({
-        "classes": ["cat", "dog"],
-        "groups": [{"name": "color", "prompt": "a {} animal", "options": ["red", "blue"]}],
-        "rules": {"cat": {"color": 0}, "dog": {"color": 1}},
-    })
+    config = RunConfig(
+        name="pixels",
+        runs_dir=str(root / "runs"),
+        data=str(images),
+        model=f"hf:{model}",
+        cache_dir=str(root / "cache"),
+        fractions=(0.6, 0.2, 0.2),
+    )
+    system = System.from_data(
+        {
+            "classes": ["cat", "dog"],
+            "groups": [{"name": "color", "prompt": "a {} animal", "options": ["red", "blue"]}],
+            "rules": {"cat": {"color": 0}, "dog": {"color": 1}},
+        }
+    )
     run = RunDir.create(config.run_dir)
     run.write_text("run.yaml", config.to_yaml())
     run.save_version(VersionRecord(1, system, 0.5, 2, "proposal", None, 0, utc_now(), utc_now()))

@@ -31,8 +31,13 @@ def _random_knobs(evaluator: KnobEvaluator, rng: np.random.Generator) -> Knobs:
     weights = {g: float(rng.choice([0.0, rng.uniform(0.2, 3.0)])) for g in names}
     weights[names[0]] = 1.0
     templates = {g: tuple(v for v in evaluator.variants(g) if rng.random() < 0.5) for g in names}
-    return Knobs(float(rng.uniform(0.01, 1.0)), str(rng.choice(["prob_sum", "log_prob_sum"])),
-                 float(rng.choice([0.0, 0.7])), weights, templates)
+    return Knobs(
+        float(rng.uniform(0.01, 1.0)),
+        str(rng.choice(["prob_sum", "log_prob_sum"])),
+        float(rng.choice([0.0, 0.7])),
+        weights,
+        templates,
+    )
 
 
 def test_evaluator_matches_the_scorer_on_the_materialised_system(pokemon):

@@ -59,8 +59,12 @@ def test_a_worker_killed_mid_trial_is_failed_retried_and_the_other_finishes(tmp_
     script = tmp_path / "worker.py"
     script.write_text(WORKER)
     open_storage(postgres_url, None)  # the schema, before two processes race to create it
-    start = lambda: subprocess.Popen([sys.executable, str(script), postgres_url, "24"],  # noqa: E731
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def start() -> subprocess.Popen:
+        return subprocess.Popen(
+            [sys.executable, str(script), postgres_url, "24"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+
     doomed, survivor = start(), start()
     deadline = time.monotonic() + 120
     while len(_trials(postgres_url, optuna.trial.TrialState.RUNNING)) < 2 and time.monotonic() < deadline:
@@ -90,8 +94,23 @@ def test_a_database_that_does_not_answer_is_one_line(tmp_path, capsys):
     message = caught.value.message
     assert "secret" not in message and "127.0.0.1" in message and "start the database server" in message
     assert "\n" not in message
-    code = main(["optimize", "--data", "synthetic:pokemon-like", "--model", "synthetic", "--lm", "none",
-                 "--moves", "knob_search", "--storage", url, "--runs-dir", str(tmp_path / "runs")])
+    code = main(
+        [
+            "optimize",
+            "--data",
+            "synthetic:pokemon-like",
+            "--model",
+            "synthetic",
+            "--lm",
+            "none",
+            "--moves",
+            "knob_search",
+            "--storage",
+            url,
+            "--runs-dir",
+            str(tmp_path / "runs"),
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("error: cannot open search storage") and err.count("\n") == 1
     assert "Traceback" not in err and not (tmp_path / "runs").exists()  # refused before a run dir exists

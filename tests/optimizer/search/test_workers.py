@@ -41,15 +41,21 @@ WORKER = textwrap.dedent(
 def test_two_workers_fill_one_study(tmp_path, kind, request):
     script = tmp_path / "worker.py"
     script.write_text(WORKER)
-    storage = {"journal": lambda: str(tmp_path / "shared.journal"),
-               "sqlite": lambda: f"sqlite:///{tmp_path / 'shared.db'}",
-               "postgres": lambda: request.getfixturevalue("postgres_url")}[kind]()
+    storage = {
+        "journal": lambda: str(tmp_path / "shared.journal"),
+        "sqlite": lambda: f"sqlite:///{tmp_path / 'shared.db'}",
+        "postgres": lambda: request.getfixturevalue("postgres_url"),
+    }[kind]()
     if kind != "journal":  # create the schema once, before two processes race to do it
         open_storage(storage, None)
     go = tmp_path / "go"
     workers = [
-        subprocess.Popen([sys.executable, str(script), storage, str(go), "30"], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, str(script), storage, str(go), "30"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for _ in range(2)
     ]
     time.sleep(0.5)

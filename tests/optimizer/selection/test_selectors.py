@@ -115,14 +115,18 @@ def _greedy_reference(system, train, per_prompt: bool) -> tuple[str, ...]:
 
     questions = candidate_questions(system, prune_options=False)
     answers = [question_answers(q, train, system.scoring.temperature) for q in questions]
-    thetas = answer_model_from_probabilities(answers, train.label_indices(system.classes), system.classes,
-                                             [q.label for q in questions], 0.5).theta
+    thetas = answer_model_from_probabilities(
+        answers, train.label_indices(system.classes), system.classes, [q.label for q in questions], 0.5
+    ).theta
     prior = np.full(len(system.classes), 1 / len(system.classes))
     chosen: list[int] = []
     while len(chosen) < len(questions):
         known = set_information([thetas[j] for j in chosen], prior) if chosen else 0.0
-        gains = {i: set_information([thetas[j] for j in chosen + [i]], prior) - known
-                 for i in range(len(questions)) if i not in chosen}
+        gains = {
+            i: set_information([thetas[j] for j in chosen + [i]], prior) - known
+            for i in range(len(questions))
+            if i not in chosen
+        }
         chosen.append(max(gains, key=lambda i: gains[i] / questions[i].cost if per_prompt else gains[i]))
     return tuple(questions[i].label for i in chosen)
 
@@ -142,8 +146,11 @@ def test_all_groups_selector_keeps_the_system_and_reports_a_budget_it_exceeds(po
     system, train, val, _ = pokemon
     prompts = sum(len(g.options) for g in system.groups)
     with_prior = system.evolve(scoring={**system.scoring.model_dump(), "name_prior_weight": 0.5})
-    for budget, stopped in ((None, "every group is chosen"), (prompts, "every group is chosen"),
-                            (prompts - 1, f"every group is chosen; {prompts} prompts exceed the budget of {prompts - 1}")):
+    for budget, stopped in (
+        (None, "every group is chosen"),
+        (prompts, "every group is chosen"),
+        (prompts - 1, f"every group is chosen; {prompts} prompts exceed the budget of {prompts - 1}"),
+    ):
         selection = AllGroupsSelector().select(system, train, val, budget=budget)
         assert selection.method == "all-groups" and selection.system is system and selection.steps == ()
         assert selection.questions == tuple(system.group_names)  # whole groups, never the pruned variants

@@ -52,11 +52,20 @@ def _random_case(rng, aggregation, n_classes=6, n_groups=4, n_images=60):
     from cotclip.systems.model import System
 
     sizes = rng.integers(2, 5, size=n_groups)
-    groups = [{"name": f"g{g}", "prompt": "a {} thing", "options": [f"o{i}" for i in range(k)], "weight": 1.0}
-              for g, k in enumerate(sizes)]
+    groups = [
+        {"name": f"g{g}", "prompt": "a {} thing", "options": [f"o{i}" for i in range(k)], "weight": 1.0}
+        for g, k in enumerate(sizes)
+    ]
     rules = {f"c{c}": {f"g{g}": int(rng.integers(k)) for g, k in enumerate(sizes)} for c in range(n_classes)}
-    system = System.model_validate({"name": "random", "classes": list(rules), "groups": groups, "rules": rules,
-                                    "scoring": {"aggregation": aggregation}})
+    system = System.model_validate(
+        {
+            "name": "random",
+            "classes": list(rules),
+            "groups": groups,
+            "rules": rules,
+            "scoring": {"aggregation": aggregation},
+        }
+    )
     probabilities = [rng.dirichlet(np.full(k, 0.3), size=n_images) for k in sizes]
     labels = rng.integers(n_classes, size=n_images)
     answers = answer_model_from_probabilities(probabilities, labels, system.classes, system.group_names)

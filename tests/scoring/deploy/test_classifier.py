@@ -103,15 +103,17 @@ def test_npz_without_encoder_scores_embeddings_but_not_images(world_setup, tmp_p
 
 
 def _tiny_system() -> System:
-    return System.from_data({
-        "name": "tiny",
-        "classes": ["cat", "dog"],
-        "groups": [
-            {"name": "color", "prompt": "a {} animal", "options": ["red", "blue", "green"]},
-            {"name": "size", "prompt": "it is {}", "options": ["small", "large"]},
-        ],
-        "rules": {"cat": {"color": 0, "size": 0}, "dog": {"color": 1, "size": 1}},
-    })
+    return System.from_data(
+        {
+            "name": "tiny",
+            "classes": ["cat", "dog"],
+            "groups": [
+                {"name": "color", "prompt": "a {} animal", "options": ["red", "blue", "green"]},
+                {"name": "size", "prompt": "it is {}", "options": ["small", "large"]},
+            ],
+            "rules": {"cat": {"color": 0, "size": 0}, "dog": {"color": 1, "size": 1}},
+        }
+    )
 
 
 def test_image_files_with_a_real_hf_encoder(tiny_clip_dir: Path, image_folder: Path, tmp_path: Path):

@@ -21,17 +21,23 @@ from cotclip.systems.errors import InputError
 from cotclip.systems.model import System
 
 CLASSES = ("cat", "dog", "fox")
-SYSTEM = System.from_data({
-    "name": "pets",
-    "classes": list(CLASSES),
-    "groups": [
-        {"name": "kind", "prompt": "a photo of a {}", "options": ["cat", "dog", "fox"],
-         "extra_prompts": ["it is a {} here"]},
-        {"name": "noise", "prompt": "something {}", "options": ["red", "blue"]},
-    ],
-    "rules": {"cat": {"kind": 0, "noise": 0}, "dog": {"kind": 1, "noise": 1}, "fox": {"kind": 2, "noise": 0}},
-    "scoring": {"temperature": 0.05, "name_prior_weight": 0.3, "name_template": "{}"},
-})
+SYSTEM = System.from_data(
+    {
+        "name": "pets",
+        "classes": list(CLASSES),
+        "groups": [
+            {
+                "name": "kind",
+                "prompt": "a photo of a {}",
+                "options": ["cat", "dog", "fox"],
+                "extra_prompts": ["it is a {} here"],
+            },
+            {"name": "noise", "prompt": "something {}", "options": ["red", "blue"]},
+        ],
+        "rules": {"cat": {"kind": 0, "noise": 0}, "dog": {"kind": 1, "noise": 1}, "fox": {"kind": 2, "noise": 0}},
+        "scoring": {"temperature": 0.05, "name_prior_weight": 0.3, "name_template": "{}"},
+    }
+)
 
 
 @pytest.fixture

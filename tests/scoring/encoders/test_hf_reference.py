@@ -48,10 +48,16 @@ def _reference(folder: Path, paths: list[Path], crop, texts: list[str]) -> tuple
     with torch.no_grad():
         pixels = images(images=[_pil(p, crop) for p in paths], return_tensors="pt")["pixel_values"]
         image_rows = _features(model.get_image_features(pixel_values=pixels))
-        tokens = tokenizer(texts, padding="max_length" if siglip else True, truncation=True,
-                           max_length=model.config.text_config.max_position_embeddings, return_tensors="pt")
-        text_rows = _features(model.get_text_features(input_ids=tokens["input_ids"],
-                                                      attention_mask=tokens["attention_mask"]))
+        tokens = tokenizer(
+            texts,
+            padding="max_length" if siglip else True,
+            truncation=True,
+            max_length=model.config.text_config.max_position_embeddings,
+            return_tensors="pt",
+        )
+        text_rows = _features(
+            model.get_text_features(input_ids=tokens["input_ids"], attention_mask=tokens["attention_mask"])
+        )
     return image_rows, text_rows
 
 

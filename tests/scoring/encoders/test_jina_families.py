@@ -51,11 +51,14 @@ def _unit(rows) -> np.ndarray:
     return rows / np.linalg.norm(rows, axis=1, keepdims=True)
 
 
-@pytest.mark.parametrize(("family", "image_kwargs", "text_kwargs"), [
-    ("jina-clip-v1", {}, {}),
-    ("jina-clip-v2", {}, {"task": "retrieval.query"}),
-    ("jina-embeddings-v4", {"task": "retrieval"}, {"task": "retrieval", "prompt_name": "query"}),
-])
+@pytest.mark.parametrize(
+    ("family", "image_kwargs", "text_kwargs"),
+    [
+        ("jina-clip-v1", {}, {}),
+        ("jina-clip-v2", {}, {"task": "retrieval.query"}),
+        ("jina-embeddings-v4", {"task": "retrieval"}, {"task": "retrieval", "prompt_name": "query"}),
+    ],
+)
 def test_each_family_is_called_with_its_documented_defaults(models, images, family, image_kwargs, text_kwargs) -> None:
     from PIL import Image
 

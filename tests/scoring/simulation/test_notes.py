@@ -8,9 +8,7 @@ from cotclip.systems.errors import InputError
 
 
 def _true_forms(world, class_name):
-    return {
-        group.name: group.surface_forms[world.true_index(class_name, group.name)] for group in world.groups
-    }
+    return {group.name: group.surface_forms[world.true_index(class_name, group.name)] for group in world.groups}
 
 
 def _mentions(note: str, forms) -> bool:
