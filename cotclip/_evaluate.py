@@ -191,8 +191,8 @@ def _adaptive(system: System, train: PreparedImages, images: Any, temperature: f
         images,
         threshold=policy.threshold,
         budget=policy.budget,
-        rank=policy.rank,
-        stop=policy.stop,
+        rank=policy.rank,  # type: ignore[arg-type]  # AdaptivePolicy validated it against the same names
+        stop=policy.stop,  # type: ignore[arg-type]
         epsilon=policy.epsilon,
     )
 

@@ -78,7 +78,7 @@ def optimize(
     from cotclip.optimizer.loop.session import optimize as run_session
 
     settings = given(overrides)
-    hooks = {
+    hooks: dict[str, Any] = {
         "on_version": on_version,
         "progress": progress,
         "on_step": on_step,

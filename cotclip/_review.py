@@ -23,11 +23,11 @@ __all__ = ["ReviewedVersion", "review", "read_edits", "review_session"]
 class ReviewedVersion:
     """The version :func:`review` saved (now the run's current one) and the version it edited."""
 
-    version: int
+    version: str
     path: Path
     val_accuracy: float
     parent: Any
-    edited_version: int
+    edited_version: str
     edited_why: str
     current: str
 

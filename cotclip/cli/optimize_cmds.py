@@ -309,7 +309,7 @@ def _start_or_resume(flags: BaseModel, config: Path | None, resume: Path | None,
         if config is not None:
             raise InputError("--resume reads the run's own run.yaml; drop --config")
         return optimize(resume=resume, overrides=flags, **hooks)
-    if config is None and (flags.data is None or flags.model is None):
+    if config is None and (getattr(flags, "data", None) is None or getattr(flags, "model", None) is None):
         raise InputError("pass --data and --model (or --config run.yaml, or --resume RUN_DIR)")
     run_config: RunConfig = load_run_config(config if config is not None else {}, **given(flags))
     return optimize(run_config, **hooks)

@@ -24,7 +24,7 @@ import logging
 import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from cotclip.optimizer.llm.concurrency import LLMExecutor, LLMRequest
 from cotclip.optimizer.llm.lm import LLMClient
@@ -194,7 +194,7 @@ class StagedSteps:
             results.append(value)
         if error is not None:
             raise error
-        return results
+        return cast("list[R]", results)  # no failure: every value is a result of function
 
     # ----- the steps ---------------------------------------------------------------------
     def describe_batches(

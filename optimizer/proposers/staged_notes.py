@@ -223,10 +223,8 @@ def route_kinds(
     kinds = sorted({k for k in labels if k != UNSORTED})
     if len(kinds) < 2:
         unsorted = [p for p in pool if p.kind == UNSORTED]
-        notes = (
-            [f"{len(unsorted)} unsorted phrase(s) dropped: the answers name fewer than two kinds"] if unsorted else []
-        )
-        return _one_rule_per_kind([p for p in pool if p.kind != UNSORTED]), frame_notes + notes
+        dropped = [f"{len(unsorted)} unsorted phrase(s) dropped: the answers name fewer than two kinds"]
+        return _one_rule_per_kind([p for p in pool if p.kind != UNSORTED]), frame_notes + (dropped if unsorted else [])
     texts = list(dict.fromkeys(p.phrase for p in pool))
     index_of = {t: i for i, t in enumerate(texts)}
     vectors = _unit(np.hstack([_unit(embed(texts)), _frames(texts, pool)])[[index_of[p.phrase] for p in pool]])
