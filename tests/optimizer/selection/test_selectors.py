@@ -159,3 +159,28 @@ def test_all_groups_selector_keeps_the_system_and_reports_a_budget_it_exceeds(po
     total = prompts + len(system.classes)
     assert prior.prompts == prior.full_prompts == total
     assert prior.stopped_because == f"every group is chosen; {total} prompts exceed the budget of {prompts}"
+
+
+def test_val_accuracy_selector_adds_while_a_question_raises_accuracy_and_stops_when_none_does(pokemon):
+    system, train, val, _ = pokemon
+    selection = ValAccuracySelector(min_delta=0.01).select(system, train, val)
+    scores = [s.score for s in selection.steps]
+    assert len(scores) >= 2 and all(later > earlier + 0.01 for earlier, later in zip(scores, scores[1:]))
+    if selection.stopped_because == "every group is chosen":  # on this world each group adds > 0.01
+        assert len(selection.questions) == len(system.groups)
+        return
+    assert selection.stopped_because == "no remaining question raises val accuracy by more than 0.01"
+    chosen = [q for q in candidate_questions(system) if q.label in selection.questions]
+    for question in candidate_questions(system):
+        if question.name not in {q.name for q in chosen}:
+            assert accuracy(system_of(system, [*chosen, question], "check"), val) <= scores[-1] + 0.01
+
+
+@pytest.mark.parametrize("settings", [{"redundancy": -0.1}, {"min_gain": -0.1}])
+def test_information_gain_refuses_a_negative_redundancy_or_min_gain(pokemon, settings):
+    from cotclip.systems.errors import InputError
+
+    system, train, val, _ = pokemon
+    with pytest.raises(InputError) as raised:
+        InformationGainSelector(**settings).select(system, train, val)
+    assert str(raised.value) == "redundancy and min_gain must be >= 0; e.g. redundancy=0.5, min_gain=0.01"

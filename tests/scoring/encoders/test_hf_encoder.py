@@ -12,6 +12,8 @@ import pytest
 from helpers.tiny_clip import build_tiny_clip
 
 from cotclip.scoring.data.local import file_ref
+from cotclip.scoring.encoders._base import ImageRef
+from cotclip.scoring.encoders.hf import hub_offline, resolve_model_folder
 from cotclip.scoring.registry import load_encoder
 from cotclip.systems.errors import EncoderError
 
@@ -54,13 +56,15 @@ class FakeJinaModel(PreTrainedModel):
 '''
 
 
-def _remote_code_model(folder: Path) -> Path:
+def _remote_code_model(folder: Path, *, multivector_images: bool = False) -> Path:
+    """The fake remote-code model; ``multivector_images``: its encode_image (only) takes ``return_multivector``."""
     import torch
     from safetensors.torch import save_file
 
     folder.mkdir()
     (folder / "configuration_fake_jina.py").write_text(_REMOTE_CONFIG)
-    (folder / "modeling_fake_jina.py").write_text(_REMOTE_MODEL)
+    source = _REMOTE_MODEL.replace("def encode_image(self, images):", "def encode_image(self, images, return_multivector=False):")
+    (folder / "modeling_fake_jina.py").write_text(source if multivector_images else _REMOTE_MODEL)
     config = {
         "model_type": "fake_jina",
         "width": 6,
@@ -207,3 +211,100 @@ def test_folder_without_a_processor_is_a_one_line_error(tiny_clip_dir: Path, tmp
     (copy / "processor_config.json").unlink()
     with pytest.raises(EncoderError, match="no usable image processor/tokenizer.*save the processor next to the model"):
         load_encoder(f"hf:{copy}")
+
+
+@pytest.mark.parametrize(("value", "offline"), [("1", True), ("true", True), (" TRUE ", True), ("Yes", True), ("on", True),
+                                                ("0", False), ("false", False), ("", False), ("offline", False)])
+def test_hub_offline_reads_the_usual_true_spellings(value: str, offline: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", value)
+    assert hub_offline() is offline
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    assert hub_offline() is False
+
+
+def test_a_missing_model_under_hf_hub_offline_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(EncoderError, match="not in the local Hugging Face cache and HF_HUB_OFFLINE=1 is set; pass a local folder"):
+        load_encoder("hf:me/absent", allow_download=True, hub_cache_dir=str(tmp_path / "empty"))
+
+
+class _FakeHub:
+    """Stands in for the hub's two calls (this machine has no network): records what was asked."""
+
+    def __init__(self, files: list[str], snapshot: Path, error: Exception | None = None) -> None:
+        self.files, self.snapshot, self.error, self.calls = files, snapshot, error, []
+
+    def list_repo_files(self, repo_id, revision=None):
+        self.calls.append(("list", repo_id, revision))
+        return self.files
+
+    def snapshot_download(self, repo_id, **kwargs):
+        self.calls.append(("snapshot", repo_id, kwargs))
+        if self.error is not None:
+            raise self.error
+        return str(self.snapshot)
+
+
+@pytest.mark.parametrize(("files", "weights"), [(["config.json", "model.safetensors", "pytorch_model.bin"], "*.safetensors"),
+                                                (["config.json", "pytorch_model.bin"], "*.bin")])
+def test_a_download_asks_for_configs_code_and_one_weights_format(files, weights, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    import huggingface_hub
+
+    snapshot = tmp_path / "hub" / "snapshots" / "c0ffee"
+    hub = _FakeHub(files, snapshot)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(huggingface_hub.HfApi, "list_repo_files", hub.list_repo_files)
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", hub.snapshot_download)
+    folder, version = resolve_model_folder("me/model", revision="v2", allow_download=True, hub_cache_dir=str(tmp_path / "hub"))
+    assert (folder, version) == (snapshot, "rev:c0ffee")
+    assert hub.calls == [("list", "me/model", "v2"), ("snapshot", "me/model", {
+        "revision": "v2", "cache_dir": str(tmp_path / "hub"),
+        "allow_patterns": ["*.json", "*.txt", "*.model", "*.py", "*.tiktoken", weights]})]
+    hub.calls.clear()
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # the environment wins over allow_download: cache only
+    assert resolve_model_folder("me/model", allow_download=True, hub_cache_dir="c") == (snapshot, "rev:c0ffee")
+    assert hub.calls == [("snapshot", "me/model", {"revision": None, "cache_dir": "c", "local_files_only": True})]
+
+
+def test_a_failed_download_is_one_line_naming_the_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import huggingface_hub
+
+    hub = _FakeHub(["model.safetensors"], tmp_path, error=OSError("connection refused\nretrying"))
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(huggingface_hub.HfApi, "list_repo_files", hub.list_repo_files)
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", hub.snapshot_download)
+    with pytest.raises(EncoderError) as raised:
+        resolve_model_folder("me/model", allow_download=True)
+    assert str(raised.value) == "cannot fetch model 'me/model' from the hub: connection refused; check the id and network"
+
+
+def test_unreadable_and_pixel_less_images(tiny_clip_encoder, image_folder: Path, tmp_path: Path) -> None:
+    def empty_error():
+        raise EOFError()
+
+    (tmp_path / "broken.png").write_bytes(b"not an image")
+    good = file_ref(next((image_folder / "cat").iterdir()), None)
+    refs = [ImageRef("u:1", "one", open_pixels=empty_error), good, file_ref(tmp_path / "broken.png", None)]
+    encoding = tiny_clip_encoder.encode_images(refs)
+    assert encoding.ok_positions == [1] and encoding.embeddings.shape == (1, tiny_clip_encoder.dim)
+    assert encoding.failures[0] == (0, "EOFError: unreadable")
+    assert encoding.failures[1][0] == 2 and encoding.failures[1][1].startswith("UnidentifiedImageError: cannot identify image file")
+    nothing = tiny_clip_encoder.encode_images(refs[:1] + refs[2:])
+    assert nothing.ok_positions == [] and nothing.embeddings.shape == (0, tiny_clip_encoder.dim)
+    with pytest.raises(EncoderError) as raised:
+        tiny_clip_encoder.encode_images([ImageRef("npz:x:0", "rows.npz#0", row=0)])
+    assert str(raised.value) == "rows.npz#0 carries no pixels (id-only image); hf: encoders need image files"
+
+
+@pytest.mark.parametrize(("multivector_images", "side"), [(False, "image"), (True, "text")])
+def test_maxsim_on_a_model_without_multi_vectors_names_the_model_and_the_call(multivector_images, side, tmp_path: Path) -> None:
+    folder = _remote_code_model(tmp_path / f"jina_like_{side}", multivector_images=multivector_images)  # own module name
+    with pytest.raises(EncoderError) as raised:
+        load_encoder(f"hf:{folder}", trust_remote_code=True, similarity="maxsim")
+    assert str(raised.value) == (
+        f"--similarity maxsim needs multi-vector output, but FakeJinaModel (remote code) in {folder.resolve()}'s encode_{side} "
+        "takes no return_multivector; use --similarity cosine or a multi-vector model such as jina-embeddings-v4")
+    with pytest.raises(EncoderError) as raised:
+        load_encoder(f"hf:{folder}", trust_remote_code=True, encoder_options=["text.task=x"])
+    assert str(raised.value).startswith(f"FakeJinaModel (remote code) in {folder.resolve()}'s encode_text does not accept option text.task")
