@@ -63,7 +63,9 @@ def _remote_code_model(folder: Path, *, multivector_images: bool = False) -> Pat
 
     folder.mkdir()
     (folder / "configuration_fake_jina.py").write_text(_REMOTE_CONFIG)
-    source = _REMOTE_MODEL.replace("def encode_image(self, images):", "def encode_image(self, images, return_multivector=False):")
+    source = _REMOTE_MODEL.replace(
+        "def encode_image(self, images):", "def encode_image(self, images, return_multivector=False):"
+    )
     (folder / "modeling_fake_jina.py").write_text(source if multivector_images else _REMOTE_MODEL)
     config = {
         "model_type": "fake_jina",
@@ -213,8 +215,20 @@ def test_folder_without_a_processor_is_a_one_line_error(tiny_clip_dir: Path, tmp
         load_encoder(f"hf:{copy}")
 
 
-@pytest.mark.parametrize(("value", "offline"), [("1", True), ("true", True), (" TRUE ", True), ("Yes", True), ("on", True),
-                                                ("0", False), ("false", False), ("", False), ("offline", False)])
+@pytest.mark.parametrize(
+    ("value", "offline"),
+    [
+        ("1", True),
+        ("true", True),
+        (" TRUE ", True),
+        ("Yes", True),
+        ("on", True),
+        ("0", False),
+        ("false", False),
+        ("", False),
+        ("offline", False),
+    ],
+)
 def test_hub_offline_reads_the_usual_true_spellings(value: str, offline: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", value)
     assert hub_offline() is offline
@@ -224,7 +238,9 @@ def test_hub_offline_reads_the_usual_true_spellings(value: str, offline: bool, m
 
 def test_a_missing_model_under_hf_hub_offline_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(EncoderError, match="not in the local Hugging Face cache and HF_HUB_OFFLINE=1 is set; pass a local folder"):
+    with pytest.raises(
+        EncoderError, match="not in the local Hugging Face cache and HF_HUB_OFFLINE=1 is set; pass a local folder"
+    ):
         load_encoder("hf:me/absent", allow_download=True, hub_cache_dir=str(tmp_path / "empty"))
 
 
@@ -245,10 +261,16 @@ class _FakeHub:
         return str(self.snapshot)
 
 
-@pytest.mark.parametrize(("files", "weights"), [(["config.json", "model.safetensors", "pytorch_model.bin"], "*.safetensors"),
-                                                (["config.json", "pytorch_model.bin"], "*.bin")])
-def test_a_download_asks_for_configs_code_and_one_weights_format(files, weights, tmp_path: Path,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    ("files", "weights"),
+    [
+        (["config.json", "model.safetensors", "pytorch_model.bin"], "*.safetensors"),
+        (["config.json", "pytorch_model.bin"], "*.bin"),
+    ],
+)
+def test_a_download_asks_for_configs_code_and_one_weights_format(
+    files, weights, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import huggingface_hub
 
     snapshot = tmp_path / "hub" / "snapshots" / "c0ffee"
@@ -256,11 +278,22 @@ def test_a_download_asks_for_configs_code_and_one_weights_format(files, weights,
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.setattr(huggingface_hub.HfApi, "list_repo_files", hub.list_repo_files)
     monkeypatch.setattr(huggingface_hub, "snapshot_download", hub.snapshot_download)
-    folder, version = resolve_model_folder("me/model", revision="v2", allow_download=True, hub_cache_dir=str(tmp_path / "hub"))
+    folder, version = resolve_model_folder(
+        "me/model", revision="v2", allow_download=True, hub_cache_dir=str(tmp_path / "hub")
+    )
     assert (folder, version) == (snapshot, "rev:c0ffee")
-    assert hub.calls == [("list", "me/model", "v2"), ("snapshot", "me/model", {
-        "revision": "v2", "cache_dir": str(tmp_path / "hub"),
-        "allow_patterns": ["*.json", "*.txt", "*.model", "*.py", "*.tiktoken", weights]})]
+    assert hub.calls == [
+        ("list", "me/model", "v2"),
+        (
+            "snapshot",
+            "me/model",
+            {
+                "revision": "v2",
+                "cache_dir": str(tmp_path / "hub"),
+                "allow_patterns": ["*.json", "*.txt", "*.model", "*.py", "*.tiktoken", weights],
+            },
+        ),
+    ]
     hub.calls.clear()
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # the environment wins over allow_download: cache only
     assert resolve_model_folder("me/model", allow_download=True, hub_cache_dir="c") == (snapshot, "rev:c0ffee")
@@ -276,7 +309,9 @@ def test_a_failed_download_is_one_line_naming_the_model(tmp_path: Path, monkeypa
     monkeypatch.setattr(huggingface_hub, "snapshot_download", hub.snapshot_download)
     with pytest.raises(EncoderError) as raised:
         resolve_model_folder("me/model", allow_download=True)
-    assert str(raised.value) == "cannot fetch model 'me/model' from the hub: connection refused; check the id and network"
+    assert (
+        str(raised.value) == "cannot fetch model 'me/model' from the hub: connection refused; check the id and network"
+    )
 
 
 def test_unreadable_and_pixel_less_images(tiny_clip_encoder, image_folder: Path, tmp_path: Path) -> None:
@@ -289,7 +324,9 @@ def test_unreadable_and_pixel_less_images(tiny_clip_encoder, image_folder: Path,
     encoding = tiny_clip_encoder.encode_images(refs)
     assert encoding.ok_positions == [1] and encoding.embeddings.shape == (1, tiny_clip_encoder.dim)
     assert encoding.failures[0] == (0, "EOFError: unreadable")
-    assert encoding.failures[1][0] == 2 and encoding.failures[1][1].startswith("UnidentifiedImageError: cannot identify image file")
+    assert encoding.failures[1][0] == 2 and encoding.failures[1][1].startswith(
+        "UnidentifiedImageError: cannot identify image file"
+    )
     nothing = tiny_clip_encoder.encode_images(refs[:1] + refs[2:])
     assert nothing.ok_positions == [] and nothing.embeddings.shape == (0, tiny_clip_encoder.dim)
     with pytest.raises(EncoderError) as raised:
@@ -298,13 +335,21 @@ def test_unreadable_and_pixel_less_images(tiny_clip_encoder, image_folder: Path,
 
 
 @pytest.mark.parametrize(("multivector_images", "side"), [(False, "image"), (True, "text")])
-def test_maxsim_on_a_model_without_multi_vectors_names_the_model_and_the_call(multivector_images, side, tmp_path: Path) -> None:
-    folder = _remote_code_model(tmp_path / f"jina_like_{side}", multivector_images=multivector_images)  # own module name
+def test_maxsim_on_a_model_without_multi_vectors_names_the_model_and_the_call(
+    multivector_images, side, tmp_path: Path
+) -> None:
+    folder = _remote_code_model(
+        tmp_path / f"jina_like_{side}", multivector_images=multivector_images
+    )  # own module name
     with pytest.raises(EncoderError) as raised:
         load_encoder(f"hf:{folder}", trust_remote_code=True, similarity="maxsim")
     assert str(raised.value) == (
-        f"--similarity maxsim needs multi-vector output, but FakeJinaModel (remote code) in {folder.resolve()}'s encode_{side} "
-        "takes no return_multivector; use --similarity cosine or a multi-vector model such as jina-embeddings-v4")
+        "--similarity maxsim needs multi-vector output, but FakeJinaModel (remote code) in "
+        f"{folder.resolve()}'s encode_{side} takes no return_multivector; "
+        "use --similarity cosine or a multi-vector model such as jina-embeddings-v4"
+    )
     with pytest.raises(EncoderError) as raised:
         load_encoder(f"hf:{folder}", trust_remote_code=True, encoder_options=["text.task=x"])
-    assert str(raised.value).startswith(f"FakeJinaModel (remote code) in {folder.resolve()}'s encode_text does not accept option text.task")
+    assert str(raised.value).startswith(
+        f"FakeJinaModel (remote code) in {folder.resolve()}'s encode_text does not accept option text.task"
+    )
