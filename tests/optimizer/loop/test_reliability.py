@@ -75,7 +75,9 @@ def test_an_endpoint_that_fails_every_attempt_stops_the_run_with_its_report(
     server.mode = mode
     code, out, err = run_cli(
         llm_args(base_args, server.api_base)
-        + ["--name", mode, "--llm-timeout", "5", "--llm-retries", "1", "--proposer", proposer, "--json"],
+        + ["--name", mode, "--llm-timeout", "5", "--llm-retries", "1", "--proposer", proposer, "--json"]
+        # one call at a time: concurrent calls (the staged proposer's describe batches) are all in flight at once
+        + ["--llm-concurrency", "1"],
         capsys,
     )
     assert code == 0, err
