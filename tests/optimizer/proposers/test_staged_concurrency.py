@@ -12,7 +12,7 @@ from staged_answers import describe_answer, expand_answer, note_phrases, questio
 
 from cotclip.optimizer.llm.lm import Completion, LLMClient, LMConfig
 from cotclip.optimizer.llm.usage import Budget, CallUsage
-from cotclip.optimizer.proposers._base import ProposalTask
+from cotclip.optimizer.proposers import ProposalTask
 from cotclip.optimizer.proposers.staged import StagedProposer
 from cotclip.scoring.simulation.world import load_world
 from cotclip.systems.errors import BudgetExhaustedError

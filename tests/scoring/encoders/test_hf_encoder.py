@@ -12,7 +12,7 @@ import pytest
 from helpers.tiny_clip import build_tiny_clip
 
 from cotclip.scoring.data.local import file_ref
-from cotclip.scoring.encoders._base import ImageRef
+from cotclip.scoring.encoders import ImageRef
 from cotclip.scoring.encoders.hf import hub_offline, resolve_model_folder
 from cotclip.scoring.registry import load_encoder
 from cotclip.systems.errors import EncoderError
