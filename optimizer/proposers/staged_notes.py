@@ -93,18 +93,23 @@ def _edges(text: str) -> list[str]:
     return [f"^{first}", f"{last}$"]
 
 
+def _edge_members(pool: Sequence[ClassPhrase]) -> dict[str, list[int]]:
+    """Edge word -> the positions in ``pool`` of the phrases that have it."""
+    members: dict[str, list[int]] = {}
+    for index, item in enumerate(pool):
+        for edge in _edges(item.phrase):
+            members.setdefault(edge, []).append(index)
+    return members
+
+
 def _frames(texts: list[str], pool: Sequence[ClassPhrase], min_classes: int = 3) -> np.ndarray:
     """Unit rows of each phrase's shared frame words: its edge words where several classes use them."""
-    edges = _edges
-    users: dict[str, set[str]] = {}
-    for item in pool:
-        for edge in edges(item.phrase):
-            users.setdefault(edge, set()).add(item.class_name)
-    shared = sorted(e for e, classes in users.items() if len(classes) >= min_classes)
+    members = _edge_members(pool)
+    shared = sorted(e for e, rows in members.items() if len({pool[i].class_name for i in rows}) >= min_classes)
     column = {e: j for j, e in enumerate(shared)}
     frames = np.zeros((len(texts), len(shared)))
     for i, text in enumerate(texts):
-        for edge in edges(text):
+        for edge in _edges(text):
             if edge in column:
                 frames[i, column[edge]] = 1.0
     return _unit(frames) if shared else frames
@@ -144,10 +149,7 @@ def kinds_by_frame(pool: Sequence[ClassPhrase], share: float = 0.3) -> tuple[lis
     small LLM's kind for each phrase. Phrases without a frame keep theirs.
     """
     classes = {p.class_name for p in pool}
-    members: dict[str, list[int]] = {}
-    for index, item in enumerate(pool):
-        for edge in _edges(item.phrase):
-            members.setdefault(edge, []).append(index)
+    members = _edge_members(pool)
     needed = max(3, share * len(classes))
     frames = sorted(
         (e for e, rows in members.items() if len({pool[i].class_name for i in rows}) >= needed),
