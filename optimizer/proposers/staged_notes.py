@@ -131,12 +131,21 @@ def _kind_scores(vectors: np.ndarray, labels: list[str], kinds: list[str]) -> np
 
 
 def _typical(scores: np.ndarray, labels: list[str], kinds: list[str], quantile: float) -> np.ndarray:
-    """Per kind, the ``quantile`` of its own members' scores: how typical a member is at least."""
+    """Per kind, the score a phrase needs to join it: the ``quantile`` of its own members' scores,
+    or, if lower, halfway between its members' and its outsiders' median scores.
+
+    The halfway bar matters for a tight kind: there the quantile sits a hair below its
+    members, and a phrase that reads exactly like them would fall under it by noise alone.
+    """
     bars = np.full(len(kinds), np.inf)
     for k, kind in enumerate(kinds):
-        own = [scores[i, k] for i, label in enumerate(labels) if label == kind and np.isfinite(scores[i, k])]
+        column = scores[:, k]
+        own = [column[i] for i, label in enumerate(labels) if label == kind and np.isfinite(column[i])]
+        others = [column[i] for i, label in enumerate(labels) if label not in (kind, UNSORTED)]
         if own:
             bars[k] = float(np.quantile(own, quantile))
+        if own and others:
+            bars[k] = min(bars[k], (float(np.median(own)) + float(np.median(others))) / 2)
     return bars
 
 

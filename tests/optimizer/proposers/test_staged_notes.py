@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import zlib
+
 import numpy as np
 
 from cotclip.optimizer.proposers.staged_notes import kinds_by_frame, mine_note, note_clauses, route_kinds
@@ -12,7 +14,7 @@ CLASSES = ["Ada", "Bo", "Cy", "Di"]
 
 def _random_embed(texts):
     """Uninformative text vectors: only the shared frame words can sort phrases."""
-    return np.stack([np.random.default_rng(abs(hash(t)) % 2**32).normal(size=16) for t in texts])
+    return np.stack([np.random.default_rng(zlib.crc32(t.encode())).normal(size=16) for t in texts])
 
 
 def test_note_clauses_split_at_semicolons_sentences_and_lines():
@@ -103,6 +105,20 @@ def test_frameless_unsorted_phrases_join_the_kind_they_read_most_like():
     kinds = {p.phrase: p.kind for p in routed}
     assert kinds["rust"] == "color" and kinds["a yak"] == "resembles"
     assert sum("sorted as" in n for n in notes) == 2
+
+
+def test_an_unsorted_phrase_that_reads_like_no_kind_is_dropped():
+    colours, animals = ["red", "teal", "navy", "plum", "gold"], ["a fox", "a crab", "a newt", "a wren", "a mole"]
+
+    def embed(texts):  # colours on one axis, animals on another, the stray phrase on a third
+        return np.stack([np.r_[float(t in colours), float(t in animals), float(t == "quickly")] for t in texts])
+
+    pool = [ClassPhrase(f"C{i}", "color", c, True) for i, c in enumerate(colours)]
+    pool += [ClassPhrase(f"C{i}", "resembles", a, True) for i, a in enumerate(animals)]
+    pool += [ClassPhrase("C9", UNSORTED, "quickly", True)]
+    routed, notes = route_kinds(pool, embed)
+    assert "quickly" not in {p.phrase for p in routed} and len(routed) == 10
+    assert any("'quickly' reads like no kind" in n for n in notes)
 
 
 def test_unsorted_phrases_are_dropped_when_fewer_than_two_kinds_are_known():
