@@ -147,6 +147,22 @@ def _children_argv() -> list[list[str]]:
     return found
 
 
+def _wait_for_quiet(limit_s: float = 180.0) -> None:
+    """Wait (at most ``limit_s``) until the load average lets llama-server take every core.
+
+    ``default_threads`` gives llama-server one thread on a busy machine, and the previous
+    row's own server keeps the load average up for a minute after it stops: without
+    this wait the second row would run with fewer threads than the first.
+    """
+    cores = os.cpu_count() or 1
+    start = time.monotonic()
+    while os.getloadavg()[0] >= cores - 0.5 and time.monotonic() - start < limit_s:
+        time.sleep(5)
+    waited = time.monotonic() - start
+    if waited >= 5:
+        print(f"  (waited {waited:.0f} s for load average {os.getloadavg()[0]:.2f} < {cores - 0.5})")
+
+
 def local_server(k: int, levels: list[int]) -> None:
     print(
         f"\nbundled llama-server (SmolLM2-135M, --lm local, one-shot proposer), K={k}; "
@@ -155,6 +171,7 @@ def local_server(k: int, levels: list[int]) -> None:
     print(f"{'concurrency':>11}{'run s':>9}{'-np':>5}{'slots':>7}{'-t':>4}  versions")
     rows = {}
     for level in levels:
+        _wait_for_quiet()
         with tempfile.TemporaryDirectory() as scratch, _SlotWatcher() as watcher:
             run_s, versions = _round("local:smollm2", None, k, level, Path(scratch))
         rows[level] = (run_s, versions)
