@@ -216,7 +216,7 @@ def propose(
     api_base: str | None = None,
     data: str | None = None,
     budget: Budget | Mapping[str, Any] | None = None,
-    concurrency: int = 4,
+    concurrency: int | None = None,
     seed: int = 0,
     prompts_dir: str | os.PathLike[str] | None = None,
     **llm: Any,
@@ -225,6 +225,7 @@ def propose(
 
     ``lm`` as in the module docstring; ``llm`` holds ``temperature``, ``max_tokens``,
     ``timeout_s``, ``retries`` and ``cache_dir`` (a folder caching answers by request).
+    ``concurrency`` is the LLM calls in flight (default: 4 for a hosted LLM, 1 for a local one).
     ``budget`` caps calls, tokens and dollars (:class:`Budget` or a dict). Each candidate is
     written as soon as it exists; :class:`ProposerError` when none is made (the log stays).
     """
@@ -239,6 +240,10 @@ def propose(
 
         check_prompts_dir(Path(need_path(prompts_dir, "prompts_dir")))
     output = _Output(Path(need_path(out, "out")))
+    if concurrency is None:
+        from cotclip.optimizer.llm.models import default_llm_concurrency
+
+        concurrency = default_llm_concurrency(lm)
     options = {**llm, "seed": seed, "concurrency": need(concurrency, "concurrency", int, "an int >= 1")}
     with _proposer(lm, api_base, data, options, spend, None if prompts_dir is None else Path(prompts_dir)) as proposer:
         _run(proposer, task, output)

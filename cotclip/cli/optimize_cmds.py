@@ -149,7 +149,7 @@ def optimize_command(
     ),
     api_base: str | None = typer.Option(None, "--api-base", help="OpenAI-compatible endpoint for --lm."),
     llm_timeout: float | None = typer.Option(
-        None, "--llm-timeout", help="Seconds one LLM attempt may take.", show_default=_default("llm_timeout_s")
+        None, "--llm-timeout", help="Seconds one LLM attempt may take (default 120, --lm local 1800)."
     ),
     llm_retries: int | None = typer.Option(
         None,
@@ -160,8 +160,8 @@ def optimize_command(
     llm_concurrency: int | None = typer.Option(
         None,
         "--llm-concurrency",
-        help="LLM calls in flight at once (default 4; 1: one after the other); --lm local starts that many "
-        "llama-server slots.",
+        help="LLM calls in flight at once (default 4, --lm local 1; 1: one after the other); --lm local starts "
+        "that many llama-server slots.",
     ),
     domain: str | None = typer.Option(None, "--domain", help="One line about the images, for the proposer."),
     notes: str | None = typer.Option(None, "--notes", help="YAML/JSON mapping class -> note, for the proposer."),

@@ -113,7 +113,7 @@ def propose_command(
     ),
     max_tokens: int | None = typer.Option(None, "--max-tokens", min=1, help="Longest answer in tokens."),
     timeout: float | None = typer.Option(
-        None, "--llm-timeout", "--timeout", min=0.0, help="Seconds to wait for one answer (default 120)."
+        None, "--llm-timeout", "--timeout", min=0.0, help="Seconds to wait for one answer (default 120, local 1800)."
     ),
     retries: int | None = typer.Option(
         None,
@@ -122,11 +122,12 @@ def propose_command(
         min=0,
         help="Retries (exponential backoff) after a failed answer (default 2).",
     ),
-    concurrency: int = typer.Option(
-        4,
+    concurrency: int | None = typer.Option(
+        None,
         "--llm-concurrency",
         min=1,
-        help="LLM calls in flight at once (1: one after the other); local starts that many llama-server slots.",
+        help="LLM calls in flight at once (1: one after the other; default 4, local 1); local starts that many "
+        "llama-server slots.",
     ),
     max_calls: int | None = typer.Option(None, "--max-calls", help="Budget: at most this many LLM calls."),
     max_llm_tokens: int | None = typer.Option(None, "--max-llm-tokens", help="Budget: at most this many tokens."),

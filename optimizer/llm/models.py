@@ -35,6 +35,8 @@ __all__ = [
     "LocalModel",
     "LOCAL_MODELS",
     "DEFAULT_LOCAL_MODEL",
+    "default_llm_concurrency",
+    "default_llm_timeout_s",
     "models_dir",
     "resolve_local_model",
     "join_chunked_wheels",
@@ -119,6 +121,27 @@ def models_dir() -> Path:
 def is_local_lm(lm: str) -> bool:
     """Whether an ``--lm`` value names a bundled/local GGUF model (``local`` or ``local:...``)."""
     return lm == "local" or lm.startswith("local:")
+
+
+def default_llm_concurrency(lm: str) -> int:
+    """LLM calls in flight when ``--llm-concurrency`` is not given: 4 for a hosted LLM, 1 for a local one.
+
+    A local llama-server on a few CPU cores is compute-bound: 4 slots took 0.94x the time
+    of one for the same round (benchmarks/README.md), while each answer took about four
+    times as long, so a slow machine's answers met their timeout four times as early.
+    """
+    return 1 if is_local_lm(lm) else 4
+
+
+def default_llm_timeout_s(lm: str) -> float:
+    """Seconds one LLM attempt may take when ``--llm-timeout`` is not given.
+
+    120 for a hosted LLM; 1800 for a local one. A local server that dies breaks its
+    connection at once, so its limit only has to catch a hang, while its slowness is the
+    machine's load: at load 10 on 2 cores one Qwen2.5-Coder-0.5B answer of 4 sharing
+    slots took over 600 s three times running, and each retry starts the answer over.
+    """
+    return 1800.0 if is_local_lm(lm) else 120.0
 
 
 def resolve_local_model(lm: str) -> LocalModel:

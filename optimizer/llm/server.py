@@ -25,7 +25,7 @@ import urllib.request
 from pathlib import Path
 
 from cotclip.optimizer.llm.lm import LMConfig
-from cotclip.optimizer.llm.models import LOCAL_MODELS, LocalModel
+from cotclip.optimizer.llm.models import LOCAL_MODELS, LocalModel, default_llm_timeout_s
 from cotclip.systems.errors import LLMServerError
 
 __all__ = ["GGUF_NAME", "LocalLLMServer", "default_threads", "find_gguf", "find_llama_server", "free_port"]
@@ -143,11 +143,12 @@ class LocalLLMServer:
     def lm_config(self, **options) -> LMConfig:
         """An :class:`LMConfig` for this server; ``options`` override the defaults.
 
-        Defaults suit a 135M model on 2 cores: answers of at most 600 tokens, a
-        generous timeout (a busy machine is slow, not broken) and one retry. Cached
-        answers are keyed by the model file, not by this server's (ephemeral) port.
+        Defaults suit a small model on 2 cores: answers of at most 600 tokens, a
+        generous timeout (:func:`default_llm_timeout_s`: a busy machine is slow, not
+        broken) and one retry. Cached answers are keyed by the model file, not by this
+        server's (ephemeral) port.
         """
-        settings = {"max_tokens": 600, "timeout_s": 300.0, "retries": 1, **options}
+        settings = {"max_tokens": 600, "timeout_s": default_llm_timeout_s("local"), "retries": 1, **options}
         api_base = self.api_base
         gguf = self._model_file or find_gguf(self.gguf, self.local_model)
         return LMConfig(

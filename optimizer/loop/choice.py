@@ -25,9 +25,26 @@ from cotclip.optimizer.loop.runs import VersionRecord
 from cotclip.scoring.scorer import ImageSet, predict
 from cotclip.systems.model import System
 
-__all__ = ["BASELINE_MOVE", "baseline_system", "FinalChoice", "choose_final", "versus_baseline"]
+__all__ = ["BASELINE_MOVE", "baseline_system", "name_only_system", "FinalChoice", "choose_final", "versus_baseline"]
 
 BASELINE_MOVE = "baseline"
+
+
+def name_only_system(classes: list[str]) -> System:
+    """The class-name baseline for a run with no system yet (no proposal, no ``--init``).
+
+    Its one group asks for the class name itself, with every rule null, so only the name
+    prior scores: the same predictions as :func:`baseline_system` of any system.
+    """
+    reference = System.from_data(
+        {
+            "name": "class-names",
+            "classes": list(classes),
+            "groups": [{"name": "class_name", "prompt": "a photo of {}", "options": list(classes)}],
+            "rules": {c: {"class_name": None} for c in classes},
+        }
+    )
+    return baseline_system(reference)
 
 
 def baseline_system(reference: System) -> System:

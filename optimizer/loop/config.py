@@ -47,13 +47,17 @@ class RunConfig(BaseModel):
     )
     api_base: str | None = None
     llm_max_tokens: int = Field(default=1500, ge=64, description="Longest LLM answer, in tokens.")
-    llm_timeout_s: float = Field(default=120.0, gt=0.0, description="Seconds one LLM attempt may take.")
+    llm_timeout_s: float | None = Field(
+        default=None,
+        gt=0.0,
+        description="Seconds one LLM attempt may take (default: 120 for a hosted LLM, 1800 for local).",
+    )
     llm_retries: int = Field(default=2, ge=0, description="Attempts after a failed LLM call (exponential backoff).")
-    llm_concurrency: int = Field(
-        default=4,
+    llm_concurrency: int | None = Field(
+        default=None,
         ge=1,
-        description="LLM calls in flight at once (1: one after the other); "
-        "`local` starts llama-server with this many slots.",
+        description="LLM calls in flight at once (1: one after the other; default: 4 for a hosted LLM, "
+        "1 for local); `local` starts llama-server with this many slots.",
     )
     domain: str | None = None
     notes: str | dict[str, str] | None = Field(

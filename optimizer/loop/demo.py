@@ -49,7 +49,6 @@ def demo_config(
         max_groups=6,
         max_options=12,
         llm_max_tokens=1000,
-        llm_timeout_s=600.0,
         # 32 classes need more than 200 evaluations (menagerie stopped there still rising). No wall cap: on a
         # loaded machine a 9-minute cap ended runs before the first proposal (the LLM call budget bounds the time).
         max_llm_calls=30 if local else None,

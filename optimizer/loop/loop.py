@@ -26,7 +26,7 @@ from collections.abc import Callable
 from typing import Any
 
 from cotclip.optimizer.loop._base import Move, MoveContext, MoveResult, lock_violations
-from cotclip.optimizer.loop.choice import BASELINE_MOVE, baseline_system
+from cotclip.optimizer.loop.choice import BASELINE_MOVE, baseline_system, name_only_system
 from cotclip.optimizer.loop.config import RunConfig
 from cotclip.optimizer.loop.data import RunData
 from cotclip.optimizer.loop.runs import RunDir, VersionRecord, utc_now
@@ -256,7 +256,12 @@ class OptimizationLoop:
         if user_system is not None:
             self._check_classes(user_system, "the --init system's")
             self._record(user_system, "init", None, 0, {})
-        proposals = self._proposals(task)
+        try:
+            proposals = self._proposals(task)
+        except BudgetExhaustedError:
+            if not self.versions:  # the budget ended before any proposal: the run still hands back the baseline
+                self._record_baseline(name_only_system(list(self.data.classes)))
+            raise
         if not proposals and user_system is None:
             raise ProposerError(
                 f"the proposer ({self.config.lm}) returned no valid system; "
@@ -266,12 +271,16 @@ class OptimizationLoop:
             self._check_classes(system, "a proposed system's")
             # keep what the proposer recorded (LM, instructions' sha256, repairs): which prompts made this version
             self._record(system, "propose", None, 0, dict(system.provenance.details))
-        try:  # the fallback every run has: class names only
-            self._record(baseline_system(self.versions[0].system), BASELINE_MOVE, None, 0, {})
+        self._record_baseline(baseline_system(self.versions[0].system))
+
+    def _record_baseline(self, baseline: System) -> None:
+        """Record the fallback every run has (class names only) and close round 0."""
+        try:
+            self._record(baseline, BASELINE_MOVE, None, 0, {})
         except EncoderError as exc:  # an encoder that cannot embed class names has no name baseline
             self.progress["rejected"].append({"move": BASELINE_MOVE, "parent": None, "why": [exc.message]})
         self.progress["rounds_done"] = 0
-        self.progress["round_bests"] = [self.best().val_accuracy]
+        self.progress["round_bests"] = [self.best().val_accuracy] if self.versions else []
         self._save_progress()
 
     # ----- later rounds: moves -------------------------------------------------------

@@ -32,7 +32,7 @@ from cotclip.optimizer.loop.report import write_report
 from cotclip.optimizer.loop.result import HeldOutScore, RunSummary
 from cotclip.optimizer.loop.runs import RunDir, VersionRecord, current_version
 from cotclip.optimizer.proposers import ProposalTask
-from cotclip.optimizer.proposers.factory import build_proposer, proposer_mode
+from cotclip.optimizer.proposers.factory import build_proposer, llm_concurrency, proposer_mode
 from cotclip.optimizer.proposers.tuning import PROPOSER_OPT_FILE, check_proposer_options
 from cotclip.scoring.encoders.options import EncoderSettings
 from cotclip.systems.errors import CotclipError, InputError, ProposerError, RunDirError
@@ -196,6 +196,7 @@ def _finish(
             "timing": dict(loop.timing),
             "session_evaluations": session_evaluations,
             "proposer": proposer_mode(config),
+            "llm_concurrency": llm_concurrency(config) if proposer_mode(config) in ("staged", "oneshot") else None,
             "llm_failures": llm_failures,
             "current": {"version": current.version_id, "why": why},
             "final_choice": {**choice.to_dict(), "top_test_accuracy": top_test},

@@ -24,7 +24,7 @@ from cotclip.optimizer.loop.runs import RunDir
 from cotclip.optimizer.proposers import ProposalTask
 from cotclip.optimizer.proposers.tuning import run_prompts_dir
 
-__all__ = ["build_proposer", "proposer_mode"]
+__all__ = ["build_proposer", "llm_concurrency", "llm_timeout_s", "proposer_mode"]
 
 #: LM names that mark a small model (billions of parameters <= 3, or a known small family).
 _SMALL_MODEL = re.compile(
@@ -41,6 +41,20 @@ def proposer_mode(config: RunConfig) -> str:
     if config.proposer != "auto":
         return config.proposer
     return "staged" if is_local_lm(config.lm) or _SMALL_MODEL.search(config.lm) else "oneshot"
+
+
+def llm_concurrency(config: RunConfig) -> int:
+    """``--llm-concurrency`` as given, else the LLM's default (see ``default_llm_concurrency``)."""
+    from cotclip.optimizer.llm.models import default_llm_concurrency
+
+    return config.llm_concurrency or default_llm_concurrency(config.lm)
+
+
+def llm_timeout_s(config: RunConfig) -> float:
+    """``--llm-timeout`` as given, else the LLM's default (see ``default_llm_timeout_s``)."""
+    from cotclip.optimizer.llm.models import default_llm_timeout_s
+
+    return config.llm_timeout_s or default_llm_timeout_s(config.lm)
 
 
 def _budget(config: RunConfig) -> Any:
@@ -77,16 +91,15 @@ def build_proposer(
     from cotclip.optimizer.llm.models import is_local_lm, resolve_local_model
     from cotclip.optimizer.proposers.llm import LLMProposer
 
+    concurrency = llm_concurrency(config)
     if is_local_lm(config.lm):
         from cotclip.optimizer.llm.server import LocalLLMServer
 
-        server = stack.enter_context(
-            LocalLLMServer(model=resolve_local_model(config.lm), parallel=config.llm_concurrency)
-        )
+        server = stack.enter_context(LocalLLMServer(model=resolve_local_model(config.lm), parallel=concurrency))
         lm_config = server.lm_config(
             cache_dir=run.path / "llm_cache",
             max_tokens=config.llm_max_tokens,
-            timeout_s=config.llm_timeout_s,
+            timeout_s=llm_timeout_s(config),
             retries=config.llm_retries,
         )
     else:
@@ -95,7 +108,7 @@ def build_proposer(
             api_base=config.api_base,
             cache_dir=run.path / "llm_cache",
             max_tokens=config.llm_max_tokens,
-            timeout_s=config.llm_timeout_s,
+            timeout_s=llm_timeout_s(config),
             retries=config.llm_retries,
         )
     client = LLMClient(lm_config)
@@ -103,7 +116,7 @@ def build_proposer(
     if proposer_mode(config) == "staged":
         return _staged(config, client, data, on_step)
     prompts_dir = run_prompts_dir(config, client, run, task, data.train, data.val)
-    return LLMProposer(client, budget=_budget(config), prompts_dir=prompts_dir, concurrency=config.llm_concurrency)
+    return LLMProposer(client, budget=_budget(config), prompts_dir=prompts_dir, concurrency=concurrency)
 
 
 def _staged(config: RunConfig, client: Any, data: RunData, on_step: Callable[[str], None] | None) -> Any:
@@ -130,7 +143,7 @@ def _staged(config: RunConfig, client: Any, data: RunData, on_step: Callable[[st
         prompts_dir=prompts_dir,
         on_step=on_step,
         seed=config.seed,
-        concurrency=config.llm_concurrency,
+        concurrency=llm_concurrency(config),
     )
 
 

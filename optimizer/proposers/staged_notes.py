@@ -35,7 +35,7 @@ import numpy as np
 
 from cotclip.optimizer.proposers.repair import normalize_text
 from cotclip.optimizer.proposers.staged_signatures import KINDS
-from cotclip.optimizer.proposers.staged_stages import UNSORTED, ClassPhrase, clean_phrase
+from cotclip.optimizer.proposers.staged_stages import UNSORTED, ClassPhrase, clean_phrase, one_rule_per_kind
 
 __all__ = ["UNSORTED", "note_clauses", "mine_note", "kinds_by_frame", "route_kinds"]
 
@@ -235,7 +235,8 @@ def route_kinds(
     if len(kinds) < 2:
         unsorted = [p for p in pool if p.kind == UNSORTED]
         dropped = [f"{len(unsorted)} unsorted phrase(s) dropped: the answers name fewer than two kinds"]
-        return _one_rule_per_kind([p for p in pool if p.kind != UNSORTED]), frame_notes + (dropped if unsorted else [])
+        sorted_pool = one_rule_per_kind([p for p in pool if p.kind != UNSORTED])[0]
+        return sorted_pool, frame_notes + (dropped if unsorted else [])
     texts = list(dict.fromkeys(p.phrase for p in pool))
     index_of = {t: i for i, t in enumerate(texts)}
     vectors = _unit(np.hstack([_unit(embed(texts)), _frames(texts, pool)])[[index_of[p.phrase] for p in pool]])
@@ -252,17 +253,4 @@ def route_kinds(
             notes.append(f"{item.class_name}: {item.phrase!r} sorted as {kinds[best]}")
             item = ClassPhrase(item.class_name, kinds[best], item.phrase, item.from_note)
         routed.append(item)
-    return _one_rule_per_kind(routed), frame_notes + notes
-
-
-def _one_rule_per_kind(pool: list[ClassPhrase]) -> list[ClassPhrase]:
-    seen: set[tuple[str, str]] = set()
-    settled = []
-    for item in pool:
-        key = (item.class_name, item.kind)
-        if item.from_note and key in seen:
-            item = ClassPhrase(item.class_name, item.kind, item.phrase, False)
-        elif item.from_note:
-            seen.add(key)
-        settled.append(item)
-    return settled
+    return one_rule_per_kind(routed)[0], frame_notes + notes

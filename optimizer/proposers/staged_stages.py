@@ -29,6 +29,7 @@ __all__ = [
     "ClassPhrase",
     "StagedGroup",
     "clean_attributes",
+    "one_rule_per_kind",
     "organize",
     "assign",
     "ground",
@@ -96,7 +97,6 @@ def clean_attributes(
     """
     kept: list[ClassPhrase] = []
     notes: list[str] = []
-    seen_kinds: set[str] = set()
     note_text = normalize_text(note or "")
     for kind, raw in _split_joined(attributes):
         phrase, problem = clean_phrase(raw, class_names)
@@ -106,14 +106,31 @@ def clean_attributes(
         from_note = bool(note_text) and normalize_text(phrase) in note_text
         if note_text and not from_note:
             notes.append(f"{class_name}: {phrase!r} is not in its note; kept as an option without a rule")
-        rule_worthy = from_note or not note_text
-        if rule_worthy and kind in seen_kinds and kind != UNSORTED:
-            notes.append(f"{class_name}: second {kind} phrase {phrase!r} kept as an option without a rule")
-            rule_worthy = False
-        elif rule_worthy:
-            seen_kinds.add(kind)
-        kept.append(ClassPhrase(class_name, kind, phrase, rule_worthy))
+        kept.append(ClassPhrase(class_name, kind, phrase, from_note or not note_text))
+    kept, demoted = one_rule_per_kind(kept)
+    notes += [f"{class_name}: second {p.kind} phrase {p.phrase!r} kept as an option without a rule" for p in demoted]
     return kept, notes
+
+
+def one_rule_per_kind(pool: Sequence[ClassPhrase]) -> tuple[list[ClassPhrase], list[ClassPhrase]]:
+    """The pool with only the first rule-worthy phrase of each class and kind left rule-worthy, and the demoted.
+
+    A class has one rule per group, and a kind becomes one group: a second phrase of
+    the same kind stays an option without a rule. :data:`UNSORTED` phrases are exempt
+    until their kind is known.
+    """
+    seen: set[tuple[str, str]] = set()
+    settled: list[ClassPhrase] = []
+    demoted: list[ClassPhrase] = []
+    for item in pool:
+        key = (item.class_name, item.kind)
+        if item.from_note and item.kind != UNSORTED and key in seen:
+            item = ClassPhrase(item.class_name, item.kind, item.phrase, False)
+            demoted.append(item)
+        elif item.from_note:
+            seen.add(key)
+        settled.append(item)
+    return settled, demoted
 
 
 def _split_joined(attributes: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:

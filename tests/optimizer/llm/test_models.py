@@ -17,7 +17,7 @@ from cotclip.optimizer.llm.models import (
     resolve_local_model,
 )
 from cotclip.optimizer.loop.config import RunConfig
-from cotclip.optimizer.proposers.factory import proposer_mode
+from cotclip.optimizer.proposers.factory import llm_concurrency, llm_timeout_s, proposer_mode
 from cotclip.systems.errors import InputError, LLMServerError
 
 
@@ -111,6 +111,20 @@ def test_fetch_model_of_an_unknown_name_exits_2(capsys):
 def test_auto_picks_the_staged_proposer_for_local_and_small_models(lm, chosen, mode):
     config = RunConfig(data="synthetic:pokemon-like", model="synthetic", lm=lm, proposer=chosen)
     assert proposer_mode(config) == mode
+
+
+@pytest.mark.parametrize(
+    "lm, given, concurrency, timeout_s",
+    [
+        ("local", {}, 1, 1800.0),  # a CPU-bound local server gains nothing from slots; it is slow, not broken
+        ("local:smollm2", {"llm_concurrency": 3, "llm_timeout_s": 50.0}, 3, 50.0),
+        ("openai/gpt-4o", {}, 4, 120.0),
+        ("openai/gpt-4o", {"llm_concurrency": 1, "llm_timeout_s": 9.0}, 1, 9.0),
+    ],
+)
+def test_llm_concurrency_and_timeout_default_by_where_the_llm_runs(lm, given, concurrency, timeout_s):
+    config = RunConfig(data="synthetic:pokemon-like", model="synthetic", lm=lm, **given)
+    assert (llm_concurrency(config), llm_timeout_s(config)) == (concurrency, timeout_s)
 
 
 def test_an_unknown_proposer_mode_exits_2(capsys):

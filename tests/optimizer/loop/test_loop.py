@@ -238,3 +238,30 @@ def test_the_test_split_is_never_seen_by_a_search_step(tmp_path, scrambled_init,
     assert other.best.accuracy != plain.best.accuracy  # the reports did see the changed test split
     assert _search_trace(tmp_path / "runs" / "other") == _search_trace(tmp_path / "runs" / "plain")
     assert len(_search_trace(tmp_path / "runs" / "plain")) > 5
+
+
+class SlowProposer:
+    """A proposer whose first answer never comes within the run's budget."""
+
+    usage = None  # no LLM usage recorded: the answer never came
+
+    def propose(self, task: ProposalTask):
+        from cotclip.systems.errors import BudgetExhaustedError
+
+        raise BudgetExhaustedError("the wall-time budget ended during an LLM call", reason="max_wall_s")
+
+
+def test_a_budget_that_ends_before_the_first_proposal_still_hands_back_the_class_name_baseline(prepared):
+    import numpy as np
+
+    from cotclip.scoring.baselines import name_baseline_scores
+
+    config, run, data = prepared
+    loop = OptimizationLoop(config, run, data, SlowProposer(), [])
+    assert loop.optimize(ProposalTask(classes=tuple(data.classes)), None) == "max_wall_s"
+    [only] = loop.versions
+    assert only.move == "baseline" and only.system.scoring.name_prior_weight == 1.0
+    assert all(only.system.rule(c, "class_name") is None for c in data.classes)
+    # the same accuracy as the class-name baseline the report prints (computed apart from any system)
+    named = np.asarray(name_baseline_scores(list(data.classes), data.val)).argmax(axis=1)
+    assert only.val_accuracy == pytest.approx(float((named == np.asarray(data.val.label_indices(data.classes))).mean()))

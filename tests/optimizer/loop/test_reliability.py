@@ -68,6 +68,19 @@ def test_a_never_answering_endpoint_ends_within_the_wall_budget_with_a_report(ba
     assert any(entry.get("cut") and entry.get("stopped_because") == "max_wall_s" for entry in log)
 
 
+def test_a_wall_budget_that_ends_before_the_first_answer_hands_back_the_baseline(base_args, server, tmp_path, capsys):
+    server.mode = "never"
+    args = llm_args(base_args, server.api_base, init=False)
+    code, out, err = run_cli(args + ["--name", "b", "--max-wall-s", "10", "--json"], capsys)
+    assert code == 0, err  # a slow LLM within a budget is not an error: the run reports what it has
+    summary = json.loads(out)
+    assert summary["stopped_because"] == "max_wall_s" and summary["versions"] == 1
+    assert summary["best"]["test_accuracy"] == summary["baseline_test_accuracy"]
+    [version] = (tmp_path / "runs" / "b" / "versions").glob("*.json")
+    assert json.loads(version.read_text())["move"] == "baseline"
+    assert "max_wall_s" in (tmp_path / "runs" / "b" / "report.md").read_text()
+
+
 @pytest.mark.parametrize(("mode", "proposer"), [("garbage", "oneshot"), ("500", "oneshot"), ("garbage", "staged")])
 def test_an_endpoint_that_fails_every_attempt_stops_the_run_with_its_report(
     base_args, server, tmp_path, capsys, mode, proposer
@@ -176,10 +189,21 @@ def test_optimize_help_shows_the_defaults_run_yaml_falls_back_to():
         ("proposals", "n_proposals"),
         ("patience", "patience"),
         ("max_evaluations", "max_evaluations"),
-        ("llm_timeout", "llm_timeout_s"),
         ("llm_retries", "llm_retries"),
     ]:
         assert shown[option] == str(RunConfig.model_fields[field].default), option
+    from cotclip.optimizer.llm.models import default_llm_concurrency, default_llm_timeout_s
+
+    helps = {param.name: param.help for param in optimize.params}  # these defaults depend on --lm
+    hosted, local = "openai/gpt-4o", "local"
+    assert (
+        f"default {default_llm_timeout_s(hosted):g}, --lm local {default_llm_timeout_s(local):g}"
+        in helps["llm_timeout"]
+    )
+    assert (
+        f"default {default_llm_concurrency(hosted)}, --lm local {default_llm_concurrency(local)}"
+        in helps["llm_concurrency"]
+    )
 
 
 def test_the_simulated_proposer_on_real_data_fails_before_a_run_dir_exists(tmp_path, capsys):
