@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import asdict, dataclass, field
 
 from cotclip.scoring.baselines import DEFAULT_NAME_TEMPLATES
@@ -142,7 +142,7 @@ def _encode_texts(encoder: CachedEncoder, system: System, templates: Sequence[st
     return len(prompts) + len(baseline)
 
 
-def _progress(total: int, show: bool, what: str) -> Iterator[Callable[[int], None]]:
+def _progress(total: int, show: bool, what: str) -> Generator[Callable[[int], None], None, None]:
     """A generator yielding one ``advance(n)`` function; a rich bar on stderr when ``show``."""
     if not show:
         yield lambda n: None
@@ -159,7 +159,7 @@ def _progress(total: int, show: bool, what: str) -> Iterator[Callable[[int], Non
 def _encode_local(
     dataset: Dataset, encoder: CachedEncoder, positions: list[int], batch_size: int, advance: Callable[[int], None]
 ) -> list[tuple[str, str]]:
-    unreadable = []
+    unreadable: list[tuple[str, str]] = []
     for start in range(0, len(positions), batch_size):
         chunk = positions[start : start + batch_size]
         encoding = encoder.encode_images([dataset.images[p] for p in chunk])

@@ -17,6 +17,7 @@ import numpy as np
 from cotclip.scoring.data import Dataset
 from cotclip.scoring.encoders import Encoder
 from cotclip.scoring.similarity import MultiVectors
+from cotclip.systems.errors import EncoderError
 
 __all__ = ["EmbeddedImages", "embed_dataset", "CHUNK_SIZE"]
 
@@ -72,13 +73,16 @@ def embed_dataset(
 ) -> EmbeddedImages:
     """Embed ``dataset``'s images at ``positions`` (all by default), skipping unreadable ones with a warning."""
     positions = list(range(len(dataset))) if positions is None else list(positions)
-    rows, kept, skipped = [], [], []
+    multi: list[MultiVectors] = []
+    rows: list[np.ndarray] = []
+    kept: list[int] = []
+    skipped: list[tuple[str, str]] = []
     show = progress and len(positions) > CHUNK_SIZE and sys.stderr.isatty()
     for chunk in _chunks(len(positions), show):
         chunk_positions = [positions[i] for i in chunk]
         encoding = encoder.encode_images([dataset.images[p] for p in chunk_positions])
         if isinstance(encoding.embeddings, MultiVectors):
-            rows.append(encoding.embeddings)
+            multi.append(encoding.embeddings)
         else:
             rows.append(
                 np.asarray(encoding.embeddings, dtype=np.float32).reshape(len(encoding.ok_positions), encoder.dim)
@@ -89,10 +93,23 @@ def embed_dataset(
         named = "; ".join(f"{source} ({reason})" for source, reason in skipped[:10])
         more = f"; and {len(skipped) - 10} more" if len(skipped) > 10 else ""
         logger.warning("skipped %d unreadable image(s): %s%s", len(skipped), named, more)
-    if getattr(encoder, "similarity", "cosine") == "maxsim":
-        embeddings = MultiVectors.concatenate(rows, encoder.dim)
-    else:
-        embeddings = np.concatenate(rows) if rows else np.zeros((0, encoder.dim), dtype=np.float32)
     return EmbeddedImages(
-        embeddings=embeddings, labels=[dataset.labels[p] for p in kept], positions=kept, skipped=skipped
+        embeddings=_joined(multi, rows, encoder),
+        labels=[dataset.labels[p] for p in kept],
+        positions=kept,
+        skipped=skipped,
     )
+
+
+def _joined(multi: list[MultiVectors], rows: list[np.ndarray], encoder: Encoder) -> np.ndarray | MultiVectors:
+    """The chunks' embeddings as one object of the kind the encoder's ``similarity`` declares."""
+    maxsim = getattr(encoder, "similarity", "cosine") == "maxsim"
+    if rows if maxsim else multi:
+        got = "single-vector" if maxsim else "multi-vector"
+        raise EncoderError(
+            f"encoder {encoder.identity} declares {'maxsim' if maxsim else 'cosine'} similarity but returned "
+            f"{got} image embeddings; load it with the matching --similarity"
+        )
+    if maxsim:
+        return MultiVectors.concatenate(multi, encoder.dim)
+    return np.concatenate(rows) if rows else np.zeros((0, encoder.dim), dtype=np.float32)

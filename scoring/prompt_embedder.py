@@ -27,6 +27,19 @@ class PromptEmbedder:
 
     def embed(self, texts: Sequence[str]) -> Embeddings:
         """``float32 [len(texts), d]`` (or multi-vectors); only unseen strings reach the encoder, in one batch."""
+        self._remember(texts)
+        if self.similarity == "maxsim":
+            return MultiVectors.from_list([self._rows[t] for t in texts], self.encoder.dim)
+        return self._stacked(texts)
+
+    def vectors(self, texts: Sequence[str]) -> np.ndarray:
+        """``float32 [len(texts), d]`` single-vector embeddings; ValueError for a MaxSim encoder (see :meth:`embed`)."""
+        if self.similarity == "maxsim":
+            raise ValueError("a maxsim encoder embeds a prompt as a token matrix, not one vector; use embed()")
+        self._remember(texts)
+        return self._stacked(texts)
+
+    def _remember(self, texts: Sequence[str]) -> None:
         unseen = list(dict.fromkeys(t for t in texts if t not in self._rows))
         if unseen:
             encoded = normalize_embeddings(self.encoder.encode_texts(unseen))
@@ -34,8 +47,8 @@ class PromptEmbedder:
                 self._rows.update((text, encoded.item(i)) for i, text in enumerate(unseen))
             else:
                 self._rows.update(zip(unseen, encoded))
-        if self.similarity == "maxsim":
-            return MultiVectors.from_list([self._rows[t] for t in texts], self.encoder.dim)
+
+    def _stacked(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.encoder.dim), dtype=np.float32)
         return np.stack([self._rows[t] for t in texts])
@@ -52,5 +65,5 @@ def inverse_mean_norms(prompts: PromptEmbedder, text_lists: Sequence[Sequence[st
     """
     if prompts.similarity == "maxsim":
         return (1.0 / np.array([[max(len(texts), 1)] for texts in text_lists], dtype=np.float32)).astype(np.float32)
-    sums = np.stack([prompts.embed(list(texts)).sum(axis=0) for texts in text_lists])
+    sums = np.stack([prompts.vectors(list(texts)).sum(axis=0) for texts in text_lists])
     return (1.0 / np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-12)).astype(np.float32)

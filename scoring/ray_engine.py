@@ -81,11 +81,14 @@ def _start(address: str | None, workers: int) -> bool:
 
     if ray.is_initialized():
         return False
-    options = {"address": address, "include_dashboard": False, "log_to_driver": False, "configure_logging": False}
-    if address is None:
-        options["num_cpus"] = workers
     try:
-        ray.init(**options)
+        ray.init(
+            address=address,
+            num_cpus=workers if address is None else None,  # a joined cluster keeps its own CPUs
+            include_dashboard=False,
+            log_to_driver=False,
+            configure_logging=False,
+        )
     except (ConnectionError, RuntimeError, ValueError) as exc:
         where = f"the Ray cluster at {address}" if address else "a local Ray cluster"
         raise InputError(

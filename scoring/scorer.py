@@ -51,7 +51,7 @@ import numpy as np
 from cotclip.scoring._tiled_sums import tiled_rule_argmax, tiled_rule_sums
 from cotclip.scoring.labels import check_labels
 from cotclip.scoring.prompt_embedder import PromptEmbedder, inverse_mean_norms
-from cotclip.scoring.similarity import MultiVectors, normalize_embeddings, similarity_matrix
+from cotclip.scoring.similarity import Embeddings, MultiVectors, normalize_embeddings, similarity_matrix
 from cotclip.systems.errors import DataError
 from cotclip.systems.model import System
 
@@ -103,8 +103,7 @@ class _CompiledSystem:
     bag_weights: np.ndarray | None  # [U, G] float32 group weight (0 where null); None = all ones
     class_columns: np.ndarray  # [C] signature of each class
     first_classes: np.ndarray  # [U] first class (system order) of each signature
-    name_rows: np.ndarray | None  # [C] rows of the class-name prompts (name prior on)
-    name_group: _Groups | None  # one group over the C name rows
+    name_prior: tuple[np.ndarray, _Groups] | None  # [C] rows of the class-name prompts, one group over them
     temperature: float
     log_scores: bool
     name_prior_weight: float
@@ -118,14 +117,15 @@ class ImageSet:
     """
 
     def __init__(
-        self, embeddings: np.ndarray, labels: Sequence[str], prompts: PromptEmbedder, *, max_compiled: int = 256
+        self, embeddings: Embeddings, labels: Sequence[str], prompts: PromptEmbedder, *, max_compiled: int = 256
     ) -> None:
         if not isinstance(embeddings, MultiVectors):
             embeddings = np.asarray(embeddings)
         if len(embeddings.shape) != 2 or embeddings.shape[0] != len(labels):
             raise ValueError(f"embeddings {embeddings.shape} do not match {len(labels)} labels")
         self.embeddings = normalize_embeddings(embeddings)  # [N, d], or N patch matrices under MaxSim
-        getattr(self.embeddings, "vectors", self.embeddings).flags.writeable = False
+        frozen = self.embeddings.vectors if isinstance(self.embeddings, MultiVectors) else self.embeddings
+        frozen.flags.writeable = False
         self.labels = list(labels)
         self.prompts = prompts
         self.compile_count = 0
@@ -238,9 +238,10 @@ def _compile(system: System, images: ImageSet) -> _CompiledSystem:
     rule_matrix = np.zeros((len(option_lists), len(bag_rows)), np.float32)
     np.add.at(rule_matrix, (bag_rows, np.arange(len(bag_rows))[:, None]), bag_weights)  # nulls add 0 to row 0
     scoring = system.scoring
-    name_rows = None
+    name_prior = None
     if scoring.name_prior_weight > 0:
         name_rows = images.prompt_rows([scoring.name_template.replace("{}", c, 1) for c in system.classes])
+        name_prior = (name_rows, _Groups.of_sizes([len(name_rows)]))
     return _CompiledSystem(
         template_rows=template_rows,
         option_starts=np.cumsum([0] + [len(o) for o in option_lists[:-1]]) if multi else None,
@@ -251,8 +252,7 @@ def _compile(system: System, images: ImageSet) -> _CompiledSystem:
         bag_weights=None if np.all(bag_weights == 1.0) else bag_weights,
         class_columns=class_columns,
         first_classes=np.unique(class_columns, return_index=True)[1].astype(np.intp),
-        name_rows=name_rows,
-        name_group=None if name_rows is None else _Groups.of_sizes([len(name_rows)]),
+        name_prior=name_prior,
         temperature=float(scoring.temperature),
         log_scores=scoring.aggregation == "log_prob_sum",
         name_prior_weight=float(scoring.name_prior_weight),
@@ -321,11 +321,12 @@ def _class_terms(
     compiled = images.compiled(system)
     probabilities = _probabilities(compiled, images, temperature, compiled.log_scores)
     prior = None
-    if compiled.name_rows is not None:
-        names = images.cosine_rows(compiled.name_rows)
+    if compiled.name_prior is not None:
+        name_rows, name_group = compiled.name_prior
+        names = images.cosine_rows(name_rows)
         inverse = 1.0 / _temperature(compiled, temperature)
         names *= np.float32(inverse)
-        prior = _grouped_softmax(names, compiled.name_group, compiled.log_scores, bounded=inverse <= _EXP_SAFE)
+        prior = _grouped_softmax(names, name_group, compiled.log_scores, bounded=inverse <= _EXP_SAFE)
         prior *= np.float32(compiled.name_prior_weight)
     return compiled, probabilities, prior
 

@@ -184,13 +184,13 @@ def maxsim_reference(texts: MultiVectors, images: MultiVectors) -> np.ndarray:
 
 def similarity_matrix(texts: Embeddings, images: Embeddings) -> np.ndarray:
     """``float32 [len(texts), len(images)]`` similarities; both sides must be of the same kind."""
-    if isinstance(texts, MultiVectors) != isinstance(images, MultiVectors):
+    if isinstance(texts, MultiVectors) and isinstance(images, MultiVectors):
+        return maxsim(texts, images)
+    if isinstance(texts, MultiVectors) or isinstance(images, MultiVectors):
         raise ValueError(
             f"prompts are {similarity_of(texts)} embeddings but images are {similarity_of(images)} ones; "
             "embed both with the same encoder and --similarity"
         )
-    if isinstance(texts, MultiVectors):
-        return maxsim(texts, images)
     return np.asarray(texts @ images.T, dtype=np.float32)
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -39,7 +39,7 @@ __all__ = [
     "System",
 ]
 
-FORMAT_VERSION = "cotclip.system/1"
+FORMAT_VERSION: Final = "cotclip.system/1"
 Aggregation = Literal["prob_sum", "log_prob_sum"]
 
 

@@ -110,7 +110,9 @@ def _folder_dataset(root: Path, crop: Crop | None) -> Dataset:
         raise DataError(
             f"{root} has no class subfolders; put each class's images in <folder>/<class>/ or use a manifest"
         )
-    refs, labels, empty = [], [], []
+    refs: list[ImageRef] = []
+    labels: list[str] = []
+    empty: list[str] = []
     for class_dir in class_dirs:
         files = sorted(
             (p for p in class_dir.rglob("*") if _is_image(p)), key=lambda p: p.relative_to(class_dir).as_posix()

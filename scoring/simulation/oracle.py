@@ -21,7 +21,9 @@ __all__ = ["oracle_system"]
 def oracle_system(world: World) -> System:
     """The known optimum of ``world`` as a valid :class:`System`."""
     groups = [Group(name=g.name, prompt=g.prompt, options=list(g.values)) for g in world.groups]
-    rules = {c: {g.name: world.true_index(c, g.name) for g in world.groups} for c in world.classes}
+    rules: dict[str, dict[str, int | None]] = {
+        c: {g.name: world.true_index(c, g.name) for g in world.groups} for c in world.classes
+    }
     return System(
         name=f"oracle-{world.name}",
         classes=list(world.classes),

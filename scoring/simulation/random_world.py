@@ -101,16 +101,17 @@ def _integer_draw(rng: Any, key: str) -> int:
 
 def _groups(rng: Any, count: int, n_classes: int) -> list[dict[str, Any]]:
     names = sorted(str(name) for name in rng.choice(sorted(VOCABULARIES), size=count, replace=False))
-    groups = []
+    values: dict[str, int] = {}
+    visibility: dict[str, float] = {}
     for name in names:
         most = min(_MAX_VALUES, len(VOCABULARIES[name].values))
-        values = int(rng.integers(_MIN_VALUES, most + 1))
-        groups.append({"name": name, "values": values, "visibility": _uniform(rng, "visibility")})
+        values[name] = int(rng.integers(_MIN_VALUES, most + 1))
+        visibility[name] = _uniform(rng, "visibility")
     # widen the largest-vocabulary groups until every class can have its own signature
-    while math.prod(g["values"] for g in groups) < n_classes:
-        room = [g for g in groups if g["values"] < min(_MAX_VALUES, len(VOCABULARIES[g["name"]].values))]
-        max(room, key=lambda g: len(VOCABULARIES[g["name"]].values))["values"] += 1
-    return groups
+    while math.prod(values.values()) < n_classes:
+        room = [name for name in names if values[name] < min(_MAX_VALUES, len(VOCABULARIES[name].values))]
+        values[max(room, key=lambda name: len(VOCABULARIES[name].values))] += 1
+    return [{"name": name, "values": values[name], "visibility": visibility[name]} for name in names]
 
 
 def random_world_config(spec: str) -> dict[str, Any]:

@@ -104,3 +104,41 @@ def test_progress_bars_on_a_terminal_do_not_change_results(
     )
     err = capsys.readouterr().err
     assert "embedding 6 images" in err and "encoding 4 images" in err
+
+
+class _Declares:
+    """An encoder whose declared ``similarity`` disagrees with what ``encode_images`` returns."""
+
+    identity, dim = "fake:mismatch", 4
+
+    def __init__(self, similarity: str, multi: bool) -> None:
+        self.similarity, self.multi = similarity, multi
+
+    def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
+        return np.eye(len(texts), self.dim, dtype=np.float32)
+
+    def encode_images(self, images: Sequence[ImageRef]) -> ImageEncoding:
+        from cotclip.scoring.similarity import MultiVectors
+
+        rows = np.eye(len(images), self.dim, dtype=np.float32)
+        embeddings = MultiVectors.from_list([row[None, :] for row in rows], self.dim) if self.multi else rows
+        return ImageEncoding(embeddings=embeddings, ok_positions=list(range(len(images))))
+
+
+@pytest.mark.parametrize(("similarity", "multi"), [("maxsim", False), ("cosine", True)])
+def test_an_encoder_returning_the_other_kind_of_embedding_is_one_line(
+    image_folder: Path, similarity: str, multi: bool
+) -> None:
+    from cotclip.systems.errors import EncoderError
+
+    with pytest.raises(EncoderError, match=f"declares {similarity} similarity.*matching --similarity"):
+        embed_dataset(load_dataset(str(image_folder)), _Declares(similarity, multi), progress=False)
+
+
+@pytest.mark.parametrize("similarity", ["maxsim", "cosine"])
+def test_an_encoder_returning_its_declared_kind_is_joined(image_folder: Path, similarity: str) -> None:
+    from cotclip.scoring.similarity import MultiVectors
+
+    embedded = embed_dataset(load_dataset(str(image_folder)), _Declares(similarity, similarity == "maxsim"))
+    assert isinstance(embedded.embeddings, MultiVectors) == (similarity == "maxsim")
+    assert embedded.embeddings.shape == (len(embedded.labels), 4)
