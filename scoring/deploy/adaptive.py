@@ -52,23 +52,30 @@ A group's cost is its number of options: the text comparisons it adds per image
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from cotclip.scoring.deploy.adaptive_curve import AdaptiveCurve, AdaptivePoint
+from cotclip.scoring.deploy.adaptive_model import (
+    AnswerModel,
+    answer_model_from_probabilities,
+    entropy_bits,
+    expected_information_gain,
+    fit_answer_model,
+    fit_sharpness,
+    group_terms,
+    log_softmax,
+)
 from cotclip.scoring.deploy.adaptive_stops import (
     AdaptivePolicy,
+    Margins,
     Rank,
-    RuleTables,
     Stop,
     TrainPool,
     accuracy_gain,
-    flip_probability,
-    margin_values,
     rule_tables,
-    threats,
 )
 from cotclip.scoring.scorer import ImageSet, class_scores, group_probabilities, predict
 from cotclip.systems.errors import InputError
@@ -94,120 +101,6 @@ __all__ = [
 
 DEFAULT_THRESHOLDS = (0.3, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 0.999)
 DEFAULT_EPSILONS = (0.5, 0.3, 0.2, 0.1, 0.05, 0.02, 0.01, 0.001, 0.0)
-_LOG_FLOOR = 1e-12  # the scorer's floor under log(probability)
-
-
-def entropy_bits(distribution: np.ndarray, axis: int = -1) -> np.ndarray:
-    """Shannon entropy in bits along ``axis`` (0 log 0 = 0)."""
-    p = np.asarray(distribution, dtype=np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        terms = np.where(p > 0, -p * np.log2(np.where(p > 0, p, 1.0)), 0.0)
-    return terms.sum(axis=axis)
-
-
-@dataclass(frozen=True, eq=False)
-class AnswerModel:
-    """Class-conditional answer distributions ``theta[g]`` (``[C, k_g]``) fitted on train."""
-
-    classes: tuple[str, ...]
-    groups: tuple[str, ...]
-    theta: tuple[np.ndarray, ...]
-    smoothing: float
-    class_counts: np.ndarray
-
-    @property
-    def costs(self) -> np.ndarray:
-        """Prompts per image of each group (its number of options)."""
-        return np.array([t.shape[1] for t in self.theta], dtype=np.int64)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain-JSON form (the distributions as nested lists)."""
-        return {
-            "classes": list(self.classes),
-            "groups": list(self.groups),
-            "smoothing": self.smoothing,
-            "class_counts": self.class_counts.tolist(),
-            "theta": {g: t.tolist() for g, t in zip(self.groups, self.theta)},
-        }
-
-
-def answer_model_from_probabilities(
-    probabilities: Sequence[np.ndarray],
-    label_indices: np.ndarray,
-    classes: Sequence[str],
-    groups: Sequence[str],
-    smoothing: float = 0.5,
-) -> AnswerModel:
-    """Fit ``theta`` from soft answers ``[N, k_g]`` per group and true class indices ``[N]``."""
-    if smoothing < 0:
-        raise InputError(f"smoothing must be >= 0 (got {smoothing}); use e.g. 0.5")
-    labels = np.asarray(label_indices, dtype=np.int64)
-    onehot = np.zeros((len(classes), labels.size))
-    onehot[labels, np.arange(labels.size)] = 1.0
-    counts = onehot.sum(axis=1)
-    thetas = []
-    for probs in probabilities:
-        k = probs.shape[1]
-        totals = onehot @ np.asarray(probs, dtype=np.float64) + smoothing
-        denominators = counts[:, None] + smoothing * k
-        if np.any(denominators == 0):
-            raise InputError("a class has no train image and smoothing is 0; use smoothing > 0 or more train images")
-        thetas.append(totals / denominators)
-    return AnswerModel(tuple(classes), tuple(groups), tuple(thetas), float(smoothing), counts)
-
-
-def fit_answer_model(
-    system: System, train: ImageSet, *, smoothing: float = 0.5, temperature: float | None = None
-) -> AnswerModel:
-    """The answer model of ``system``'s groups from the soft answers on ``train`` images."""
-    probabilities = group_probabilities(system, train, temperature)
-    labels = train.label_indices(system.classes)
-    return answer_model_from_probabilities(probabilities, labels, system.classes, system.group_names, smoothing)
-
-
-def expected_information_gain(posterior: np.ndarray, theta: np.ndarray) -> np.ndarray:
-    """``I_pi(C; A) = H(pi @ theta) - pi @ H(theta)`` in bits, one value per row of ``posterior``."""
-    posterior = np.asarray(posterior, dtype=np.float64)
-    mixture = posterior @ theta
-    return entropy_bits(mixture) - posterior @ entropy_bits(theta)
-
-
-def group_terms(system: System, probabilities: Sequence[np.ndarray]) -> np.ndarray:
-    """``[G, N, C]``: each group's additive term of the system's class scores (see module doc)."""
-    n = probabilities[0].shape[0] if probabilities else 0
-    terms = np.zeros((len(system.groups), n, len(system.classes)))
-    log_scores = system.scoring.aggregation == "log_prob_sum"
-    for g, (group, probs) in enumerate(zip(system.groups, probabilities)):
-        values = np.log(np.maximum(probs, _LOG_FLOOR)) if log_scores else probs
-        for c, class_name in enumerate(system.classes):
-            option = system.rule(class_name, group.name)
-            if option is not None:
-                terms[g, :, c] = group.weight * values[:, option]
-    return terms
-
-
-def _log_softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = logits - logits.max(axis=-1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
-
-
-def fit_sharpness(scores: np.ndarray, label_indices: np.ndarray, bounds: tuple[float, float] = (1e-3, 1e6)) -> float:
-    """The ``beta`` maximising ``sum_i log softmax(beta * scores_i)[y_i]`` (ternary search on log beta).
-
-    The log-likelihood is concave in ``beta``; when train is perfectly separated it keeps
-    rising and the upper bound is returned.
-    """
-    labels = np.asarray(label_indices, dtype=np.int64)
-    rows = np.arange(labels.size)
-
-    def log_likelihood(log_beta: float) -> float:
-        return float(_log_softmax(np.exp(log_beta) * scores)[rows, labels].sum())
-
-    low, high = np.log(bounds[0]), np.log(bounds[1])
-    for _ in range(100):  # ternary search: the log-likelihood is concave in beta
-        a, b = low + (high - low) / 3, high - (high - low) / 3
-        low, high = (low, b) if log_likelihood(a) >= log_likelihood(b) else (a, high)
-    return float(np.exp((low + high) / 2.0))
 
 
 @dataclass(frozen=True, eq=False)
@@ -316,11 +209,10 @@ class AdaptiveClassifier:
         probabilities = group_probabilities(self.system, images, self.temperature)
         scores = class_scores(self.system, images, self.temperature)
         full = predict(self.system, images, self.temperature)
-        policy = {"threshold": threshold, "budget": budget, "rank": rank, "stop": stop, "epsilon": epsilon}
-        result = self.run_arrays(probabilities, scores, full, **policy)
-        labels = images.label_indices(self.system.classes)
-        accuracy = float(np.mean(result.predictions == labels)) if labels.size else 0.0
-        return AdaptiveResult(**{**result.__dict__, "accuracy": accuracy})
+        result = self.run_arrays(
+            probabilities, scores, full, threshold=threshold, budget=budget, rank=rank, stop=stop, epsilon=epsilon
+        )
+        return replace(result, accuracy=_accuracy(result.predictions, images.label_indices(self.system.classes)))
 
     def run_arrays(
         self,
@@ -340,12 +232,20 @@ class AdaptiveClassifier:
         the name-prior term and, unless ``full_predictions`` is passed, the decision when
         every group is asked).
         """
-        policy = AdaptivePolicy(threshold, budget, rank, stop, epsilon).check(self.system.scoring.aggregation)
-        if stop == "accuracy" and self.pool is None:
-            raise InputError(
-                "stop='accuracy' resamples train images' answers; build the classifier with "
-                "AdaptiveClassifier.fit(system, train) or use stop='flip'"
-            )
+        policy = AdaptivePolicy(threshold, budget, rank, stop, epsilon)
+        return self.run_policy(probabilities, scores, policy, full_predictions)
+
+    def run_policy(
+        self,
+        probabilities: Sequence[np.ndarray],
+        scores: np.ndarray,
+        policy: AdaptivePolicy,
+        full_predictions: np.ndarray | None = None,
+    ) -> AdaptiveResult:
+        """:meth:`run_arrays` with its settings given as one :class:`AdaptivePolicy` (checked here)."""
+        policy = policy.check(self.system.scoring.aggregation)
+        if policy.stop == "accuracy":
+            self._train_pool()  # before any work: without a pool the run cannot finish
         terms = group_terms(self.system, probabilities)
         name_term = np.zeros(terms.shape[1:])
         if self.prior_prompts:  # the scores minus the groups' terms is the name-prior term
@@ -359,10 +259,10 @@ class AdaptiveClassifier:
             prompts,
             asked,
             self.full_prompts,
-            threshold,
-            budget,
-            stop=stop,
-            epsilon=epsilon if stop in ("flip", "accuracy") else None,
+            policy.threshold,
+            policy.budget,
+            stop=policy.stop,
+            epsilon=policy.epsilon if policy.stop in ("flip", "accuracy") else None,
         )
 
     def _gains(self, posterior: np.ndarray, open_groups: np.ndarray, rank: str) -> np.ndarray:
@@ -374,30 +274,32 @@ class AdaptiveClassifier:
                 gains[rows, g] = gain / theta.shape[1] if rank == "gain_per_prompt" else gain
         return gains
 
+    def _train_pool(self) -> TrainPool:
+        if self.pool is None:
+            raise InputError(
+                "stop='accuracy' resamples train images' answers; build the classifier with "
+                "AdaptiveClassifier.fit(system, train) or use stop='flip'"
+            )
+        return self.pool
+
     def _stopped(
         self,
         posterior: np.ndarray,
         scores: np.ndarray,
         unasked: np.ndarray,
         policy: AdaptivePolicy,
-        tables: RuleTables | None,
-    ) -> tuple[np.ndarray, tuple | None]:
-        """Which images stop now, and (leaders, gaps, threat) when the rule tables are in use."""
-        margins = None if tables is None else threats(scores, unasked, tables)
+        margins: Margins | None,
+    ) -> np.ndarray:
+        """Which images stop now (``margins``: present whenever ``policy.uses_margins``)."""
         if policy.stop == "posterior":
             if policy.threshold is None:
-                return np.zeros(len(scores), dtype=bool), margins
-            return posterior.max(axis=1) >= policy.threshold, margins
+                return np.zeros(len(scores), dtype=bool)
+            return posterior.max(axis=1) >= policy.threshold
         if policy.stop == "accuracy":
-            gains = [accuracy_gain(s, p, u, self.pool) for s, p, u in zip(scores, posterior, unasked)]
-            return np.array(gains) < policy.epsilon, margins
-        leaders, gaps, threat = margins
-        sure = ~threat.any(axis=1)
-        if policy.stop == "flip" and policy.epsilon > 0:
-            for i in np.flatnonzero(~sure):
-                risk = flip_probability(posterior[i], leaders[i], gaps[i], threat[i], unasked[i], tables)
-                sure[i] = risk < policy.epsilon
-        return sure, margins
+            pool = self._train_pool()
+            gains = [accuracy_gain(s, p, u, pool) for s, p, u in zip(scores, posterior, unasked)]
+            return np.array(gains) < policy.epsilon
+        return _needed(margins).sure(posterior, unasked, policy.epsilon if policy.stop == "flip" else 0.0)
 
     def _ask(
         self, terms: np.ndarray, name_term: np.ndarray, full: np.ndarray, policy: AdaptivePolicy
@@ -414,12 +316,14 @@ class AdaptiveClassifier:
             index = np.flatnonzero(active)
             if index.size == 0:
                 break
-            posterior = np.exp(_log_softmax(self.sharpness * scores[index]))
-            sure, margins = self._stopped(posterior, scores[index], ~asked[index], policy, tables)
-            open_groups = ~asked[index] & (spent[index, None] + costs[None, :] <= limit) & ~sure[:, None]
+            posterior = np.exp(log_softmax(self.sharpness * scores[index]))
+            unasked = ~asked[index]
+            margins = None if tables is None else Margins.of(scores[index], unasked, tables)
+            sure = self._stopped(posterior, scores[index], unasked, policy, margins)
+            open_groups = unasked & (spent[index, None] + costs[None, :] <= limit) & ~sure[:, None]
             gains = self._gains(posterior, open_groups, policy.rank)
             if policy.rank == "margin_per_prompt":  # information gain only breaks ties
-                values = margin_values(posterior, *margins, ~asked[index], tables, costs)
+                values = _needed(margins).values(posterior, unasked, costs)
                 gains = np.where(open_groups, values + 1e-9 * gains, -np.inf)
             choice = gains.argmax(axis=1)
             going = np.isfinite(gains[np.arange(index.size), choice])
@@ -445,10 +349,14 @@ class AdaptiveClassifier:
     ) -> AdaptiveCurve:
         """Accuracy vs mean prompts per image on ``images``: one point per threshold
         (``stop="posterior"``), per epsilon (``"flip"``, ``"accuracy"``), or the exact point (``"margin"``)."""
-        by_epsilon = [(None, e) for e in epsilons]
-        knobs = {"posterior": [(t, None) for t in thresholds], "flip": by_epsilon, "accuracy": by_epsilon}
+        by_epsilon: list[tuple[float | None, float | None]] = [(None, e) for e in epsilons]
+        knobs: dict[str, list[tuple[float | None, float | None]]] = {
+            "posterior": [(t, None) for t in thresholds],
+            "flip": by_epsilon,
+            "accuracy": by_epsilon,
+        }
+        truth = images.label_indices(self.system.classes)
         points = []
-
         for threshold, epsilon in knobs.get(stop, [(None, None)]):
             result = self.run(
                 images,
@@ -458,9 +366,19 @@ class AdaptiveClassifier:
                 stop=stop,
                 epsilon=0.0 if epsilon is None else epsilon,
             )
-            points.append(
-                AdaptivePoint(threshold, float(result.accuracy), result.mean_prompts, result.prompt_fraction, epsilon)
-            )
-        truth = images.label_indices(self.system.classes)
+            accuracy = _accuracy(result.predictions, truth)
+            points.append(AdaptivePoint(threshold, accuracy, result.mean_prompts, result.prompt_fraction, epsilon))
         full_accuracy = float(np.mean(predict(self.system, images, self.temperature) == truth))
         return AdaptiveCurve(tuple(points), full_accuracy, self.full_prompts, budget, rank, stop)
+
+
+def _accuracy(predictions: np.ndarray, labels: np.ndarray) -> float:
+    """Share of ``predictions`` equal to ``labels`` (0 for no images)."""
+    return float(np.mean(predictions == labels)) if labels.size else 0.0
+
+
+def _needed(margins: Margins | None) -> Margins:
+    """``margins``, which :attr:`AdaptivePolicy.uses_margins` provides for the margin and flip stops and ranking."""
+    if margins is None:
+        raise ValueError("the margin and flip stops and the margin ranking need the rule tables (uses_margins)")
+    return margins

@@ -82,6 +82,7 @@ __all__ = [
     "threats",
     "flip_probability",
     "margin_values",
+    "Margins",
     "TrainPool",
     "accuracy_gain",
 ]
@@ -152,9 +153,18 @@ class RuleTables:
     def __init__(self, bounds: np.ndarray, differs: np.ndarray, weights: np.ndarray, means: np.ndarray | None):
         self.bounds = bounds
         self.differs = differs
-        self.same_signature = ~differs.any(axis=0)
+        self.same_signature = np.logical_not(differs.any(axis=0))
         self.weights = weights
         self.means = means
+
+    def answer_means(self) -> np.ndarray:
+        """``means`` (``[G, C, C]``), or InputError when the tables were built without an answer model."""
+        if self.means is None:
+            raise InputError(
+                "the flip stop and the margin ranking need the answer model's means; build the tables with "
+                "rule_tables(system, theta)"
+            )
+        return self.means
 
 
 def rule_tables(system: System, theta: tuple[np.ndarray, ...] | None = None) -> RuleTables:
@@ -163,7 +173,7 @@ def rule_tables(system: System, theta: tuple[np.ndarray, ...] | None = None) -> 
     log_scores = system.scoring.aggregation == "log_prob_sum"
     bounds = np.zeros((n_groups, n_classes, n_classes))
     differs = np.zeros((n_groups, n_classes, n_classes), dtype=bool)
-    means = None if theta is None else np.zeros((n_groups, n_classes, n_classes))
+    means = np.zeros((n_groups, n_classes, n_classes))
     weights = np.array([group.weight for group in system.groups], dtype=np.float64)
     for g, group in enumerate(system.groups):
         rules = [system.rule(c, group.name) for c in system.classes]
@@ -173,9 +183,9 @@ def rule_tables(system: System, theta: tuple[np.ndarray, ...] | None = None) -> 
         differs[g] = codes[:, None] != codes[None, :]
         reach = np.where(has_rule, high, 0.0)[None, :] - np.where(has_rule, low, 0.0)[:, None]
         bounds[g] = np.where(differs[g], reach, 0.0)
-        if means is not None:
+        if theta is not None:
             means[g][:, has_rule] = group.weight * theta[g][:, codes[has_rule]]
-    return RuleTables(np.maximum(bounds, 0.0), differs, weights, means)
+    return RuleTables(np.maximum(bounds, 0.0), differs, weights, None if theta is None else means)
 
 
 def threats(scores: np.ndarray, unasked: np.ndarray, tables: RuleTables) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -201,7 +211,7 @@ def flip_probability(
     likely = np.argsort(-posterior, kind="stable")[:_MOST_LIKELY]
     unlikely_mass = float(posterior.sum() - posterior[likely].sum())
     groups = np.flatnonzero(unasked)
-    means = tables.means[np.ix_(groups, likely)]  # [G', K, C]
+    means = tables.answer_means()[np.ix_(groups, likely)]  # [G', K, C]
     lead, rival = means[:, :, leader][:, :, None], means[:, :, rivals]
     differ = tables.differs[groups][:, leader, rivals][:, None, :]
     w = tables.weights[groups][:, None, None]
@@ -226,12 +236,41 @@ def margin_values(
     bounds = tables.bounds[:, leaders, :]  # [G, n, C]
     deficit = np.einsum("ng,gnc->nc", unasked.astype(np.float64), bounds) - gaps
     values = np.zeros(unasked.shape)
+    means = tables.answer_means()
     for g in range(unasked.shape[1]):
-        expected = posterior @ tables.means[g]  # [n, C]: E_pi[w_g q_g(r_cg)]
+        expected = posterior @ means[g]  # [n, C]: E_pi[w_g q_g(r_cg)]
         rise = bounds[g] + expected[rows, leaders][:, None] - expected
         gained = np.clip(rise, 0.0, np.maximum(deficit, 0.0)) * threat
         values[:, g] = np.where(unasked[:, g], gained.sum(axis=1) / costs[g], 0.0)
     return values
+
+
+@dataclass(frozen=True, eq=False)
+class Margins:
+    """The rule tables and, for the images still asked, their leaders, gaps and threats (:func:`threats`)."""
+
+    tables: RuleTables
+    leaders: np.ndarray
+    gaps: np.ndarray
+    threat: np.ndarray
+
+    @classmethod
+    def of(cls, scores: np.ndarray, unasked: np.ndarray, tables: RuleTables) -> Margins:
+        """The margins of running ``scores`` ``[n, C]`` with ``unasked`` ``[n, G]`` groups left."""
+        return cls(tables, *threats(scores, unasked, tables))
+
+    def sure(self, posterior: np.ndarray, unasked: np.ndarray, epsilon: float) -> np.ndarray:
+        """No class threatens the leader (``stop="margin"``), or a flip is less likely than ``epsilon`` > 0."""
+        sure = np.logical_not(self.threat.any(axis=1))
+        if epsilon > 0:
+            for i in np.flatnonzero(~sure):
+                leader, gaps, threat = self.leaders[i], self.gaps[i], self.threat[i]
+                sure[i] = flip_probability(posterior[i], leader, gaps, threat, unasked[i], self.tables) < epsilon
+        return sure
+
+    def values(self, posterior: np.ndarray, unasked: np.ndarray, costs: np.ndarray) -> np.ndarray:
+        """``[n, G]`` margin-ranking values (:func:`margin_values`)."""
+        return margin_values(posterior, self.leaders, self.gaps, self.threat, unasked, self.tables, costs)
 
 
 class TrainPool:

@@ -38,7 +38,7 @@ from cotclip.scoring.data.local import check_crop, file_ref
 from cotclip.scoring.deploy.compiled import CompiledClassifier, compile_system, read_compiled
 from cotclip.scoring.encoders import Encoder, ImageRef
 from cotclip.scoring.encoders.options import EncoderSettings
-from cotclip.scoring.similarity import MultiVectors
+from cotclip.scoring.similarity import Embeddings, MultiVectors
 from cotclip.systems.errors import DataError, EncoderError, InputError
 from cotclip.systems.model import System
 
@@ -49,6 +49,10 @@ __all__ = ["Classifier", "GroupAnswer", "ClassVote", "Explanation", "image_refs_
 
 Images = Sequence[str | Path | ImageRef] | np.ndarray | MultiVectors
 Crop = tuple[float, float, float, float]
+_NO_ANSWER_MODEL = (
+    "this classifier has no adaptive answer model; call .fit_adaptive(train_images, labels) "
+    "or export the npz from a run dir, which fits it on the run's train split"
+)
 
 
 @dataclass(frozen=True)
@@ -167,8 +171,9 @@ class Classifier:
         """The system this classifier scores."""
         return self.compiled.system
 
-    def embed(self, images: Images) -> tuple[np.ndarray, list[int], list[tuple[int, str]]]:
-        """Image embeddings ``[n_ok, d]``, the positions embedded, and ``(position, reason)`` failures."""
+    def embed(self, images: Images) -> tuple[Embeddings, list[int], list[tuple[int, str]]]:
+        """Image embeddings ``[n_ok, d]`` (multi-vectors under MaxSim), the positions embedded, and
+        ``(position, reason)`` failures."""
         if isinstance(images, MultiVectors):
             return images, list(range(len(images))), []
         if isinstance(images, np.ndarray):
@@ -179,10 +184,10 @@ class Classifier:
         encoding = self.encoder.encode_images(refs)
         return encoding.embeddings, list(encoding.ok_positions), list(encoding.failures)
 
-    def _embed_all(self, images: Images) -> np.ndarray:
+    def _embed_all(self, images: Images) -> Embeddings:
         embeddings, _, failures = self.embed(images)
         if failures:
-            names = [str(images[p]) if not isinstance(images[p], ImageRef) else images[p].source for p, _ in failures]
+            names = [_source(images[p]) for p, _ in failures]
             raise DataError(
                 f"{len(failures)} image(s) could not be read, first: {names[0]} ({failures[0][1]}); remove or fix them"
             )
@@ -236,10 +241,7 @@ class Classifier:
         Callers can ask before embedding any image.
         """
         if not self.compiled.has_adaptive:
-            return (
-                "this classifier has no adaptive answer model; call .fit_adaptive(train_images, labels) "
-                "or export the npz from a run dir, which fits it on the run's train split"
-            )
+            return _NO_ANSWER_MODEL
         if stop == "accuracy":
             return (
                 "stop='accuracy' resamples train images' answers, which a compiled classifier does not keep; "
@@ -269,31 +271,26 @@ class Classifier:
         ``AdaptiveClassifier.run``).
         """
         from cotclip.scoring.deploy.adaptive import AdaptiveClassifier, AnswerModel
+        from cotclip.scoring.deploy.adaptive_stops import AdaptivePolicy
 
         compiled = self.compiled
-        refusal = self.adaptive_refusal(stop)
-        if refusal:
-            raise InputError(refusal)
+        refusal, fit = self.adaptive_refusal(stop), compiled.adaptive
+        if refusal or fit is None:
+            raise InputError(refusal or _NO_ANSWER_MODEL)
         embeddings = self._embed_all(images)
-        thetas = tuple(compiled.adaptive_theta[:, compiled.group_slice(g)] for g in range(len(compiled.group_names)))
-        model = AnswerModel(
-            tuple(compiled.class_names),
-            tuple(compiled.group_names),
-            thetas,
-            compiled.adaptive_smoothing,
-            compiled.adaptive_counts,
-        )
-        adaptive = AdaptiveClassifier(self.system, model, compiled.adaptive_sharpness)
+        thetas = tuple(fit.theta[:, compiled.group_slice(g)] for g in range(len(compiled.group_names)))
+        model = AnswerModel(tuple(compiled.class_names), tuple(compiled.group_names), thetas, fit.smoothing, fit.counts)
+        adaptive = AdaptiveClassifier(self.system, model, fit.sharpness)
         scores = compiled.class_scores(embeddings)
-        chosen = {"rank": rank, "stop": stop, "epsilon": epsilon}
-        return adaptive.run_arrays(
-            compiled.group_probabilities(embeddings),
-            scores,
-            np.argmax(scores, axis=1),
-            threshold=threshold,
-            budget=budget,
-            **{key: value for key, value in chosen.items() if value is not None},
+        defaults = AdaptivePolicy()
+        policy = AdaptivePolicy(
+            threshold,
+            budget,
+            defaults.rank if rank is None else rank,
+            defaults.stop if stop is None else stop,
+            defaults.epsilon if epsilon is None else epsilon,
         )
+        return adaptive.run_policy(compiled.group_probabilities(embeddings), scores, policy, np.argmax(scores, axis=1))
 
     def explain(self, image: str | Path | ImageRef | np.ndarray, top_k: int = 3) -> Explanation:
         """Per-group answers for one image and, for the ``top_k`` classes, which rules voted."""
@@ -327,6 +324,11 @@ class Classifier:
             if answers[g].option_index == rule:
                 agreeing.append(name)
         return ClassVote(self.compiled.class_names[c], score, probability, agreeing, votes)
+
+
+def _source(image: object) -> str:
+    """How a message names an image the encoder could not read."""
+    return image.source if isinstance(image, ImageRef) else str(image)
 
 
 def _softmax_rows(scores: np.ndarray) -> np.ndarray:

@@ -43,214 +43,33 @@ The ``adaptive_*`` arrays (all or none) hold the answer model of
 :mod:`cotclip.scoring.deploy.adaptive`, fitted on labelled train images, so that the classifier
 can question images adaptively; files without them still classify with every group.
 
-Scores follow :func:`cotclip.scoring.scorer.class_scores` exactly (a test pins it).
+This module builds (:func:`compile_system`), writes and reads the file; the classifier itself
+and its scoring live in :mod:`cotclip.scoring.deploy.compiled_classifier`, whose names are
+re-exported here. Scores follow :func:`cotclip.scoring.scorer.class_scores` exactly (a test pins it).
 """
 
 from __future__ import annotations
 
-import json
 import zipfile
-from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from cotclip.scoring.deploy.compiled_classifier import COMPILED_FORMAT, AdaptiveArrays, CompiledClassifier
 from cotclip.scoring.deploy.compiled_maxsim import maxsim_problems, maxsim_prompts, read_maxsim
 from cotclip.scoring.encoders import Encoder, l2_normalize
-from cotclip.scoring.similarity import MultiVectors, averaged_maxsim, maxsim, normalize_embeddings, similarity_of
 from cotclip.systems.errors import InputError
 from cotclip.systems.model import System
 
-__all__ = ["COMPILED_FORMAT", "CompiledClassifier", "compile_system", "write_compiled", "read_compiled"]
-
-COMPILED_FORMAT = "cotclip.compiled/1"
-_LOG_FLOOR = 1e-12  # the scorer's floor under log(probability)
-
-
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = logits - logits.max(axis=-1, keepdims=True)
-    exp = np.exp(shifted)
-    return exp / exp.sum(axis=-1, keepdims=True)
-
-
-@dataclass(frozen=True, eq=False)
-class CompiledClassifier:
-    """A system whose prompts are already embedded; scores image embeddings with numpy only."""
-
-    encoder_identity: str
-    encoder_spec: str
-    class_names: list[str]
-    group_names: list[str]
-    group_offsets: np.ndarray
-    option_texts: list[str]
-    option_embeddings: np.ndarray
-    rules: np.ndarray
-    group_weights: np.ndarray
-    temperature: float
-    aggregation: str
-    name_prior_weight: float
-    name_embeddings: np.ndarray
-    system_json: str
-    adaptive_theta: np.ndarray | None = None
-    adaptive_sharpness: float | None = None
-    adaptive_smoothing: float | None = None
-    adaptive_counts: np.ndarray | None = None
-    similarity: str = "cosine"
-    option_token_offsets: np.ndarray | None = None
-    option_template_starts: np.ndarray | None = None
-    name_token_offsets: np.ndarray | None = None
-
-    @property
-    def n_options(self) -> int:
-        """Number of options over all groups."""
-        return len(self.option_texts)
-
-    @property
-    def has_adaptive(self) -> bool:
-        """Whether an answer model for adaptive questioning is included."""
-        return self.adaptive_theta is not None
-
-    @property
-    def system(self) -> System:
-        """The system this classifier was compiled from."""
-        return System.from_data(json.loads(self.system_json))
-
-    @property
-    def dim(self) -> int:
-        """Embedding width the image encoder must produce."""
-        return int(self.option_embeddings.shape[1])
-
-    def group_slice(self, group_index: int) -> slice:
-        """The columns of ``option_embeddings`` that belong to one group."""
-        return slice(int(self.group_offsets[group_index]), int(self.group_offsets[group_index + 1]))
-
-    def _checked(self, image_embeddings):
-        if self.similarity == "maxsim" or isinstance(image_embeddings, MultiVectors):
-            if (
-                not isinstance(image_embeddings, MultiVectors)
-                or self.similarity != "maxsim"
-                or image_embeddings.dim != self.dim
-            ):
-                raise InputError(
-                    f"this classifier needs {self.similarity} image embeddings of width {self.dim}, got "
-                    f"{similarity_of(image_embeddings)} "
-                    f"ones of shape {image_embeddings.shape}; embed the images with the encoder (and --similarity) it "
-                    "was compiled for"
-                )
-            return normalize_embeddings(image_embeddings)
-        image_embeddings = np.asarray(image_embeddings, dtype=np.float32)
-        if image_embeddings.ndim != 2 or image_embeddings.shape[1] != self.dim:
-            raise InputError(
-                f"image embeddings have shape {image_embeddings.shape} but this classifier needs [N, {self.dim}]; "
-                "embed the images with the encoder it was compiled for"
-            )
-        return l2_normalize(image_embeddings)  # as ImageSet does on entry
-
-    def _option_probabilities(self, images: np.ndarray, temperature: float | None) -> np.ndarray:
-        """``[Q, N]`` per-group softmax, option-major (rows contiguous, as the scorer lays it out)."""
-        temp = self.temperature if temperature is None else temperature
-        if self.similarity == "maxsim":
-            logits = averaged_maxsim(
-                self.option_embeddings, self.option_token_offsets, self.option_template_starts, images
-            )
-        else:
-            logits = self.option_embeddings @ images.T
-        logits *= np.float32(1.0 / temp)
-        starts = self.group_offsets[:-1]
-        group_of = np.repeat(np.arange(len(starts)), np.diff(self.group_offsets))
-        logits -= np.take(np.maximum.reduceat(logits, starts, axis=0), group_of, axis=0)
-        np.exp(logits, out=logits)
-        logits /= np.take(np.add.reduceat(logits, starts, axis=0), group_of, axis=0)
-        return logits
-
-    def group_probabilities(self, image_embeddings: np.ndarray, temperature: float | None = None) -> list[np.ndarray]:
-        """One ``[N, k_g]`` softmax over each group's option cosines divided by the temperature."""
-        probabilities = self._option_probabilities(self._checked(image_embeddings), temperature).T
-        return [probabilities[:, self.group_slice(g)] for g in range(len(self.group_names))]
-
-    @cached_property
-    def rule_matrix(self) -> np.ndarray:
-        """``[Q, C]``: the group weight where class ``c``'s rule picks option ``q``, else 0."""
-        matrix = np.zeros((self.n_options, len(self.class_names)), dtype=np.float32)
-        classes, groups = np.nonzero(self.rules >= 0)
-        matrix[self.group_offsets[groups] + self.rules[classes, groups], classes] = self.group_weights[groups]
-        return matrix
-
-    def class_scores(self, image_embeddings: np.ndarray, temperature: float | None = None) -> np.ndarray:
-        """``[N, C]`` class scores of L2-normalised image embeddings (see the scorer's formula)."""
-        images = self._checked(image_embeddings)
-        probabilities = self._option_probabilities(images, temperature)
-        if self.aggregation == "log_prob_sum":
-            np.log(np.maximum(probabilities, _LOG_FLOOR, out=probabilities), out=probabilities)
-        scores = probabilities.T @ self.rule_matrix
-        if self.name_prior_weight > 0:
-            temp = self.temperature if temperature is None else temperature
-            names = (
-                maxsim(MultiVectors(self.name_embeddings, self.name_token_offsets), images).T
-                if self.similarity == "maxsim"
-                else images @ self.name_embeddings.T
-            )
-            prior = _softmax(names * np.float32(1.0 / temp))
-            if self.aggregation == "log_prob_sum":
-                prior = np.log(np.maximum(prior, _LOG_FLOOR))
-            scores += np.float32(self.name_prior_weight) * prior
-        return scores
-
-    def predict_indices(self, image_embeddings: np.ndarray, temperature: float | None = None) -> np.ndarray:
-        """Index of the best class per image (ties resolve to the first class in system order)."""
-        return np.argmax(self.class_scores(image_embeddings, temperature), axis=1)
-
-    def to_arrays(self) -> dict[str, np.ndarray]:
-        """The arrays written to the ``.npz`` file (see the module docstring)."""
-        return {
-            "format": np.array(COMPILED_FORMAT),
-            "encoder_identity": np.array(self.encoder_identity),
-            "encoder_spec": np.array(self.encoder_spec),
-            "class_names": np.array(self.class_names, dtype=str),
-            "group_names": np.array(self.group_names, dtype=str),
-            "group_offsets": np.asarray(self.group_offsets, dtype=np.int64),
-            "option_texts": np.array(self.option_texts, dtype=str),
-            "option_embeddings": np.asarray(self.option_embeddings, dtype=np.float32),
-            "rules": np.asarray(self.rules, dtype=np.int64),
-            "group_weights": np.asarray(self.group_weights, dtype=np.float32),
-            "temperature": np.array(self.temperature, dtype=np.float64),
-            "aggregation": np.array(self.aggregation),
-            "name_prior_weight": np.array(self.name_prior_weight, dtype=np.float64),
-            "name_embeddings": np.asarray(self.name_embeddings, dtype=np.float32),
-            "system_json": np.array(self.system_json),
-            "similarity": np.array(self.similarity),
-            **self._adaptive_arrays(),
-            **{k: np.asarray(getattr(self, k), dtype=np.int64) for k in _MAXSIM if getattr(self, k) is not None},
-        }
-
-    def _adaptive_arrays(self) -> dict[str, np.ndarray]:
-        if not self.has_adaptive:
-            return {}
-        return {
-            "adaptive_theta": np.asarray(self.adaptive_theta, dtype=np.float64),
-            "adaptive_sharpness": np.array(self.adaptive_sharpness, dtype=np.float64),
-            "adaptive_smoothing": np.array(self.adaptive_smoothing, dtype=np.float64),
-            "adaptive_counts": np.asarray(self.adaptive_counts, dtype=np.float64),
-        }
-
-    def to_dict(self) -> dict[str, Any]:
-        """Summary of the classifier (no arrays): identity, sizes and scoring knobs."""
-        return {
-            "format": COMPILED_FORMAT,
-            "encoder_identity": self.encoder_identity,
-            "encoder_spec": self.encoder_spec,
-            "classes": list(self.class_names),
-            "groups": list(self.group_names),
-            "n_options": self.n_options,
-            "similarity": self.similarity,
-            "dim": self.dim,
-            "temperature": self.temperature,
-            "aggregation": self.aggregation,
-            "name_prior_weight": self.name_prior_weight,
-            "adaptive": self.has_adaptive,
-        }
+__all__ = [
+    "COMPILED_FORMAT",
+    "AdaptiveArrays",
+    "CompiledClassifier",
+    "compile_system",
+    "write_compiled",
+    "read_compiled",
+]
 
 
 def _option_embeddings(system: System, encoder: Encoder) -> tuple[np.ndarray, list[str]]:
@@ -315,13 +134,12 @@ def write_compiled(compiled: CompiledClassifier, path: str | Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
     with open(partial, "wb") as handle:
-        np.savez(handle, **compiled.to_arrays())
+        np.savez(handle, allow_pickle=False, **compiled.to_arrays())
     partial.replace(path)
     return path
 
 
 _STRINGS = ("encoder_identity", "encoder_spec", "aggregation", "system_json")
-_MAXSIM = ("option_token_offsets", "option_template_starts", "name_token_offsets")
 _ARRAYS = ("group_offsets", "option_embeddings", "rules", "group_weights", "name_embeddings")
 
 
@@ -350,8 +168,15 @@ def read_compiled(path: str | Path) -> CompiledClassifier:
     if missing:
         raise InputError(f"{path} lacks array(s) {', '.join(missing)}; re-export it with `cotclip export --format npz`")
     compiled = CompiledClassifier(
-        **{k: str(arrays[k]) for k in _STRINGS},
-        **{k: arrays[k] for k in _ARRAYS},
+        encoder_identity=str(arrays["encoder_identity"]),
+        encoder_spec=str(arrays["encoder_spec"]),
+        aggregation=str(arrays["aggregation"]),
+        system_json=str(arrays["system_json"]),
+        group_offsets=arrays["group_offsets"],
+        option_embeddings=arrays["option_embeddings"],
+        rules=arrays["rules"],
+        group_weights=arrays["group_weights"],
+        name_embeddings=arrays["name_embeddings"],
         class_names=[str(c) for c in arrays["class_names"]],
         group_names=[str(g) for g in arrays["group_names"]],
         option_texts=[str(o) for o in arrays["option_texts"]],
@@ -403,10 +228,9 @@ def _check_shapes(compiled: CompiledClassifier, path: Path) -> None:
         problems.append("name_embeddings do not match the classes")
     if compiled.aggregation not in ("prob_sum", "log_prob_sum") or not compiled.temperature > 0:
         problems.append("aggregation/temperature invalid")
-    if compiled.has_adaptive and (
-        compiled.adaptive_theta.shape != (n_classes, n_options)
-        or compiled.adaptive_counts.shape != (n_classes,)
-        or not compiled.adaptive_sharpness > 0
+    fit = compiled.adaptive
+    if fit is not None and (
+        fit.theta.shape != (n_classes, n_options) or fit.counts.shape != (n_classes,) or not fit.sharpness > 0
     ):
         problems.append("the adaptive model does not match the classes/options")
     if problems:

@@ -9,17 +9,15 @@ boundaries over the texts), the class-name prompts likewise with ``name_token_of
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
+from cotclip.scoring.deploy.compiled_classifier import MAXSIM_OFFSETS, CompiledClassifier
 from cotclip.scoring.encoders import Encoder
 from cotclip.scoring.similarity import MultiVectors, normalize_embeddings
 from cotclip.systems.errors import InputError
 from cotclip.systems.model import System
-
-if TYPE_CHECKING:
-    from cotclip.scoring.deploy.compiled import CompiledClassifier
 
 __all__ = ["maxsim_prompts", "read_maxsim", "maxsim_problems"]
 
@@ -64,16 +62,10 @@ def read_maxsim(arrays: dict[str, np.ndarray], path: Path) -> dict[str, Any]:
         return {}
     if similarity != "maxsim":
         raise InputError(f"{path} needs similarity {similarity!r}, which this cotclip does not know; re-export it")
-    missing = [k for k in ("option_token_offsets", "option_template_starts", "name_token_offsets") if k not in arrays]
+    missing = [k for k in MAXSIM_OFFSETS if k not in arrays]
     if missing:
         raise InputError(f"{path} is a maxsim classifier without {', '.join(missing)}; re-export it")
-    return {
-        "similarity": similarity,
-        **{
-            k: arrays[k].astype(np.int64)
-            for k in ("option_token_offsets", "option_template_starts", "name_token_offsets")
-        },
-    }
+    return {"similarity": similarity, **{k: arrays[k].astype(np.int64) for k in MAXSIM_OFFSETS}}
 
 
 def _valid_offsets(offsets: np.ndarray, total: int) -> bool:
@@ -89,20 +81,17 @@ def _valid_offsets(offsets: np.ndarray, total: int) -> bool:
 def maxsim_problems(compiled: CompiledClassifier) -> list[str]:
     """What is inconsistent in the MaxSim arrays of ``compiled`` (empty when nothing)."""
     problems = []
-    tokens, texts = compiled.option_embeddings, compiled.option_token_offsets
+    tokens, (texts, templates, name_offsets) = compiled.option_embeddings, compiled.maxsim_offsets
     if tokens.ndim != 2 or not _valid_offsets(texts, tokens.shape[0]):
         problems.append("option_token_offsets do not cut option_embeddings into texts")
-    elif (
-        not _valid_offsets(compiled.option_template_starts, len(texts) - 1)
-        or len(compiled.option_template_starts) != compiled.n_options + 1
-    ):
+    elif not _valid_offsets(templates, len(texts) - 1) or len(templates) != compiled.n_options + 1:
         problems.append("option_template_starts do not group the texts into the options")
     names = compiled.name_embeddings
     if compiled.name_prior_weight > 0 and (
         names.ndim != 2
         or names.shape[1] != tokens.shape[1]
-        or not _valid_offsets(compiled.name_token_offsets, names.shape[0])
-        or len(compiled.name_token_offsets) != len(compiled.class_names) + 1
+        or not _valid_offsets(name_offsets, names.shape[0])
+        or len(name_offsets) != len(compiled.class_names) + 1
     ):
         problems.append("name_embeddings/name_token_offsets do not match the classes")
     return problems

@@ -245,3 +245,33 @@ def test_flip_stop_needs_prob_sum(world_sets):
     log_system = system.evolve(scoring={**system.scoring.model_dump(), "aggregation": "log_prob_sum"})
     with pytest.raises(InputError, match="prob_sum"):
         AdaptiveClassifier.fit(log_system, train).run(held_out, stop="flip")
+
+
+def test_the_flip_stop_and_margin_ranking_refuse_tables_without_an_answer_model():
+    from cotclip.scoring.deploy.adaptive_stops import flip_probability, margin_values, rule_tables
+
+    tables = rule_tables(_tiny_system())  # no theta: bounds only
+    assert tables.means is None
+    posterior, unasked = np.array([0.5, 0.5]), np.array([True, True])
+    with pytest.raises(InputError, match=r"rule_tables\(system, theta\)"):
+        flip_probability(posterior, 0, np.array([0.0, 0.1]), np.array([False, True]), unasked, tables)
+    with pytest.raises(InputError, match=r"rule_tables\(system, theta\)"):
+        leaders, gaps, threat = np.array([0]), np.zeros((1, 2)), np.ones((1, 2), bool)
+        margin_values(posterior[None], leaders, gaps, threat, unasked[None], tables, np.ones(2))
+
+
+def test_a_policy_run_equals_the_same_settings_as_arguments():
+    from cotclip.scoring.deploy.adaptive_stops import AdaptivePolicy
+
+    system = _tiny_system(weights=(3.0, 1.0))
+    probabilities = [np.array([[0.9, 0.05, 0.05], [0.1, 0.8, 0.1]]), np.array([[0.0, 1.0, 0.0], [0.5, 0.5, 0.0]])]
+    train = [np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]), np.array([[0.4, 0.3, 0.3], [0.3, 0.4, 0.3]])]
+    answers = answer_model_from_probabilities(train, np.array([0, 1]), system.classes, system.group_names)
+    classifier = AdaptiveClassifier(system, answers, sharpness=1.0)
+    scores = group_terms(system, probabilities).sum(axis=0)
+    by_arguments = classifier.run_arrays(probabilities, scores, threshold=None, stop="flip", epsilon=0.2)
+    by_policy = classifier.run_policy(probabilities, scores, AdaptivePolicy(None, None, "gain", "flip", 0.2))
+    assert by_policy.to_dict() == by_arguments.to_dict()
+    np.testing.assert_array_equal(by_policy.asked, by_arguments.asked)
+    with pytest.raises(InputError, match="unknown stop 'sometimes'"):
+        classifier.run_policy(probabilities, scores, AdaptivePolicy(stop="sometimes"))

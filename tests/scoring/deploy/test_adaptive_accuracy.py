@@ -7,12 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from cotclip.scoring.deploy.adaptive import (
-    AdaptiveClassifier,
-    _log_softmax,
-    answer_model_from_probabilities,
-    group_terms,
-)
+from cotclip.scoring.deploy.adaptive import AdaptiveClassifier, answer_model_from_probabilities, group_terms
+from cotclip.scoring.deploy.adaptive_model import log_softmax
 from cotclip.scoring.deploy.adaptive_stops import TrainPool, accuracy_gain
 from cotclip.systems.errors import InputError
 
@@ -88,7 +84,7 @@ def test_accuracy_stop_stops_only_where_the_gain_is_below_epsilon(aggregation):
         result = runs[2]
         for i in np.flatnonzero(~result.asked.all(axis=1)):
             running = terms[result.asked[i], i].sum(axis=0)
-            posterior = np.exp(_log_softmax(classifier.sharpness * running))
+            posterior = np.exp(log_softmax(classifier.sharpness * running))
             assert accuracy_gain(running, posterior, ~result.asked[i], classifier.pool) < 0.2
             assert result.predictions[i] == running.argmax()
             stopped_early += 1

@@ -144,3 +144,27 @@ def test_wrong_embedding_width_is_an_input_error(world_setup, tmp_path: Path):
     compiled = compile_system(system, encoder)
     with pytest.raises(InputError, match="embed the images with the encoder"):
         compiled.class_scores(embeddings[:, :3])
+
+
+def test_an_adaptive_model_comes_whole_or_not_at_all(world_setup):
+    from dataclasses import replace
+
+    system, encoder, _, _ = world_setup
+    compiled = compile_system(system, encoder)
+    assert compiled.adaptive is None and not compiled.has_adaptive
+    with pytest.raises(ValueError, match="pass all four or none"):
+        replace(compiled, adaptive_theta=np.full((len(system.classes), compiled.n_options), 0.1))
+    whole = replace(
+        compiled,
+        adaptive_theta=np.full((len(system.classes), compiled.n_options), 0.1),
+        adaptive_sharpness=2.0,
+        adaptive_smoothing=0.5,
+        adaptive_counts=np.ones(len(system.classes)),
+    )
+    assert whole.has_adaptive and whole.adaptive is not None and whole.adaptive.sharpness == 2.0
+
+
+def test_a_cosine_classifier_has_no_token_offsets_to_give(world_setup):
+    system, encoder, _, _ = world_setup
+    with pytest.raises(InputError, match="has no token offsets"):
+        _ = compile_system(system, encoder).maxsim_offsets
