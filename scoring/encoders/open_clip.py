@@ -21,7 +21,8 @@ from typing import Any
 import numpy as np
 
 from cotclip.scoring.encoders._base import ImageEncoding, ImageRef, l2_normalize
-from cotclip.scoring.encoders.hf import UNREADABLE_IMAGE_ERRORS, hub_offline
+from cotclip.scoring.encoders.hf import UNREADABLE_IMAGE_ERRORS
+from cotclip.scoring.encoders.hf_hub import hub_offline
 from cotclip.systems.errors import EncoderError
 
 __all__ = ["OpenClipEncoder", "load_encoder", "INSTALL_HINT"]

@@ -76,11 +76,13 @@ REACH: dict[str, tuple[str, ...]] = {
     "scoring/cache.py": ("evaluate", "baseline", "optimize", "review", "export", "demo"),
     "scoring/deploy/classifier.py": ("predict",),
     "scoring/deploy/compiled.py": ("predict",),
+    "scoring/deploy/compiled_classifier.py": ("predict",),
     "scoring/data/": DATA,
     "scoring/encoders/": ENCODERS,
     "scoring/deploy/compiled_maxsim.py": ("predict", "export"),
     "scoring/registry.py::load_encoder": ENCODERS,
     "scoring/similarity.py": ENCODERS,
+    "scoring/embedding.py::_joined": ENCODERS,  # an encoder whose embeddings contradict its --similarity
     "cotclip/cli/transfer_cmds.py": ("transfer",),
     "scoring/evaluation.py": ("evaluate", "baseline"),
     "scoring/registry.py::load_dataset": (*DATA, "propose"),
