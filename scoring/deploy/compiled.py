@@ -167,6 +167,7 @@ def read_compiled(path: str | Path) -> CompiledClassifier:
     ]
     if missing:
         raise InputError(f"{path} lacks array(s) {', '.join(missing)}; re-export it with `cotclip export --format npz`")
+    _check_kinds(arrays, path)
     compiled = CompiledClassifier(
         encoder_identity=str(arrays["encoder_identity"]),
         encoder_spec=str(arrays["encoder_spec"]),
@@ -190,6 +191,22 @@ def read_compiled(path: str | Path) -> CompiledClassifier:
 
 
 _ADAPTIVE = ("adaptive_theta", "adaptive_sharpness", "adaptive_smoothing", "adaptive_counts")
+_NUMBERS = ("temperature", "name_prior_weight", "adaptive_sharpness", "adaptive_smoothing")
+_NAMES = ("class_names", "group_names", "option_texts")
+
+
+def _check_kinds(arrays: dict[str, np.ndarray], path: Path) -> None:
+    """Numbers are numeric scalars, name lists are 1-D and the other arrays numeric (else InputError)."""
+    wrong = [k for k in _NUMBERS if k in arrays and (arrays[k].shape != () or arrays[k].dtype.kind not in "iuf")]
+    wrong += [k for k in _NAMES if arrays[k].ndim != 1]
+    wrong += [
+        k for k in (*_ARRAYS, "adaptive_theta", "adaptive_counts") if k in arrays and arrays[k].dtype.kind not in "iuf"
+    ]
+    if wrong:
+        raise InputError(
+            f"{path} has array(s) of the wrong kind ({', '.join(wrong)}); "
+            "re-export it with `cotclip export --format npz`"
+        )
 
 
 def _read_adaptive(arrays: dict[str, np.ndarray], path: Path) -> dict[str, Any]:
@@ -214,16 +231,19 @@ def _check_shapes(compiled: CompiledClassifier, path: Path) -> None:
         problems.extend(maxsim_problems(compiled))
     elif compiled.option_embeddings.ndim != 2 or compiled.option_embeddings.shape[0] != n_options:
         problems.append("option_embeddings/option_texts disagree")
-    if compiled.group_offsets.shape != (n_groups + 1,) or int(compiled.group_offsets[-1]) != n_options:
+    offsets_cover = compiled.group_offsets.shape == (n_groups + 1,) and int(compiled.group_offsets[-1]) == n_options
+    if not offsets_cover:
         problems.append("group_offsets do not cover the options")
     if compiled.rules.shape != (n_classes, n_groups) or compiled.group_weights.shape != (n_groups,):
         problems.append("rules/group_weights have the wrong shape")
-    elif np.any(compiled.rules >= np.diff(compiled.group_offsets)[None, :]) or np.any(compiled.rules < -1):
+    elif offsets_cover and (
+        np.any(compiled.rules >= np.diff(compiled.group_offsets)[None, :]) or np.any(compiled.rules < -1)
+    ):
         problems.append("a rule index is out of range")
     if (
         compiled.similarity == "cosine"
         and compiled.name_prior_weight > 0
-        and compiled.name_embeddings.shape != (n_classes, compiled.dim)
+        and compiled.name_embeddings.shape != (n_classes, *compiled.option_embeddings.shape[1:])
     ):
         problems.append("name_embeddings do not match the classes")
     if compiled.aggregation not in ("prob_sum", "log_prob_sum") or not compiled.temperature > 0:

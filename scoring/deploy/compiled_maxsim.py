@@ -89,7 +89,7 @@ def maxsim_problems(compiled: CompiledClassifier) -> list[str]:
     names = compiled.name_embeddings
     if compiled.name_prior_weight > 0 and (
         names.ndim != 2
-        or names.shape[1] != tokens.shape[1]
+        or names.shape[1:] != tokens.shape[1:]
         or not _valid_offsets(name_offsets, names.shape[0])
         or len(name_offsets) != len(compiled.class_names) + 1
     ):

@@ -115,6 +115,14 @@ def _rewrite(path: Path, **changes) -> Path:
         ({"aggregation": np.array("max")}, "aggregation"),
         ({"option_embeddings": np.array([None, 1], dtype=object)}, "not a readable"),
         ({"adaptive_theta": np.full((16, 51), 0.1)}, "partial adaptive model"),
+        # untrusted shapes and kinds that used to escape as TypeError/ValueError/IndexError tracebacks
+        ({"temperature": np.array([1.0, 2.0])}, "wrong kind (temperature)"),
+        ({"temperature": np.array("hot")}, "wrong kind (temperature)"),
+        ({"name_prior_weight": np.array([0.5, 0.5])}, "wrong kind (name_prior_weight)"),
+        ({"class_names": np.array("Absol")}, "wrong kind (class_names)"),
+        ({"option_embeddings": np.full((51, 8), "x")}, "wrong kind (option_embeddings)"),
+        ({"option_embeddings": np.ones(51, np.float32), "name_prior_weight": np.array(0.5)}, "name_embeddings"),
+        ({"group_offsets": np.zeros((2, 2), np.int64)}, "group_offsets do not cover"),
     ],
 )
 def test_malformed_files_are_one_line_input_errors(world_setup, tmp_path: Path, changes, message):
