@@ -138,6 +138,7 @@ def _proposer(
                 budget=budget,
                 prompts_dir=prompts_dir,
                 concurrency=options["concurrency"],
+                seed=options["seed"],
             )
         return
     yield LLMProposer(
@@ -145,6 +146,7 @@ def _proposer(
         budget=budget,
         prompts_dir=prompts_dir,
         concurrency=options["concurrency"],
+        seed=options["seed"],
     )
 
 

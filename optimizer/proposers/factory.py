@@ -116,7 +116,9 @@ def build_proposer(
     if proposer_mode(config) == "staged":
         return _staged(config, client, data, on_step)
     prompts_dir = run_prompts_dir(config, client, run, task, data.train, data.val)
-    return LLMProposer(client, budget=_budget(config), prompts_dir=prompts_dir, concurrency=concurrency)
+    return LLMProposer(
+        client, budget=_budget(config), prompts_dir=prompts_dir, concurrency=concurrency, seed=config.seed
+    )
 
 
 def _staged(config: RunConfig, client: Any, data: RunData, on_step: Callable[[str], None] | None) -> Any:

@@ -61,6 +61,8 @@ EMPHASES = (
 
 #: Seed distance between the revisions of one parent (a prime, far from the 1000 per attempt).
 _REVISION_SEED_STEP = 7919
+#: Seed distance between runs of different ``seed`` (a prime beyond any request's own offsets).
+_RUN_SEED_STEP = 1_000_003
 
 
 def _now() -> str:
@@ -71,6 +73,8 @@ class LLMProposer:
     """A :class:`~cotclip.optimizer.proposers._base.Proposer` backed by any DSPy LM.
 
     ``concurrency``: how many LLM calls may be in flight at once (1: one after the other).
+    ``seed``: the run's seed; every request's sampling seed is offset by it, so runs of
+    different seeds ask different samples (seed 0 asks what it always asked).
     """
 
     def __init__(
@@ -82,8 +86,10 @@ class LLMProposer:
         max_attempts: int = 3,
         temperature_step: float = 0.15,
         concurrency: int = 1,
+        seed: int = 0,
     ) -> None:
         self.client = client
+        self.seed_offset = _RUN_SEED_STEP * seed
         self.budget = budget or Budget()
         self.prompts_dir = prompts_dir
         self.max_attempts = max(1, max_attempts)
@@ -136,7 +142,7 @@ class LLMProposer:
                 "candidate": index + 1,
                 "emphasis": emphasis,
                 "temperature": round(temperature, 3),
-                "seed": index,
+                "seed": self.seed_offset + index,
             }
             log: list[dict[str, Any]] = []
             try:
@@ -189,8 +195,8 @@ class LLMProposer:
 
         Each slot holds the revised system or the error that revision ended with
         (:class:`ProposerError`, :class:`LLMServerError`, :class:`BudgetExhaustedError`).
-        Revision ``i`` is asked with seed ``len(history) + 7919 * i``, so the ``n``
-        answers differ (revision 0 is exactly what :meth:`revise` asks).
+        Revision ``i`` is asked with seed ``len(history) + 7919 * i`` (plus the run's
+        offset), so the ``n`` answers differ (revision 0 is exactly what :meth:`revise` asks).
         """
         max_groups, max_options = self._limits or (
             max(len(system.groups) + 1, 5),
@@ -212,7 +218,7 @@ class LLMProposer:
             meta = {
                 "method": "llm-revise",
                 "temperature": self.client.config.temperature,
-                "seed": len(history) + _REVISION_SEED_STEP * index,
+                "seed": self.seed_offset + len(history) + _REVISION_SEED_STEP * index,
             }
             log: list[dict[str, Any]] = []
             try:

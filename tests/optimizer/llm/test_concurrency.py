@@ -112,6 +112,14 @@ def test_proposals_are_identical_at_any_concurrency(slow_server, concurrency, tm
     assert slow_server.peak == concurrency
 
 
+def test_a_run_seed_asks_other_samples_and_seed_0_asks_what_it_always_asked(slow_server):
+    task = ProposalTask(tuple(CLASSES), n_candidates=2)
+    seeded = LLMProposer(client(slow_server.api_base), seed=2).propose(task)
+    assert [s.groups[0].options[0] for s in seeded] == [f"a look {2 * 1_000_003 + i}" for i in range(2)]
+    plain = LLMProposer(client(slow_server.api_base)).propose(task)
+    assert [s.groups[0].options[0] for s in plain] == ["a look 0", "a look 1"]
+
+
 def test_revisions_go_out_together_and_differ(slow_server):
     fake_diagnostics = SimpleNamespace(
         accuracy=0.5,
