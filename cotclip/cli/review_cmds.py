@@ -16,8 +16,8 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
-from cotclip._export import is_run_dir, load_system_or_run, run_model_spec
-from cotclip._review import review, review_session
+from cotclip._export import load_system_or_run, run_model_spec
+from cotclip._review import review, review_page
 from cotclip.cli._adaptive_options import (
     AdaptiveBudget,
     AdaptiveEpsilon,
@@ -54,23 +54,18 @@ def _apply(run: Path, version: int | None, edits_path: Path, cache_dir: str | No
 
 
 def _serve(run: Path, version: int | None, port: int, open_browser: bool, cache_dir: str | None) -> None:
-    from cotclip.optimizer.review.server import make_server
-
-    session = review_session(run, version, cache_dir)
-    server = make_server(session, port)
+    page = review_page(run, version=version, port=port, cache_dir=cache_dir)
     console.print(
-        escape(f"reviewing {run} version {session.record.version_id} ({session.why}) at {server.url} (Ctrl-C to stop)"),
+        escape(f"reviewing {run} version {page.version} ({page.why}) at {page.url} (Ctrl-C to stop)"),
         soft_wrap=True,
         highlight=False,
     )
     if open_browser:
-        webbrowser.open(server.url)
+        webbrowser.open(page.url)
     try:
-        server.serve_forever()
+        page.serve_forever()
     except KeyboardInterrupt:
         err_console.print("stopped")
-    finally:
-        server.httpd.server_close()
 
 
 @app.command("review")
@@ -106,10 +101,6 @@ def review_command(
     option: null removes a rule; template index 0 is the main prompt,
     1.. its variants; unlock_rule and unlock_group undo locks.
     """
-    if not is_run_dir(run):
-        raise InputError(
-            f"{run} is not a run dir (no versions/ or run.yaml); pass runs/<name> made by `cotclip optimize`"
-        )
     if apply is not None:
         _apply(run, version, apply, cache_dir, as_json)
     else:

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from cotclip._transfer import TransferTable, transfer
 from cotclip.cli._app import app, console, emit_json
 from cotclip.cli._options import (
     CacheDir,
@@ -18,8 +19,6 @@ from cotclip.cli._options import (
     encoder_settings,
 )
 from cotclip.optimizer.loop.result import HeldOutScore
-from cotclip.optimizer.loop.transfer import TransferTable, transfer_run
-from cotclip.systems.errors import InputError
 
 __all__ = ["transfer_command"]
 
@@ -60,10 +59,8 @@ def transfer_command(
     The first row is the encoder the run was optimized on. --encoder-option, --similarity and
     --trust-remote-code apply to the --model encoders; the run's own encoder keeps its settings.
     """
-    if not model:
-        raise InputError("pass at least one --model to transfer to, e.g. --model synthetic:variant:1")
     settings = encoder_settings(encoder_option, similarity, trust_remote_code)
-    table = transfer_run(run, model, settings=settings, data=data, cache_dir=str(cache_dir) if cache_dir else None)
+    table = transfer(run, model or [], data=data, cache_dir=cache_dir, encoder=settings)
     if as_json:
         emit_json(table.to_dict())
         return

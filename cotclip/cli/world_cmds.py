@@ -12,10 +12,10 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from cotclip._systems import FORMATS
+from cotclip._world import describe_world, world_notes, world_oracle
 from cotclip.cli._app import app, console, emit_json
-from cotclip.scoring.simulation.world import World, load_world
-from cotclip.systems.errors import InputError
-from cotclip.systems.io import SYSTEM_DUMPERS, save_system
+from cotclip.scoring.simulation import World
 
 __all__ = ["world_app", "describe_command", "oracle_command", "notes_command"]
 
@@ -27,10 +27,6 @@ world_app = typer.Typer(
 app.add_typer(world_app, name="world")
 
 _WORLD_HELP = "A preset (pokemon-like, large) or a world .yaml file (synthetic: prefix optional)."
-
-
-def _load(spec: str) -> World:
-    return load_world(spec.strip().removeprefix("synthetic:"))
 
 
 def _print(text: str) -> None:
@@ -65,18 +61,15 @@ def describe_command(
     split_seed: int = typer.Option(0, "--split-seed", help="Seed of the train/val/test split."),
 ) -> None:
     """Print classes, groups, visibilities and the name-baseline and oracle accuracies per split."""
-    if temperature is not None and temperature <= 0:
-        raise InputError(f"--temperature must be positive (got {temperature}); try 0.05")
-    built = _load(world)
-    from cotclip.scoring.simulation.report import describe_world  # the scorer is loaded only when needed
-
-    report = describe_world(built, temperature=temperature, split_seed=split_seed)
+    described = describe_world(world, temperature=temperature, split_seed=split_seed)
     if as_json:
-        emit_json(report.to_dict())
+        emit_json(described.to_dict())
         return
-    _print_structure(built)
-    table = Table("split", "images", "name baseline", "oracle", title=f"accuracy (temperature {report.temperature:g})")
-    for row in report.accuracies:
+    _print_structure(described.world)
+    table = Table(
+        "split", "images", "name baseline", "oracle", title=f"accuracy (temperature {described.temperature:g})"
+    )
+    for row in described.report.accuracies:
         table.add_row(row.split, str(row.n), f"{row.name_baseline:.1%}", f"{row.oracle:.1%}")
     console.print(table)
 
@@ -85,13 +78,10 @@ def describe_command(
 def oracle_command(
     world: str = typer.Argument(..., help=_WORLD_HELP),
     out: Path = typer.Option(..., "--out", "-o", help="File to write the oracle system to."),
-    fmt: str = typer.Option("json", "--format", "-f", help=f"Output format: {', '.join(SYSTEM_DUMPERS)}."),
+    fmt: str = typer.Option("json", "--format", "-f", help=f"Output format: {', '.join(FORMATS)}."),
 ) -> None:
     """Write the world's oracle system (true groups, best phrasings, true rules)."""
-    if fmt not in SYSTEM_DUMPERS:
-        raise InputError(f"unknown format {fmt!r}; use --format with one of: {', '.join(SYSTEM_DUMPERS)}")
-    system = _load(world).oracle_system()
-    save_system(system, out, fmt=fmt)
+    system = world_oracle(world, out, fmt)
     _print(f"wrote {out} ({fmt}: oracle with {len(system.classes)} classes, {len(system.groups)} groups)")
 
 
@@ -104,7 +94,7 @@ def notes_command(
     as_json: bool = typer.Option(False, "--json", help="Print {class: note} as JSON."),
 ) -> None:
     """Print per-class field notes built from the true attributes, with omissions and errors."""
-    notes = _load(world).field_notes(omit_rate=omit_rate, error_rate=error_rate, seed=seed)
+    notes = world_notes(world, omit_rate=omit_rate, error_rate=error_rate, seed=seed)
     if as_json:
         emit_json(notes)
         return

@@ -55,8 +55,11 @@ REACH: dict[str, tuple[str, ...]] = {
     "cotclip/_review.py": ("review",),
     "cotclip/_systems.py": ("export",),  # `import` writes fmt="json": no format error
     "cotclip/cli/systems_cmds.py": ("export",),  # `import` calls _write with fmt="json": no format error
-    "cotclip/cli/world_cmds.py::describe_command": ("world describe",),
-    "cotclip/cli/world_cmds.py::oracle_command": ("world oracle",),
+    "cotclip/_world.py::describe_world": ("world describe",),
+    "cotclip/_world.py::world_oracle": ("world oracle",),
+    "cotclip/_transfer.py": ("transfer",),
+    "cotclip/_embed.py": ("embed",),
+    "cotclip/_review.py::review_page": ("review",),
     "optimizer/llm/lm.py": LLM,
     "optimizer/llm/lm.py::_check_credentials": ("propose", "optimize"),  # demo's local server has an api_base
     "optimizer/llm/lm.py::_wall_spent": ("optimize",),  # only optimize sets a deadline
