@@ -6,7 +6,7 @@ import dataclasses
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from cotclip._data import DataLike, load_dataset
 from cotclip._systems import SystemLike, load_system
@@ -26,6 +26,9 @@ from cotclip.scoring.evaluation import (
 from cotclip.scoring.splits import SPLIT_NAMES, check_fractions
 from cotclip.systems.errors import DataError, InputError
 from cotclip.systems.model import System
+
+if TYPE_CHECKING:
+    from cotclip.scoring.deploy.adaptive import AdaptiveResult
 
 __all__ = ["Evaluation", "DataOptions", "evaluate", "baseline", "check_templates"]
 
@@ -87,14 +90,23 @@ class DataOptions:
         )
 
 
-@dataclass(frozen=True)
-class Evaluation:
-    """What :func:`evaluate` or :func:`baseline` measured; ``to_dict()`` is the command's ``--json`` document."""
+#: the result an :class:`Evaluation` holds: :class:`EvaluationResult` (evaluate) or :class:`BaselineResult` (baseline)
+R = TypeVar("R", EvaluationResult, BaselineResult)
 
-    result: EvaluationResult | BaselineResult
+
+@dataclass(frozen=True)
+class Evaluation(Generic[R]):
+    """What :func:`evaluate` or :func:`baseline` measured; ``to_dict()`` is the command's ``--json`` document.
+
+    ``result`` is an :class:`EvaluationResult` from :func:`evaluate` and a
+    :class:`BaselineResult` from :func:`baseline` (``Evaluation[EvaluationResult]`` and
+    ``Evaluation[BaselineResult]`` to a type checker).
+    """
+
+    result: R
     label_counts: dict[str, int]
     title: str
-    adaptive: Any = None
+    adaptive: AdaptiveResult | None = None
     policy: AdaptivePolicy | None = None
 
     @property
@@ -149,7 +161,7 @@ def evaluate(
     templates: Sequence[str] | None = None,
     adaptive: AdaptivePolicy | None = None,
     **options: Any,
-) -> Evaluation:
+) -> Evaluation[EvaluationResult]:
     """Accuracy of ``system`` on a split of ``data`` embedded by ``model``, beside the class-name baseline.
 
     ``data`` is a spec string, a ``datasets.Dataset`` or a :class:`DataOptions` (then
@@ -181,7 +193,9 @@ def evaluate(
     return Evaluation(result, dict(Counter(images.labels)), title, ran, adaptive)
 
 
-def _adaptive(system: System, train: PreparedImages, images: Any, temperature: float | None, policy: AdaptivePolicy):
+def _adaptive(
+    system: System, train: PreparedImages, images: Any, temperature: float | None, policy: AdaptivePolicy
+) -> AdaptiveResult:
     """Fit adaptive questioning on the ``train`` split, then run it on ``images`` under ``policy``."""
     from cotclip.scoring.deploy.adaptive import AdaptiveClassifier
 
@@ -207,7 +221,7 @@ def baseline(
     waffle_seed: int = 0,
     waffle_count: int = 16,
     **options: Any,
-) -> Evaluation:
+) -> Evaluation[BaselineResult]:
     """Zero-shot accuracy of a baseline on a split: ``name`` (class names), ``descriptors`` or ``waffle``.
 
     ``descriptors`` describes each class by a ``system``'s rule options (required then);

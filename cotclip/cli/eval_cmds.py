@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -47,8 +48,11 @@ from cotclip.cli._options import (
 from cotclip.scoring.baselines import BASELINE_METHODS
 from cotclip.scoring.deploy.adaptive_stops import AdaptivePolicy
 from cotclip.scoring.encoders.options import EncoderSettings
-from cotclip.scoring.evaluation import ClassificationSummary
+from cotclip.scoring.evaluation import ClassificationSummary, EvaluationResult
 from cotclip.systems.errors import InputError
+
+if TYPE_CHECKING:
+    from cotclip.scoring.deploy.adaptive import AdaptiveResult
 
 __all__ = ["evaluate_command", "baseline_command"]
 
@@ -67,7 +71,7 @@ def _options(
     seed: int,
     fractions: str,
     crop: str | None,
-    cache_dir,
+    cache_dir: Path | None,
     columns: tuple[str, str],
     settings: EncoderSettings,
     ignore_unknown: bool,
@@ -80,7 +84,7 @@ def _options(
         seed=seed,
         fractions=parse_fractions(fractions),
         crop=parse_crop(crop),
-        cache_dir=cache_dir,
+        cache_dir=None if cache_dir is None else str(cache_dir),
         image_column=columns[0],
         label_column=columns[1],
         encoder=settings,
@@ -178,13 +182,16 @@ def evaluate_command(
     _print_accuracies(result, evaluation.adaptive, policy)
 
 
-def _print_accuracies(result, adaptive_result, policy: AdaptivePolicy | None) -> None:
+def _print_accuracies(
+    result: EvaluationResult, adaptive_result: AdaptiveResult | None, policy: AdaptivePolicy | None
+) -> None:
     """The accuracy lines under the tables: system, baseline, cache and the adaptive run if any."""
     console.print(f"accuracy: [bold]{result.accuracy:.1%}[/]")
     baseline = "n/a" if result.baseline_accuracy is None else f"{result.baseline_accuracy:.1%}"
     console.print(f"class-name baseline: {baseline} [dim]({result.baseline_note})[/]")
-    console.print(f"[dim]embedding cache: {result.cache['hits']} hits, {result.cache['misses']} misses[/]")
-    if adaptive_result is not None:
+    if result.cache is not None:  # None only for a result scored without the embedding cache
+        console.print(f"[dim]embedding cache: {result.cache['hits']} hits, {result.cache['misses']} misses[/]")
+    if adaptive_result is not None and policy is not None:
         console.print(
             f"adaptive ({describe_policy(policy)}): {adaptive_result.accuracy:.1%} with "
             f"{adaptive_result.mean_prompts:.1f} of {adaptive_result.full_prompts} prompts per image "

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import webbrowser
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.markup import escape
@@ -27,8 +28,17 @@ from cotclip.cli._adaptive_options import (
     adaptive_policy,
 )
 from cotclip.cli._app import app, console, emit_json, err_console
-from cotclip.cli._options import EncoderOptionFlag, SimilarityFlag, TrustRemoteCode, encoder_settings
+from cotclip.cli._options import EncoderOptionFlag, SimilarityFlag, TrustRemoteCode, encoder_settings, parse_crop
 from cotclip.systems.errors import DataError, InputError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from cotclip.scoring.data import Crop
+    from cotclip.scoring.deploy.adaptive_stops import AdaptivePolicy
+    from cotclip.scoring.deploy.classifier import Classifier
+    from cotclip.scoring.encoders import ImageRef
+    from cotclip.scoring.encoders.options import EncoderSettings
 
 __all__ = ["review_command", "predict_command"]
 
@@ -107,21 +117,15 @@ def review_command(
         _serve(run, version, port, not no_browser, cache_dir)
 
 
-def _parse_crop(crop: str | None) -> tuple[float, float, float, float] | None:
-    if crop is None:
-        return None
-    from cotclip.scoring.data.local import check_crop
-
-    return check_crop(crop.split(","))
-
-
-def _classifier(system: str | None, compiled: Path | None, model: str | None, settings=None):
+def _classifier(
+    system: str | None, compiled: Path | None, model: str | None, settings: EncoderSettings | None = None
+) -> Classifier:
     from cotclip.scoring.deploy.classifier import Classifier
 
-    if (system is None) == (compiled is None):
-        raise InputError("give exactly one of --system SYSTEM or --compiled FILE.npz")
-    if compiled is not None:
+    if compiled is not None and system is None:
         return Classifier.load(compiled, encoder=model, encoder_settings=settings)
+    if system is None or compiled is not None:
+        raise InputError("give exactly one of --system SYSTEM or --compiled FILE.npz")
     loaded, run_path = load_system_or_run(system)
     if model is None and run_path is not None:
         from cotclip.optimizer.review.rundata import run_config
@@ -132,7 +136,7 @@ def _classifier(system: str | None, compiled: Path | None, model: str | None, se
     return Classifier.load(loaded, encoder=model, encoder_settings=settings)
 
 
-def _image_refs(classifier, images: list[Path], crop_box):
+def _image_refs(classifier: Classifier, images: list[Path], crop_box: Crop | None) -> list[ImageRef]:
     """Refs of image files, or of a synthetic world's rows when the encoder is that world's (it has no files)."""
     from cotclip.scoring.deploy.classifier import image_refs_from_paths
 
@@ -146,7 +150,9 @@ def _image_refs(classifier, images: list[Path], crop_box):
     return world_image_refs(world, [str(image) for image in images])
 
 
-def _labelled_rows(classifier, embeddings, policy) -> list[dict]:
+def _labelled_rows(
+    classifier: Classifier, embeddings: np.ndarray, policy: AdaptivePolicy | None
+) -> list[dict[str, Any]]:
     """One dict per embedded image: label and top-3 probabilities.
 
     With ``policy`` given: the adaptive label and the prompts it asked.
@@ -213,7 +219,7 @@ def predict_command(
     ``--adaptive`` needs a compiled ``.npz`` exported from a run dir (it carries the answer
     model fitted on the run's train split); every ``--stop`` rule but ``accuracy`` works on it.
     """
-    crop_box = _parse_crop(crop)
+    crop_box = parse_crop(crop)  # before the classifier loads its encoder
     classifier = _classifier(system, compiled, model, encoder_settings(encoder_option, similarity, trust_remote_code))
     policy = adaptive_policy(
         adaptive,
@@ -224,14 +230,37 @@ def predict_command(
         rank=rank,
         aggregation=classifier.compiled.aggregation,
     )
-    if policy is not None and not classifier.compiled.has_adaptive:
+    _check_adaptive(classifier, policy)
+    results = _predictions(classifier, images, crop_box, policy)
+    if as_json:
+        emit_json(results)
+        return
+    for item in results:
+        typer.echo(
+            f"{item['path']}\t{item['label']}"
+            if item["label"] is not None
+            else f"{item['path']}\tunreadable: {item['error']}"
+        )
+
+
+def _check_adaptive(classifier: Classifier, policy: AdaptivePolicy | None) -> None:
+    """Refuse ``--adaptive`` that this classifier cannot run, before any image is embedded."""
+    if policy is None:
+        return
+    if not classifier.compiled.has_adaptive:
         raise InputError(
             "--adaptive needs an answer model fitted on train images; export the npz from a run dir "
             "(cotclip export runs/<name> --format npz) or call Classifier.fit_adaptive"
         )
-    refusal = None if policy is None else classifier.adaptive_refusal(policy.stop)
-    if refusal:  # before any image is embedded
+    refusal = classifier.adaptive_refusal(policy.stop)
+    if refusal:
         raise InputError(refusal)
+
+
+def _predictions(
+    classifier: Classifier, images: list[Path], crop_box: Crop | None, policy: AdaptivePolicy | None
+) -> list[dict[str, Any]]:
+    """One row per image file, in order: its label (and scores or asked groups), or why it could not be read."""
     refs = _image_refs(classifier, images, crop_box)
     embeddings, ok_positions, failures = classifier.embed(refs)
     if failures and not ok_positions:
@@ -244,12 +273,4 @@ def predict_command(
     rows = _labelled_rows(classifier, embeddings, policy)
     results = [{"path": str(images[p]), **row} for p, row in zip(ok_positions, rows)]
     results += [{"path": str(images[p]), "label": None, "error": reason} for p, reason in failures]
-    if as_json:
-        emit_json(results)
-        return
-    for item in results:
-        typer.echo(
-            f"{item['path']}\t{item['label']}"
-            if item["label"] is not None
-            else f"{item['path']}\tunreadable: {item['error']}"
-        )
+    return results
