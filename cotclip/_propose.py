@@ -205,8 +205,18 @@ def _task(classes: Any, domain: Any, notes: Any, n_candidates: Any, max_groups: 
     )
 
 
+def _world_classes(lm: str, data: str | None, seed: int) -> list[str]:
+    """The classes of the synthetic world ``data``: what ``lm="simulated"`` proposes for when none are given."""
+    if lm != "simulated" or not data:
+        raise InputError("--classes is required; pass a,b,c or a file with one class per line")
+    from cotclip.optimizer.proposers.simulated import simulated_proposer_for
+    from cotclip.scoring.registry import load_dataset
+
+    return list(simulated_proposer_for(load_dataset(data), seed=seed).world.classes)
+
+
 def propose(
-    classes: Sequence[str],
+    classes: Sequence[str] | None,
     lm: str,
     out: str | os.PathLike[str],
     *,
@@ -228,10 +238,15 @@ def propose(
     ``lm`` as in the module docstring; ``llm`` holds ``temperature``, ``max_tokens``,
     ``timeout_s``, ``retries`` and ``cache_dir`` (a folder caching answers by request).
     ``concurrency`` is the LLM calls in flight (default: 4 for a hosted LLM, 1 for a local one).
-    ``budget`` caps calls, tokens and dollars (:class:`Budget` or a dict). Each candidate is
-    written as soon as it exists; :class:`ProposerError` when none is made (the log stays).
+    ``budget`` caps calls, tokens and dollars (:class:`Budget` or a dict). ``classes=None``
+    is allowed with ``lm="simulated"`` only: the classes of the synthetic world ``data``.
+    Each candidate is written as soon as it exists; :class:`ProposerError` when none is made
+    (the log stays).
     """
     need_text(lm, "lm", "openai/gpt-4o-mini")
+    if classes is None:
+        need(seed, "seed", int, "an int")
+        classes = _world_classes(lm, data, seed)
     task = _task(classes, domain, notes or {}, n_candidates, max_groups, max_options)
     unknown = sorted(set(llm) - {"temperature", "max_tokens", "timeout_s", "retries", "cache_dir"})
     if unknown:

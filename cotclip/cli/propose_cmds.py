@@ -11,7 +11,7 @@ both written incrementally so that an error later loses nothing already made.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 import yaml
@@ -90,69 +90,94 @@ def _report(made: Proposals, as_json: bool) -> None:
         console.print(f"stopped early: {made.stopped_because}")
 
 
-@app.command("propose")
-def propose_command(
-    classes: str | None = typer.Option(
-        None, "--classes", help="Class names: a,b,c or a file (one per line, or a JSON/YAML list)."
-    ),
-    lm: str = typer.Option(
-        ...,
+Classes = Annotated[
+    str | None, typer.Option("--classes", help="Class names: a,b,c or a file (one per line, or a JSON/YAML list).")
+]
+Lm = Annotated[
+    str,
+    typer.Option(
         "--lm",
         help="DSPy LM string (openai/gpt-4o-mini, ...), local[:model|:file.gguf], or simulated (one-shot proposer).",
     ),
-    out: Path = typer.Option(..., "--out", help="Output folder for candidate_NN.json and proposer_log.jsonl."),
-    notes: Path | None = typer.Option(None, "--notes", help="YAML/JSON mapping class -> note for the LLM."),
-    domain: str | None = typer.Option(None, "--domain", help="One line about what the images show."),
-    api_base: str | None = typer.Option(None, "--api-base", help="OpenAI-compatible endpoint URL for --lm."),
-    data: str | None = typer.Option(None, "--data", help="synthetic:<world> (required by --lm simulated)."),
-    n_candidates: int = typer.Option(3, "-n", "--n-candidates", help="How many diverse candidates to make."),
-    max_groups: int = typer.Option(5, "--max-groups", help="At most this many attribute groups."),
-    max_options: int = typer.Option(8, "--max-options", help="At most this many options per group."),
-    temperature: float | None = typer.Option(
-        None, "--temperature", min=0.0, help="LLM sampling temperature, >= 0 (default 0.7)."
+]
+Out = Annotated[Path, typer.Option("--out", help="Output folder for candidate_NN.json and proposer_log.jsonl.")]
+Notes = Annotated[Path | None, typer.Option("--notes", help="YAML/JSON mapping class -> note for the LLM.")]
+Domain = Annotated[str | None, typer.Option("--domain", help="One line about what the images show.")]
+ApiBase = Annotated[str | None, typer.Option("--api-base", help="OpenAI-compatible endpoint URL for --lm.")]
+Data = Annotated[str | None, typer.Option("--data", help="synthetic:<world> (required by --lm simulated).")]
+NCandidates = Annotated[int, typer.Option("-n", "--n-candidates", help="How many diverse candidates to make.")]
+MaxGroups = Annotated[int, typer.Option("--max-groups", help="At most this many attribute groups.")]
+MaxOptions = Annotated[int, typer.Option("--max-options", help="At most this many options per group.")]
+Temperature = Annotated[
+    float | None, typer.Option("--temperature", min=0.0, help="LLM sampling temperature, >= 0 (default 0.7).")
+]
+MaxTokens = Annotated[int | None, typer.Option("--max-tokens", min=1, help="Longest answer in tokens.")]
+Timeout = Annotated[
+    float | None,
+    typer.Option(
+        "--llm-timeout", "--timeout", min=0.0, help="Seconds to wait for one answer (default 120, local 1800)."
     ),
-    max_tokens: int | None = typer.Option(None, "--max-tokens", min=1, help="Longest answer in tokens."),
-    timeout: float | None = typer.Option(
-        None, "--llm-timeout", "--timeout", min=0.0, help="Seconds to wait for one answer (default 120, local 1800)."
+]
+Retries = Annotated[
+    int | None,
+    typer.Option(
+        "--llm-retries", "--retries", min=0, help="Retries (exponential backoff) after a failed answer (default 2)."
     ),
-    retries: int | None = typer.Option(
-        None,
-        "--llm-retries",
-        "--retries",
-        min=0,
-        help="Retries (exponential backoff) after a failed answer (default 2).",
-    ),
-    concurrency: int | None = typer.Option(
-        None,
+]
+Concurrency = Annotated[
+    int | None,
+    typer.Option(
         "--llm-concurrency",
         min=1,
         help="LLM calls in flight at once (1: one after the other; default 4, local 1); local starts that many "
         "llama-server slots.",
     ),
-    max_calls: int | None = typer.Option(None, "--max-calls", help="Budget: at most this many LLM calls."),
-    max_llm_tokens: int | None = typer.Option(None, "--max-llm-tokens", help="Budget: at most this many tokens."),
-    max_usd: float | None = typer.Option(None, "--max-usd", help="Budget: at most this many dollars."),
-    cache_dir: Path | None = typer.Option(
-        None, "--llm-cache", help="Folder caching answers by request (default: none)."
-    ),
-    seed: int = typer.Option(0, "--seed", help="Seed of the simulated proposer."),
-    prompts_dir: Path | None = typer.Option(
-        None,
+]
+MaxCalls = Annotated[int | None, typer.Option("--max-calls", help="Budget: at most this many LLM calls.")]
+MaxLlmTokens = Annotated[int | None, typer.Option("--max-llm-tokens", help="Budget: at most this many tokens.")]
+MaxUsd = Annotated[float | None, typer.Option("--max-usd", help="Budget: at most this many dollars.")]
+CacheDir = Annotated[
+    Path | None, typer.Option("--llm-cache", help="Folder caching answers by request (default: none).")
+]
+Seed = Annotated[int, typer.Option("--seed", help="Seed of the simulated proposer.")]
+PromptsDir = Annotated[
+    Path | None,
+    typer.Option(
         "--prompts-dir",
         help="Instructions folder (propose.md, revise.md, complete_rules.md), e.g. a run's optimized prompts/.",
     ),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON document instead of a table."),
+]
+Json = Annotated[bool, typer.Option("--json", help="Print one JSON document instead of a table.")]
+
+
+@app.command("propose")
+def propose_command(
+    *,  # keyword-only: --lm and --out are required but listed after --classes in --help
+    classes: Classes = None,
+    lm: Lm,
+    out: Out,
+    notes: Notes = None,
+    domain: Domain = None,
+    api_base: ApiBase = None,
+    data: Data = None,
+    n_candidates: NCandidates = 3,
+    max_groups: MaxGroups = 5,
+    max_options: MaxOptions = 8,
+    temperature: Temperature = None,
+    max_tokens: MaxTokens = None,
+    timeout: Timeout = None,
+    retries: Retries = None,
+    concurrency: Concurrency = None,
+    max_calls: MaxCalls = None,
+    max_llm_tokens: MaxLlmTokens = None,
+    max_usd: MaxUsd = None,
+    cache_dir: CacheDir = None,
+    seed: Seed = 0,
+    prompts_dir: PromptsDir = None,
+    as_json: Json = False,
 ) -> None:
     """Propose K validated candidate systems for a class list."""
-    if lm == "simulated" and classes is None and data:
-        from cotclip.optimizer.proposers.simulated import simulated_proposer_for
-        from cotclip.scoring.registry import load_dataset
-
-        class_names = simulated_proposer_for(load_dataset(data), seed=seed).world.classes
-    elif classes is None:
-        raise InputError("--classes is required; pass a,b,c or a file with one class per line")
-    else:
-        class_names = read_classes(classes)
+    class_names = read_classes(classes) if classes is not None else None  # None: --lm simulated's world's
     budget = Budget(max_calls=max_calls, max_tokens=max_llm_tokens, max_usd=max_usd)
     llm = {
         "temperature": temperature,
