@@ -166,3 +166,12 @@ def test_review_page_refuses_bad_input(finished_run, tmp_path):
         cotclip.review_page(finished_run, port=70000)
     with pytest.raises(cotclip.WrongTypeError, match="version must be a version number, not str"):
         cotclip.review_page(finished_run, version="1")
+
+
+def test_propose_without_classes_takes_the_simulated_worlds(tmp_path):
+    made = cotclip.propose(None, "simulated", tmp_path / "out", n_candidates=2, data=WORLD)
+    world = cotclip.describe_world(WORLD).world
+    assert made.systems and all(system.classes == list(world.classes) for system in made.systems)
+    with pytest.raises(cotclip.InputError, match="--classes is required"):
+        cotclip.propose(None, "openai/gpt-4o-mini", tmp_path / "other")
+    assert not (tmp_path / "other").exists()
