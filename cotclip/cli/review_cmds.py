@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from cotclip.scoring.deploy.classifier import Classifier
     from cotclip.scoring.encoders import ImageRef
     from cotclip.scoring.encoders.options import EncoderSettings
+    from cotclip.scoring.similarity import MultiVectors
 
 __all__ = ["review_command", "predict_command"]
 
@@ -151,7 +152,7 @@ def _image_refs(classifier: Classifier, images: list[Path], crop_box: Crop | Non
 
 
 def _labelled_rows(
-    classifier: Classifier, embeddings: np.ndarray, policy: AdaptivePolicy | None
+    classifier: Classifier, embeddings: np.ndarray | MultiVectors, policy: AdaptivePolicy | None
 ) -> list[dict[str, Any]]:
     """One dict per embedded image: label and top-3 probabilities.
 
