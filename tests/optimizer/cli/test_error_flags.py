@@ -58,6 +58,7 @@ REACH: dict[str, tuple[str, ...]] = {
     "cotclip/cli/world_cmds.py::describe_command": ("world describe",),
     "cotclip/cli/world_cmds.py::oracle_command": ("world oracle",),
     "optimizer/llm/lm.py": LLM,
+    "optimizer/llm/spec.py": LLM,
     "optimizer/llm/lm.py::_check_credentials": ("propose", "optimize"),  # demo's local server has an api_base
     "optimizer/llm/lm.py::_wall_spent": ("optimize",),  # only optimize sets a deadline
     "optimizer/llm/usage.py": ("propose", "optimize"),
