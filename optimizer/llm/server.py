@@ -205,18 +205,18 @@ class LocalLLMServer:
         atexit.register(self.stop)
         logger.info("started llama-server pid %d on port %d", self.process.pid, self.port)
         try:
-            self._wait_healthy()
+            self._wait_healthy(self.process)
         except BaseException:
             self.stop()
             raise
 
-    def _wait_healthy(self) -> None:
+    def _wait_healthy(self, process: subprocess.Popen) -> None:
         deadline = time.monotonic() + self.startup_timeout_s
         url = f"http://127.0.0.1:{self.port}/health"
         while time.monotonic() < deadline:
-            if self.process.poll() is not None:
+            if process.poll() is not None:
                 raise LLMServerError(
-                    f"llama-server exited with code {self.process.returncode} while loading "
+                    f"llama-server exited with code {process.returncode} while loading "
                     f"{self._model_file} ({self.last_log_line()}); {self._reload_hint()}"
                 )
             try:
@@ -241,9 +241,11 @@ class LocalLLMServer:
 
     def last_log_line(self) -> str:
         """The last non-empty line the server logged (for error messages)."""
+        if self._log_path is None:
+            return "no log"
         try:
             lines = [line for line in self._log_path.read_text(errors="replace").splitlines() if line.strip()]
-        except (OSError, AttributeError):
+        except OSError:
             return "no log"
         return lines[-1].strip()[:200] if lines else "no log"
 

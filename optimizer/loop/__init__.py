@@ -3,7 +3,8 @@
 Modules: ``_base`` (the Move seam), ``config`` (RunConfig = run.yaml), ``runs`` (run-dir
 storage), ``data`` (load, split, encode once), ``moves``/``refine``/``merge`` (the moves),
 ``stopping`` (convergence and budgets), ``loop`` (orchestration), ``final``/``report``/``result``
-(the test report), ``session`` (one ``cotclip optimize`` invocation: :func:`session.optimize`).
+(the test report), ``finish`` (the final choice, scored on test and written out), ``session``
+(one ``cotclip optimize`` invocation: :func:`session.optimize`).
 """
 
 from cotclip.optimizer.loop._base import Move, MoveContext, MoveResult, SearchFunction, lock_violations

@@ -16,7 +16,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from cotclip.systems.errors import InputError
 
-__all__ = ["RunConfig", "MOVE_NAMES", "load_run_config", "default_run_name"]
+__all__ = ["RunConfig", "MOVE_NAMES", "ProposerMode", "load_run_config", "default_run_name"]
+
+#: How an LLM proposes (see ``RunConfig.proposer``).
+ProposerMode = Literal["auto", "staged", "oneshot"]
 
 MOVE_NAMES = ("fit_rules", "refine_rules", "merge", "llm_revise", "tune_scoring", "knob_search", "select_groups")
 
@@ -40,7 +43,7 @@ class RunConfig(BaseModel):
     label_column: str = Field(default="label", description="Manifest / HF dataset column of the labels.")
     init: str | None = Field(default=None, description="A user/seed system file to start from.")
     lm: str = Field(default="simulated", description="`simulated`, `local[:model|:file.gguf]` or a DSPy LM string.")
-    proposer: Literal["auto", "staged", "oneshot"] = Field(
+    proposer: ProposerMode = Field(
         default="auto",
         description="How an LLM proposes: short staged steps, one whole answer, or auto "
         "(staged for local and small models).",

@@ -6,7 +6,9 @@ that what the benchmark measures is what the demo runs.
 
 from __future__ import annotations
 
-from cotclip.optimizer.loop.config import RunConfig, default_run_name
+from pydantic import TypeAdapter
+
+from cotclip.optimizer.loop.config import ProposerMode, RunConfig, default_run_name
 
 __all__ = ["demo_config", "DEMO_NOTES"]
 
@@ -35,7 +37,8 @@ def demo_config(
         data=f"synthetic:{world}",
         model="synthetic",
         lm=lm,
-        proposer=proposer or "auto",
+        # the mode is the user's text: checked here as RunConfig would check it
+        proposer=TypeAdapter(ProposerMode).validate_python(proposer or "auto"),
         notes=notes,
         domain="creatures from a fantasy card game",
         cache_dir=cache_dir,

@@ -75,7 +75,7 @@ def environment(config_seed: int, encoder_identity: str, data: dict[str, Any]) -
     import sys
     from importlib import metadata
 
-    packages = {}
+    packages: dict[str, str | None] = {}
     for name in ("cotclip", "numpy", "torch", "transformers", "dspy", "litellm", "optuna", "pydantic", "matplotlib"):
         try:
             packages[name] = metadata.version(name)

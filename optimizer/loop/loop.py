@@ -29,9 +29,10 @@ from cotclip.optimizer.loop._base import Move, MoveContext, MoveResult, lock_vio
 from cotclip.optimizer.loop.choice import BASELINE_MOVE, baseline_system, name_only_system
 from cotclip.optimizer.loop.config import RunConfig
 from cotclip.optimizer.loop.data import RunData
+from cotclip.optimizer.loop.progress import PROGRESS, Resumable, fresh_progress, llm_use_over_sessions
 from cotclip.optimizer.loop.runs import RunDir, VersionRecord, utc_now
 from cotclip.optimizer.loop.stopping import Budgets, Convergence, Spent, budget_spent, paid_llm_calls, stale_rounds
-from cotclip.optimizer.proposers import ProposalTask, ScoredVersion
+from cotclip.optimizer.proposers import ProposalTask, Proposer, ScoredVersion
 from cotclip.scoring.diagnostics import Diagnostics, diagnose
 from cotclip.scoring.scorer import accuracy
 from cotclip.systems.errors import (
@@ -46,7 +47,6 @@ from cotclip.systems.model import Provenance, System
 
 __all__ = ["OptimizationLoop", "history_for_proposer"]
 
-PROGRESS = "progress.json"
 PROPOSER_LOG = "proposer_log.jsonl"
 
 
@@ -65,7 +65,7 @@ class OptimizationLoop:
         config: RunConfig,
         run: RunDir,
         data: RunData,
-        proposer: Any | None,
+        proposer: Proposer | None,
         moves: list[Move],
         *,
         on_version: Callable[[VersionRecord, float], None] | None = None,
@@ -79,7 +79,7 @@ class OptimizationLoop:
         self.on_version = on_version
         self.versions = run.load_versions()
         self.by_fingerprint = {v.system.fingerprint(): v for v in self.versions}
-        self.progress = run.read_json(PROGRESS, default=None) or self._fresh_progress()
+        self.progress = run.read_json(PROGRESS, default=None) or fresh_progress()
         self._restore_proposer(self.progress.get("proposer_state"))
         self.budgets = Budgets(config.max_evaluations, config.max_llm_calls, config.max_usd, config.max_wall_s)
         self.convergence = Convergence(config.min_delta, config.patience)
@@ -92,48 +92,17 @@ class OptimizationLoop:
         self.timing = {"evaluate_s": 0.0, "store_s": 0.0, "moves_s": 0.0}
         """Seconds this session spent evaluating on val, writing versions, and inside moves (LLM latency excluded)."""
 
-    @staticmethod
-    def _fresh_progress() -> dict[str, Any]:
-        return {
-            "rounds_done": -1,
-            "round_bests": [],
-            "expanded": [],
-            "search_evaluations": 0,
-            "wall_s": 0.0,
-            "llm": {
-                "calls": 0,
-                "cached_calls": 0,
-                "prompt_tokens": 0,
-                "completion_tokens": 0,
-                "usd": 0.0,
-                "latency_s": 0.0,
-            },
-            "sessions": 0,
-            "stopped_because": None,
-            "rejected": [],
-            "plan": None,
-            "proposer_state": None,
-        }
-
     def _restore_proposer(self, state: dict[str, Any] | None) -> None:
-        if state is not None and hasattr(self.proposer, "restore_state"):
+        if state is not None and isinstance(self.proposer, Resumable):
             self.proposer.restore_state(state)
 
     def _proposer_state(self) -> dict[str, Any] | None:
-        return self.proposer.state() if hasattr(self.proposer, "state") else None
+        return self.proposer.state() if isinstance(self.proposer, Resumable) else None
 
     # ----- accounting ----------------------------------------------------------------
     def llm_usage(self) -> dict[str, Any]:
         """LLM usage over every session of this run."""
-        if self.proposer is None:
-            return dict(self._llm_before)
-        now = self.proposer.usage
-        usd_now = getattr(now, "usd", 0.0)
-        total = dict(self._llm_before)
-        for key in ("calls", "cached_calls", "prompt_tokens", "completion_tokens", "latency_s"):
-            total[key] = total.get(key, 0) + getattr(now, key, 0)
-        total["usd"] = None if usd_now is None or total.get("usd") is None else total["usd"] + usd_now
-        return total
+        return llm_use_over_sessions(self._llm_before, None if self.proposer is None else self.proposer.usage)
 
     def spent(self) -> Spent:
         """Budgets used so far over all sessions."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 import importlib
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -25,7 +25,7 @@ from cotclip.optimizer.loop.config import RunConfig
 from cotclip.optimizer.loop.knob_move import KnobSearchMove, check_storage
 from cotclip.optimizer.loop.refine import RefineRulesMove
 from cotclip.optimizer.loop.scoring_move import TuneScoringMove
-from cotclip.scoring.scorer import group_probabilities
+from cotclip.scoring.scorer import ImageSet, group_probabilities
 from cotclip.systems.errors import BudgetExhaustedError, InputError, LLMServerError, LLMUnavailableError, ProposerError
 from cotclip.systems.model import System
 
@@ -43,6 +43,13 @@ def _evidence(diff: np.ndarray) -> float:
     if spread == 0.0:
         return float("inf") if mean > 0 else 0.0
     return mean / (spread / np.sqrt(diff.size))
+
+
+class _TrainImages(Protocol):
+    """What rule fitting reads of a move context: the train images (a proposer refits with just these)."""
+
+    @property
+    def train(self) -> ImageSet: ...
 
 
 class FitRulesMove:
@@ -63,7 +70,7 @@ class FitRulesMove:
         self.temperature = temperature
 
     def fitted_rules(
-        self, parent: System, context: MoveContext
+        self, parent: System, context: _TrainImages
     ) -> tuple[dict[str, dict[str, int | None]], list[list[Any]]]:
         """The refitted rules and the list of changes ``[class, group, old, new, evidence]``."""
         probabilities = group_probabilities(parent, context.train, temperature=self.temperature)

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from matplotlib.figure import Figure
 
 from cotclip.optimizer.loop.result import HeldOutScore, RunSummary
 from cotclip.optimizer.loop.runs import VersionRecord
 from cotclip.optimizer.loop.stopping import STOP_REASONS
+
+if TYPE_CHECKING:
+    from cotclip.optimizer.search import SearchResult  # imports Optuna: only when a search ran
 
 __all__ = ["plot_val_history", "plot_confusion", "render_report", "write_report"]
 
@@ -64,7 +68,7 @@ def _row(score: HeldOutScore | None, note: str = "") -> str:
     return f"| {score.label} | {version} | {score.accuracy:.1%} | {interval} | {score.n} |{note}\n"
 
 
-def _knob_search_section(search: Any) -> str:
+def _knob_search_section(search: SearchResult) -> str:
     from cotclip.optimizer.search.pareto import pareto_table  # imports Optuna: only when a search ran
 
     return (
@@ -111,23 +115,22 @@ def _current_line(summary: RunSummary) -> str:
     )
 
 
-def render_report(
-    summary: RunSummary,
-    versions: list[VersionRecord],
-    extra_rows: list[HeldOutScore] = (),
-    *,
-    knob_search: Any = None,
-    proposer_optimization: dict[str, Any] | None = None,
-) -> str:
-    """The markdown text of ``report.md`` (``knob_search``: a SearchResult whose front is shown)."""
+def _headline(summary: RunSummary) -> list[str]:
+    """Title, why and when the run stopped, the best version, the proposer and the current version."""
     explanation = STOP_REASONS.get(summary.stopped_because, summary.stopped_because)
-    lines = [
+    return [
         f"# cotclip optimize: {Path(summary.run_dir).name}\n\n",
         f"Stopped because: **{summary.stopped_because}** ({explanation}) after {summary.versions} versions, "
         f"{summary.evaluations} val evaluations, {summary.wall_s:.1f} s.\n\n",
         f"Best version {summary.best_version}: val {summary.best_val_accuracy:.1%}.\n\n",
         f"Proposer: {summary.extra.get('proposer', 'unrecorded')}.\n\n",
         _current_line(summary),
+    ]
+
+
+def _test_section(summary: RunSummary, extra_rows: Sequence[HeldOutScore]) -> list[str]:
+    """The test-accuracy table, how the final version was chosen, and warnings about the baseline."""
+    lines = [
         "## Test accuracy (95% bootstrap interval)\n\n"
         "| system | version | accuracy | 95% CI | n |\n|---|---|---|---|---|\n",
         _row(summary.best),
@@ -151,10 +154,12 @@ def render_report(
         "\n## Per-class test accuracy of the best system (the final choice)\n\n| class | accuracy |\n|---|---|\n"
     )
     lines += [f"| {name} | {value:.1%} |\n" for name, value in summary.best.per_class.items()]
-    lines.append("\n## Plots\n\n![val accuracy over versions](plots/val_accuracy.png)\n\n")
-    lines.append("![confusion of the best system on test](plots/confusion_test.png)\n")
+    return lines
+
+
+def _cost_section(summary: RunSummary) -> str:
     usd = summary.llm.get("usd", 0.0)
-    lines.append(
+    return (
         f"\n## Cost\n\nEncoder calls: {summary.encoder_calls} for {summary.unique_inputs} unique inputs; "
         f"LLM: {summary.llm.get('calls', 0)} calls, "
         f"{summary.llm.get('prompt_tokens', 0) + summary.llm.get('completion_tokens', 0)} tokens, "
@@ -162,6 +167,21 @@ def render_report(
         f"{summary.loop_overhead_s_per_evaluation * 1e3:.2f} ms "
         "per evaluation (excluding LLM time).\n"
     )
+
+
+def render_report(
+    summary: RunSummary,
+    versions: list[VersionRecord],
+    extra_rows: Sequence[HeldOutScore] = (),
+    *,
+    knob_search: SearchResult | None = None,
+    proposer_optimization: dict[str, Any] | None = None,
+) -> str:
+    """The markdown text of ``report.md`` (``knob_search``: a SearchResult whose front is shown)."""
+    lines = [*_headline(summary), *_test_section(summary, extra_rows)]
+    lines.append("\n## Plots\n\n![val accuracy over versions](plots/val_accuracy.png)\n\n")
+    lines.append("![confusion of the best system on test](plots/confusion_test.png)\n")
+    lines.append(_cost_section(summary))
     if knob_search is not None:
         lines.append(_knob_search_section(knob_search))
     if proposer_optimization is not None:
@@ -183,9 +203,9 @@ def write_report(
     run_path: Path,
     summary: RunSummary,
     versions: list[VersionRecord],
-    extra_rows: list[HeldOutScore] = (),
+    extra_rows: Sequence[HeldOutScore] = (),
     *,
-    knob_search: Any = None,
+    knob_search: SearchResult | None = None,
     proposer_optimization: dict[str, Any] | None = None,
 ) -> Path:
     """Write ``plots/*.png`` and ``report.md`` (atomically) into ``run_path``; returns the report path.

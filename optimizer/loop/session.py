@@ -21,20 +21,18 @@ from typing import Any
 
 import yaml
 
-from cotclip.optimizer.loop.choice import BASELINE_MOVE, choose_final, versus_baseline
 from cotclip.optimizer.loop.config import RunConfig, load_run_config
-from cotclip.optimizer.loop.data import Inputs, RunData, encode_inputs, encoder_calls, load_inputs, unique_inputs
-from cotclip.optimizer.loop.final import baseline_on_test, environment, pick_comparisons, score_on_test
-from cotclip.optimizer.loop.knob_move import PARETO_FILE
-from cotclip.optimizer.loop.loop import PROGRESS, PROPOSER_LOG, OptimizationLoop
+from cotclip.optimizer.loop.data import Inputs, encode_inputs, load_inputs
+from cotclip.optimizer.loop.final import environment
+from cotclip.optimizer.loop.finish import finish_run
+from cotclip.optimizer.loop.loop import PROPOSER_LOG, OptimizationLoop
 from cotclip.optimizer.loop.moves import build_moves, check_moves
-from cotclip.optimizer.loop.report import write_report
-from cotclip.optimizer.loop.result import HeldOutScore, RunSummary
+from cotclip.optimizer.loop.progress import PROGRESS
+from cotclip.optimizer.loop.result import RunSummary
 from cotclip.optimizer.loop.runs import RunDir, VersionRecord, current_version
 from cotclip.optimizer.proposers import ProposalTask
-from cotclip.optimizer.proposers.factory import build_proposer, llm_concurrency, proposer_mode
-from cotclip.optimizer.proposers.tuning import PROPOSER_OPT_FILE, check_proposer_options
-from cotclip.scoring.encoders.options import EncoderSettings
+from cotclip.optimizer.proposers.factory import build_proposer
+from cotclip.optimizer.proposers.tuning import check_proposer_options
 from cotclip.systems.errors import CotclipError, InputError, ProposerError, RunDirError
 from cotclip.systems.io import load_system
 from cotclip.systems.model import System
@@ -91,141 +89,6 @@ def _task(config: RunConfig, inputs: Inputs) -> ProposalTask:
         max_options=config.max_options,
         n_candidates=config.n_proposals,
     )
-
-
-def _test_scores(
-    config: RunConfig, data: RunData, versions: list[VersionRecord], chosen: VersionRecord
-) -> dict[str, HeldOutScore | None]:
-    picked = {**pick_comparisons(versions), "best": chosen}
-    labels = {"best": "best (final choice on val)", "initial": "initial proposal", "user": "--init system"}
-    scores: dict[str, HeldOutScore | None] = {}
-    for key, record in picked.items():
-        scores[key] = (
-            None
-            if record is None
-            else score_on_test(
-                labels[key],
-                record.system,
-                data.test,
-                temperature=config.temperature,
-                n_resamples=config.bootstrap,
-                seed=config.seed,
-                version=record.version_id,
-            )
-        )
-    return scores
-
-
-def _run_reports(run: RunDir) -> tuple[Any, dict[str, Any] | None, dict[str, Any]]:
-    """The last knob search (as a SearchResult), the proposer optimization, and their summary entries."""
-    pareto, tuning = run.read_json(PARETO_FILE), run.read_json(PROPOSER_OPT_FILE)
-    entries: dict[str, Any] = {}
-    search = None
-    if pareto is not None:
-        from cotclip.optimizer.search import SearchResult
-
-        search = SearchResult.from_dict(pareto)
-        entries["knob_search"] = {
-            "file": PARETO_FILE,
-            "parent": pareto.get("parent"),
-            "study_name": search.study_name,
-            "storage": search.storage,
-            "n_trials": search.n_trials,
-            "front": [{"trial": p.trial, "val_accuracy": p.accuracy, "prompts": p.prompts} for p in search.front],
-        }
-    if tuning is not None:
-        entries["proposer_optimization"] = {k: v for k, v in tuning.items() if k != "instructions"}
-    return search, tuning, entries
-
-
-def _finish(
-    config: RunConfig,
-    run: RunDir,
-    data: RunData,
-    loop: OptimizationLoop,
-    reason: str,
-    session_evaluations: int,
-    extra_systems: dict[str, System],
-    llm_failures: list[dict],
-) -> RunSummary:
-    chosen, choice = choose_final(loop.versions, data.train, data.val, temperature=config.temperature)
-    scores = _test_scores(config, data, loop.versions, chosen)
-    baseline, note = baseline_on_test(data.classes, data.test, n_resamples=config.bootstrap, seed=config.seed)
-    extra = [
-        score_on_test(
-            label, system, data.test, temperature=config.temperature, n_resamples=config.bootstrap, seed=config.seed
-        )
-        for label, system in extra_systems.items()
-    ]
-    best = chosen
-    current, why = current_version(loop.versions, chosen.version_id)
-    top = next(v for v in loop.versions if v.version_id == choice.top)
-    top_test = (
-        scores["best"].accuracy
-        if top is chosen
-        else score_on_test(
-            "top", top.system, data.test, temperature=config.temperature, n_resamples=100, seed=config.seed
-        ).accuracy
-    )
-    baseline_val = next((v.val_accuracy for v in loop.versions if v.move == BASELINE_MOVE), None)
-    verdict = versus_baseline(
-        best.val_accuracy, baseline_val, scores["best"].accuracy, None if baseline is None else baseline.accuracy
-    )
-    search, tuning, reports = _run_reports(run)
-    summary = RunSummary(
-        run_dir=str(run.path),
-        stopped_because=reason,
-        versions=len(loop.versions),
-        evaluations=loop.spent().evaluations,
-        best_version=best.version_id,
-        best_val_accuracy=best.val_accuracy,
-        best=scores["best"],
-        baseline=baseline,
-        baseline_note=note,
-        initial=scores["initial"],
-        user_system=scores["user"],
-        encoder_calls=encoder_calls(run),
-        unique_inputs=unique_inputs(run, data),
-        llm=loop.llm_usage(),
-        wall_s=loop.spent().wall_s,
-        loop_overhead_s_per_evaluation=loop.overhead_per_evaluation(session_evaluations),
-        sessions=loop.progress["sessions"],
-        versus_baseline=verdict,
-        extra={
-            "other_systems": [s.to_dict() for s in extra],
-            "timing": dict(loop.timing),
-            "session_evaluations": session_evaluations,
-            "proposer": proposer_mode(config),
-            "llm_concurrency": llm_concurrency(config) if proposer_mode(config) in ("staged", "oneshot") else None,
-            "llm_failures": llm_failures,
-            "current": {"version": current.version_id, "why": why},
-            "final_choice": {**choice.to_dict(), "top_test_accuracy": top_test},
-            **reports,
-            **_transfer(config, loop),
-        },
-    )
-    run.write_json(
-        "best.json",
-        {
-            "version": best.version_id,
-            "val_accuracy": best.val_accuracy,
-            "test_accuracy": summary.best.accuracy,
-            "system": best.system.to_dict(),
-        },
-    )
-    run.write_json("summary.json", summary.to_dict())
-    write_report(run.path, summary, loop.versions, extra, knob_search=search, proposer_optimization=tuning)
-    return summary
-
-
-def _transfer(config: RunConfig, loop: OptimizationLoop) -> dict[str, Any]:
-    """``{"transfer": table}`` when ``--transfer-model`` asked for one (the run's own row comes from the cache)."""
-    if not config.transfer_models:
-        return {}
-    from cotclip.optimizer.loop.transfer import transfer_table
-
-    settings = EncoderSettings(trust_remote_code=config.trust_remote_code)
-    return {"transfer": transfer_table(config, loop.versions, config.transfer_models, settings=settings).to_dict()}
 
 
 def _load_init(spec: str | None) -> System | None:
@@ -411,10 +274,10 @@ def _run(
     stack: contextlib.ExitStack,
     started: float,
     fresh: bool,
-    on_version: Any,
+    on_version: Callable[[VersionRecord, float], None] | None,
     progress: bool,
-    extra_systems: Any,
-    on_step: Any = None,
+    extra_systems: Callable[[Inputs], dict[str, System]] | None,
+    on_step: Callable[[str], None] | None = None,
 ) -> RunSummary:
     deadline = _deadline(config, run, started)
     data = encode_inputs(inputs, config, run, progress=progress)
@@ -433,4 +296,4 @@ def _run(
         raise _no_version_error(reason, client)
     evaluations = len(loop.versions) + loop.progress["search_evaluations"] - before
     others = extra_systems(inputs) if extra_systems else {}
-    return _finish(config, run, data, loop, reason, evaluations, others, failures)
+    return finish_run(config, run, data, loop, reason, evaluations, others, failures)

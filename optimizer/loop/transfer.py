@@ -118,17 +118,16 @@ def transfer_markdown(table: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _score_row(config: RunConfig, picked: dict[str, VersionRecord | None], own: bool) -> TransferRow:
+def _score_row(config: RunConfig, best: VersionRecord, initial: VersionRecord | None, own: bool) -> TransferRow:
     inputs = load_inputs(config)
     encoder = CachedEncoder(inputs.encoder, EmbeddingCache(config.cache_dir))
     known = set(inputs.classes)
     positions = [p for p in inputs.splits.test if inputs.dataset.labels[p] in known]
     embedded = embed_dataset(inputs.dataset, encoder, positions=positions, progress=False)
     test = ImageSet(embedded.embeddings, list(embedded.labels), PromptEmbedder(encoder))
-    scored = {
-        key: None
-        if record is None
-        else score_on_test(
+
+    def scored(key: str, record: VersionRecord) -> HeldOutScore:
+        return score_on_test(
             key,
             record.system,
             test,
@@ -137,12 +136,10 @@ def _score_row(config: RunConfig, picked: dict[str, VersionRecord | None], own: 
             seed=config.seed,
             version=record.version_id,
         )
-        for key, record in picked.items()
-    }
+
+    top, first = scored("best", best), None if initial is None else scored("initial", initial)
     baseline, note = baseline_on_test(inputs.classes, test, n_resamples=config.bootstrap, seed=config.seed)
-    return TransferRow(
-        config.model, encoder.identity, own, len(test), scored["best"], scored["initial"], baseline, note
-    )
+    return TransferRow(config.model, encoder.identity, own, len(test), top, first, baseline, note)
 
 
 def transfer_table(
@@ -159,13 +156,13 @@ def transfer_table(
     ``settings`` (encoder options, similarity, remote-code trust) apply to every model in
     ``models``; the run's own encoder keeps the run's. ``data`` replaces the run's data spec.
     """
-    if not versions:
-        raise RunDirError(f"run {config.run_dir} has no versions to transfer; let it evaluate at least one system")
     picked = pick_comparisons(list(versions))
-    picked = {"best": picked["best"], "initial": picked["initial"]}
+    best, initial = picked["best"], picked["initial"]
+    if best is None:
+        raise RunDirError(f"run {config.run_dir} has no versions to transfer; let it evaluate at least one system")
     base = config.model_copy(update={"data": data}) if data else config
     settings = settings or EncoderSettings()
-    rows = [_score_row(base, picked, own=True)] if include_own else []
+    rows = [_score_row(base, best, initial, own=True)] if include_own else []
     for model in models:
         other = base.model_copy(
             update={
@@ -175,9 +172,8 @@ def transfer_table(
                 "trust_remote_code": settings.trust_remote_code,
             }
         )
-        rows.append(_score_row(other, picked, own=False))
-    initial = picked["initial"]
-    return TransferTable(picked["best"].version_id, None if initial is None else initial.version_id, tuple(rows))
+        rows.append(_score_row(other, best, initial, own=False))
+    return TransferTable(best.version_id, None if initial is None else initial.version_id, tuple(rows))
 
 
 def transfer_run(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from cotclip.systems.model import System
+from cotclip.systems.model import Group, System
 
 __all__ = ["system_as_answer", "describe_scores", "describe_diagnostics", "describe_history", "keep_locks"]
 
@@ -20,13 +20,14 @@ def system_as_answer(system: System) -> dict[str, Any]:
     """The system in the answer format the LLM writes: rules name option texts."""
     groups = [{"name": g.name, "prompt": g.prompt, "options": list(g.options)} for g in system.groups]
     rules = {
-        c: [
-            {"group": g.name, "option": None if system.rule(c, g.name) is None else g.options[system.rule(c, g.name)]}
-            for g in system.groups
-        ]
-        for c in system.classes
+        c: [{"group": g.name, "option": _option_text(system, c, g)} for g in system.groups] for c in system.classes
     }
     return {"groups": groups, "rules": rules}
+
+
+def _option_text(system: System, class_name: str, group: Group) -> str | None:
+    index = system.rule(class_name, group.name)
+    return None if index is None else group.options[index]
 
 
 def _option(system: System, group: str, index: int | None) -> str:
@@ -87,6 +88,16 @@ def compact_json(data: Any) -> str:
     return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
+def _option_index(options: list[str], text: str) -> int:
+    """Where ``options`` holds ``text`` (compared as system validation does: stripped, any case); appended if absent."""
+    wanted = text.strip().lower()
+    for index, option in enumerate(options):
+        if option.strip().lower() == wanted:
+            return index
+    options.append(text)
+    return len(options) - 1
+
+
 def keep_locks(original: System, revised: System) -> System:
     """``revised`` with ``original``'s locked groups/rules, scoring knobs and locks restored."""
     if not original.locks.groups and not original.locks.rules:
@@ -107,10 +118,7 @@ def keep_locks(original: System, revised: System) -> System:
             continue
         index = original.rule(class_name, name)
         if index is not None:
-            text = original.group(name).options[index]
-            if text not in groups[name]["options"]:
-                groups[name]["options"].append(text)
-            index = groups[name]["options"].index(text)
+            index = _option_index(groups[name]["options"], original.group(name).options[index])
         data["rules"][class_name][name] = index
     data["groups"] = list(groups.values())
     data["scoring"] = original.scoring.model_dump(mode="json")

@@ -23,6 +23,14 @@ _MAX_CUTS = 200
 _WORD = re.compile(r"[A-Za-z_]+")
 
 
+@dataclass
+class _ScanState:
+    """Where the first balanced value ends (None while open) and whether the scan ended in a string."""
+
+    end: int | None = None
+    in_string: bool = False
+
+
 class UnusableAnswerError(ValueError):
     """The answer holds no usable system; the message says why (it is fed back to the LLM)."""
 
@@ -122,35 +130,35 @@ def _balanced_or_completions(text: str) -> tuple[str | None, list[tuple[str, int
     """The first balanced ``{...}`` prefix, or completions of a truncated one (longest first)."""
     stack: list[str] = []
     cuts: list[tuple[int, tuple[str, ...]]] = []
-    state = {"end": None, "in_string": False}
+    state = _ScanState()
 
     def visit(index: int, char: str, in_string: bool) -> None:
-        state["in_string"] = in_string
-        if in_string or state["end"] is not None:
+        state.in_string = in_string
+        if in_string or state.end is not None:
             return
         if char in _CLOSER:
             stack.append(char)
         elif char in "}]" and stack:
             stack.pop()
             if not stack:
-                state["end"] = index + 1
+                state.end = index + 1
         elif char == ",":
             cuts.append((index, tuple(stack)))
 
     _scan(text, visit)
-    if state["end"] is not None:
-        return text[: state["end"]], []
+    if state.end is not None:
+        return text[: state.end], []
 
     def close(opened: tuple[str, ...] | list[str]) -> str:
         return "".join(_CLOSER[c] for c in reversed(opened))
 
     # Prefer dropping an unfinished tail over keeping a half-written string.
     completions: list[tuple[str, int]] = []
-    if not state["in_string"]:
+    if not state.in_string:
         trimmed = text.rstrip().rstrip(",:")
         completions.append((trimmed + close(stack), len(trimmed)))
     completions += [(text[:index] + close(opened), index) for index, opened in reversed(cuts[-_MAX_CUTS:])]
-    if state["in_string"]:
+    if state.in_string:
         quote = '"' if text.rfind('"') >= text.rfind("'") else "'"
         completions.append((text + quote + close(stack), len(text)))
     return None, completions

@@ -23,6 +23,7 @@ from cotclip.optimizer.loop.data import Inputs, RunData
 from cotclip.optimizer.loop.runs import RunDir
 from cotclip.optimizer.proposers import ProposalTask
 from cotclip.optimizer.proposers.tuning import run_prompts_dir
+from cotclip.scoring.scorer import ImageSet
 
 __all__ = ["build_proposer", "llm_concurrency", "llm_timeout_s", "proposer_mode"]
 
@@ -152,5 +153,5 @@ def _staged(config: RunConfig, client: Any, data: RunData, on_step: Callable[[st
 class _TrainOnly:
     """The slice of a move context that rule fitting reads: the train images."""
 
-    def __init__(self, train: Any) -> None:
+    def __init__(self, train: ImageSet) -> None:
         self.train = train

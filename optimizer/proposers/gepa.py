@@ -30,7 +30,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cotclip.optimizer.proposers import ProposalTask, Proposer
 from cotclip.optimizer.proposers.signatures import load_instructions
@@ -38,6 +38,14 @@ from cotclip.scoring.diagnostics import diagnose
 from cotclip.scoring.scorer import ImageSet, accuracy
 from cotclip.systems.errors import CotclipError, InputError
 from cotclip.systems.model import System
+
+if TYPE_CHECKING:
+    from gepa import EvaluationBatch
+    from gepa.core.adapter import ProposalFn
+    from gepa.core.result import GEPAResult
+
+#: What one case's evaluation leaves for the reflection: the classes, the proposed system and its feedback.
+_Trace = dict[str, Any]
 
 __all__ = [
     "ProposerCase",
@@ -125,7 +133,7 @@ class ProposerAdapter:
         self.base_prompts = base_prompts
         self.metric_calls = 0
         self.evaluated: list[tuple[dict[str, str], list[float]]] = []  # (candidate, its scores) per evaluate call
-        self.propose_new_texts = None  # use GEPA's own reflective proposal
+        self.propose_new_texts: ProposalFn | None = None  # use GEPA's own reflective proposal
 
     def _score(self, proposer: Proposer, case: ProposerCase) -> tuple[float, str, str]:
         try:
@@ -135,7 +143,9 @@ class ProposerAdapter:
         score = accuracy(system, case.val)
         return score, system.to_json(), feedback_of(system, case.train, score)
 
-    def evaluate(self, batch: Sequence[ProposerCase], candidate: dict[str, str], capture_traces: bool = False):
+    def evaluate(
+        self, batch: Sequence[ProposerCase], candidate: dict[str, str], capture_traces: bool = False
+    ) -> EvaluationBatch[_Trace, str]:
         """Propose one system per case with the candidate's instructions; score on val."""
         from gepa import EvaluationBatch
 
@@ -154,7 +164,9 @@ class ProposerAdapter:
             trajectories=traces if capture_traces else None,
         )
 
-    def make_reflective_dataset(self, candidate: dict[str, str], eval_batch, components_to_update: list[str]):
+    def make_reflective_dataset(
+        self, candidate: dict[str, str], eval_batch: EvaluationBatch[_Trace, str], components_to_update: list[str]
+    ) -> dict[str, list[dict[str, Any]]]:
         """Per component: the task, the proposed system and its score + diagnostics feedback."""
         records = [
             {
@@ -237,7 +249,7 @@ def optimize_proposer(
     seed_candidate = {name: load_instructions(name, base_prompts).text for name in components}
     adapter = ProposerAdapter(make_proposer, base_prompts)
     reflection = _Reflection(reflection_lm)
-    result = gepa.optimize(
+    result: GEPAResult[str, int] = gepa.optimize(
         seed_candidate=seed_candidate,
         trainset=list(cases),
         valset=list(cases),
@@ -251,20 +263,7 @@ def optimize_proposer(
         skip_perfect_score=True,
         seed=seed,
     )
-    best = dict(result.best_candidate)
-    kept = [dict(c) for c in result.candidates]
-    prompts_dir = _write_prompts(Path(run_dir) / "prompts", best, base_prompts)
-    outcome = ProposerOptimization(
-        instructions=best,
-        seed_score=float(result.val_aggregate_scores[0]),
-        best_score=float(result.val_aggregate_scores[result.best_idx]),
-        prompts_dir=prompts_dir,
-        candidates=len(result.candidates),
-        metric_calls=adapter.metric_calls,
-        reflection_calls=reflection.calls,
-        scores=[float(s) for s in result.val_aggregate_scores],
-        proposals=_proposals(adapter.evaluated, seed_candidate, kept),
-    )
+    outcome = _outcome(result, adapter, reflection.calls, seed_candidate, Path(run_dir) / "prompts", base_prompts)
     logger.info(
         "proposer instructions: val accuracy %.3f -> %.3f; %d rewrite(s) proposed, %d kept",
         outcome.seed_score,
@@ -273,3 +272,28 @@ def optimize_proposer(
         sum(p["accepted"] for p in outcome.proposals),
     )
     return outcome
+
+
+def _outcome(
+    result: GEPAResult[str, int],
+    adapter: ProposerAdapter,
+    reflection_calls: int,
+    seed_candidate: dict[str, str],
+    prompts_dir: Path,
+    base_prompts: Path | None,
+) -> ProposerOptimization:
+    """The result of a GEPA run; the best instructions are written to ``prompts_dir``."""
+    # the candidate itself (GEPA's best_candidate unwraps string seeds; ours is a mapping)
+    best = dict(result.candidates[result.best_idx])
+    kept = [dict(c) for c in result.candidates]
+    return ProposerOptimization(
+        instructions=best,
+        seed_score=float(result.val_aggregate_scores[0]),
+        best_score=float(result.val_aggregate_scores[result.best_idx]),
+        prompts_dir=_write_prompts(prompts_dir, best, base_prompts),
+        candidates=len(result.candidates),
+        metric_calls=adapter.metric_calls,
+        reflection_calls=reflection_calls,
+        scores=[float(s) for s in result.val_aggregate_scores],
+        proposals=_proposals(adapter.evaluated, seed_candidate, kept),
+    )

@@ -128,22 +128,7 @@ class LLMProposer:
         signature = propose_signature(answer_model(list(task.classes), *self._limits), instructions)
 
         def candidate(index: int) -> tuple[System | None, list[dict[str, Any]], CotclipError | None]:
-            emphasis = EMPHASES[index % len(EMPHASES)]
-            temperature = self.client.config.temperature + self.temperature_step * index
-            inputs = {
-                "classes": list(task.classes),
-                "domain": task.domain or "images of the listed classes",
-                "notes": "\n".join(f"- {c}: {n}" for c, n in task.notes.items()),
-                "limits": self._limits_text(),
-                "emphasis": emphasis,
-            }
-            meta = {
-                "method": "llm-propose",
-                "candidate": index + 1,
-                "emphasis": emphasis,
-                "temperature": round(temperature, 3),
-                "seed": self.seed_offset + index,
-            }
+            inputs, meta = self._candidate_request(task, index)
             log: list[dict[str, Any]] = []
             try:
                 return (
@@ -164,7 +149,8 @@ class LLMProposer:
                 return None, log, exc
 
         made, exhausted, failed, serial = 0, None, None, self.executor.concurrency == 1
-        for system, log, error in self.executor.imap(candidate, range(task.n_candidates)):
+        for result in self.executor.imap(candidate, range(task.n_candidates)):
+            system, log, error = (None, [], result) if isinstance(result, CotclipError) else result
             self._records.extend(log)
             if isinstance(error, BudgetExhaustedError):
                 exhausted = self.stopped_because = error.message
@@ -179,6 +165,26 @@ class LLMProposer:
             raise failed
         if made == 0 and exhausted is not None:
             raise BudgetExhaustedError(exhausted)
+
+    def _candidate_request(self, task: ProposalTask, index: int) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The signature inputs and the record metadata of candidate ``index`` (its emphasis and temperature)."""
+        emphasis = EMPHASES[index % len(EMPHASES)]
+        temperature = self.client.config.temperature + self.temperature_step * index
+        inputs = {
+            "classes": list(task.classes),
+            "domain": task.domain or "images of the listed classes",
+            "notes": "\n".join(f"- {c}: {n}" for c, n in task.notes.items()),
+            "limits": self._limits_text(),
+            "emphasis": emphasis,
+        }
+        meta = {
+            "method": "llm-propose",
+            "candidate": index + 1,
+            "emphasis": emphasis,
+            "temperature": round(temperature, 3),
+            "seed": self.seed_offset + index,
+        }
+        return inputs, meta
 
     # ----- revise --------------------------------------------------------------------
     def revise(self, system: System, diagnostics: Any, history: list[ScoredVersion]) -> System:
@@ -232,21 +238,26 @@ class LLMProposer:
                     parent=system.name,
                     log=log,
                 )
-            except CotclipError as exc:
+                if revised is None:
+                    return ProposerError(self.failure_message(1, what="revision", log=log)), log
+                return feedback_text.keep_locks(system, revised), log
+            except CotclipError as exc:  # answers paid before it are still recorded
                 return exc, log
-            if revised is None:
-                return ProposerError(self.failure_message(1, what="revision", log=log)), log
-            return feedback_text.keep_locks(system, revised), log
 
-        outcomes = []
-        for outcome, log in self.executor.imap(revision, range(n)):
+        outcomes: list[System | CotclipError] = []
+        for result in self.executor.imap(revision, range(n)):
+            outcome, log = (result, []) if isinstance(result, CotclipError) else result
             self._records.extend(log)
             outcomes.append(outcome)
         return outcomes
 
     # ----- one conversation ----------------------------------------------------------
+    def _size_limits(self) -> tuple[int, int]:
+        """(max groups, max options) of the current task; propose/revise set them (5 and 8 before either)."""
+        return self._limits or (5, 8)
+
     def _limits_text(self) -> str:
-        groups, options = self._limits or (5, 8)
+        groups, options = self._size_limits()
         return f"at most {groups} groups; each group has 2 to {options} options"
 
     def _conversation(
@@ -268,7 +279,8 @@ class LLMProposer:
             )
             try:
                 parsed = parse_answer(answer["text"])
-                draft = read_draft(parsed.data, classes, max_groups=self._limits[0], max_options=self._limits[1])
+                max_groups, max_options = self._size_limits()
+                draft = read_draft(parsed.data, classes, max_groups=max_groups, max_options=max_options)
                 draft = replace(draft, repairs=parsed.repairs + draft.repairs)
                 if draft.missing_classes:
                     draft = self._complete_rules(draft, meta, log)

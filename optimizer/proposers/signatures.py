@@ -15,6 +15,8 @@ import hashlib
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from types import GenericAlias
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
@@ -32,6 +34,7 @@ __all__ = [
     "revise_signature",
     "complete_rules_signature",
     "build_signature",
+    "list_of",
 ]
 
 
@@ -79,9 +82,18 @@ class Choice(BaseModel):
     option: str | None
 
 
+def list_of(model: type[BaseModel]) -> Any:
+    """``list[model]`` as a pydantic field type, for a model class built at run time.
+
+    Any: pydantic's stubs type a field as a TypeForm, which mypy grants only to a type written in place.
+    """
+    return GenericAlias(list, model)
+
+
 def rules_model(classes: list[str]) -> type[BaseModel]:
     """An object with one required list of choices per class (class names as keys)."""
-    fields = {f"class_{i}": (list[Choice], Field(alias=name)) for i, name in enumerate(classes)}
+    # Any: the field types are values here (see list_of)
+    fields: dict[str, Any] = {f"class_{i}": (list[Choice], Field(alias=name)) for i, name in enumerate(classes)}
     return create_model("Rules", __config__=ConfigDict(extra="forbid", populate_by_name=True), **fields)
 
 
@@ -95,7 +107,7 @@ def answer_model(classes: list[str], max_groups: int, max_options: int) -> type[
     return create_model(
         "SystemAnswer",
         __config__=ConfigDict(extra="forbid"),
-        groups=(list[group], Field(min_length=1, max_length=max_groups)),
+        groups=(list_of(group), Field(min_length=1, max_length=max_groups)),
         rules=(rules_model(classes), ...),
     )
 

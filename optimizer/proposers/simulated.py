@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import zlib
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -29,6 +30,9 @@ from cotclip.systems.errors import InputError, ProposerError
 from cotclip.systems.model import System
 
 __all__ = ["SimulationErrors", "SimulatedProposer", "simulated_proposer_for"]
+
+#: ``{class: {group: value index or None}}``: what the field notes say each class shows.
+Beliefs = dict[str, dict[str, int | None]]
 
 _REFUSAL = (
     "the simulated proposer works only on synthetic worlds (--data synthetic:<world>); "
@@ -98,13 +102,13 @@ class SimulatedProposer:
         return np.random.default_rng([self.seed, *[zlib.crc32(str(p).encode()) for p in parts]])
 
     # ----- reading the notes ---------------------------------------------------------
-    def read_notes(self) -> dict[str, dict[str, int | None]]:
+    def read_notes(self) -> Beliefs:
         """``{class: {group: value index or None}}`` as recovered from the field notes' wording."""
         notes = self.world.field_notes(
             omit_rate=self.errors.notes_omit, error_rate=self.errors.notes_error, seed=self.seed
         )
         patterns = [(g, _clause_pattern(g.note_clause)) for g in self.world.groups]
-        read: dict[str, dict[str, int | None]] = {}
+        read: Beliefs = {}
         for class_name, note in notes.items():
             found: dict[str, int | None] = {g.name: None for g in self.world.groups}
             for clause in note.rstrip(".").split("; "):
@@ -142,13 +146,15 @@ class SimulatedProposer:
         beliefs = self.read_notes()
         return [self._candidate(task, beliefs, index) for index in range(task.n_candidates)]
 
-    def _candidate(self, task: ProposalTask, beliefs, index: int) -> System:
+    def _candidate(self, task: ProposalTask, beliefs: Beliefs, index: int) -> System:
         rng = self._rng("propose", index)
         kept = [g for g in self.world.groups if rng.random() >= self.errors.missing_group][: task.max_groups]
         kept = kept or [self.world.groups[int(rng.integers(len(self.world.groups)))]]
-        groups, rules, mistakes = [], {c: {} for c in task.classes}, 0
+        groups: list[dict[str, Any]] = []
+        rules: dict[str, dict[str, int | None]] = {c: {} for c in task.classes}
+        mistakes = 0
         for group in kept:
-            values = sorted({beliefs[c][group.name] for c in task.classes} - {None})
+            values = _believed_values(beliefs, task.classes, group.name)
             if len(values) < 2:
                 continue
             values = values[: task.max_options]
@@ -254,7 +260,7 @@ class SimulatedProposer:
             return None
         group = missing[int(rng.integers(len(missing)))]
         beliefs = self.read_notes()
-        values = sorted({beliefs[c][group.name] for c in data["classes"]} - {None})
+        values = _believed_values(beliefs, data["classes"], group.name)
         if len(values) < 2:
             return None
         data["groups"].append(
@@ -270,6 +276,11 @@ class SimulatedProposer:
             believed = beliefs[class_name][group.name]
             data["rules"][class_name][group.name] = values.index(believed) if believed in values else None
         return group.name
+
+
+def _believed_values(beliefs: Beliefs, classes: Sequence[str], group: str) -> list[int]:
+    """The value indices of ``group`` that the notes give to at least one of ``classes``, ascending."""
+    return sorted({value for c in classes if (value := beliefs[c][group]) is not None})
 
 
 def _drop_unused(groups: list[dict], rules: dict[str, dict]) -> tuple[list[dict], dict[str, dict]]:

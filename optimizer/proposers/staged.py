@@ -34,6 +34,7 @@ from cotclip.optimizer.llm.lm import LLMClient
 from cotclip.optimizer.llm.usage import Budget, Usage
 from cotclip.optimizer.proposers._base import ProposalTask, ScoredVersion
 from cotclip.optimizer.proposers._feedback import keep_locks
+from cotclip.optimizer.proposers.phrase_vectors import phrase_vectors
 from cotclip.optimizer.proposers.staged_llm import StagedSteps
 from cotclip.optimizer.proposers.staged_notes import mine_note, route_kinds
 from cotclip.optimizer.proposers.staged_stages import (
@@ -182,7 +183,7 @@ class StagedProposer:
                     f"describe: batch {number}/{len(batches)}: {found} phrases for {len(answered)} "
                     f"of {len(batch)} classes"
                 )
-        pool, route_notes = route_kinds(pool, self.train.prompts.embed)
+        pool, route_notes = route_kinds(pool, phrase_vectors(self.train.prompts.embed))
         described = len({p.class_name for p in pool if p.from_note})
         self._say(
             "describe",
@@ -208,7 +209,11 @@ class StagedProposer:
         templates = self.steps.templates(kinds, examples, task.domain)
         self._kind_groups.update(templates)
         groups, notes = organize(
-            pool, templates, embed=self.train.prompts.embed, max_groups=task.max_groups, max_options=task.max_options
+            pool,
+            templates,
+            embed=phrase_vectors(self.train.prompts.embed),
+            max_groups=task.max_groups,
+            max_options=task.max_options,
         )
         if not groups:
             raise ProposerError(

@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from cotclip.optimizer.proposers.signatures import Instructions, build_signature
+from cotclip.optimizer.proposers.signatures import Instructions, build_signature, list_of
 
 __all__ = [
     "KINDS",
@@ -62,7 +62,7 @@ def descriptions_model(classes: list[str]) -> type[BaseModel]:
         name=(_enum(classes), ...),
         attributes=(list[Attribute], Field(max_length=9)),
     )
-    return create_model("Descriptions", __base__=_Strict, classes=(list[entry], Field(min_length=1)))
+    return create_model("Descriptions", __base__=_Strict, classes=(list_of(entry), Field(min_length=1)))
 
 
 def templates_model(kinds: list[str]) -> type[BaseModel]:
@@ -74,7 +74,7 @@ def templates_model(kinds: list[str]) -> type[BaseModel]:
         name=(str, Field(description="short snake_case name")),
         prompt=(str, Field(description="one sentence about the image with exactly one {}")),
     )
-    return create_model("Questions", __base__=_Strict, questions=(list[entry], Field(min_length=1)))
+    return create_model("Questions", __base__=_Strict, questions=(list_of(entry), Field(min_length=1)))
 
 
 class MoreValues(_Strict):
@@ -88,7 +88,7 @@ def assignments_model(classes: list[str], options: list[str]) -> type[BaseModel]
     entry = create_model(
         "Choice", __base__=_Strict, name=(_enum(classes), ...), option=(_enum([*options, "none"]), ...)
     )
-    return create_model("Choices", __base__=_Strict, choices=(list[entry], Field(min_length=1)))
+    return create_model("Choices", __base__=_Strict, choices=(list_of(entry), Field(min_length=1)))
 
 
 def contrast_model(first: str, second: str) -> type[BaseModel]:

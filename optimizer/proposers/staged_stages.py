@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -285,9 +286,10 @@ def ground(system: System, train: ImageSet) -> tuple[System | None, list[str]]:
     a rule on such an option becomes null, for rule fitting to decide from the images.
     """
     notes: list[str] = []
-    groups, rules = [], {c: {} for c in system.classes}
+    groups: list[dict[str, Any]] = []
+    rules: dict[str, dict[str, int | None]] = {c: {} for c in system.classes}
     for group, favoured in zip(system.groups, favoured_options(system, train)):
-        used = {}
+        used: dict[int, int] = {}
         for c in system.classes:
             if (r := system.rule(c, group.name)) is not None:
                 used[r] = used.get(r, 0) + 1

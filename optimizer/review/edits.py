@@ -134,7 +134,7 @@ def _in_range(index: int, size: int, what: str, group: str, where: str) -> None:
         raise EditError(f"{where}: {what} {index} of group {group!r} is out of range; use 0..{size - 1}")
 
 
-def _apply_one(data: dict[str, Any], edit: _Edit, where: str) -> None:
+def _apply_one(data: dict[str, Any], edit: Edit, where: str) -> None:
     group = data["groups"][_group_index(data, edit.group, where)]
     if isinstance(edit, SetRule):
         _check_class(data, edit.class_name, where)

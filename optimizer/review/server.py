@@ -55,6 +55,7 @@ def _positions(query: dict[str, list[str]]) -> list[int]:
 
 class _Handler(BaseHTTPRequestHandler):
     session: ReviewSession  # set on the subclass made by make_server
+    server: _Server
     server_version = "cotclip-review"
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
@@ -83,7 +84,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(HTTPStatus.BAD_REQUEST, {"error": exc.message})
 
     def _foreign_host(self) -> bool:
-        port = self.server.server_address[1]
+        port = self.server.server_port
         if self.headers.get("Host") in (f"{HOST}:{port}", f"localhost:{port}"):
             return False
         self._json(HTTPStatus.FORBIDDEN, {"error": f"open the page as http://{HOST}:{port}/"})
@@ -156,8 +157,7 @@ class ReviewServer:
     @property
     def url(self) -> str:
         """The page's address."""
-        host, port = self.httpd.server_address[:2]
-        return f"http://{host}:{port}/"
+        return f"http://{HOST}:{self.httpd.server_port}/"
 
     def serve_forever(self) -> None:
         """Serve until interrupted (blocks)."""

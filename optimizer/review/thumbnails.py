@@ -62,6 +62,8 @@ def thumbnail(ref: ImageRef, size: int = 96) -> Thumbnail:
         return Thumbnail(uri=_data_uri(placeholder_image(ref.uid, size)), placeholder=True, source=ref.source)
     try:
         image = ref.open_pixels()
+        if not isinstance(image, Image.Image):
+            raise ValueError(f"its pixels came as a {type(image).__name__}, not a PIL image")
         image.thumbnail((size, size))
     except (OSError, ValueError) as exc:
         logger.warning("cannot read %s for a thumbnail: %s", ref.source, exc)

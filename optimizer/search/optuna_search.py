@@ -37,17 +37,17 @@ from cotclip.optimizer.search.evaluator import KnobEvaluator
 from cotclip.optimizer.search.storage import GRACE_S, HEARTBEAT_S, JOURNAL_NAME, open_storage
 from cotclip.scoring.scorer import ImageSet
 from cotclip.systems.errors import InputError
-from cotclip.systems.model import System
+from cotclip.systems.model import Aggregation, System
 
 __all__ = ["knob_search", "open_storage", "JOURNAL_NAME"]
 
 logger = logging.getLogger(__name__)
 
 
-def _suggest(trial: optuna.Trial, evaluator: KnobEvaluator, start: Knobs) -> Knobs:
+def _suggest(trial: optuna.trial.BaseTrial, evaluator: KnobEvaluator, start: Knobs) -> Knobs:
     space, system = evaluator.space, evaluator.system
     temperature = trial.suggest_float("temperature", *space.temperature, log=True)
-    aggregation = trial.suggest_categorical("aggregation", list(space.aggregations))
+    aggregation = _member(trial.suggest_categorical("aggregation", list(space.aggregations)), space.aggregations)
     prior = start.name_prior_weight
     if space.search_name_prior and evaluator.name_cosines is not None:
         prior = 0.0
@@ -65,6 +65,14 @@ def _suggest(trial: optuna.Trial, evaluator: KnobEvaluator, start: Knobs) -> Kno
         ]
         templates[group.name] = tuple(chosen)
     return Knobs(temperature, aggregation, prior, weights, templates)
+
+
+def _member(value: str, choices: tuple[Aggregation, ...]) -> Aggregation:
+    """The choice ``value`` equals, typed as one (Optuna hands categorical choices back as plain ``str``)."""
+    for choice in choices:
+        if choice == value:
+            return choice
+    raise ValueError(f"{value!r} is not one of {choices}")
 
 
 def _start_params(evaluator: KnobEvaluator, start: Knobs) -> dict:
@@ -146,7 +154,28 @@ def _complete(study: optuna.Study) -> int:
     return len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)))
 
 
-def _run_until(study: optuna.Study, objective, n_trials: int, timeout_s: float | None) -> float:
+class _Objective:
+    """Optuna's objective: (val accuracy, prompts per image) of the suggested knobs.
+
+    It counts the trials this process scored and the seconds spent scoring them.
+    """
+
+    def __init__(self, evaluator: KnobEvaluator, start: Knobs) -> None:
+        self.evaluator, self.start = evaluator, start
+        self.trials, self.scoring_s = 0, 0.0
+
+    def __call__(self, trial: optuna.Trial) -> Sequence[float]:
+        knobs = _suggest(trial, self.evaluator, self.start)
+        if not knobs.active_groups():
+            raise optuna.TrialPruned("every group is off; a system needs at least one group")
+        began = time.perf_counter()
+        result = self.evaluator.evaluate(knobs)
+        self.scoring_s += time.perf_counter() - began
+        self.trials += 1
+        return result.accuracy, result.prompts
+
+
+def _run_until(study: optuna.Study, objective: _Objective, n_trials: int, timeout_s: float | None) -> float:
     """Optimize until the study holds ``n_trials`` complete trials (or time is up); the wall time."""
     stop = optuna.study.MaxTrialsCallback(n_trials, states=(optuna.trial.TrialState.COMPLETE,))
     began = time.perf_counter()
@@ -192,19 +221,7 @@ def knob_search(
     study, shown = _open_study(system, storage, run_dir, study_name, seed, sampler, heartbeat)
     if not study.get_trials(deepcopy=False):
         study.enqueue_trial(_start_params(evaluator, start), skip_if_exists=True)
-    scoring_s, own_trials = 0.0, 0
-
-    def objective(trial: optuna.Trial) -> Sequence[float]:
-        nonlocal scoring_s, own_trials
-        knobs = _suggest(trial, evaluator, start)
-        if not knobs.active_groups():
-            raise optuna.TrialPruned("every group is off; a system needs at least one group")
-        began = time.perf_counter()
-        result = evaluator.evaluate(knobs)
-        scoring_s += time.perf_counter() - began
-        own_trials += 1
-        return result.accuracy, result.prompts
-
+    objective = _Objective(evaluator, start)
     wall_s = _run_until(study, objective, n_trials, timeout_s)
     front = _front(study, evaluator, start)
     if not front:
@@ -221,6 +238,6 @@ def knob_search(
         best=best,
         front=tuple(front),
         n_trials=_complete(study),
-        timing=SearchTiming(trials=own_trials, wall_s=wall_s, scoring_s=scoring_s),
+        timing=SearchTiming(trials=objective.trials, wall_s=wall_s, scoring_s=objective.scoring_s),
         notes=tuple(evaluator.notes),
     )

@@ -71,16 +71,15 @@ def _rdb(url: str, scheme: str, heartbeat_s: int, grace_s: int) -> optuna.storag
             with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna, and say so on every use
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
                 # SQLite is one file on one machine and locks on every write: no heartbeat thread there
-                heartbeats = (
-                    {}
-                    if scheme == "sqlite"
-                    else {
-                        "heartbeat_interval": heartbeat_s,
-                        "grace_period": grace_s,
-                        "heartbeat_stale_trial_callback": optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=1),
-                    }
+                if scheme == "sqlite":
+                    return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs)
+                return optuna.storages.RDBStorage(
+                    url,
+                    engine_kwargs=engine_kwargs,
+                    heartbeat_interval=heartbeat_s,
+                    grace_period=grace_s,
+                    heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=1),
                 )
-                return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, **heartbeats)
         except ImportError:
             hint = _DRIVER_HINT.get(scheme, "install the database driver SQLAlchemy names for this URL")
             raise InputError(f"no database driver for search storage {shown}; {hint}") from None
@@ -106,9 +105,9 @@ def open_storage(
     """
     from optuna.storages.journal import JournalFileBackend, JournalStorage
 
-    if storage is None and run_dir is None:
-        return optuna.storages.InMemoryStorage(), "memory"
     if storage is None:
+        if run_dir is None:
+            return optuna.storages.InMemoryStorage(), "memory"
         path = Path(run_dir) / JOURNAL_NAME
         path.parent.mkdir(parents=True, exist_ok=True)
         return JournalStorage(JournalFileBackend(str(path))), str(path)

@@ -63,8 +63,11 @@ class JointAnswers:
         """Whether the joint answer space is still enumerated."""
         return self.joint is not None
 
-    def _fits(self, theta: np.ndarray) -> bool:
-        return self.joint is not None and self.joint.size * theta.shape[1] <= self.max_cells
+    def _joint_if_fits(self, theta: np.ndarray) -> np.ndarray | None:
+        """The enumerated joint while adding ``theta``'s answers keeps it within ``max_cells``; else None."""
+        if self.joint is None or self.joint.size * theta.shape[1] > self.max_cells:
+            return None
+        return self.joint
 
     def _sample_answers(self, theta: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
         cdf = np.cumsum(theta[self.sample_classes], axis=1)
@@ -82,8 +85,9 @@ class JointAnswers:
         ``key`` picks the candidate's own uniform stream in Monte Carlo mode so that two
         candidates with equal ``theta`` get equal estimates.
         """
-        if self._fits(theta):
-            joint = (self.joint[:, :, None] * theta[:, None, :]).reshape(self.prior.size, -1)
+        enumerated = self._joint_if_fits(theta)
+        if enumerated is not None:
+            joint = (enumerated[:, :, None] * theta[:, None, :]).reshape(self.prior.size, -1)
             conditional = float((self.prior * entropy_bits(theta)).sum())
             return float(entropy_bits(joint.sum(axis=0))) - self.answer_entropy - conditional
         answers = self._sample_answers(theta, self._uniforms_for(key))
@@ -98,8 +102,9 @@ class JointAnswers:
         """Put the question with answers ``theta`` into the set."""
         answers = self._sample_answers(theta, self._uniforms_for(key))
         self.log_posterior = self.log_posterior + np.log(theta[:, answers].T)
-        if self._fits(theta):
-            self.joint = (self.joint[:, :, None] * theta[:, None, :]).reshape(self.prior.size, -1)
+        enumerated = self._joint_if_fits(theta)
+        if enumerated is not None:
+            self.joint = (enumerated[:, :, None] * theta[:, None, :]).reshape(self.prior.size, -1)
             self.answer_entropy = float(entropy_bits(self.joint.sum(axis=0)))
         else:
             self.joint = None

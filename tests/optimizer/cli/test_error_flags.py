@@ -64,6 +64,7 @@ REACH: dict[str, tuple[str, ...]] = {
     "cotclip/_embed.py": ("embed",),
     "cotclip/_review.py::review_page": ("review",),
     "optimizer/llm/lm.py": LLM,
+    "optimizer/llm/spec.py": LLM,
     "optimizer/llm/lm.py::_check_credentials": ("propose", "optimize"),  # demo's local server has an api_base
     "optimizer/llm/lm.py::_wall_spent": ("optimize",),  # only optimize sets a deadline
     "optimizer/llm/usage.py": ("propose", "optimize"),

@@ -28,7 +28,7 @@ def slow_server():
 
 def client(api_base, cache_dir=None):
     return LLMClient(
-        LMConfig(LOCAL_MODEL, api_base=api_base, api_key="local", timeout_s=10.0, retries=0, cache_dir=cache_dir)
+        LMConfig(LOCAL_MODEL, api_base=api_base, api_key="local", timeout_s=120.0, retries=0, cache_dir=cache_dir)
     )
 
 

@@ -58,8 +58,9 @@ def test_a_never_answering_endpoint_ends_within_the_wall_budget_with_a_report(ba
     elapsed = time.monotonic() - started
     assert code == 0, err
     # the budget counts start-up; what comes after it is the final report (test scores, plots).
-    # Without the cut the first call alone would wait 120 s x 4 attempts.
-    assert elapsed < 15 + 10
+    # Without the cut the first call alone would wait 120 s x 4 attempts; the slack is for a loaded machine
+    # (42.6 s measured at load 10 on 2 cores, 16.7 s on a quiet one).
+    assert elapsed < 15 + 45
     summary = json.loads(out)
     assert summary["stopped_because"] == "max_wall_s" and summary["versions"] >= 1
     run = tmp_path / "runs" / "w"

@@ -143,3 +143,33 @@ def test_spent_budget_keeps_a_candidate_with_forgotten_classes_as_nulls():
     (system,) = proposer.propose(ProposalTask(TASK.classes, n_candidates=1))
     assert system.rule("dog", "dominant_color") is None
     assert any("budget is spent" in r for r in system.provenance.details["repairs"])
+
+
+def test_a_locked_rule_whose_option_the_revision_recased_keeps_that_option(fake_diagnostics):
+    # The lock names "orange"; the revision writes "Orange". Appending "orange" made an invalid system
+    # (options may not differ only in case), and that error escaped the revision worker as a TypeError.
+    revised_text = (
+        '{"answer": {"groups": [{"name": "dominant_color", "prompt": "Mostly {}.", '
+        '"options": ["Orange", "gray", "green"]}, {"name": "body", "prompt": "Its body is {}.", '
+        '"options": ["furry", "feathered"]}], "rules": {"cat": [{"group": "dominant_color", '
+        '"option": "gray"}], "dog": [{"group": "dominant_color", "option": "Orange"}], '
+        '"parrot": [{"group": "dominant_color", "option": "green"}]}}}'
+    )
+    system = _base_system({"groups": [], "rules": [["cat", "dominant_color"]]})
+    revised = LLMProposer(scripted_client([revised_text])).revise(system, fake_diagnostics, [])
+    assert revised.group("dominant_color").options == ["Orange", "gray", "green"]
+    assert revised.rule("cat", "dominant_color") == 0  # the locked rule, on the option that reads the same
+
+
+def test_an_error_after_the_answer_is_the_revisions_error_and_its_answer_is_logged(fake_diagnostics, monkeypatch):
+    from cotclip.optimizer.proposers import llm as llm_module
+    from cotclip.systems.errors import SystemValidationError
+
+    def broken_locks(original, revised):
+        raise SystemValidationError(["the restored locks make no valid system"])
+
+    monkeypatch.setattr(llm_module.feedback_text, "keep_locks", broken_locks)
+    proposer = LLMProposer(scripted_client([reply("good_answer")]))
+    with pytest.raises(SystemValidationError, match="restored locks"):
+        proposer.revise(_base_system(), fake_diagnostics, [])
+    assert len(proposer.records) == 1 and proposer.records[0]["error"] is None

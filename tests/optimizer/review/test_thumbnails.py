@@ -47,6 +47,12 @@ def test_images_without_pixels_get_a_labelled_placeholder(tmp_path: Path):
     assert _decode(unreadable.uri).tobytes() != _decode(synthetic.uri).tobytes()
 
 
+def test_pixels_that_are_not_an_image_get_the_unreadable_placeholder():
+    ref = ImageRef(uid="odd:1", source="odd#1", open_pixels=lambda: b"raw bytes")
+    odd = thumbnail(ref)
+    assert odd.placeholder and odd.source == "odd#1"
+
+
 @pytest.fixture(scope="module")
 def pixel_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("pixel_run")
