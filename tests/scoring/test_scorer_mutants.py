@@ -1,0 +1,93 @@
+"""Scorer behaviours that the mutation run of ``scoring/scorer.py`` found untested (TESTING.md)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from helpers.hash_text import HashTextEncoder
+
+from cotclip.scoring.scorer import ImageSet, PromptEmbedder, accuracy, class_scores
+from cotclip.systems.model import System
+
+DIM = 16
+
+
+def _system(name_prior_weight: float) -> System:
+    groups = [
+        {"name": "colour", "prompt": "a {} thing", "options": ["red", "blue", "green"]},
+        {"name": "size", "prompt": "it is {}", "options": ["small", "large"], "extra_prompts": ["a {} one"]},
+    ]
+    rules = {"cherry": {"colour": 0, "size": 0}, "whale": {"colour": 1, "size": 1}, "frog": {"colour": 2, "size": 0}}
+    scoring = {"name_prior_weight": name_prior_weight, "name_template": "a photo of a {}"}
+    return System.from_data({"classes": list(rules), "groups": groups, "rules": rules, "scoring": scoring})
+
+
+def _images(encoder: HashTextEncoder, n: int = 12) -> ImageSet:
+    rng = np.random.default_rng(0)
+    labels = [["cherry", "whale", "frog"][i % 3] for i in range(n)]
+    return ImageSet(rng.standard_normal((n, DIM)), labels, PromptEmbedder(encoder))
+
+
+def test_without_a_name_prior_class_names_are_never_embedded() -> None:
+    # A precomputed text-embedding file that holds only the system's prompts must be enough
+    # when name_prior_weight is 0: the name template's texts are not asked for.
+    system = _system(0.0)
+    encoder = HashTextEncoder(DIM, known=set(system.prompt_texts()))
+    scores = class_scores(system, _images(encoder))
+    assert scores.shape == (12, 3)
+    assert not any("a photo of" in text for call in encoder.calls for text in call)
+
+    with_prior = _system(0.5)
+    recording = HashTextEncoder(DIM)
+    class_scores(with_prior, _images(recording))  # the prior on: its texts are embedded
+    assert {"a photo of a cherry", "a photo of a whale", "a photo of a frog"} <= {t for c in recording.calls for t in c}
+
+
+def test_image_embeddings_are_read_only_so_memoised_cosines_cannot_go_stale() -> None:
+    raw = np.random.default_rng(1).standard_normal((4, DIM))
+    images = ImageSet(raw, ["cherry"] * 4, PromptEmbedder(HashTextEncoder(DIM)))
+    before = images.similarities(["a red thing"]).copy()
+    with pytest.raises(ValueError, match="read-only"):
+        images.embeddings[0] = 0.0
+    raw[0] = 0.0  # the caller's array is not the set's
+    np.testing.assert_array_equal(images.similarities(["a red thing"]), before)
+
+
+def test_averaged_similarities_are_cosines_with_each_lists_normalised_mean_embedding() -> None:
+    encoder = HashTextEncoder(DIM)
+    raw = np.random.default_rng(2).standard_normal((5, DIM)) * 2.0
+    images = ImageSet(raw, ["cherry"] * 5, PromptEmbedder(encoder))
+    lists = [["a red thing", "red, clearly"], ["a blue thing"], ["one", "two", "three"]]
+    unit = raw / np.linalg.norm(raw, axis=1, keepdims=True)
+    expected = np.empty((5, len(lists)))
+    for column, texts in enumerate(lists):
+        mean = encoder.encode_texts(texts).astype(np.float64).mean(axis=0)
+        expected[:, column] = unit @ (mean / np.linalg.norm(mean))
+
+    got = images.averaged_similarities(lists)
+
+    assert got.shape == (5, 3)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+    assert images.averaged_similarities([]).shape == (5, 0)
+
+
+def test_rescoring_the_same_system_object_skips_its_fingerprint(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The optimizer re-scores one system object many times; its fingerprint (a JSON dump and a
+    # sha256) costs more than a whole evaluation, so it is computed once per object.
+    system = _system(0.0)
+    images = _images(HashTextEncoder(DIM))
+    calls = []
+    original = System.fingerprint
+
+    def counted(self: System) -> str:
+        calls.append(self)
+        return original(self)
+
+    monkeypatch.setattr(System, "fingerprint", counted)
+    first = accuracy(system, images)
+    assert len(calls) == 1
+    for _ in range(3):
+        assert accuracy(system, images) == first
+    assert len(calls) == 1
+    accuracy(System.from_data(system.to_dict()), images)  # an equal copy: one fingerprint, no new compile
+    assert len(calls) == 2 and images.compile_count == 1
