@@ -48,6 +48,7 @@ MODULES: dict[str, tuple[list[str], list[str]]] = {
         ["scoring/encoders/hf.py"],
         [
             "tests/scoring/encoders/test_hf_encoder.py",
+            "tests/scoring/encoders/test_hf_mutants.py",
             "tests/scoring/encoders/test_hf_reference.py",
             "tests/scoring/encoders/test_contract.py",
             "tests/scoring/encoders/test_jina_families.py",

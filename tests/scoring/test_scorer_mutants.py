@@ -91,3 +91,92 @@ def test_rescoring_the_same_system_object_skips_its_fingerprint(monkeypatch: pyt
     assert len(calls) == 1
     accuracy(System.from_data(system.to_dict()), images)  # an equal copy: one fingerprint, no new compile
     assert len(calls) == 2 and images.compile_count == 1
+
+
+def test_a_temperature_that_is_not_positive_is_refused_by_name() -> None:
+    system = _system(0.0)
+    images = _images(HashTextEncoder(DIM))
+    for bad in (0.0, -0.5):
+        with pytest.raises(ValueError, match=rf"^temperature must be > 0, got {bad}$"):
+            class_scores(system, images, temperature=bad)
+
+
+def test_accuracy_honours_the_temperature_argument() -> None:
+    # With weighted groups the temperature changes which class wins for some images.
+    rng = np.random.default_rng(3)
+    groups = [
+        {"name": f"g{g}", "prompt": f"q{g} {{}}", "options": [f"o{g}{i}" for i in range(4)], "weight": w}
+        for g, w in enumerate([0.3, 1.0, 2.5])
+    ]
+    classes = [f"c{i}" for i in range(8)]
+    rules = {c: {f"g{g}": int(rng.integers(4)) for g in range(3)} for c in classes}
+    system = System.from_data({"classes": classes, "groups": groups, "rules": rules})
+    labels = [classes[i % 8] for i in range(200)]
+    images = ImageSet(rng.standard_normal((200, DIM)), labels, PromptEmbedder(HashTextEncoder(DIM)))
+    sharp = system.evolve(scoring={"temperature": 0.01})
+    assert accuracy(sharp, images) != accuracy(system, images)  # the case is one where T matters
+
+    assert accuracy(system, images, temperature=0.01) == accuracy(sharp, images)
+    assert accuracy(sharp, images, temperature=1.0) == accuracy(system, images)
+
+
+def test_label_indices_are_read_only_integer_positions() -> None:
+    system = _system(0.0)
+    images = _images(HashTextEncoder(DIM))
+    indices = images.label_indices(system.classes)
+    assert indices.dtype == np.intp and indices.tolist() == [0, 1, 2] * 4
+    assert images.label_indices(["frog", "whale", "cherry"]).tolist() == [2, 1, 0] * 4
+    with pytest.raises(ValueError, match="read-only"):
+        indices[0] = 1
+
+
+def test_multi_vector_images_are_read_only_too() -> None:
+    from helpers.multivector import HashMultiVectorEncoder, random_multivectors
+
+    patches = random_multivectors(np.random.default_rng(4), 3, DIM)
+    images = ImageSet(patches, ["cherry", "whale", "frog"], PromptEmbedder(HashMultiVectorEncoder(DIM)))
+    assert images.similarities(["a red thing"]).shape == (3, 1)
+    with pytest.raises(ValueError, match="read-only"):
+        images.embeddings.vectors[0, 0] = 1.0
+
+
+def test_the_compiled_system_cache_keeps_max_compiled_most_recently_used_systems() -> None:
+    base = _system(0.0)
+    variants = [base.evolve(scoring={"temperature": t}) for t in (1.0, 0.5, 0.25)]
+    images = ImageSet(
+        np.random.default_rng(5).standard_normal((6, DIM)),
+        ["cherry"] * 6,
+        PromptEmbedder(HashTextEncoder(DIM)),
+        max_compiled=2,
+    )
+
+    def score(system: System) -> None:
+        class_scores(System.from_data(system.to_dict()), images)  # a fresh object: no per-object shortcut
+
+    score(variants[0])
+    score(variants[1])
+    score(variants[0])  # still cached: two are kept, and it is now the most recent
+    assert images.compile_count == 2
+    score(variants[2])  # evicts variants[1], the least recently used
+    score(variants[0])
+    assert images.compile_count == 3
+    score(variants[1])
+    assert images.compile_count == 4
+
+
+def test_compiled_structures_of_discarded_systems_are_released() -> None:
+    import gc
+    import weakref
+
+    images = ImageSet(
+        np.random.default_rng(6).standard_normal((6, DIM)),
+        ["cherry"] * 6,
+        PromptEmbedder(HashTextEncoder(DIM)),
+        max_compiled=1,
+    )
+    system = _system(0.0)
+    compiled = weakref.ref(images.compiled(system))
+    class_scores(system.evolve(scoring={"temperature": 0.5}), images)  # pushes it out of the LRU cache
+    del system
+    gc.collect()
+    assert compiled() is None  # an optimizer scores thousands of systems: their structures must not pile up

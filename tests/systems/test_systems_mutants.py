@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,9 +11,10 @@ from pydantic import ValidationError
 
 from cotclip.systems import System, SystemValidationError, dump_system, export_seed, import_seed, load_system
 from cotclip.systems.errors import MissingTextEmbeddingsError
+from cotclip.systems.io import write_text_atomic
 from cotclip.systems.model import Locks, SystemFields
 from cotclip.systems.seed_format import seed_to_canonical
-from cotclip.systems.validate import format_pydantic_error
+from cotclip.systems.validate import format_pydantic_error, validate_data
 
 SEED = {
     "classification_cot": {
@@ -116,3 +118,65 @@ def test_missing_text_embeddings_message_counts_and_shows_the_first_three() -> N
         "vocab.npz has no embedding for 4 text(s), first: 'a red one', 'a blue one', 'a big one';"
     )
     assert "a fourth" not in error.message and error.exit_code == 2
+
+
+@pytest.mark.parametrize(
+    ("classes", "expected"),
+    [
+        (["cat", "cat", "dog"], "class 'cat' is listed twice; class names must be unique"),
+        (["cat", "  ", "dog"], "a class name is empty; every class needs a name"),
+    ],
+)
+def test_class_names_must_be_unique_and_non_empty(classes: list[str], expected: str) -> None:
+    data = {
+        "classes": classes,
+        "groups": [{"name": "g", "prompt": "it is {}", "options": ["a", "b", "c"]}],
+        "rules": {name: {"g": i} for i, name in enumerate(classes)},
+    }
+    assert expected in validate_data(data).errors
+
+
+def test_json_with_leading_blank_lines_is_reported_as_json() -> None:
+    with pytest.raises(SystemValidationError) as info:
+        load_system('\n  \n  {"classes": ["cat",\n')
+    assert "not valid JSON: " in info.value.message and " at line 4, column " in info.value.message
+
+
+def test_writing_a_system_creates_the_missing_folders(tmp_path: Path) -> None:
+    target = tmp_path / "new" / "deeper" / "pets.json"
+    assert write_text_atomic(target, "{}\n") == target
+    assert target.read_text(encoding="utf-8") == "{}\n"
+
+
+def test_seed_import_records_only_what_differs_from_the_default_layout() -> None:
+    seed = copy.deepcopy(SEED)
+    seed["classification_cot"]["colour"]["weight"] = 2.0
+    system = import_seed(seed)
+    assert system.groups[0].weight == 2.0
+    assert "groups" not in system.provenance.details["seed_layout"]  # prompt, options, weight: the usual order
+    assert export_seed(system) == seed
+
+
+def test_export_names_the_rules_after_the_system_or_keeps_the_imported_key() -> None:
+    named = import_seed(copy.deepcopy(SEED)).evolve(name="Xenon X", provenance={"method": "hand"})
+    assert "Xenon_X_rules" in export_seed(named)
+    renamed = import_seed(copy.deepcopy(SEED)).evolve(name="Renamed")
+    exported = export_seed(renamed)
+    assert list(exported)[:2] == ["classification_cot", "pokemon_rules"]
+    assert exported["cotclip"]["name"] == "Renamed"
+
+
+def test_seed_structure_messages_say_how_to_fix_them() -> None:
+    with pytest.raises(SystemValidationError) as info:
+        seed_to_canonical({"classification_cot": {}})
+    assert info.value.errors == [
+        "a seed-format system needs exactly one rules dict (a key ending in _rules) (found none); "
+        "add one such as pokemon_rules, or rename the extra ones"
+    ]
+    with pytest.raises(SystemValidationError) as info:
+        seed_to_canonical({**copy.deepcopy(SEED), "cotclip": ["notes"]})
+    assert info.value.errors == ["'cotclip' must be an object with name, scoring, provenance, locks, notes"]
+    assert validate_data([1, 2]).errors == [
+        "a system must be a mapping at the top level, got list; "
+        "write an object with classes, groups and rules (or the seed format)"
+    ]
