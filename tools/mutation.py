@@ -187,6 +187,7 @@ def _chosen(scratch: Path, sample: int | None, seed: int, mutmut: list[str], env
         statuses = _statuses(scratch)
     chosen = sorted(random.Random(seed).sample(sorted(statuses), min(sample, len(statuses))))
     kept.write_text("\n".join(chosen) + "\n")
+    (scratch / "sample-seed.txt").write_text(f"{seed}\n")
     return chosen
 
 
@@ -207,6 +208,12 @@ def _test(scratch: Path, chosen: list[str] | None, rerun: bool, mutmut: list[str
                 [*mutmut, "run", *names], cwd=scratch, env=env, stdout=log, stderr=subprocess.STDOUT
             ).returncode
     return scope, names, code, before
+
+
+def _drawn_seed(scratch: Path) -> int | None:
+    """The seed the scratch copy's sample was drawn with (a --rerun is not told it); None if unrecorded."""
+    recorded = scratch / "sample-seed.txt"
+    return int(recorded.read_text()) if recorded.exists() else None
 
 
 def run_module(key: str, workdir: Path, rerun: bool = False, sample: int | None = None, seed: int = 0) -> dict:
@@ -258,7 +265,7 @@ def run_module(key: str, workdir: Path, rerun: bool = False, sample: int | None 
         "files": only,
         "tests": tests,
         "mutants": len(after),
-        "sampled": None if chosen is None else {"n": len(chosen), "seed": seed},
+        "sampled": None if chosen is None else {"n": len(chosen), "seed": _drawn_seed(scratch)},
         "tested_now": len(names) if names else None,
         "rerun": rerun,
         "exit_code": code,
