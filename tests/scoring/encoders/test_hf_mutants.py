@@ -150,3 +150,70 @@ def test_no_texts_under_maxsim_are_an_empty_multi_vector_set(tmp_path: Path) -> 
     encoder = load_encoder(f"hf:{folder}", trust_remote_code=True, similarity="maxsim")
     empty = encoder.encode_texts([])
     assert len(empty) == 0 and empty.vectors.shape == (0, encoder.dim)
+
+
+def test_a_clip_encoder_is_a_cosine_encoder_named_by_class_folder_content_and_preprocessing(
+    tiny_clip_dir: Path,
+) -> None:
+    import re
+
+    encoder = load_encoder(f"hf:{tiny_clip_dir}")
+    assert encoder.similarity == "cosine" and not encoder.options
+    pattern = rf"hf:CLIPModel:dir:{re.escape(tiny_clip_dir.name)}@sha256:[0-9a-f]{{32}}:pre=[0-9a-f]{{16}}"
+    assert re.fullmatch(pattern, encoder.identity)
+
+
+def test_options_or_maxsim_on_a_feature_model_name_what_was_asked(tiny_clip_dir: Path) -> None:
+    with pytest.raises(EncoderError, match=r"so --encoder-option text\.task=retrieval cannot apply; drop it"):
+        load_encoder(f"hf:{tiny_clip_dir}", encoder_options=["text.task=retrieval"])
+    with pytest.raises(EncoderError, match="so --similarity maxsim cannot apply; drop it"):
+        load_encoder(f"hf:{tiny_clip_dir}", similarity="maxsim")
+
+
+def test_a_model_with_only_one_encode_method_still_uses_its_feature_methods(
+    tiny_clip_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from transformers import CLIPModel
+
+    expected = load_encoder(f"hf:{tiny_clip_dir}").encode_texts(["a cat"])
+    monkeypatch.setattr(CLIPModel, "encode_image", lambda self, images: None, raising=False)
+    np.testing.assert_allclose(load_encoder(f"hf:{tiny_clip_dir}").encode_texts(["a cat"]), expected, atol=1e-6)
+
+
+def test_a_model_without_feature_or_encode_methods_is_named_in_the_refusal(tmp_path: Path) -> None:
+    from transformers import BertConfig, BertModel
+
+    folder = tmp_path / "bert"
+    config = BertConfig(vocab_size=32, hidden_size=8, num_hidden_layers=1, num_attention_heads=2, intermediate_size=16)
+    BertModel(config).save_pretrained(folder)
+    with pytest.raises(EncoderError) as info:
+        load_encoder(f"hf:{folder}")
+    assert str(info.value) == (
+        f"BertModel in {folder.resolve()} has neither get_image_features/get_text_features nor "
+        "encode_image/encode_text; use a CLIP-family model"
+    )
+
+
+def test_a_hub_revision_picks_that_snapshot_from_the_cache(tiny_clip_dir: Path, tmp_path: Path) -> None:
+    from helpers.tiny_clip import build_tiny_clip
+
+    repo = tmp_path / "hub" / "models--me--tiny-clip"
+    main, pinned = "a" * 40, "b" * 40
+    shutil.copytree(tiny_clip_dir, repo / "snapshots" / main)
+    build_tiny_clip(repo / "snapshots" / pinned, seed=1)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(main)
+    hub = str(tmp_path / "hub")
+
+    latest = load_encoder("hf:me/tiny-clip", hub_cache_dir=hub)
+    old = load_encoder("hf:me/tiny-clip", revision=pinned, hub_cache_dir=hub)
+
+    assert latest.identity.startswith(f"hf:CLIPModel:me/tiny-clip@rev:{main}:")
+    assert old.identity.startswith(f"hf:CLIPModel:me/tiny-clip@rev:{pinned}:")
+    assert not np.allclose(old.encode_texts(["a cat"]), latest.encode_texts(["a cat"]))
+
+
+def test_an_empty_model_spec_says_what_to_pass() -> None:
+    with pytest.raises(EncoderError) as info:
+        load_encoder("hf:")
+    assert str(info.value) == "empty model spec 'hf:'; pass hf:<hub-id> or hf:<folder saved with save_pretrained>"
