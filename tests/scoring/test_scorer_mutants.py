@@ -180,3 +180,21 @@ def test_compiled_structures_of_discarded_systems_are_released() -> None:
     del system
     gc.collect()
     assert compiled() is None  # an optimizer scores thousands of systems: their structures must not pile up
+
+
+def test_embeddings_and_labels_of_different_lengths_are_refused() -> None:
+    with pytest.raises(ValueError, match=r"embeddings \(3, 16\) do not match 2 labels"):
+        ImageSet(np.zeros((3, DIM)), ["cherry", "whale"], PromptEmbedder(HashTextEncoder(DIM)))
+    with pytest.raises(ValueError, match="do not match 3 labels"):
+        ImageSet(np.zeros(3), ["cherry"] * 3, PromptEmbedder(HashTextEncoder(DIM)))
+
+
+@pytest.mark.parametrize("path", ["dense", "tiled"])
+def test_equal_group_weights_other_than_one_scale_the_scores(path: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from cotclip.scoring import scorer
+
+    monkeypatch.setattr(scorer, "SCORING_PATH", path)
+    plain = _system(0.0)
+    doubled = System.from_data({**plain.to_dict(), "groups": [{**g, "weight": 2.0} for g in plain.to_dict()["groups"]]})
+    images = _images(HashTextEncoder(DIM))
+    np.testing.assert_allclose(class_scores(doubled, images), 2 * class_scores(plain, images), rtol=1e-6)

@@ -180,3 +180,54 @@ def test_seed_structure_messages_say_how_to_fix_them() -> None:
         "a system must be a mapping at the top level, got list; "
         "write an object with classes, groups and rules (or the seed format)"
     ]
+
+
+def test_group_names_must_be_unique(tiny_data: dict[str, Any]) -> None:
+    tiny_data["groups"][1]["name"] = "body"
+    assert any("group 'body'" in error and "twice" in error for error in validate_data(tiny_data).errors)
+
+
+def test_a_class_with_only_null_rules_is_warned_about(tiny_data: dict[str, Any]) -> None:
+    tiny_data["rules"]["owl"] = {"body": None, "ears": None}
+    warnings = validate_data(tiny_data).warnings
+    assert "class 'owl' has only null rules; it can only win through the name prior" in warnings
+
+
+def test_a_json_file_is_never_read_as_yaml(tmp_path: Path) -> None:
+    path = tmp_path / "pets.JSON"
+    path.write_text("name: tiny\nclasses: [cat]\n", encoding="utf-8")
+    with pytest.raises(SystemValidationError) as info:
+        load_system(path)
+    assert info.value.message.startswith(f"{path}: invalid system: not valid JSON: Expecting value at line 1, column 1")
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("---\n", encoding="utf-8")
+    with pytest.raises(SystemValidationError) as info:
+        load_system(empty)
+    assert info.value.errors == ["the file holds no data; write a system as JSON or YAML"]
+
+
+def test_seed_validation_errors_name_the_source() -> None:
+    seed = copy.deepcopy(SEED)
+    seed["pokemon_rules"]["Absol"]["colour"] = 7
+    with pytest.raises(SystemValidationError) as info:
+        import_seed(seed, source="pokemon.seed.json")
+    assert info.value.message.startswith("pokemon.seed.json: invalid system: ")
+
+
+def test_type_errors_end_with_their_fix_or_nothing(tiny_data: dict[str, Any]) -> None:
+    tiny_data["groups"][0]["options"] = "fur"
+    tiny_data["scoring"] = {"temperature": 1.0, "colour": "red"}
+    errors = validate_data(tiny_data).errors
+    assert "groups[0]('body').options: Input should be a valid list (got str 'fur')" in errors
+    assert (
+        "scoring.colour: Extra inputs are not permitted (got str 'red'); remove it or correct the field name" in errors
+    )
+
+
+def test_the_fingerprint_follows_what_scoring_reads(tiny_data: dict[str, Any]) -> None:
+    system = System.from_data(tiny_data)
+    same = system.evolve(name="renamed", notes=["a note"])
+    other_rule = system.evolve(rules={**tiny_data["rules"], "owl": {"body": 1, "ears": 1}})
+    other_scoring = system.evolve(scoring={"temperature": 0.01})
+    assert same.fingerprint() == system.fingerprint()
+    assert len({system.fingerprint(), other_rule.fingerprint(), other_scoring.fingerprint()}) == 3
