@@ -45,7 +45,7 @@ MODULES: dict[str, tuple[list[str], list[str]]] = {
     ),
     "cache": (["scoring/cache.py"], ["tests/scoring/test_cache.py"]),
     "hf": (
-        ["scoring/encoders/hf.py"],
+        ["scoring/encoders/hf.py", "scoring/encoders/hf_hub.py"],
         [
             "tests/scoring/encoders/test_hf_encoder.py",
             "tests/scoring/encoders/test_hf_mutants.py",
