@@ -35,12 +35,20 @@ PACKAGES = ("systems", "scoring", "optimizer", "prompts")
 
 #: module key -> (files to mutate, relative to the package root ``cotclip/``; test files or node ids)
 MODULES: dict[str, tuple[list[str], list[str]]] = {
-    "scorer": (["scoring/scorer.py"], ["tests/scoring/test_scorer.py", "tests/scoring/deploy/test_compiled.py"]),
+    "scorer": (
+        ["scoring/scorer.py"],
+        [
+            "tests/scoring/test_scorer.py",
+            "tests/scoring/test_scorer_mutants.py",
+            "tests/scoring/deploy/test_compiled.py",
+        ],
+    ),
     "cache": (["scoring/cache.py"], ["tests/scoring/test_cache.py"]),
     "hf": (
-        ["scoring/encoders/hf.py"],
+        ["scoring/encoders/hf.py", "scoring/encoders/hf_hub.py"],
         [
             "tests/scoring/encoders/test_hf_encoder.py",
+            "tests/scoring/encoders/test_hf_mutants.py",
             "tests/scoring/encoders/test_hf_reference.py",
             "tests/scoring/encoders/test_contract.py",
             "tests/scoring/encoders/test_jina_families.py",
@@ -69,7 +77,12 @@ MODULES: dict[str, tuple[list[str], list[str]]] = {
             "systems/seed_format.py",
             "systems/errors.py",
         ],
-        ["tests/systems"],
+        [
+            "tests/systems",
+            # reads the shipped seed file at <repo>/systems/ready/, which the cotclip/ layout moves
+            "--deselect",
+            "tests/systems/test_systems_cli.py::test_export_seed_json_round_trips_the_shipped_seed_file",
+        ],
     ),
 }
 
@@ -174,7 +187,33 @@ def _chosen(scratch: Path, sample: int | None, seed: int, mutmut: list[str], env
         statuses = _statuses(scratch)
     chosen = sorted(random.Random(seed).sample(sorted(statuses), min(sample, len(statuses))))
     kept.write_text("\n".join(chosen) + "\n")
+    (scratch / "sample-seed.txt").write_text(f"{seed}\n")
     return chosen
+
+
+def _test(scratch: Path, chosen: list[str] | None, rerun: bool, mutmut: list[str], env: dict) -> tuple:
+    """Run mutmut on what is still to decide: the sample's unchecked mutants, the survivors (rerun), or all.
+
+    Returns the scope (mutant names the counts are over), the names tested now, mutmut's exit code
+    and the verdicts before this run.
+    """
+    before = _statuses(scratch)
+    scope = chosen if chosen is not None else list(before)
+    wanted = ("survived", "no tests") if rerun else ("not checked",)
+    names = [name for name in scope if before.get(name) in wanted] if rerun or chosen is not None else []
+    code = 0
+    if names or not (rerun or chosen is not None):
+        with open(scratch / ("mutmut-rerun.log" if rerun else "mutmut.log"), "a", encoding="utf-8") as log:
+            code = subprocess.run(
+                [*mutmut, "run", *names], cwd=scratch, env=env, stdout=log, stderr=subprocess.STDOUT
+            ).returncode
+    return scope, names, code, before
+
+
+def _drawn_seed(scratch: Path) -> int | None:
+    """The seed the scratch copy's sample was drawn with (a --rerun is not told it); None if unrecorded."""
+    recorded = scratch / "sample-seed.txt"
+    return int(recorded.read_text()) if recorded.exists() else None
 
 
 def run_module(key: str, workdir: Path, rerun: bool = False, sample: int | None = None, seed: int = 0) -> dict:
@@ -209,16 +248,14 @@ def run_module(key: str, workdir: Path, rerun: bool = False, sample: int | None 
         "OMP_NUM_THREADS": "1",
         "PYTHONPATH": "",
     }
+    mutmut = [str(Path(sys.executable).parent / "mutmut")]
     started = time.monotonic()
-    with open(scratch / "mutmut.log", "w", encoding="utf-8") as log:
-        code = subprocess.run(
-            [str(Path(sys.executable).parent / "mutmut"), "run"],
-            cwd=scratch,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        ).returncode
-    statuses = _statuses(scratch)
+    chosen = _chosen(scratch, sample, seed, mutmut, env)
+    scope, names, code, before = _test(scratch, chosen, rerun, mutmut, env)
+    after = _statuses(scratch)
+    if rerun:  # a changed test selection makes mutmut forget every verdict; tests were only added, so kills stand
+        after = {**before, **{name: after.get(name, "not checked") for name in names}}
+    statuses = {name: after.get(name, "not checked") for name in scope} if chosen is not None else after
     counts: dict[str, int] = {}
     for status in statuses.values():
         counts[status] = counts.get(status, 0) + 1
@@ -227,10 +264,15 @@ def run_module(key: str, workdir: Path, rerun: bool = False, sample: int | None 
         "module": key,
         "files": only,
         "tests": tests,
+        "mutants": len(after),
+        "sampled": None if chosen is None else {"n": len(chosen), "seed": _drawn_seed(scratch)},
+        "tested_now": len(names) if names else None,
+        "rerun": rerun,
         "exit_code": code,
         "wall_s": round(time.monotonic() - started),
         "counts": counts,
         "score": round(killed / (killed + survived), 4) if killed + survived else None,
+        "interval95": _wilson(killed, killed + survived) if chosen is not None else None,
     }
     survivors = [name for name, status in statuses.items() if status != "killed"]
     with open(scratch / "survivors.txt", "w", encoding="utf-8") as out:  # one process: `mutmut show` per name is slow
