@@ -175,9 +175,11 @@ def _load_backend(
             f"{folder} needs its own Python code to load; pass trust_remote_code=True (--trust-remote-code) only if "
             "you trust it"
         )
+    from safetensors import SafetensorError  # a corrupt weights file (installed with transformers)
+
     try:
         model = AutoModel.from_pretrained(folder, local_files_only=True, trust_remote_code=trust, dtype=torch.float32)
-    except (OSError, ValueError, KeyError, RuntimeError) as exc:
+    except (OSError, ValueError, KeyError, RuntimeError, SafetensorError) as exc:
         raise EncoderError(
             f"cannot load the model in {folder}: {str(exc).splitlines()[0]}; check that it is a CLIP-style model"
         ) from None

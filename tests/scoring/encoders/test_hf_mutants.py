@@ -69,10 +69,6 @@ def test_a_folder_whose_weights_are_missing_is_a_one_line_error(tiny_clip_dir: P
     assert message.endswith("; check that it is a CLIP-style model")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: safetensors' SafetensorError is not among the load errors _load_backend turns into EncoderError",
-)
 def test_a_folder_whose_weights_are_corrupt_is_a_one_line_error(tiny_clip_dir: Path, tmp_path: Path) -> None:
     broken = Path(shutil.copytree(tiny_clip_dir, tmp_path / "corrupt"))
     (broken / "model.safetensors").write_bytes(b"not a safetensors file" * 50)
