@@ -20,7 +20,8 @@ Optimizing
     :class:`RunConfig` in, :class:`RunSummary` out), :func:`review` (apply reviewer edits to a run),
     :func:`review_page` (the run's review page on 127.0.0.1), :func:`fetch_model` (a bundled local LLM)
 The synthetic world (a SIMULATION)
-    :func:`describe_world`, :func:`world_oracle`, :func:`world_notes`
+    :func:`describe_world`, :func:`world_oracle`, :func:`world_notes`, :func:`demo` (the
+    offline end-to-end run of ``cotclip demo``, with the world's oracle beside it)
 Deploying
     :func:`export` (a system or run in another format, or a compiled ``.npz``), :class:`Classifier`
 """
@@ -47,6 +48,8 @@ _LAZY: dict[str, str] = {
     "propose": "cotclip._propose",
     "Proposals": "cotclip._propose",
     "optimize": "cotclip._optimize",
+    "demo": "cotclip._demo",
+    "DemoResult": "cotclip._demo",
     "RunConfig": "cotclip.optimizer.loop.config",
     "RunSummary": "cotclip.optimizer.loop.result",
     "review": "cotclip._review",

@@ -12,7 +12,6 @@ from cotclip._optimize import given, optimize
 from cotclip.cli import _optimize_options as opt
 from cotclip.cli._app import app, console, emit_json, err_console
 from cotclip.optimizer.loop.config import RunConfig, load_run_config
-from cotclip.optimizer.loop.demo import demo_config
 from cotclip.optimizer.loop.result import RunSummary
 from cotclip.optimizer.loop.runs import VersionRecord
 from cotclip.systems.errors import InputError
@@ -160,26 +159,29 @@ def demo_command(
     world: str = typer.Option("pokemon-like-xl", "--world", help="Synthetic world preset or world.yaml."),
     runs_dir: str = typer.Option("runs", "--runs-dir", help="Parent folder of the demo's run dir."),
     cache_dir: str | None = typer.Option(None, "--cache-dir", help="Embedding cache folder."),
-    llm_timeout: float = typer.Option(600.0, "--llm-timeout", min=0.0, help="Seconds one LLM attempt may take."),
+    llm_timeout: float | None = typer.Option(
+        None, "--llm-timeout", min=0.0, help="Seconds one LLM attempt may take (default 120, --lm local 1800)."
+    ),
     llm_retries: int = typer.Option(2, "--llm-retries", min=0, help="Attempts after a failed LLM call."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON on stdout."),
 ) -> None:
     """Offline end-to-end run on a synthetic (simulated) world: baseline, first proposal, best and oracle on test."""
-    from cotclip.scoring.simulation.world import load_world
+    from cotclip._demo import demo
 
-    config = demo_config(world, lm, opt.check_proposer(proposer), runs_dir=runs_dir, cache_dir=cache_dir).model_copy(
-        update={"llm_timeout_s": llm_timeout, "llm_retries": llm_retries}
-    )
     _quiet_optuna()
-    oracle = load_world(world).oracle_system()
-    summary = optimize(
-        config,
+    result = demo(
+        world,
+        lm=lm,
+        proposer=opt.check_proposer(proposer) or "auto",
+        runs_dir=runs_dir,
+        cache_dir=cache_dir,
+        llm_timeout_s=llm_timeout,
+        llm_retries=llm_retries,
         on_version=_printer(as_json),
-        progress=not as_json,
-        extra_systems=lambda inputs: {"oracle (simulation only)": oracle},
         on_step=None if as_json else _step_printer,
+        progress=not as_json,
     )
     if as_json:
-        emit_json({**summary.to_cli_json(), "oracle_test_accuracy": summary.extra["other_systems"][0]["accuracy"]})
+        emit_json(result.to_dict())
     else:
-        _print_summary(summary, extra_rows=True)
+        _print_summary(result.summary, extra_rows=True)

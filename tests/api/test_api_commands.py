@@ -11,6 +11,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+import yaml
 
 import cotclip
 from cotclip.cli import main
@@ -175,3 +176,33 @@ def test_propose_without_classes_takes_the_simulated_worlds(tmp_path):
     with pytest.raises(cotclip.InputError, match="--classes is required"):
         cotclip.propose(None, "openai/gpt-4o-mini", tmp_path / "other")
     assert not (tmp_path / "other").exists()
+
+
+@pytest.mark.slow
+def test_demo_runs_the_world_and_scores_its_oracle_beside_the_best_system(tmp_path):
+    result = cotclip.demo(
+        "pokemon-like", lm="simulated", runs_dir=tmp_path / "runs", cache_dir=tmp_path / "cache", llm_retries=0
+    )
+    summary = result.summary
+    assert isinstance(result, cotclip.DemoResult) and isinstance(summary, cotclip.RunSummary)
+    assert 0.5 < result.oracle_test_accuracy <= 1.0
+    assert summary.baseline is not None and summary.best.accuracy > summary.baseline.accuracy
+    shown = result.to_dict()  # what `cotclip demo --json` prints
+    assert shown["oracle_test_accuracy"] == result.oracle_test_accuracy and shown["run_dir"] == summary.run_dir
+    stored = yaml.safe_load((Path(summary.run_dir) / "run.yaml").read_text())
+    assert stored["llm_retries"] == 0 and stored.get("llm_timeout_s") is None  # None: the LLM's own default applies
+
+
+def test_demo_refuses_bad_input_before_writing(tmp_path):
+    with pytest.raises(cotclip.InputError, match="--proposer 'fast' is not a proposer mode"):
+        cotclip.demo("pokemon-like", lm="simulated", proposer="fast", runs_dir=tmp_path)
+    with pytest.raises(cotclip.DataError, match="unknown synthetic world 'atlantis'"):
+        cotclip.demo("atlantis", lm="simulated", runs_dir=tmp_path)
+    for case in (
+        lambda: cotclip.demo(7, lm="simulated", runs_dir=tmp_path),
+        lambda: cotclip.demo("pokemon-like", lm="simulated", llm_retries="2", runs_dir=tmp_path),
+        lambda: cotclip.demo("pokemon-like", lm="simulated", runs_dir=3),
+    ):
+        with pytest.raises(cotclip.WrongTypeError):
+            case()
+    assert list(tmp_path.iterdir()) == []

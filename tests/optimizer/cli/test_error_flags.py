@@ -54,6 +54,7 @@ REACH: dict[str, tuple[str, ...]] = {
     "cotclip/_export.py": ("export",),
     "cotclip/_export.py::load_system_or_run": ("export",),  # predict never passes a version
     "cotclip/_optimize.py": ("optimize",),
+    "cotclip/_demo.py": ("demo",),
     "cotclip/_propose.py": ("propose",),
     "cotclip/_review.py": ("review",),
     "cotclip/_systems.py": ("export",),  # `import` writes fmt="json": no format error

@@ -22,6 +22,9 @@ def test_demo_with_the_simulated_proposer_prints_the_table(tmp_path, capsys):
     assert result["best"]["test_accuracy"] > result["baseline_test_accuracy"]
     assert 0.5 < result["oracle_test_accuracy"] <= 1.0
     assert result["encoder_calls"] == 0  # the second demo reuses every embedding of the first
+    # no --llm-timeout: the run keeps None, so the LLM's own default applies (1800 s for a local one)
+    stored = [yaml.safe_load(p.read_text()) for p in sorted((tmp_path / "runs").glob("*/run.yaml"))]
+    assert stored and all(config.get("llm_timeout_s") is None for config in stored)
 
 
 @pytest.mark.llm
