@@ -23,7 +23,8 @@ The synthetic world (a SIMULATION)
     :func:`describe_world`, :func:`world_oracle`, :func:`world_notes`, :func:`demo` (the
     offline end-to-end run of ``cotclip demo``, with the world's oracle beside it)
 Deploying
-    :func:`export` (a system or run in another format, or a compiled ``.npz``), :class:`Classifier`
+    :func:`export` (a system or run in another format, or a compiled ``.npz``), :class:`Classifier`,
+    :func:`predict` (label image files with a system, a run or a compiled ``.npz``)
 """
 
 from __future__ import annotations
@@ -66,6 +67,7 @@ _LAZY: dict[str, str] = {
     "fetch_model": "cotclip._models",
     "FetchedModel": "cotclip._models",
     "export": "cotclip._export",
+    "predict": "cotclip._predict",
     "Classifier": "cotclip.scoring.deploy.classifier",
     "CotclipError": "cotclip.systems.errors",
     "InputError": "cotclip.systems.errors",

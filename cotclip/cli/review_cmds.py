@@ -12,12 +12,12 @@ from __future__ import annotations
 import logging
 import webbrowser
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import typer
 from rich.markup import escape
 
-from cotclip._export import load_system_or_run, run_model_spec
+from cotclip._predict import predict
 from cotclip._review import review, review_page
 from cotclip.cli._adaptive_options import (
     AdaptiveBudget,
@@ -29,17 +29,9 @@ from cotclip.cli._adaptive_options import (
 )
 from cotclip.cli._app import app, console, emit_json, err_console
 from cotclip.cli._options import EncoderOptionFlag, SimilarityFlag, TrustRemoteCode, encoder_settings, parse_crop
-from cotclip.systems.errors import DataError, InputError
 
 if TYPE_CHECKING:
-    import numpy as np
-
-    from cotclip.scoring.data import Crop
-    from cotclip.scoring.deploy.adaptive_stops import AdaptivePolicy
-    from cotclip.scoring.deploy.classifier import Classifier
-    from cotclip.scoring.encoders import ImageRef
-    from cotclip.scoring.encoders.options import EncoderSettings
-    from cotclip.scoring.similarity import MultiVectors
+    pass
 
 __all__ = ["review_command", "predict_command"]
 
@@ -118,75 +110,6 @@ def review_command(
         _serve(run, version, port, not no_browser, cache_dir)
 
 
-def _classifier(
-    system: str | None, compiled: Path | None, model: str | None, settings: EncoderSettings | None = None
-) -> Classifier:
-    from cotclip.scoring.deploy.classifier import Classifier
-
-    if compiled is not None and system is None:
-        return Classifier.load(compiled, encoder=model, encoder_settings=settings)
-    if system is None or compiled is not None:
-        raise InputError("give exactly one of --system SYSTEM or --compiled FILE.npz")
-    loaded, run_path = load_system_or_run(system)
-    if model is None and run_path is not None:
-        from cotclip.optimizer.review.rundata import run_config
-
-        model = run_model_spec(run_config(run_path))
-    if model is None:
-        raise InputError("--system needs --model to embed its prompts; add --model hf:<dir> (or use --compiled)")
-    return Classifier.load(loaded, encoder=model, encoder_settings=settings)
-
-
-def _image_refs(classifier: Classifier, images: list[Path], crop_box: Crop | None) -> list[ImageRef]:
-    """Refs of image files, or of a synthetic world's rows when the encoder is that world's (it has no files)."""
-    from cotclip.scoring.deploy.classifier import image_refs_from_paths
-
-    world = getattr(classifier.encoder, "world", None)
-    if world is None:
-        return image_refs_from_paths(images, crop=crop_box)
-    if crop_box is not None:
-        raise InputError(f"synthetic world {world.name} images have no pixels to crop; drop --crop")
-    from cotclip.scoring.simulation.dataset import world_image_refs
-
-    return world_image_refs(world, [str(image) for image in images])
-
-
-def _labelled_rows(
-    classifier: Classifier, embeddings: np.ndarray | MultiVectors, policy: AdaptivePolicy | None
-) -> list[dict[str, Any]]:
-    """One dict per embedded image: label and top-3 probabilities.
-
-    With ``policy`` given: the adaptive label and the prompts it asked.
-    """
-    if not len(embeddings):
-        return []
-    if policy is not None:
-        result = classifier.predict_adaptive(
-            embeddings,
-            threshold=policy.threshold,
-            budget=policy.budget,
-            rank=policy.rank,
-            stop=policy.stop,
-            epsilon=policy.epsilon,
-        )
-        groups = classifier.compiled.group_names
-        return [
-            {"label": label, "prompts": int(prompts), "asked": [g for g, on in zip(groups, asked) if on]}
-            for label, prompts, asked in zip(result.labels, result.prompts, result.asked)
-        ]
-    proba = classifier.predict_proba(embeddings)
-    rows = []
-    for row in proba:
-        order = sorted(range(len(classifier.classes)), key=lambda c: (-row[c], c))[:3]
-        rows.append(
-            {
-                "label": classifier.classes[order[0]],
-                "scores": [{"class": classifier.classes[c], "probability": float(row[c])} for c in order],
-            }
-        )
-    return rows
-
-
 @app.command("predict")
 def predict_command(
     images: list[Path] = typer.Argument(..., help="Image files to label (a synthetic world's images: row numbers)."),
@@ -221,18 +144,23 @@ def predict_command(
     model fitted on the run's train split); every ``--stop`` rule but ``accuracy`` works on it.
     """
     crop_box = parse_crop(crop)  # before the classifier loads its encoder
-    classifier = _classifier(system, compiled, model, encoder_settings(encoder_option, similarity, trust_remote_code))
-    policy = adaptive_policy(
-        adaptive,
-        threshold=threshold,
-        budget=budget,
-        stop=stop,
-        epsilon=epsilon,
-        rank=rank,
-        aggregation=classifier.compiled.aggregation,
+    results = predict(
+        images,
+        system=system,
+        compiled=compiled,
+        model=model,
+        crop=crop_box,
+        adaptive=lambda aggregation: adaptive_policy(
+            adaptive,
+            threshold=threshold,
+            budget=budget,
+            stop=stop,
+            epsilon=epsilon,
+            rank=rank,
+            aggregation=aggregation,
+        ),
+        encoder_settings=encoder_settings(encoder_option, similarity, trust_remote_code),
     )
-    _check_adaptive(classifier, policy)
-    results = _predictions(classifier, images, crop_box, policy)
     if as_json:
         emit_json(results)
         return
@@ -242,36 +170,3 @@ def predict_command(
             if item["label"] is not None
             else f"{item['path']}\tunreadable: {item['error']}"
         )
-
-
-def _check_adaptive(classifier: Classifier, policy: AdaptivePolicy | None) -> None:
-    """Refuse ``--adaptive`` that this classifier cannot run, before any image is embedded."""
-    if policy is None:
-        return
-    if not classifier.compiled.has_adaptive:
-        raise InputError(
-            "--adaptive needs an answer model fitted on train images; export the npz from a run dir "
-            "(cotclip export runs/<name> --format npz) or call Classifier.fit_adaptive"
-        )
-    refusal = classifier.adaptive_refusal(policy.stop)
-    if refusal:
-        raise InputError(refusal)
-
-
-def _predictions(
-    classifier: Classifier, images: list[Path], crop_box: Crop | None, policy: AdaptivePolicy | None
-) -> list[dict[str, Any]]:
-    """One row per image file, in order: its label (and scores or asked groups), or why it could not be read."""
-    refs = _image_refs(classifier, images, crop_box)
-    embeddings, ok_positions, failures = classifier.embed(refs)
-    if failures and not ok_positions:
-        raise DataError(
-            f"none of the {len(images)} image(s) could be read, first: {refs[failures[0][0]].source} "
-            f"({failures[0][1]}); check the files"
-        )
-    for position, reason in failures:
-        logger.warning("skipped unreadable image %s: %s", refs[position].source, reason)
-    rows = _labelled_rows(classifier, embeddings, policy)
-    results = [{"path": str(images[p]), **row} for p, row in zip(ok_positions, rows)]
-    results += [{"path": str(images[p]), "label": None, "error": reason} for p, reason in failures]
-    return results

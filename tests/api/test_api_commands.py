@@ -206,3 +206,29 @@ def test_demo_refuses_bad_input_before_writing(tmp_path):
         with pytest.raises(cotclip.WrongTypeError):
             case()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_predict_is_what_the_predict_command_prints(finished_run, tmp_path, capsys):
+    rows = cotclip.predict(["0", "17", "143"], system=finished_run)
+    assert [row["path"] for row in rows] == ["0", "17", "143"]
+    assert all(row["label"] in row["scores"][0]["class"] for row in rows)
+    assert cli_json(["predict", "--system", str(finished_run), "0", "17", "143"], capsys) == rows
+    npz = tmp_path / "c.npz"
+    assert main(["export", str(finished_run), "--format", "npz", "--out", str(npz)]) == 0
+    capsys.readouterr()
+    policy = cotclip.AdaptivePolicy(stop="margin")
+    asked = cotclip.predict(["0", "17"], compiled=npz, adaptive=policy)
+    assert cli_json(["predict", "--compiled", str(npz), "--adaptive", "--stop", "margin", "0", "17"], capsys) == asked
+
+
+def test_predict_refuses_bad_input(finished_run, tmp_path):
+    with pytest.raises(cotclip.InputError, match="give exactly one of --system SYSTEM or --compiled FILE.npz"):
+        cotclip.predict(["0"])
+    with pytest.raises(cotclip.InputError, match="--adaptive needs an answer model fitted on train images"):
+        cotclip.predict(["0"], system=finished_run, adaptive=cotclip.AdaptivePolicy())
+    with pytest.raises(cotclip.InputError, match="unknown stop 'never'"):
+        cotclip.predict(["0"], system=finished_run, adaptive=cotclip.AdaptivePolicy(stop="never"))
+    with pytest.raises(cotclip.WrongTypeError):
+        cotclip.predict("0", system=finished_run)
+    with pytest.raises(cotclip.WrongTypeError):
+        cotclip.predict(["0"], system=7)

@@ -42,9 +42,6 @@ REACH: dict[str, tuple[str, ...]] = {
     "cotclip/cli/_optimize_options.py": ("optimize",),
     "cotclip/cli/_optimize_options.py::check_proposer": ("optimize", "demo"),
     "cotclip/cli/propose_cmds.py": ("propose",),
-    "cotclip/cli/review_cmds.py::_classifier": ("predict",),
-    "cotclip/cli/review_cmds.py::_check_adaptive": ("predict",),
-    "cotclip/cli/review_cmds.py::_image_refs": ("predict",),
     "cotclip/cli/review_cmds.py::predict_command": ("predict",),
     "cotclip/cli/review_cmds.py::review_command": ("review",),
     "cotclip/_data.py": ("evaluate", "baseline"),
@@ -52,6 +49,7 @@ REACH: dict[str, tuple[str, ...]] = {
     "cotclip/_evaluate.py::baseline": ("baseline",),
     "cotclip/_evaluate.py::evaluate": ("evaluate",),
     "cotclip/_export.py": ("export",),
+    "cotclip/_predict.py": ("predict",),
     "cotclip/_export.py::load_system_or_run": ("export",),  # predict never passes a version
     "cotclip/_optimize.py": ("optimize",),
     "cotclip/_demo.py": ("demo",),
