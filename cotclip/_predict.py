@@ -60,9 +60,9 @@ def predict(
         model,
         encoder_settings,
     )
-    policy = adaptive(classifier.compiled.aggregation) if callable(adaptive) else adaptive
-    if policy is not None:
-        policy.check(classifier.compiled.aggregation)
+    aggregation = classifier.compiled.aggregation
+    # a function of the aggregation (the CLI's flag parser) checks what it builds; a given policy is checked here
+    policy = adaptive(aggregation) if callable(adaptive) else adaptive and adaptive.check(aggregation)
     _check_adaptive(classifier, policy)
     return _predictions(classifier, paths, crop, policy)
 

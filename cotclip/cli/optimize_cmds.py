@@ -172,7 +172,7 @@ def demo_command(
     result = demo(
         world,
         lm=lm,
-        proposer=opt.check_proposer(proposer) or "auto",
+        proposer=proposer,
         runs_dir=runs_dir,
         cache_dir=cache_dir,
         llm_timeout_s=llm_timeout,
