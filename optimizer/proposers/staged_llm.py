@@ -33,11 +33,15 @@ from cotclip.optimizer.proposers._parse import UnusableAnswerError, parse_answer
 from cotclip.optimizer.proposers.repair import normalize_text
 from cotclip.optimizer.proposers.signatures import Instructions, load_instructions
 from cotclip.optimizer.proposers.staged_signatures import (
+    DEFAULT_TEMPLATES,
     KINDS,
     assign_signature,
     contrast_signature,
     describe_signature,
     expand_signature,
+    kind_of,
+    kinds_text,
+    parse_attributes,
     templates_signature,
 )
 from cotclip.optimizer.proposers.staged_stages import ClassPhrase, StagedGroup, clean_attributes
@@ -46,42 +50,11 @@ from cotclip.systems.errors import CotclipError, LLMServerError, LLMUnavailableE
 T = TypeVar("T")
 R = TypeVar("R")
 
-__all__ = ["StagedSteps", "DEFAULT_TEMPLATES"]
+__all__ = ["StagedSteps"]
 
 logger = logging.getLogger(__name__)
 
-#: Used when the LLM's question for a kind is unusable: plain English, one ``{}`` each.
-DEFAULT_TEMPLATES: dict[str, tuple[str, str]] = {
-    "color": ("main_color", "Its body is mainly {} in color."),
-    "resembles": ("looks_like", "It looks like {}."),
-    "feature": ("notable_feature", "Its most notable feature is {}."),
-    "shape": ("body_shape", "Its body shape is {}."),
-    "background": ("background", "The background shows {}."),
-    "texture": ("surface", "Its surface is {}."),
-    "size": ("size", "It is {} in size."),
-    "pattern": ("markings", "It is marked with {}."),
-    "pose": ("pose", "It is shown {}."),
-}
 _NAME = re.compile(r"[^a-z0-9]+")
-
-
-def _kinds_text() -> str:
-    # names only: small models copied "how big it is" from a list of meanings as a phrase
-    return ", ".join(KINDS)
-
-
-def _kind_of(value: Any) -> str | None:
-    text = normalize_text(value or "")
-    return next((k for k in KINDS if text == k or text.startswith(k)), None)
-
-
-def _attributes(items: Any) -> list[tuple[str, str]]:
-    """``(kind, phrase)`` pairs from a list of ``{"kind", "phrase"}`` records (others skipped)."""
-    pairs = []
-    for item in items if isinstance(items, list) else []:
-        if isinstance(item, dict) and (kind := _kind_of(item.get("kind"))) and isinstance(item.get("phrase"), str):
-            pairs.append((kind, item["phrase"]))
-    return pairs
 
 
 class StagedSteps:
@@ -228,7 +201,7 @@ class StagedSteps:
                 {
                     "domain": domain or "images of the listed classes",
                     "notes": lines,
-                    "kinds": _kinds_text(),
+                    "kinds": kinds_text(),
                     "feedback": feedback,
                 },
                 seed=self._seed(number, position, attempt),
@@ -239,7 +212,7 @@ class StagedSteps:
             by_name = {normalize_text(c): c for c in missing}
             for entry in entries if isinstance(entries, list) else []:
                 name = by_name.get(normalize_text(entry.get("name", ""))) if isinstance(entry, dict) else None
-                if name is not None and (pairs := _attributes(entry.get("attributes"))):
+                if name is not None and (pairs := parse_attributes(entry.get("attributes"))):
                     found.setdefault(name, pairs)
             if all(c in found for c in batch):
                 break
@@ -267,7 +240,7 @@ class StagedSteps:
         chosen: dict[str, tuple[str, str]] = {}
         used: set[str] = set()
         for entry in entries if isinstance(entries, list) else []:
-            kind = _kind_of(entry.get("kind")) if isinstance(entry, dict) else None
+            kind = kind_of(entry.get("kind")) if isinstance(entry, dict) else None
             prompt = " ".join(str(entry.get("prompt", "")).split()) if kind else ""
             name = _NAME.sub("_", str(entry.get("name", "")).lower()).strip("_") if kind else ""
             if (
@@ -386,7 +359,7 @@ class StagedSteps:
         data = self._ask(
             "contrast",
             contrast_signature(first, second, self.instructions("contrast")),
-            {"domain": domain or "images of the listed classes", "pair": text, "kinds": _kinds_text()},
+            {"domain": domain or "images of the listed classes", "pair": text, "kinds": kinds_text()},
             seed=self._seed(self._begin(), 0),
             log=self.records,
         )
@@ -394,7 +367,7 @@ class StagedSteps:
         answer = answer if isinstance(answer, dict) else {}
         result = []
         for name, key in ((first, "first"), (second, "second")):
-            kept, dropped = clean_attributes(name, notes.get(name), _attributes(answer.get(key)), list(pair))
+            kept, dropped = clean_attributes(name, notes.get(name), parse_attributes(answer.get(key)), list(pair))
             self.note("contrast", f"{name}: {len(kept)} phrase(s)", dropped)
             result.append(kept)
         return result[0], result[1]

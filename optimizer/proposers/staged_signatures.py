@@ -8,14 +8,19 @@ Instructions are the editable files ``prompts/<stage>.md``, like the one-shot on
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
+from cotclip.optimizer.proposers.repair import normalize_text
 from cotclip.optimizer.proposers.signatures import Instructions, build_signature, list_of
 
 __all__ = [
     "KINDS",
+    "DEFAULT_TEMPLATES",
+    "kinds_text",
+    "kind_of",
+    "parse_attributes",
     "describe_signature",
     "templates_signature",
     "expand_signature",
@@ -37,6 +42,40 @@ KINDS: dict[str, str] = {
 }
 
 Kind = Literal[tuple(KINDS)]  # type: ignore[valid-type]
+
+#: Used when the LLM's question for a kind is unusable: plain English, one ``{}`` each.
+DEFAULT_TEMPLATES: dict[str, tuple[str, str]] = {
+    "color": ("main_color", "Its body is mainly {} in color."),
+    "resembles": ("looks_like", "It looks like {}."),
+    "feature": ("notable_feature", "Its most notable feature is {}."),
+    "shape": ("body_shape", "Its body shape is {}."),
+    "background": ("background", "The background shows {}."),
+    "texture": ("surface", "Its surface is {}."),
+    "size": ("size", "It is {} in size."),
+    "pattern": ("markings", "It is marked with {}."),
+    "pose": ("pose", "It is shown {}."),
+}
+
+
+def kinds_text() -> str:
+    """The kinds' names, comma-separated, as the prompts list them."""
+    # names only: small models copied "how big it is" from a list of meanings as a phrase
+    return ", ".join(KINDS)
+
+
+def kind_of(value: Any) -> str | None:
+    """The kind an LLM's kind field names (exactly or as its first word), or None."""
+    text = normalize_text(value or "")
+    return next((k for k in KINDS if text == k or text.startswith(k)), None)
+
+
+def parse_attributes(items: Any) -> list[tuple[str, str]]:
+    """``(kind, phrase)`` pairs from a list of ``{"kind", "phrase"}`` records (others skipped)."""
+    pairs = []
+    for item in items if isinstance(items, list) else []:
+        if isinstance(item, dict) and (kind := kind_of(item.get("kind"))) and isinstance(item.get("phrase"), str):
+            pairs.append((kind, item["phrase"]))
+    return pairs
 
 
 class _Strict(BaseModel):

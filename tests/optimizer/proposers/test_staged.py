@@ -10,7 +10,7 @@ from staged_answers import describe_answer, expand_answer, note_phrases, step_an
 
 from cotclip.optimizer.proposers import ProposalTask
 from cotclip.optimizer.proposers.staged import StagedProposer
-from cotclip.optimizer.proposers.staged_llm import DEFAULT_TEMPLATES
+from cotclip.optimizer.proposers.staged_signatures import DEFAULT_TEMPLATES
 from cotclip.optimizer.proposers.staged_stages import (
     ClassPhrase,
     clean_attributes,
