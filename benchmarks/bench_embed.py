@@ -36,6 +36,7 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -85,6 +86,55 @@ def _row(name: str, raw: float, report=None) -> None:
     )
 
 
+def _ray_rows(job: Callable[[str], EmbedJob], raw: float, batch_size: int) -> tuple[dict, dict, float]:
+    """One row per Ray worker count: (total, steady) images/s and images per CPU-second, and the cluster start-up."""
+    import ray
+
+    began = time.perf_counter()
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    startup = time.perf_counter() - began
+    rates, cpu_rates = {}, {}
+    try:
+        for workers in (1, 2):
+            before, load = _cpu_times(), os.getloadavg()[0]
+            report = embed_into_cache(
+                job(f"ray{workers}"), engine="ray", workers=workers, batch_size=batch_size, progress=False
+            )
+            after = _cpu_times()
+            rates[workers] = (report.images_per_s, report.steady_images_per_s)
+            cpu_rates[workers] = report.encoded / max(sum(u.cpu_s for u in report.workers_used), 1e-9)
+            _row(f"ray {workers}", raw, report)
+            machine = 100 * (1 - (after[1] - before[1]) / max(after[0] - before[0], 1))
+            print(f"    load average {load:.2f} before; machine CPU busy {machine:.0f}% during the row")
+            _workers(report)
+    finally:
+        ray.shutdown()
+    return rates, cpu_rates, startup
+
+
+def _summary(job: Callable[[str], EmbedJob], batch_size: int, rates: dict, cpu_rates: dict, startup: float) -> None:
+    """The rerun (must hit the cache), the CPU cost per image and the target line."""
+    rerun = job("ray2")
+    again = embed_into_cache(rerun, batch_size=batch_size, progress=False)
+    prepared = prepare_images(rerun.data, rerun.model, split="all", cache_dir=rerun.cache_dir, progress=False)
+    misses = prepared.encoder.stats.misses
+    print(
+        f"rerun: {again.encoded} encoded, {again.already_cached} already cached; evaluate pipeline: "
+        f"{misses} cache misses; local Ray cluster start-up {startup:.1f} s (not in the rows)"
+    )
+    total, steady = rates[2][0] / rates[1][0], rates[2][1] / rates[1][1]
+    print(
+        f"CPU cost per image: ray 2 workers {cpu_rates[2]:.0f} vs ray 1 worker {cpu_rates[1]:.0f} img/cpu-s "
+        f"({cpu_rates[2] / cpu_rates[1]:.2f}x: 1.00 means two actors do not slow each other's images); "
+        f"load average now {os.getloadavg()[0]:.2f}"
+    )
+    print(
+        f"target: ray 2 workers >= 1.6x ray 1 worker: steady {steady:.2f}x -> "
+        f"{'met' if steady >= 1.6 else 'NOT met'} (whole run with actor start-up {total:.2f}x); "
+        f"rerun cache misses 0: {misses} -> {'met' if misses == 0 else 'NOT met'}"
+    )
+
+
 def main() -> None:
     """Build the model and images, time every path, print one table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -94,7 +144,6 @@ def main() -> None:
     parser.add_argument("--width", type=int, default=64, help="hidden width of the tiny CLIP (32 in the tests)")
     parser.add_argument("--depth", type=int, default=4, help="layers of the tiny CLIP (2 in the tests)")
     args = parser.parse_args()
-    import ray
     import torch
 
     torch.set_num_threads(1)
@@ -113,45 +162,8 @@ def main() -> None:
         _row("raw forward", raw)
         local = embed_into_cache(job("local"), batch_size=args.batch_size, progress=False)
         _row("local", raw, local)
-        began = time.perf_counter()
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
-        startup = time.perf_counter() - began
-        rates, cpu_rates = {}, {}
-        try:
-            for workers in (1, 2):
-                before, load = _cpu_times(), os.getloadavg()[0]
-                report = embed_into_cache(
-                    job(f"ray{workers}"), engine="ray", workers=workers, batch_size=args.batch_size, progress=False
-                )
-                after = _cpu_times()
-                rates[workers] = (report.images_per_s, report.steady_images_per_s)
-                cpu_rates[workers] = report.encoded / max(sum(u.cpu_s for u in report.workers_used), 1e-9)
-                _row(f"ray {workers}", raw, report)
-                machine = 100 * (1 - (after[1] - before[1]) / max(after[0] - before[0], 1))
-                print(f"    load average {load:.2f} before; machine CPU busy {machine:.0f}% during the row")
-                _workers(report)
-        finally:
-            ray.shutdown()
-        again = embed_into_cache(job("ray2"), batch_size=args.batch_size, progress=False)
-        prepared = prepare_images(
-            str(images), f"hf:{model}", split="all", cache_dir=str(scratch / "ray2"), progress=False
-        )
-        misses = prepared.encoder.stats.misses
-        print(
-            f"rerun: {again.encoded} encoded, {again.already_cached} already cached; evaluate pipeline: "
-            f"{misses} cache misses; local Ray cluster start-up {startup:.1f} s (not in the rows)"
-        )
-        total, steady = rates[2][0] / rates[1][0], rates[2][1] / rates[1][1]
-        print(
-            f"CPU cost per image: ray 2 workers {cpu_rates[2]:.0f} vs ray 1 worker {cpu_rates[1]:.0f} img/cpu-s "
-            f"({cpu_rates[2] / cpu_rates[1]:.2f}x: 1.00 means two actors do not slow each other's images); "
-            f"load average now {os.getloadavg()[0]:.2f}"
-        )
-        print(
-            f"target: ray 2 workers >= 1.6x ray 1 worker: steady {steady:.2f}x -> "
-            f"{'met' if steady >= 1.6 else 'NOT met'} (whole run with actor start-up {total:.2f}x); "
-            f"rerun cache misses 0: {misses} -> {'met' if misses == 0 else 'NOT met'}"
-        )
+        rates, cpu_rates, startup = _ray_rows(job, raw, args.batch_size)
+        _summary(job, args.batch_size, rates, cpu_rates, startup)
 
 
 if __name__ == "__main__":
