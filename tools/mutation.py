@@ -28,12 +28,23 @@ import subprocess
 import sys
 import time
 import tomllib
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("systems", "scoring", "optimizer", "prompts")
 
 #: module key -> (files to mutate, relative to the package root ``cotclip/``; test files or node ids)
+#: What every mutmut process sees beside the caller's environment: offline, one BLAS thread, no stray imports.
+_ENVIRONMENT = {
+    "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+    "HF_HUB_OFFLINE": "1",
+    "HF_DATASETS_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "OMP_NUM_THREADS": "1",
+    "PYTHONPATH": "",
+}
+
 MODULES: dict[str, tuple[list[str], list[str]]] = {
     "scorer": (
         ["scoring/scorer.py"],
@@ -216,17 +227,10 @@ def _drawn_seed(scratch: Path) -> int | None:
     return int(recorded.read_text()) if recorded.exists() else None
 
 
-def run_module(key: str, workdir: Path, rerun: bool = False, sample: int | None = None, seed: int = 0) -> dict:
-    """Mutate one module in its own scratch copy and return its counts.
-
-    ``sample``: test only that many mutants drawn at random (``seed``) from all the module's
-    mutants; mutants already decided in an earlier (even interrupted) run of the same scratch
-    copy keep their verdicts. ``rerun``: keep the scratch copy, bring its tests up to date and
-    re-test the mutants (of the sample, if one was drawn) that were not killed; new tests in
-    the selected files are picked up, and as tests were only added the earlier kills stand.
-    """
-    only, tests = MODULES[key]
-    scratch = workdir / key
+def _prepare_scratch(
+    key: str, scratch: Path, only: list[str], tests: list[str], *, rerun: bool, sample: int | None
+) -> None:
+    """A fresh scratch copy, or the earlier one (tests refreshed for a rerun), with the module's mutmut settings."""
     if (rerun or sample is not None) and (scratch / "mutants").is_dir():
         if rerun:
             _refresh_tests(scratch)
@@ -239,15 +243,21 @@ def run_module(key: str, workdir: Path, rerun: bool = False, sample: int | None 
     pyproject.write_text(
         _without_mutmut_table(pyproject.read_text(encoding="utf-8")) + _settings(only, tests), encoding="utf-8"
     )
-    env = {
-        **os.environ,
-        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
-        "HF_HUB_OFFLINE": "1",
-        "HF_DATASETS_OFFLINE": "1",
-        "TRANSFORMERS_OFFLINE": "1",
-        "OMP_NUM_THREADS": "1",
-        "PYTHONPATH": "",
-    }
+
+
+def run_module(key: str, workdir: Path, rerun: bool = False, sample: int | None = None, seed: int = 0) -> dict:
+    """Mutate one module in its own scratch copy and return its counts.
+
+    ``sample``: test only that many mutants drawn at random (``seed``) from all the module's
+    mutants; mutants already decided in an earlier (even interrupted) run of the same scratch
+    copy keep their verdicts. ``rerun``: keep the scratch copy, bring its tests up to date and
+    re-test the mutants (of the sample, if one was drawn) that were not killed; new tests in
+    the selected files are picked up, and as tests were only added the earlier kills stand.
+    """
+    only, tests = MODULES[key]
+    scratch = workdir / key
+    _prepare_scratch(key, scratch, only, tests, rerun=rerun, sample=sample)
+    env = {**os.environ, **_ENVIRONMENT}
     mutmut = [str(Path(sys.executable).parent / "mutmut")]
     started = time.monotonic()
     chosen = _chosen(scratch, sample, seed, mutmut, env)
@@ -256,10 +266,8 @@ def run_module(key: str, workdir: Path, rerun: bool = False, sample: int | None 
     if rerun:  # a changed test selection makes mutmut forget every verdict; tests were only added, so kills stand
         after = {**before, **{name: after.get(name, "not checked") for name in names}}
     statuses = {name: after.get(name, "not checked") for name in scope} if chosen is not None else after
-    counts: dict[str, int] = {}
-    for status in statuses.values():
-        counts[status] = counts.get(status, 0) + 1
-    killed, survived = counts.get("killed", 0), counts.get("survived", 0)
+    counts = Counter(statuses.values())
+    killed, survived = counts["killed"], counts["survived"]
     summary = {
         "module": key,
         "files": only,
@@ -270,7 +278,7 @@ def run_module(key: str, workdir: Path, rerun: bool = False, sample: int | None 
         "rerun": rerun,
         "exit_code": code,
         "wall_s": round(time.monotonic() - started),
-        "counts": counts,
+        "counts": dict(counts),
         "score": round(killed / (killed + survived), 4) if killed + survived else None,
         "interval95": _wilson(killed, killed + survived) if chosen is not None else None,
     }
