@@ -6,7 +6,9 @@ folder's own processor; and jina-clip style models that bring ``encode_image`` /
 ``encode_text`` as remote code (only with ``trust_remote_code=True``, because that
 code runs on this machine). The processor comes from ``AutoProcessor``; only when that
 yields no image processor or no tokenizer (repositories without a processor config)
-are ``AutoImageProcessor`` and ``AutoTokenizer`` loaded separately.
+are ``AutoImageProcessor`` and ``AutoTokenizer`` loaded separately. A processor, image
+processor or tokenizer that is the folder's own code (an ``auto_map`` in its config) also
+needs ``trust_remote_code=True``; without it the model is refused before anything runs.
 
 Offline by default (:mod:`.hf_hub` finds the model): a hub id is looked up in the local Hugging Face cache only
 (``local_files_only``), so a missing model fails at once with one line instead of
@@ -101,9 +103,9 @@ def _feature_backend(model: Any, folder: Path, device: str, trust: bool) -> _Bac
     tokenizer = getattr(processor, "tokenizer", None)
     try:
         if image_processor is None:
-            image_processor = AutoImageProcessor.from_pretrained(folder, local_files_only=True)
+            image_processor = AutoImageProcessor.from_pretrained(folder, local_files_only=True, trust_remote_code=trust)
         if tokenizer is None:
-            tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+            tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True, trust_remote_code=trust)
     except (OSError, ValueError, KeyError) as exc:
         raise EncoderError(
             f"{folder} has no usable image processor/tokenizer ({str(exc).splitlines()[0]}); save the processor next "
@@ -155,6 +157,23 @@ def _remote_code_backend(model: Any, folder: Path, options: EncoderOptions, simi
     return _Backend(model, images, texts, "remote-code", options, similarity)
 
 
+_PARTS = ("processor_config.json", "preprocessor_config.json", "tokenizer_config.json")
+"""Where a standard model's processor may name its own code (``auto_map``) besides ``config.json``."""
+
+
+def _json_or_none(path: Path) -> Any:
+    """``path``'s JSON, or None when absent or unreadable (transformers then reports it when it loads)."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _asks_for_code(data: Any) -> bool:
+    """Whether a config (or a part nested in it, such as a processor's image processor) has an ``auto_map``."""
+    return isinstance(data, dict) and ("auto_map" in data or any(_asks_for_code(v) for v in data.values()))
+
+
 def _load_backend(
     folder: Path, device: str, trust: bool, options: EncoderOptions = EncoderOptions(), similarity: str = "cosine"
 ) -> _Backend:
@@ -170,7 +189,7 @@ def _load_backend(
         raise EncoderError(
             f"{config_path} is not readable JSON ({exc}); re-save the model with save_pretrained"
         ) from None
-    if isinstance(config, dict) and "auto_map" in config and not trust:
+    if not trust and (_asks_for_code(config) or any(_asks_for_code(_json_or_none(folder / n)) for n in _PARTS)):
         raise EncoderError(
             f"{folder} needs its own Python code to load; pass trust_remote_code=True (--trust-remote-code) only if "
             "you trust it"

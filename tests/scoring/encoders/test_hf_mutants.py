@@ -213,3 +213,179 @@ def test_an_empty_model_spec_says_what_to_pass() -> None:
     with pytest.raises(EncoderError) as info:
         load_encoder("hf:")
     assert str(info.value) == "empty model spec 'hf:'; pass hf:<hub-id> or hf:<folder saved with save_pretrained>"
+
+
+def _hub_snapshot(cache: Path, source: Path, revision: str) -> None:
+    """``source`` as snapshot ``revision`` of ``me/tiny-clip`` in the hub cache ``cache`` (the revision is main)."""
+    repo = cache / "models--me--tiny-clip"
+    shutil.copytree(source, repo / "snapshots" / revision)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(revision)
+
+
+def test_the_tokenizer_class_alone_changes_the_identity(tiny_clip_dir: Path, tmp_path: Path) -> None:
+    # A hub revision names files, not how this transformers reads them: the same snapshot can be
+    # tokenized by another class (slow/fast, a transformers upgrade), and the rows then change, so a
+    # shared cache must not hand one the other's rows. Two caches hold the same revision id whose
+    # tokenizer_config.json differs only in tokenizer_class (byte-level BPE over the same files).
+    import json
+
+    revision = "c" * 40
+    other = Path(shutil.copytree(tiny_clip_dir, tmp_path / "gpt2-tokenizer"))
+    config = json.loads((other / "tokenizer_config.json").read_text(encoding="utf-8"))
+    assert config["tokenizer_class"] == "CLIPTokenizer"
+    (other / "tokenizer_config.json").write_text(json.dumps({**config, "tokenizer_class": "GPT2Tokenizer"}))
+    for cache, source in (("clip", tiny_clip_dir), ("clip-again", tiny_clip_dir), ("gpt2", other)):
+        _hub_snapshot(tmp_path / cache, source, revision)
+
+    clip, clip_again, gpt2 = (
+        load_encoder("hf:me/tiny-clip", hub_cache_dir=str(tmp_path / cache)) for cache in ("clip", "clip-again", "gpt2")
+    )
+
+    assert not np.allclose(clip.encode_texts(["a cat"]), gpt2.encode_texts(["a cat"]))
+    named = f"hf:CLIPModel:me/tiny-clip@rev:{revision}:pre="
+    assert clip.identity.startswith(named) and gpt2.identity.startswith(named)
+    assert clip.identity != gpt2.identity
+    assert clip.identity == clip_again.identity  # the same files read the same way: one identity
+
+
+def test_a_model_that_cannot_load_says_why_in_transformers_own_words(tiny_clip_dir: Path, tmp_path: Path) -> None:
+    from safetensors import SafetensorError
+    from transformers import AutoModel
+
+    missing = Path(shutil.copytree(tiny_clip_dir, tmp_path / "missing"))
+    (missing / "model.safetensors").unlink()
+    corrupt = Path(shutil.copytree(tiny_clip_dir, tmp_path / "corrupt"))
+    (corrupt / "model.safetensors").write_bytes(b"not a safetensors file" * 50)
+    for broken in (missing, corrupt):
+        with pytest.raises((OSError, SafetensorError)) as own:
+            AutoModel.from_pretrained(broken, local_files_only=True)
+        cause = str(own.value).splitlines()[0]
+        assert cause.strip()
+        with pytest.raises(EncoderError) as info:
+            load_encoder(f"hf:{broken}")
+        assert str(info.value) == f"cannot load the model in {broken}: {cause}; check that it is a CLIP-style model"
+
+
+def test_an_image_processor_holding_numpy_settings_gets_a_stable_identity(
+    tiny_clip_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # transformers lets an image processor keep numpy arrays among its settings (its own
+    # to_json_string turns them into lists; any other non-JSON value already fails in
+    # from_pretrained); the preprocessing hash must take them too.
+    from transformers import AutoProcessor
+
+    image_processor_class = type(AutoProcessor.from_pretrained(tiny_clip_dir).image_processor)
+    plain = load_encoder(f"hf:{tiny_clip_dir}").identity
+    own_to_dict = image_processor_class.to_dict
+
+    def with_array(scale: float):
+        def to_dict(self):
+            return {**own_to_dict(self), "patch_weights": np.array([1.0, scale], dtype=np.float32)}
+
+        return to_dict
+
+    identities = []
+    for scale in (0.5, 0.5, 0.25):
+        monkeypatch.setattr(image_processor_class, "to_dict", with_array(scale))
+        identities.append(load_encoder(f"hf:{tiny_clip_dir}").identity)
+    assert identities[0] == identities[1] != identities[2]
+    assert plain not in identities
+
+
+def test_a_model_rejecting_an_option_without_a_message_is_named_by_its_exception(tmp_path: Path) -> None:
+    # Remote code often checks its arguments with a bare assert: the error then has no text.
+    from helpers.tiny_jina import build_tiny_jina
+
+    folder = build_tiny_jina(tmp_path / "v4-bare-assert", "jina-embeddings-v4")
+    code = (folder / "modeling_tiny_jina.py").read_text(encoding="utf-8")
+    check = (
+        "        if truncate_dim is not None and truncate_dim not in self.config.matryoshka_dims:\n"
+        '            raise ValueError(f"Invalid truncate_dim: {truncate_dim}. '
+        'Must be one of {self.config.matryoshka_dims}.")\n'
+    )
+    assert check in code
+    code = code.replace(check, "        assert truncate_dim is None or truncate_dim in self.config.matryoshka_dims\n")
+    (folder / "modeling_tiny_jina.py").write_text(code, encoding="utf-8")
+    with pytest.raises(EncoderError) as info:
+        load_encoder(f"hf:{folder}", trust_remote_code=True, encoder_options=["truncate_dim=5"])
+    assert str(info.value) == (
+        "JinaEmbeddingsV4Model rejected the encoder options image.task=retrieval image.truncate_dim=5 "
+        "text.prompt_name=query text.task=retrieval text.truncate_dim=5 (AssertionError); fix or drop the "
+        "--encoder-option"
+    )
+
+
+_MIRROR = '''
+from PIL import ImageOps
+from transformers import CLIPImageProcessorPil
+
+
+class MirrorImageProcessor(CLIPImageProcessorPil):
+    """The CLIP preprocessing of the mirrored image."""
+
+    def __call__(self, images, **kwargs):
+        return super().__call__(images=[ImageOps.mirror(image) for image in images], **kwargs)
+'''
+
+
+def _clip_with_remote_image_processor(source: Path, folder: Path, *, split: bool = False) -> Path:
+    """A standard CLIP whose image processor is the folder's own code (mirrors each image).
+
+    ``split``: no processor config, the image processor alone in ``preprocessor_config.json``
+    (as in repositories that save the parts one by one).
+    """
+    import json
+
+    shutil.copytree(source, folder)
+    (folder / "image_processing_mirror.py").write_text(_MIRROR, encoding="utf-8")
+    config = json.loads((folder / "processor_config.json").read_text(encoding="utf-8"))
+    config["image_processor"]["image_processor_type"] = "MirrorImageProcessor"
+    config["image_processor"]["auto_map"] = {"AutoImageProcessor": "image_processing_mirror.MirrorImageProcessor"}
+    if split:
+        (folder / "processor_config.json").unlink()
+        tokenizer_config = json.loads((folder / "tokenizer_config.json").read_text(encoding="utf-8"))
+        del tokenizer_config["processor_class"]
+        (folder / "tokenizer_config.json").write_text(json.dumps(tokenizer_config), encoding="utf-8")
+        (folder / "preprocessor_config.json").write_text(json.dumps(config["image_processor"]), encoding="utf-8")
+    else:
+        (folder / "processor_config.json").write_text(json.dumps(config), encoding="utf-8")
+    return folder
+
+
+@pytest.mark.parametrize("split", [False, True])
+def test_a_standard_model_whose_processor_is_remote_code_runs_that_code_when_trusted(
+    split: bool, tiny_clip_dir: Path, image_folder: Path, tmp_path: Path
+) -> None:
+    from PIL import Image, ImageOps
+
+    folder = _clip_with_remote_image_processor(tiny_clip_dir, tmp_path / f"mirror-clip-{split}", split=split)
+    paths = sorted(image_folder.rglob("*.png"))
+    mirrored = tmp_path / "mirrored"
+    mirrored.mkdir()
+    for path in paths:
+        ImageOps.mirror(Image.open(path).convert("RGB")).save(mirrored / path.name)
+
+    encoder = load_encoder(f"hf:{folder}", trust_remote_code=True)
+    plain = load_encoder(f"hf:{tiny_clip_dir}")
+
+    rows = encoder.encode_images([file_ref(p, None) for p in paths]).embeddings
+    expected = plain.encode_images([file_ref(mirrored / p.name, None) for p in paths]).embeddings
+    np.testing.assert_allclose(rows, expected, atol=1e-6)
+    assert not np.allclose(rows, plain.encode_images([file_ref(p, None) for p in paths]).embeddings)
+
+
+def test_a_standard_model_whose_processor_is_remote_code_is_refused_untrusted_without_a_prompt(
+    tiny_clip_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Before the check, transformers' "Do you wish to run the custom code? [y/N]" prompt appeared
+    # (and waited on a terminal) and the refusal told the user to save a processor.
+    for split in (False, True):
+        folder = _clip_with_remote_image_processor(tiny_clip_dir, tmp_path / f"mirror-clip-{split}", split=split)
+        with pytest.raises(EncoderError) as info:
+            load_encoder(f"hf:{folder}")
+        assert str(info.value) == (
+            f"{folder} needs its own Python code to load; pass trust_remote_code=True (--trust-remote-code) only "
+            "if you trust it"
+        )
+        assert "Do you wish" not in capsys.readouterr().out
