@@ -389,3 +389,79 @@ def test_a_standard_model_whose_processor_is_remote_code_is_refused_untrusted_wi
             "if you trust it"
         )
         assert "Do you wish" not in capsys.readouterr().out
+
+
+def test_a_folder_without_an_image_processor_says_why_in_transformers_own_words(
+    tiny_clip_dir: Path, tmp_path: Path
+) -> None:
+    from transformers import AutoImageProcessor
+
+    folder = Path(shutil.copytree(tiny_clip_dir, tmp_path / "no-image-processor"))
+    (folder / "processor_config.json").unlink()
+    with pytest.raises(OSError) as own:
+        AutoImageProcessor.from_pretrained(folder, local_files_only=True)
+    cause = str(own.value).splitlines()[0]
+    assert cause.strip()
+    with pytest.raises(EncoderError) as info:
+        load_encoder(f"hf:{folder}")
+    assert str(info.value) == (
+        f"{folder} has no usable image processor/tokenizer ({cause}); save the processor next to the model"
+    )
+
+
+def test_long_image_jobs_on_a_terminal_name_images_in_the_progress_bar(
+    tiny_clip_dir: Path, image_folder: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    paths = sorted(image_folder.rglob("*.png"))
+    refs = [file_ref(paths[i % len(paths)], None) for i in range(300)]
+    encoder = load_encoder(f"hf:{tiny_clip_dir}", batch_size=100)
+    capsys.readouterr()
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    monkeypatch.setenv("TERM", "xterm")
+    monkeypatch.delenv("NO_COLOR", raising=False)
+
+    encoding = encoder.encode_images(refs)
+
+    err = capsys.readouterr().err
+    assert encoding.ok_positions == list(range(300))
+    assert "encoding 300 images" in err
+
+
+def test_a_model_with_only_one_feature_method_is_refused(tiny_clip_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from transformers import CLIPModel
+
+    monkeypatch.delattr(CLIPModel, "get_image_features")
+    with pytest.raises(EncoderError) as info:
+        load_encoder(f"hf:{tiny_clip_dir}")
+    assert str(info.value) == (
+        f"CLIPModel in {tiny_clip_dir.resolve()} has neither get_image_features/get_text_features nor "
+        "encode_image/encode_text; use a CLIP-family model"
+    )
+
+
+def test_an_unknown_similarity_names_the_choices() -> None:
+    from cotclip.scoring.encoders.hf import load_encoder as load_hf
+    from cotclip.scoring.similarity import check_similarity
+
+    with pytest.raises(ValueError) as own:
+        check_similarity("dot")
+    with pytest.raises(EncoderError) as info:
+        load_hf("no/such-model", similarity="dot")
+    assert str(info.value) == f"{own.value}; pass --similarity cosine or maxsim"
+
+
+def test_the_batch_size_bounds_each_model_call(tiny_clip_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from transformers import CLIPModel
+
+    sizes: list[int] = []
+    own = CLIPModel.get_text_features
+
+    def recorded(self, input_ids, **inputs):
+        sizes.append(int(input_ids.shape[0]))
+        return own(self, input_ids=input_ids, **inputs)
+
+    monkeypatch.setattr(CLIPModel, "get_text_features", recorded)
+    encoder = load_encoder(f"hf:{tiny_clip_dir}", batch_size=2)
+    sizes.clear()
+    rows = encoder.encode_texts([f"text {i}" for i in range(5)])
+    assert sizes == [2, 2, 1] and rows.shape[0] == 5
