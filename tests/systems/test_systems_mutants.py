@@ -231,3 +231,29 @@ def test_the_fingerprint_follows_what_scoring_reads(tiny_data: dict[str, Any]) -
     other_scoring = system.evolve(scoring={"temperature": 0.01})
     assert same.fingerprint() == system.fingerprint()
     assert len({system.fingerprint(), other_rule.fingerprint(), other_scoring.fingerprint()}) == 3
+
+
+def test_an_empty_group_name_and_a_bad_name_template_are_named_with_their_fix(tiny_data: dict[str, Any]) -> None:
+    tiny_data["groups"][0]["name"] = " "
+    tiny_data.setdefault("scoring", {})["name_template"] = "a photo of a pokemon"
+    errors = validate_data(tiny_data).errors
+    assert "a group has an empty name; give every group a unique name" in errors
+    assert "scoring.name_template 'a photo of a pokemon' must contain exactly one {} placeholder (found 0)" in errors
+
+
+def test_a_system_error_counts_the_errors_it_does_not_show() -> None:
+    error = SystemValidationError(["first problem", "second problem", "third problem"])
+    assert str(error) == "invalid system: first problem (+2 more; run `cotclip validate` to list all)"
+
+
+def test_seed_structure_errors_name_the_file_and_the_fix() -> None:
+    with pytest.raises(SystemValidationError) as info:
+        seed_to_canonical({"name": "no groups here"}, source="seed.json")
+    assert str(info.value).startswith("seed.json: invalid system: not a seed-format system: it needs a key ")
+    two = {**SEED, "classification_groups": SEED["classification_cot"]}
+    with pytest.raises(SystemValidationError) as info:
+        seed_to_canonical(two, source="seed.json")
+    assert str(info.value) == (
+        "seed.json: invalid system: a seed-format system needs exactly one groups dict (found "
+        "'classification_cot', 'classification_groups'); keep one of them"
+    )
