@@ -257,3 +257,18 @@ def test_seed_structure_errors_name_the_file_and_the_fix() -> None:
         "seed.json: invalid system: a seed-format system needs exactly one groups dict (found "
         "'classification_cot', 'classification_groups'); keep one of them"
     )
+
+
+def test_seed_extra_prompts_are_the_usual_layout_and_an_empty_list_survives_the_round_trip() -> None:
+    seed = copy.deepcopy(SEED)
+    seed["classification_cot"]["colour"]["extra_prompts"] = ["Its colour is {}."]
+    seed["classification_cot"]["scene"]["extra_prompts"] = []
+    system = import_seed(seed)
+    assert list(system.groups[0].extra_prompts) == ["Its colour is {}."]
+    assert set(system.provenance.details["seed_layout"]["groups"]) == {"scene"}  # only the empty list is unusual
+    assert export_seed(system) == seed
+
+
+def test_asking_a_system_for_an_absent_group_names_it(tiny_data: dict[str, Any]) -> None:
+    with pytest.raises(KeyError, match="no-such-group"):
+        System.from_data(tiny_data).group("no-such-group")
