@@ -271,6 +271,38 @@ def test_revision_move_reports_failures_time_and_refits(prepared, scramble):
     assert fitted.candidates == [revised, *expected_fit, revised, *expected_fit] and expected_fit
 
 
+def test_a_budget_spent_mid_revision_keeps_what_was_paid_for_and_asks_no_more(prepared, scramble):
+    from cotclip.systems.errors import BudgetExhaustedError, LLMUnavailableError
+
+    _, _, data = prepared
+    parent, revised, never = scramble(seed=0), scramble(seed=1), scramble(seed=2)
+    spent = BudgetExhaustedError("max_llm_calls reached; raise the limit to continue", reason="max_llm_calls")
+    proposer = FakeProposer([revised, spent, never])
+    result = LLMRevisionMove(proposer, n_revisions=3).propose(parent, context(data, parent))
+    assert proposer.calls == 2  # the third revision is not asked for once the budget is spent
+    assert result.candidates == [revised] and result.errors == [spent.message]
+    with pytest.raises(BudgetExhaustedError):  # nothing paid for: the loop's budget check stops the run
+        LLMRevisionMove(FakeProposer([spent, never]), n_revisions=2).propose(parent, context(data, parent))
+    down = FakeProposer([revised, LLMUnavailableError("the LLM endpoint failed every attempt"), never])
+    with pytest.raises(LLMUnavailableError):
+        LLMRevisionMove(down, n_revisions=3).propose(parent, context(data, parent))
+    assert down.calls == 2
+
+
+def test_a_proposer_with_revise_many_is_asked_for_all_revisions_at_once(prepared, scramble):
+    _, _, data = prepared
+    parent, first, second = scramble(seed=0), scramble(seed=1), scramble(seed=2)
+
+    class Batched(FakeProposer):
+        def revise_many(self, system, diagnostics, history, n):
+            self.batches = getattr(self, "batches", []) + [n]  # one call: its revisions go out concurrently
+            return [first, second][:n]
+
+    proposer = Batched([])  # revise() has no answers: a serial revision would fail
+    result = LLMRevisionMove(proposer, n_revisions=2).propose(parent, context(data, parent))
+    assert result.candidates == [first, second] and proposer.batches == [2] and proposer.calls == 0
+
+
 def test_function_move_passes_budget_seed_and_wraps_results(prepared, scramble):
     _, _, data = prepared
     parent = scramble()
